@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+// Runs the CLI on the project's pinned Node 24 (npm package `node`), whatever `node` is on PATH:
+// the sources are TypeScript executed by Node 24's type stripping.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const pinned = path.join(root, 'node_modules', '.bin', 'node');
+const major = Number(process.versions.node.split('.')[0]);
+const node = major >= 24 ? process.execPath : existsSync(pinned) ? pinned : undefined;
+if (!node) {
+  process.stderr.write('error SLUICE_ERR_STACK_PREREQUISITE_MISSING: Node 24 not found; run `npm ci` in the project first\n');
+  process.exit(1);
+}
+const res = spawnSync(node, [path.join(root, 'src', 'cli', 'main.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
+process.exit(res.status ?? (res.signal ? 128 : 1));

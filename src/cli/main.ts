@@ -1,0 +1,43 @@
+import { Command, CommanderError } from 'commander';
+import { isSluiceError } from '../core/errors.ts';
+import { devCommand } from './devCommand.ts';
+import { demoCommand } from './demoCommand.ts';
+import { configCommand } from './configCommand.ts';
+
+/** `sluice` — every subcommand lives in its own module and registers itself here. */
+export function buildCli(): Command {
+  const program = new Command('sluice')
+    .description('Stream-processing-first event engine for commerce data')
+    .showHelpAfterError()
+    .exitOverride();
+  for (const register of [demoCommand, devCommand, configCommand]) register(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildCli().parseAsync(argv, { from: 'user' });
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (isSluiceError(err)) {
+      process.stderr.write(`error ${err.code}: ${err.message}\n  → ${err.hint}\n`);
+      return 1;
+    }
+    process.stderr.write(`error SLUICE_ERR_INTERNAL: ${(err as Error)?.stack ?? String(err)}\n`);
+    return 1;
+  }
+}
+
+// kafkajs schedules timers with a negative delay on Node 24 (kafkajs #1751): harmless, but Node
+// would print the warning on every run. Every other warning still shows.
+function quietKnownWarnings(): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => { if (w.name !== 'TimeoutNegativeWarning') process.stderr.write(`${w.name}: ${w.message}\n`); });
+}
+
+if (import.meta.main) {
+  quietKnownWarnings();
+  const code = await main(process.argv.slice(2));
+  process.exit(code);
+}

@@ -1,0 +1,165 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { SluiceError } from '../core/errors.ts';
+
+/**
+ * The one configuration surface: environment variables, optionally a YAML/JSON file named by
+ * SLUICE_CONFIG_FILE (same keys as the variables; the environment wins). Everything is
+ * validated before any I/O, and defaults point at the embedded local stack (`sluice dev up`).
+ * Secrets come from a variable or from a `<NAME>_FILE` path, never from code; the local stack
+ * writes its generated secrets to files under the stack directory and the defaults point there.
+ */
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+  .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
+const port = z.coerce.number().int().min(1).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+
+interface Setting {
+  env: string;
+  description: string;
+  default?: string;
+  secret?: boolean;
+  schema: z.ZodType;
+}
+
+/** Every setting, in the order the README's table shows them. */
+export const SETTINGS = {
+  stackDir: { env: 'SLUICE_STACK_DIR', description: 'Local stack data, logs, pid files and generated secrets', default: path.join(PROJECT_ROOT, '.stack'), schema: z.string().min(1) },
+  cacheDir: { env: 'SLUICE_CACHE_DIR', description: 'Cache of the Java artifacts fetched from Maven Central', default: path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'sluice'), schema: z.string().min(1) },
+  logLevel: { env: 'SLUICE_LOG_LEVEL', description: 'trace, debug, info, warn, error', default: 'info', schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']) },
+
+  kafkaBrokers: { env: 'SLUICE_KAFKA_BROKERS', description: 'Comma-separated bootstrap brokers', default: '127.0.0.1:9092', schema: z.string().regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'host:port[,host:port...]') },
+  kafkaControllerPort: { env: 'SLUICE_KAFKA_CONTROLLER_PORT', description: 'Local stack only: KRaft controller port', default: '9093', schema: port },
+  kafkaClientId: { env: 'SLUICE_KAFKA_CLIENT_ID', description: 'Kafka client id prefix', default: 'sluice', schema: z.string().min(1) },
+  kafkaSsl: { env: 'SLUICE_KAFKA_SSL', description: 'Use TLS to the brokers', default: 'false', schema: bool },
+  kafkaSaslMechanism: { env: 'SLUICE_KAFKA_SASL_MECHANISM', description: 'plain, scram-sha-256 or scram-sha-512 (empty: no SASL)', default: '', schema: z.enum(['', 'plain', 'scram-sha-256', 'scram-sha-512']) },
+  kafkaSaslUsername: { env: 'SLUICE_KAFKA_SASL_USERNAME', description: 'SASL user name', default: '', schema: z.string() },
+  kafkaSaslPassword: { env: 'SLUICE_KAFKA_SASL_PASSWORD', description: 'SASL password (or SLUICE_KAFKA_SASL_PASSWORD_FILE)', default: '', secret: true, schema: z.string() },
+  topicPartitions: { env: 'SLUICE_TOPIC_PARTITIONS', description: 'Partitions of the topics Sluice creates', default: '3', schema: positiveInt },
+  topicReplication: { env: 'SLUICE_TOPIC_REPLICATION', description: 'Replication factor of the topics Sluice creates', default: '1', schema: positiveInt },
+  maxMessageBytes: { env: 'SLUICE_MAX_MESSAGE_BYTES', description: 'Largest record value accepted; larger ones go to the DLQ', default: String(1024 * 1024), schema: positiveInt },
+
+  registryUrl: { env: 'SLUICE_REGISTRY_URL', description: 'Confluent-compatible schema registry base URL', default: 'http://127.0.0.1:8081/apis/ccompat/v7', schema: z.url() },
+  registryPort: { env: 'SLUICE_REGISTRY_PORT', description: 'Local stack only: registry HTTP port', default: '8081', schema: port },
+  registryUsername: { env: 'SLUICE_REGISTRY_USERNAME', description: 'Registry basic-auth user', default: '', schema: z.string() },
+  registryPassword: { env: 'SLUICE_REGISTRY_PASSWORD', description: 'Registry basic-auth password (or _FILE)', default: '', secret: true, schema: z.string() },
+  registryCompatibility: { env: 'SLUICE_REGISTRY_COMPATIBILITY', description: 'Compatibility level set on the subjects Sluice registers', default: 'BACKWARD', schema: z.enum(['NONE', 'BACKWARD', 'BACKWARD_TRANSITIVE', 'FORWARD', 'FORWARD_TRANSITIVE', 'FULL', 'FULL_TRANSITIVE']) },
+
+  s3Endpoint: { env: 'SLUICE_S3_ENDPOINT', description: 'S3 endpoint (empty: AWS)', default: 'http://127.0.0.1:4566', schema: z.union([z.literal(''), z.url()]) },
+  s3Region: { env: 'SLUICE_S3_REGION', description: 'S3 region', default: 'us-east-1', schema: z.string().min(1) },
+  s3Bucket: { env: 'SLUICE_S3_BUCKET', description: 'Lake bucket', default: 'sluice-lake', schema: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'a valid S3 bucket name') },
+  s3ForcePathStyle: { env: 'SLUICE_S3_FORCE_PATH_STYLE', description: 'Path-style addressing (S3Proxy, MinIO)', default: 'true', schema: bool },
+  s3AccessKeyId: { env: 'SLUICE_S3_ACCESS_KEY_ID', description: 'Static access key (empty: the AWS credential chain)', default: 'sluice', schema: z.string() },
+  s3SecretAccessKey: { env: 'SLUICE_S3_SECRET_ACCESS_KEY', description: 'Static secret key (or _FILE; the local stack writes one)', secret: true, schema: z.string() },
+
+  pgHost: { env: 'SLUICE_PG_HOST', description: 'Postgres host (OLTP source and warehouse)', default: '127.0.0.1', schema: z.string().min(1) },
+  pgPort: { env: 'SLUICE_PG_PORT', description: 'Postgres port', default: '5432', schema: port },
+  pgUser: { env: 'SLUICE_PG_USER', description: 'Postgres user', default: 'sluice', schema: z.string().min(1) },
+  pgPassword: { env: 'SLUICE_PG_PASSWORD', description: 'Postgres password (or _FILE; the local stack writes one)', secret: true, schema: z.string() },
+  pgSslMode: { env: 'SLUICE_PG_SSLMODE', description: 'disable, require, verify-full', default: 'disable', schema: z.enum(['disable', 'require', 'verify-full']) },
+  oltpDatabase: { env: 'SLUICE_OLTP_DATABASE', description: "The shop's source database", default: 'oltp', schema: z.string().min(1) },
+  warehouseDatabase: { env: 'SLUICE_WAREHOUSE_DATABASE', description: 'The warehouse database', default: 'warehouse', schema: z.string().min(1) },
+
+  s3Port: { env: 'SLUICE_S3_PORT', description: 'Local stack only: S3Proxy port', default: '4566', schema: port },
+
+  httpHost: { env: 'SLUICE_HTTP_HOST', description: 'Runner HTTP bind address', default: '127.0.0.1', schema: z.string().min(1) },
+  httpPort: { env: 'SLUICE_HTTP_PORT', description: 'Runner HTTP port (dashboard, /ws, /metrics, /healthz, /readyz)', default: '8080', schema: port },
+} as const satisfies Record<string, Setting>;
+
+type Settings = typeof SETTINGS;
+export type Config = { [K in keyof Settings]: z.output<Settings[K]['schema']> };
+
+export type Env = Record<string, string | undefined>;
+
+function readFileConfig(file: string): Record<string, unknown> {
+  if (!existsSync(file)) throw new SluiceError('CONFIG_INVALID', `SLUICE_CONFIG_FILE points at ${file}, which does not exist`);
+  const text = readFileSync(file, 'utf8');
+  try {
+    const parsed = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    if (parsed === null || typeof parsed !== 'object') throw new Error('not a mapping');
+    return parsed as Record<string, unknown>;
+  } catch (err) {
+    throw new SluiceError('CONFIG_INVALID', `${file} is not a valid YAML/JSON mapping of SLUICE_* keys`, { cause: err });
+  }
+}
+
+/** Default location of the secrets the local stack generates. */
+export function stackSecretFile(stackDir: string, name: 'pg-password' | 's3-secret'): string {
+  return path.join(stackDir, 'secrets', name);
+}
+
+/**
+ * Reads and validates the configuration. Throws one SluiceError listing every problem, each
+ * naming the variable to set.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const fromFile = env.SLUICE_CONFIG_FILE ? readFileConfig(env.SLUICE_CONFIG_FILE) : {};
+  const raw: Record<string, unknown> = {};
+  const problems: string[] = [];
+  const stackDir = env.SLUICE_STACK_DIR ?? (fromFile.SLUICE_STACK_DIR as string | undefined) ?? SETTINGS.stackDir.default;
+
+  for (const [key, setting] of Object.entries(SETTINGS) as [keyof Settings, Setting][]) {
+    let value: unknown = env[setting.env] ?? fromFile[setting.env];
+    const fileVar = `${setting.env}_FILE`;
+    const secretFile = env[fileVar] ?? (fromFile[fileVar] as string | undefined);
+    if (value === undefined && setting.secret && secretFile) {
+      try { value = readFileSync(secretFile, 'utf8').trim(); } catch { problems.push(`${fileVar}: cannot read ${secretFile}`); continue; }
+    }
+    if (value === undefined && setting.secret && setting.default === undefined) {
+      // Local-stack defaults: the generated secret files, read lazily so `dev up` can create them first.
+      const local = key === 'pgPassword' ? stackSecretFile(stackDir, 'pg-password') : stackSecretFile(stackDir, 's3-secret');
+      value = existsSync(local) ? readFileSync(local, 'utf8').trim() : '';
+    }
+    if (value === undefined) value = setting.default;
+    const parsed = setting.schema.safeParse(value);
+    if (!parsed.success) {
+      problems.push(`${setting.env}: ${parsed.error.issues.map((i) => i.message).join('; ')} (${setting.description})`);
+      continue;
+    }
+    raw[key] = parsed.data;
+  }
+  const cfg = raw as Config;
+  if (cfg.kafkaSaslMechanism && !cfg.kafkaSaslUsername) problems.push('SLUICE_KAFKA_SASL_USERNAME: required when SLUICE_KAFKA_SASL_MECHANISM is set');
+  if (problems.length) {
+    throw new SluiceError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { details: { problems } });
+  }
+  return cfg;
+}
+
+/** The effective configuration with every secret replaced, for `--print-config` and logs. */
+export function redactedConfig(cfg: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, setting] of Object.entries(SETTINGS) as [keyof Settings, Setting][]) {
+    const value = cfg[key];
+    out[setting.env] = setting.secret ? (value ? '[redacted]' : '') : value;
+  }
+  return out;
+}
+
+/**
+ * A secret's current value: the configured one, or, when it was empty at load time, the local
+ * stack's generated file (which `dev up` may have written since).
+ */
+export function secretOf(cfg: Config, key: 'pgPassword' | 's3SecretAccessKey'): string {
+  if (cfg[key]) return cfg[key];
+  const file = stackSecretFile(cfg.stackDir, key === 'pgPassword' ? 'pg-password' : 's3-secret');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+}
+
+export function pgConnection(cfg: Config, database: string): import('pg').ClientConfig {
+  return {
+    host: cfg.pgHost,
+    port: cfg.pgPort,
+    user: cfg.pgUser,
+    password: secretOf(cfg, 'pgPassword'),
+    database,
+    ssl: cfg.pgSslMode === 'disable' ? false : { rejectUnauthorized: cfg.pgSslMode === 'verify-full' },
+  };
+}

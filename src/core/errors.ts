@@ -1,0 +1,97 @@
+/**
+ * The one catalogue of Sluice errors. Every error has a stable code
+ * (`SLUICE_ERR_<AREA>_<WHAT>`), says whether retrying may help, and carries the
+ * record's coordinates when a record is involved, so logs and DLQ headers can point
+ * at the exact input without printing its contents.
+ *
+ * @example
+ *   throw new SluiceError('SERDE_UNKNOWN_SCHEMA', `schema id ${id} is not in the registry`, { coordinates });
+ */
+
+export interface RecordCoordinates {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+/** Code → [retriable, what the operator should do]. Codes never change meaning once shipped. */
+export const ERROR_CATALOGUE = {
+  CONFIG_INVALID: [false, 'fix the named environment variable or config file entry'],
+  STACK_PREREQUISITE_MISSING: [false, 'install the named program'],
+  STACK_FETCH_FAILED: [true, 'check access to Maven Central, then rerun'],
+  STACK_START_FAILED: [true, 'read the service log named in the message'],
+  STACK_PORT_IN_USE: [false, 'stop whatever holds the port or change the port setting'],
+  KAFKA_CONNECT_FAILED: [true, 'check SLUICE_KAFKA_BROKERS and that the brokers are up'],
+  KAFKA_TOPIC_MISMATCH: [false, 'the existing topic differs from the configuration; fix it by hand'],
+  KAFKA_PRODUCE_FAILED: [true, 'check broker health'],
+  KAFKA_CONSUMER_CRASHED: [true, 'the consumer is restarted; check broker health if it repeats'],
+  REGISTRY_UNAVAILABLE: [true, 'check SLUICE_REGISTRY_URL and that the registry is up'],
+  REGISTRY_INCOMPATIBLE: [false, 'the schema change breaks the subject compatibility level'],
+  REGISTRY_REQUEST_FAILED: [false, 'the registry refused the request; see its message'],
+  SERDE_BAD_MAGIC: [false, 'the value is not in the Confluent wire format'],
+  SERDE_TRUNCATED: [false, 'the value is shorter than its schema requires'],
+  SERDE_TRAILING_BYTES: [false, 'the value has bytes after the end of its record'],
+  SERDE_TOO_LARGE: [false, 'the value exceeds SLUICE_MAX_MESSAGE_BYTES'],
+  SERDE_UNKNOWN_SCHEMA: [false, 'the schema id is not in the registry'],
+  SERDE_HOSTILE_LENGTH: [false, 'a length or block count in the value exceeds what the buffer can hold'],
+  SERDE_INVALID_DATA: [false, 'the value does not match the schema'],
+  SERDE_ENCODE_FAILED: [false, 'the record does not match the schema it is written with'],
+  SCHEMA_NOT_FOUND: [false, 'add the .avsc file under schemas/'],
+  PG_QUERY_FAILED: [true, 'check the Postgres server and the statement in the message'],
+  S3_REQUEST_FAILED: [true, 'check SLUICE_S3_ENDPOINT, the bucket and the credentials'],
+  CLI_USAGE: [false, 'see --help'],
+  INTERNAL: [false, 'a bug: report it with the log line'],
+} as const satisfies Record<string, readonly [boolean, string]>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export interface SluiceErrorOptions {
+  cause?: unknown;
+  coordinates?: RecordCoordinates;
+  /** Extra structured context for logs; never record contents. */
+  details?: Record<string, unknown>;
+}
+
+export class SluiceError extends Error {
+  readonly code: `SLUICE_ERR_${ErrorCode}`;
+  readonly shortCode: ErrorCode;
+  readonly retriable: boolean;
+  readonly hint: string;
+  readonly coordinates?: RecordCoordinates;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: SluiceErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SluiceError';
+    this.shortCode = code;
+    this.code = `SLUICE_ERR_${code}`;
+    const [retriable, hint] = ERROR_CATALOGUE[code];
+    this.retriable = retriable;
+    this.hint = hint;
+    this.coordinates = options.coordinates;
+    this.details = options.details;
+  }
+
+  /** A log-safe view: code, message, coordinates, never the record. */
+  toJSON(): Record<string, unknown> {
+    return {
+      code: this.code,
+      message: this.message,
+      retriable: this.retriable,
+      hint: this.hint,
+      ...(this.coordinates ? { coordinates: this.coordinates } : {}),
+      ...(this.details ? { details: this.details } : {}),
+    };
+  }
+}
+
+export function isSluiceError(err: unknown, code?: ErrorCode): err is SluiceError {
+  return err instanceof SluiceError && (code === undefined || err.shortCode === code);
+}
+
+/** Wraps anything thrown into a SluiceError, keeping an existing one as is. */
+export function asSluiceError(err: unknown, code: ErrorCode = 'INTERNAL', options: SluiceErrorOptions = {}): SluiceError {
+  if (err instanceof SluiceError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new SluiceError(code, message, { ...options, cause: err });
+}

@@ -1,0 +1,106 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config/config.ts';
+import { SluiceError, asSluiceError } from '../core/errors.ts';
+import { isAlive, portOpen, readPid, stopPid, waitUntil } from './processes.ts';
+import { servicePaths, type StackService } from './service.ts';
+import { kafkaService } from './services/kafkaService.ts';
+import { postgresService } from './services/postgresService.ts';
+import { registryService } from './services/registryService.ts';
+import { s3Service } from './services/s3Service.ts';
+
+/**
+ * `sluice dev up | down | status`: the embedded local stack for machines without Docker.
+ * `up` is idempotent and leaves alone a healthy service it did not start (an external Kafka on
+ * the same port, say); `down` stops only what `up` started, known by its pid file.
+ */
+
+export const STACK_SERVICES: StackService[] = [postgresService, kafkaService, registryService, s3Service];
+
+export interface ServiceStatus {
+  name: string;
+  port: number;
+  state: 'running' | 'external' | 'stopped' | 'unhealthy';
+  healthy: boolean;
+  pid?: number;
+  logFile: string;
+}
+
+async function healthy(service: StackService, cfg: Config): Promise<boolean> {
+  return service.healthy(cfg).catch(() => false);
+}
+
+export async function serviceStatus(service: StackService, cfg: Config): Promise<ServiceStatus> {
+  const paths = servicePaths(cfg, service.name);
+  const pid = readPid(paths.pidFile);
+  const alive = pid !== undefined && isAlive(pid);
+  const ok = await healthy(service, cfg);
+  const state = ok ? (alive ? 'running' : 'external') : alive ? 'unhealthy' : 'stopped';
+  return { name: service.name, port: service.port(cfg), state, healthy: ok, pid: alive ? pid : undefined, logFile: paths.logFile };
+}
+
+export async function stackStatus(cfg: Config): Promise<ServiceStatus[]> {
+  return Promise.all(STACK_SERVICES.map((s) => serviceStatus(s, cfg)));
+}
+
+async function upOne(service: StackService, cfg: Config, report: (line: string) => void): Promise<ServiceStatus> {
+  const paths = servicePaths(cfg, service.name);
+  mkdirSync(path.dirname(paths.pidFile), { recursive: true });
+  const started = Date.now();
+  const pid = readPid(paths.pidFile);
+  const ours = pid !== undefined && isAlive(pid);
+  if (await healthy(service, cfg)) return serviceStatus(service, cfg);
+  if (!ours) {
+    if (await portOpen(service.port(cfg))) {
+      throw new SluiceError('STACK_PORT_IN_USE', `${service.name}: port ${service.port(cfg)} is taken by another program that does not answer as ${service.name}`);
+    }
+    report(`${service.name}: starting on port ${service.port(cfg)} (log ${paths.logFile})`);
+    try {
+      await service.start(cfg, paths);
+    } catch (err) {
+      throw asSluiceError(err, 'STACK_START_FAILED', { details: { service: service.name, log: paths.logFile } });
+    }
+  }
+  const newPid = readPid(paths.pidFile);
+  await waitUntil(() => service.healthy(cfg), `${service.name} (log ${paths.logFile}${tailOf(paths.logFile)})`, service.startTimeoutMs,
+    () => newPid !== undefined && !isAlive(newPid));
+  report(`${service.name}: ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  return serviceStatus(service, cfg);
+}
+
+function tailOf(file: string): string {
+  if (!existsSync(file)) return '';
+  const lines = readFileSync(file, 'utf8').trim().split('\n').slice(-5);
+  return lines.length ? `; last lines:\n    ${lines.join('\n    ')}` : '';
+}
+
+/** Starts every service not already up, in parallel, and waits until each is really ready. */
+export async function stackUp(cfg: Config, report: (line: string) => void = () => {}): Promise<ServiceStatus[]> {
+  const results = await Promise.allSettled(STACK_SERVICES.map((s) => upOne(s, cfg, report)));
+  const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed.length) {
+    const err = failed[0].reason;
+    throw failed.length === 1 ? err : new SluiceError('STACK_START_FAILED', failed.map((f) => String(f.reason?.message ?? f.reason)).join('\n'), { cause: err });
+  }
+  return results.map((r) => (r as PromiseFulfilledResult<ServiceStatus>).value);
+}
+
+/** Stops what `up` started, in reverse order; returns the names stopped. */
+export async function stackDown(cfg: Config, report: (line: string) => void = () => {}): Promise<string[]> {
+  const stopped: string[] = [];
+  for (const service of [...STACK_SERVICES].reverse()) {
+    const paths = servicePaths(cfg, service.name);
+    const pid = readPid(paths.pidFile);
+    if (pid === undefined) continue;
+    const did = service.stop ? await service.stop(cfg, paths) : await stopPid(paths.pidFile);
+    if (did) { stopped.push(service.name); report(`${service.name}: stopped`); }
+  }
+  return stopped;
+}
+
+export function formatStatus(rows: ServiceStatus[]): string {
+  const head = ['service', 'port', 'state', 'healthy', 'pid', 'log'];
+  const body = rows.map((r) => [r.name, String(r.port), r.state, r.healthy ? 'yes' : 'no', r.pid ? String(r.pid) : '-', r.logFile]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  return [head, ...body].map((cols) => cols.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
