@@ -29,15 +29,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-// kafkajs schedules timers with a negative delay on Node 24 (kafkajs #1751): harmless, but Node
-// would print the warning on every run. Every other warning still shows.
-function quietKnownWarnings(): void {
-  process.removeAllListeners('warning');
-  process.on('warning', (w) => { if (w.name !== 'TimeoutNegativeWarning') process.stderr.write(`${w.name}: ${w.message}\n`); });
-}
-
 if (import.meta.main) {
-  quietKnownWarnings();
   const code = await main(process.argv.slice(2));
   process.exit(code);
 }

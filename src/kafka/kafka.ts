@@ -12,6 +12,11 @@ export { CompressionTypes };
 
 const log = createLogger('kafka');
 
+// kafkajs schedules timers with a negative delay on Node 24 (kafkajs #1751): harmless, but Node
+// would print a warning in every process that uses Kafka. Every other warning still shows.
+process.removeAllListeners('warning');
+process.on('warning', (w) => { if (w.name !== 'TimeoutNegativeWarning') process.stderr.write(`${w.name}: ${w.message}\n`); });
+
 // kafkajs logs through its own levels; route them into our JSON log at matching severity.
 function logCreator() {
   return ({ level, log: entry }: LogEntry) => {
