@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the CLI on the project's pinned Node 24 (npm package `node`), whatever `node` is on PATH:
 // the sources are TypeScript executed by Node 24's type stripping.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,5 +14,7 @@ if (!node) {
   process.stderr.write('error SLUICE_ERR_STACK_PREREQUISITE_MISSING: Node 24 not found; run `npm ci` in the project first\n');
   process.exit(1);
 }
-const res = spawnSync(node, [path.join(root, 'src', 'cli', 'main.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(res.status ?? (res.signal ? 128 : 1));
+const child = spawn(node, [path.join(root, 'src', 'cli', 'main.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
+// Forward termination so a supervisor's SIGTERM reaches the runner and it can drain and commit.
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, () => child.kill(sig));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));
