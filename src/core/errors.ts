@@ -34,6 +34,7 @@ export const ERROR_CATALOGUE = {
   SERDE_TOO_LARGE: [false, 'the value exceeds SLUICE_MAX_MESSAGE_BYTES'],
   SERDE_UNKNOWN_SCHEMA: [false, 'the schema id is not in the registry'],
   SERDE_HOSTILE_LENGTH: [false, 'a length or block count in the value exceeds what the buffer can hold'],
+  SERDE_SCHEMA_MISMATCH: [false, 'the writer schema cannot be read with the topology reader schema'],
   SERDE_INVALID_DATA: [false, 'the value does not match the schema'],
   SERDE_ENCODE_FAILED: [false, 'the record does not match the schema it is written with'],
   SCHEMA_NOT_FOUND: [false, 'add the .avsc file under schemas/'],

@@ -4,6 +4,7 @@ import type { Config } from '../config/config.ts';
 import { SluiceError } from '../core/errors.ts';
 import { createLogger } from '../core/log.ts';
 import { withRetry } from '../core/retry.ts';
+import { forSchema } from './logicalTypes.ts';
 
 /**
  * Registry client: Confluent REST API (Confluent Schema Registry, Apicurio's ccompat, Karapace).
@@ -73,7 +74,7 @@ export function createRegistryClient(cfg: Config): RegistryClient {
     try {
       const res = await call(`schema id ${id}`, () => http<{ schema: string; schemaType?: string }>('GET', `/schemas/ids/${id}`));
       if (res.schemaType && res.schemaType !== 'AVRO') throw new SluiceError('SERDE_UNKNOWN_SCHEMA', `schema id ${id} is ${res.schemaType}, not Avro`);
-      const type = avro.Type.forSchema(JSON.parse(res.schema), { wrapUnions: false });
+      const type = forSchema(JSON.parse(res.schema));
       types.set(id, type);
       return type;
     } catch (err) {
@@ -98,7 +99,7 @@ export function createRegistryClient(cfg: Config): RegistryClient {
       ).catch((err: { status?: number; message?: string }) => {
         throw err.status ? new RegistryHttpError(err.status, { message: err.message }) : err;
       }));
-      types.set(id, avro.Type.forSchema(schema, { wrapUnions: false }));
+      types.set(id, forSchema(schema));
       return id;
     },
     typeForId(id) {

@@ -1,0 +1,158 @@
+import { Subject, filter, map, mergeMap, EMPTY, of, type Observable, type OperatorFunction } from 'rxjs';
+import type avro from 'avsc';
+import { SluiceError, isSluiceError } from '../core/errors.ts';
+import { loadType } from '../domain/schemas.ts';
+import type { AvroSerde } from '../serde/avroSerde.ts';
+import { dlqTopicOf } from '../topology/defineTopology.ts';
+import type { Ack, DlqReason, Envelope, Operators, Output, ReferenceTable, Rule, RuleContext, SourceRecord, TopologyDefinition } from '../topology/types.ts';
+import { dlqHeaders } from './dlqHeaders.ts';
+
+/**
+ * One running copy of a topology: the RxJS graph built from its definition, with operators
+ * bound to the runtime (the Kafka runner or the in-memory test driver). Records are pushed in
+ * synchronously; every output reaches `route` synchronously with its input acks retained.
+ */
+export interface InstanceDeps {
+  serde: AvroSerde;
+  tables: Record<string, ReferenceTable>;
+  now(): number;
+  /** Hands an output to its sink; the sink releases `output.acks` once it is durable. */
+  route(output: Output): void;
+  /** The pipeline itself broke (a bug, not a bad record): the runner must stop or restart. */
+  onFatal(err: unknown): void;
+  onRuleFailure?(rule: string): void;
+}
+
+export interface TopologyInstance {
+  push(record: SourceRecord, ack: Ack): void;
+  stop(): void;
+}
+
+/** Which SERDE error codes mean "does not match its schema" rather than "cannot be decoded". */
+const SCHEMA_CODES = new Set(['SERDE_UNKNOWN_SCHEMA', 'SERDE_SCHEMA_MISMATCH']);
+
+export function startTopology(def: TopologyDefinition, deps: InstanceDeps): TopologyInstance {
+  const sourceByTopic = new Map(def.sources.map((s) => [s.topic, s]));
+  const readers = new Map<string, avro.Type>(def.sources.map((s) => [s.topic, loadType(s.schema ?? s.topic)]));
+  const rules = new Map<string, Rule>((def.rules ?? []).map((r) => [r.name, r]));
+  const outputs = new Map(def.outputs.map((o) => [o.topic, o]));
+  const ruleState = new Map<string, unknown>();
+
+  const ruleCtx: RuleContext = {
+    now: deps.now,
+    table(name) {
+      const t = deps.tables[name];
+      if (!t) throw new SluiceError('CONFIG_INVALID', `topology ${def.name}: reference table ${name} is not available`);
+      return t;
+    },
+    state<S>(rule: string, init: () => S): S {
+      if (!ruleState.has(rule)) ruleState.set(rule, init());
+      return ruleState.get(rule) as S;
+    },
+  };
+
+  function emit(output: Output): void {
+    for (const a of output.acks) a.retain();
+    deps.route(output);
+  }
+
+  function toDlq(env: Envelope<unknown>, reason: DlqReason, message: string, rule?: string, schemaId?: number): void {
+    const spec = sourceByTopic.get(env.source.topic);
+    emit({
+      topic: dlqTopicOf(spec ?? { topic: env.source.topic }),
+      key: env.source.key,
+      value: env.source.value, // the ORIGINAL bytes, untouched
+      raw: true,
+      headers: dlqHeaders({ source: env.source, topology: def.name, reason, rule, message, schemaId, now: deps.now() }),
+      acks: [env.ack],
+      timestamp: env.source.timestamp,
+    });
+  }
+
+  const ops: Operators = {
+    decode<T>() {
+      return mergeMap((env: Envelope<Buffer | null>): Observable<Envelope<T>> => {
+        try {
+          const { value, schemaId } = deps.serde.decodeSync(env.source.value, env.source, readers.get(env.source.topic));
+          return of({ ...env, value: value as T, schemaId });
+        } catch (err) {
+          if (!isSluiceError(err) || !err.shortCode.startsWith('SERDE_')) throw err;
+          toDlq(env, SCHEMA_CODES.has(err.shortCode) ? 'schema' : 'deserialize', `${err.code}: ${err.message}`, undefined, err.details?.schemaId as number | undefined);
+          return EMPTY;
+        }
+      });
+    },
+    validate<T>(names: string[]) {
+      const selected = names.map((n) => {
+        const r = rules.get(n);
+        if (!r) throw new SluiceError('CONFIG_INVALID', `topology ${def.name}: validate() names unknown rule "${n}"`);
+        return r;
+      });
+      return filter((env: Envelope<T>) => {
+        for (const rule of selected) {
+          let problem: string | undefined;
+          try { problem = rule.check(env.value, ruleCtx); } catch (err) { problem = `rule threw: ${(err as Error).message}`; }
+          if (problem !== undefined) {
+            deps.onRuleFailure?.(rule.name);
+            toDlq(env, 'rule', problem, rule.name, env.schemaId);
+            return false;
+          }
+        }
+        return true;
+      });
+    },
+    mapValue<T, R>(fn: (value: T, env: Envelope<T>) => R) {
+      return mergeMap((env: Envelope<T>): Observable<Envelope<R>> => {
+        try {
+          return of({ ...env, value: fn(env.value, env) } as Envelope<R>);
+        } catch (err) {
+          toDlq(env, 'processing', (err as Error)?.message ?? String(err), undefined, env.schemaId);
+          return EMPTY;
+        }
+      });
+    },
+    filterValue<T>(fn: (value: T) => boolean) {
+      return filter((env: Envelope<T>) => fn(env.value));
+    },
+    enrich<T, R>(table: string, keyOf: (value: T) => string | null | undefined, join: (value: T, ref: any) => R) {
+      return map((env: Envelope<T>): Envelope<R> => {
+        const k = keyOf(env.value);
+        const ref = k === null || k === undefined ? undefined : ruleCtx.table(table).get(String(k));
+        return { ...env, value: join(env.value, ref) } as Envelope<R>;
+      });
+    },
+    keyBy<T>(fn: (value: T) => string | null) {
+      return map((env: Envelope<T>) => ({ ...env, key: fn(env.value) }));
+    },
+    toTopic<T>(topic: string): OperatorFunction<Envelope<T>, Output> {
+      const spec = outputs.get(topic);
+      if (!spec) throw new SluiceError('CONFIG_INVALID', `topology ${def.name}: toTopic("${topic}") is not declared in outputs`);
+      return map((env: Envelope<T>): Output => ({
+        topic, key: env.key, value: env.value, schemaSubjectTopic: spec.schema, acks: [env.ack], timestamp: env.source.timestamp,
+      }));
+    },
+  };
+
+  const subjects = new Map(def.sources.map((s) => [s.topic, new Subject<Envelope<Buffer | null>>()]));
+  const sources = Object.fromEntries([...subjects].map(([t, s]) => [t, s.asObservable()]));
+  const subscription = def.pipeline({ sources, ops }).subscribe({
+    next: emit,
+    error: (err) => deps.onFatal(err),
+  });
+
+  return {
+    push(record, ack) {
+      const subject = subjects.get(record.topic);
+      if (!subject) throw new SluiceError('INTERNAL', `topology ${def.name} has no source ${record.topic}`);
+      try {
+        subject.next({ value: record.value, key: record.key?.toString('utf8') ?? null, source: record, ack });
+      } finally {
+        ack.release(); // the engine's own reference: a record nobody kept is done now
+      }
+    },
+    stop() {
+      for (const s of subjects.values()) s.complete();
+      subscription.unsubscribe();
+    },
+  };
+}

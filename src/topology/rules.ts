@@ -1,0 +1,114 @@
+import type { Rule, RuleContext } from './types.ts';
+
+/**
+ * Data-quality rule constructors. Each rule is named (the name is what metrics, DLQ headers
+ * and `describe` show) and checks one field of a decoded value.
+ *
+ * @example
+ *   rules: [notNull('session_present', 'session_id'), range('price_range', 'price', { min: 0, max: 100_000 })]
+ */
+
+function field(value: unknown, path: string): unknown {
+  let cur: unknown = value;
+  for (const part of path.split('.')) {
+    if (cur === null || cur === undefined || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+const isMissing = (v: unknown) => v === null || v === undefined || (typeof v === 'string' && v.trim() === '');
+
+export function notNull(name: string, path: string): Rule {
+  return {
+    name, kind: 'not_null', field: path,
+    check: (v) => (isMissing(field(v, path)) ? `${path} is missing` : undefined),
+    describe: () => `${path} is not null/empty`,
+  };
+}
+
+export function inSet(name: string, path: string, allowed: readonly (string | number)[]): Rule {
+  const set = new Set(allowed);
+  return {
+    name, kind: 'in_set', field: path,
+    check: (v) => {
+      const x = field(v, path);
+      return set.has(x as string) ? undefined : `${path}=${JSON.stringify(x)} is not one of ${[...set].join(', ')}`;
+    },
+    describe: () => `${path} in {${[...set].join(', ')}}`,
+  };
+}
+
+/** Numbers, decimal strings and timestamps; `max` may be a function of the clock (e.g. "not in the future"). */
+export function range(name: string, path: string, bounds: { min?: number; max?: number | ((ctx: RuleContext) => number) }): Rule {
+  return {
+    name, kind: 'range', field: path,
+    check: (v, ctx) => {
+      const raw = field(v, path);
+      if (raw === null || raw === undefined) return undefined; // absence is not_null's business
+      const x = typeof raw === 'number' ? raw : Number(raw);
+      if (Number.isNaN(x)) return `${path} is not a number`;
+      const max = typeof bounds.max === 'function' ? bounds.max(ctx) : bounds.max;
+      if (bounds.min !== undefined && x < bounds.min) return `${path}=${raw} is below ${bounds.min}`;
+      if (max !== undefined && x > max) return `${path}=${raw} is above ${max}`;
+      return undefined;
+    },
+    describe: () => `${bounds.min ?? '-∞'} ≤ ${path} ≤ ${typeof bounds.max === 'function' ? 'f(now)' : bounds.max ?? '∞'}`,
+  };
+}
+
+export function regex(name: string, path: string, pattern: RegExp): Rule {
+  return {
+    name, kind: 'regex', field: path,
+    check: (v) => {
+      const x = field(v, path);
+      if (x === null || x === undefined) return undefined;
+      return pattern.test(String(x)) ? undefined : `${path} does not match ${pattern}`;
+    },
+    describe: () => `${path} matches ${pattern}`,
+  };
+}
+
+/**
+ * The same `path` value seen again within `windowMs` (of the clock) is a duplicate. State is a
+ * map of last-seen times, pruned as the clock moves, so memory is bounded by the window.
+ */
+export function uniqueWithin(name: string, path: string, windowMs: number): Rule {
+  return {
+    name, kind: 'unique', field: path,
+    check: (v, ctx) => {
+      const x = field(v, path);
+      if (x === null || x === undefined) return undefined;
+      const seen = ctx.state(name, () => ({ map: new Map<string, number>(), lastPrune: 0 }));
+      const now = ctx.now();
+      if (now - seen.lastPrune > windowMs / 4) {
+        for (const [k, t] of seen.map) { if (now - t > windowMs) seen.map.delete(k); else break; }
+        seen.lastPrune = now;
+      }
+      const key = String(x);
+      const at = seen.map.get(key);
+      if (at !== undefined && now - at <= windowMs) return `duplicate ${path}=${key} within ${windowMs}ms`;
+      seen.map.delete(key); // re-insert at the end keeps the map ordered by time for pruning
+      seen.map.set(key, now);
+      return undefined;
+    },
+    describe: () => `${path} unique within ${windowMs}ms`,
+  };
+}
+
+/** The value under `path` exists as a key of the reference table `table`. */
+export function references(name: string, path: string, table: string): Rule & { table: string } {
+  return {
+    name, kind: 'referential', field: path, table,
+    check: (v, ctx) => {
+      const x = field(v, path);
+      if (x === null || x === undefined) return undefined;
+      return ctx.table(table).has(String(x)) ? undefined : `${path}=${x} not found in ${table}`;
+    },
+    describe: () => `${path} exists in ${table}`,
+  };
+}
+
+export function custom<T>(name: string, describe: string, check: (value: T, ctx: RuleContext) => string | undefined): Rule<T> {
+  return { name, kind: 'custom', check, describe: () => describe };
+}

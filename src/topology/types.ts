@@ -1,0 +1,130 @@
+import type { Observable, OperatorFunction } from 'rxjs';
+import type { RecordCoordinates } from '../core/errors.ts';
+
+/** A record as it came off a source topic: coordinates, key, the original value bytes, headers. */
+export interface SourceRecord extends RecordCoordinates {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+  /** Kafka record timestamp (ms). */
+  timestamp: number;
+}
+
+/**
+ * Reference-counted acknowledgement of one input record. The engine holds one reference while
+ * the record passes synchronously through the pipeline; every output derived from it holds
+ * another until it is durable. When the count reaches zero the record's offset may be committed.
+ */
+export interface Ack {
+  retain(): void;
+  release(): void;
+  /** The processing failed in a way that must not be committed (the runner restarts from the last commit). */
+  fail(err: unknown): void;
+}
+
+/** What flows through a pipeline: a value with its key, its source record and its ack. */
+export interface Envelope<T = unknown> {
+  value: T;
+  key: string | null;
+  source: SourceRecord;
+  ack: Ack;
+  /** Set by `decode`: the writer schema id. */
+  schemaId?: number;
+}
+
+export type DlqReason = 'deserialize' | 'schema' | 'rule' | 'processing';
+
+/** Anything the engine must make durable: a record for an output topic (or another sink). */
+export interface Output {
+  topic: string;
+  key: string | Buffer | null;
+  /** Encoded with the schema registered for `schemaSubjectTopic` unless `raw` is set. */
+  value: unknown;
+  raw?: boolean;
+  schemaSubjectTopic?: string;
+  headers?: Record<string, string>;
+  /** The inputs this output derives from; none for outputs derived from durable state. */
+  acks: Ack[];
+  timestamp?: number;
+}
+
+/** A named data-quality rule: returns undefined when the value passes, else what is wrong. */
+export interface Rule<T = any> {
+  name: string;
+  kind: 'not_null' | 'in_set' | 'range' | 'regex' | 'unique' | 'referential' | 'custom';
+  field?: string;
+  check(value: T, ctx: RuleContext): string | undefined;
+  describe(): string;
+}
+
+export interface RuleContext {
+  /** Virtual or wall clock, ms. */
+  now(): number;
+  table(name: string): ReferenceTable;
+  /** Per-rule state (dedupe windows); lives as long as the topology instance. */
+  state<S>(rule: string, init: () => S): S;
+}
+
+export interface ReferenceTable {
+  has(key: string): boolean;
+  get(key: string): unknown;
+  readonly size: number;
+}
+
+export interface SourceSpec {
+  topic: string;
+  /** The schemas/<name>.avsc used to read it (and register it); defaults to the topic. */
+  schema?: string;
+  /** DLQ topic for this source; defaults to `<topic>.dlq`. */
+  dlq?: string;
+}
+
+export interface ReferenceSpec {
+  /** Topic read in full into a table keyed by `key` (the field of the decoded value). */
+  topic: string;
+  key: string;
+}
+
+export interface OutputSpec {
+  topic: string;
+  /** The schemas/<name>.avsc the records are written with. */
+  schema: string;
+  compacted?: boolean;
+}
+
+/** The operators a pipeline is built from; bound to the runtime (Kafka or the test driver). */
+export interface Operators {
+  /** Avro decode through the registry; failures leave as DLQ records (`deserialize`). */
+  decode<T = Record<string, unknown>>(): OperatorFunction<Envelope<Buffer | null>, Envelope<T>>;
+  /** Runs the named rules; the first failure sends the record to the DLQ (`rule`). */
+  validate<T>(rules: string[]): OperatorFunction<Envelope<T>, Envelope<T>>;
+  /** Maps the value, keeping key, source and ack; a throw sends the record to the DLQ (`processing`). */
+  mapValue<T, R>(fn: (value: T, env: Envelope<T>) => R): OperatorFunction<Envelope<T>, Envelope<R>>;
+  /** Keeps records whose predicate holds; the others are acknowledged at once. */
+  filterValue<T>(fn: (value: T) => boolean): OperatorFunction<Envelope<T>, Envelope<T>>;
+  /** Joins each value with the reference table entry under `keyOf(value)` (undefined if none). */
+  enrich<T, R>(table: string, keyOf: (value: T) => string | null | undefined, join: (value: T, ref: any) => R): OperatorFunction<Envelope<T>, Envelope<R>>;
+  /** Re-keys the record (the output key). */
+  keyBy<T>(fn: (value: T) => string | null): OperatorFunction<Envelope<T>, Envelope<T>>;
+  /** Writes to an output topic declared in `outputs`; the stream ends here. */
+  toTopic<T>(topic: string): OperatorFunction<Envelope<T>, Output>;
+}
+
+export interface PipelineInput {
+  /** One stream per source topic, of raw records. */
+  sources: Record<string, Observable<Envelope<Buffer | null>>>;
+  ops: Operators;
+}
+
+export interface TopologyDefinition {
+  name: string;
+  description?: string;
+  sources: SourceSpec[];
+  references?: Record<string, ReferenceSpec>;
+  rules?: Rule[];
+  outputs: OutputSpec[];
+  /** Builds the RxJS graph; called by the engine at start, never at import. */
+  pipeline(input: PipelineInput): Observable<Output>;
+  /** The operator chain per output, for `sluice describe` (lineage). */
+  lineage?: { from: string; via: string[]; to: string }[];
+}

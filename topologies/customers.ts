@@ -1,0 +1,25 @@
+import { merge } from 'rxjs';
+import { defineTopology } from '../src/topology/defineTopology.ts';
+import { notNull, regex } from '../src/topology/rules.ts';
+import type { Customer } from '../src/domain/types.generated.ts';
+
+/** OLTP customers → silver.customers: a customer without a usable email is quarantined. */
+export default defineTopology({
+  name: 'customers',
+  description: 'Validated customer row images; also the reference table for orders',
+  sources: [{ topic: 'oltp.customers' }],
+  rules: [
+    notNull('customer_email_present', 'email'),
+    regex('customer_email_format', 'email', /^[^@\s]+@[^@\s]+\.[^@\s]+$/),
+  ],
+  outputs: [{ topic: 'silver.customers', schema: 'silver.customers' }],
+  pipeline: ({ sources, ops }) => merge(
+    sources['oltp.customers'].pipe(
+      ops.decode<Customer>(),
+      ops.validate(['customer_email_present', 'customer_email_format']),
+      ops.keyBy((c: Customer) => String(c.customer_id)),
+      ops.toTopic('silver.customers'),
+    ),
+  ),
+  lineage: [{ from: 'oltp.customers', via: ['decode', 'validate(customer_email_present, customer_email_format)', 'keyBy(customer_id)'], to: 'silver.customers' }],
+});
