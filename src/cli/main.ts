@@ -3,6 +3,9 @@ import { isSluiceError } from '../core/errors.ts';
 import { devCommand } from './devCommand.ts';
 import { demoCommand } from './demoCommand.ts';
 import { configCommand } from './configCommand.ts';
+import { runCommand } from './runCommand.ts';
+import { describeCommand } from './describeCommand.ts';
+import { generateCommand } from './generateCommand.ts';
 
 /** `sluice` — every subcommand lives in its own module and registers itself here. */
 export function buildCli(): Command {
@@ -10,7 +13,7 @@ export function buildCli(): Command {
     .description('Stream-processing-first event engine for commerce data')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [demoCommand, devCommand, configCommand]) register(program);
+  for (const register of [demoCommand, devCommand, runCommand, generateCommand, describeCommand, configCommand]) register(program);
   return program;
 }
 

@@ -258,6 +258,7 @@ export interface ValueTypeByTopic {
   "silver.orders": Order;
   "silver.order_items": OrderItem;
   "web.clickstream": ClickEvent;
+  "silver.clickstream": ClickEvent;
   "metrics.revenue_per_minute": RevenuePerMinute;
   "metrics.orders_per_minute": OrdersPerMinute;
   "metrics.funnel_5m": Funnel5m;

@@ -127,9 +127,17 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
     toTopic<T>(topic: string): OperatorFunction<Envelope<T>, Output> {
       const spec = outputs.get(topic);
       if (!spec) throw new SluiceError('CONFIG_INVALID', `topology ${def.name}: toTopic("${topic}") is not declared in outputs`);
-      return map((env: Envelope<T>): Output => ({
-        topic, key: env.key, value: env.value, schemaSubjectTopic: spec.schema, acks: [env.ack], timestamp: env.source.timestamp,
-      }));
+      const type = loadType(spec.schema);
+      // Checked here, not at the producer: a value the output schema refuses is this record's
+      // processing failure (DLQ), not a reason to stop the runner.
+      return mergeMap((env: Envelope<T>): Observable<Output> => {
+        const bad: string[] = [];
+        if (!type.isValid(env.value, { errorHook: (path) => bad.push(path.join('.') || '(root)') })) {
+          toDlq(env, 'processing', `output for ${topic} does not match schema ${spec.schema} at ${bad.slice(0, 5).join(', ')}`, undefined, env.schemaId);
+          return EMPTY;
+        }
+        return of({ topic, key: env.key, value: env.value, schemaSubjectTopic: spec.schema, acks: [env.ack], timestamp: env.source.timestamp });
+      });
     },
   };
 

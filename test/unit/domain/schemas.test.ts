@@ -63,7 +63,8 @@ test('the schemas directory holds exactly the files SCHEMA_FILES names, one per 
     assert.deepEqual(loadSchema(`silver.${name}`), loadSchema(`oltp.${name}`));
     assert.equal(loadType(`silver.${name}`), loadType(`oltp.${name}`));
   }
-  assert.equal(SCHEMA_TOPICS.length, 14);
+  assert.equal(SCHEMA_FILES['silver.clickstream'], SCHEMA_FILES['web.clickstream']);
+  assert.equal(SCHEMA_TOPICS.length, 15);
 });
 
 test('subjects follow TopicNameStrategy', () => {

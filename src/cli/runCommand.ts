@@ -1,0 +1,38 @@
+import type { Command } from 'commander';
+import { loadConfig, redactedConfig } from '../config/config.ts';
+import { SluiceError } from '../core/errors.ts';
+import { startRunnerProcess } from '../runner/runnerProcess.ts';
+import { TOPOLOGIES } from '../../topologies/index.ts';
+
+export function selectTopologies(names: string[] | undefined) {
+  const chosen = names?.length ? names : Object.keys(TOPOLOGIES);
+  return chosen.map((n) => {
+    const t = TOPOLOGIES[n];
+    if (!t) throw new SluiceError('CLI_USAGE', `unknown topology "${n}"; known: ${Object.keys(TOPOLOGIES).join(', ')}`);
+    return t;
+  });
+}
+
+export function runCommand(program: Command): void {
+  program.command('run').description('The topology runner: consume, validate, route, commit after durable; HTTP /healthz /readyz /metrics')
+    .option('-t, --topology <name...>', 'topologies to run (default: all)')
+    .option('--print-config', 'print the effective configuration (secrets redacted) and exit')
+    .option('--max-in-flight <n>', 'records in flight per partition before it is paused', '10000')
+    .action(async (opts: { topology?: string[]; printConfig?: boolean; maxInFlight: string }) => {
+      const cfg = loadConfig();
+      if (opts.printConfig) { process.stdout.write(`${JSON.stringify(redactedConfig(cfg), null, 2)}\n`); return; }
+      const proc = await startRunnerProcess(cfg, selectTopologies(opts.topology), { maxInFlightPerPartition: Number(opts.maxInFlight) });
+      process.stdout.write(`sluice run: ${proc.runners.map((r) => r.def.name).join(', ')} — ${proc.url}/metrics ${proc.url}/readyz\n`);
+      let signalled = false;
+      const onSignal = (sig: string) => {
+        if (signalled) return;
+        signalled = true;
+        process.stderr.write(`${sig}: draining, committing and leaving the group...\n`);
+        void proc.stop().then(() => process.exit(0));
+      };
+      process.on('SIGTERM', () => onSignal('SIGTERM'));
+      process.on('SIGINT', () => onSignal('SIGINT'));
+      const code = await proc.done;
+      process.exit(code);
+    });
+}

@@ -1,0 +1,25 @@
+import client from 'prom-client';
+
+/**
+ * The runner's Prometheus metrics (one registry per process). Labels never carry record
+ * contents or secrets: topology, topic, partition, reason and rule names only.
+ */
+export function createEngineMetrics(registry = new client.Registry()) {
+  client.collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
+  const m = {
+    registry,
+    recordsIn: new client.Counter({ name: 'sluice_records_in_total', help: 'Records consumed from source topics', labelNames: ['topology', 'topic'], registers: [registry] }),
+    recordsOut: new client.Counter({ name: 'sluice_records_out_total', help: 'Records made durable on output topics (DLQ excluded)', labelNames: ['topology', 'topic'], registers: [registry] }),
+    recordsDlq: new client.Counter({ name: 'sluice_records_dlq_total', help: 'Records sent to a DLQ topic, by source topic and reason', labelNames: ['topology', 'topic', 'reason'], registers: [registry] }),
+    ruleFailures: new client.Counter({ name: 'sluice_rule_failures_total', help: 'Data-quality rule failures', labelNames: ['topology', 'rule'], registers: [registry] }),
+    processingLatency: new client.Histogram({ name: 'sluice_processing_latency_seconds', help: 'From a record entering the pipeline to all its outputs being durable', labelNames: ['topology'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
+    consumerLag: new client.Gauge({ name: 'sluice_consumer_lag', help: 'High watermark minus the next offset to process', labelNames: ['topology', 'topic', 'partition'], registers: [registry] }),
+    commitLatency: new client.Histogram({ name: 'sluice_commit_latency_seconds', help: 'Offset commit round-trip', labelNames: ['topology'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] }),
+    pausedPartitions: new client.Gauge({ name: 'sluice_paused_partitions', help: 'Partitions paused by backpressure', labelNames: ['topology'], registers: [registry] }),
+    inFlight: new client.Gauge({ name: 'sluice_in_flight_records', help: 'Records consumed but not yet durable', labelNames: ['topology'], registers: [registry] }),
+    consumerRestarts: new client.Counter({ name: 'sluice_consumer_restarts_total', help: 'Consumer crashes followed by a restart', labelNames: ['topology'], registers: [registry] }),
+  };
+  return m;
+}
+
+export type EngineMetrics = ReturnType<typeof createEngineMetrics>;

@@ -1,0 +1,294 @@
+import type { Config } from '../config/config.ts';
+import { SluiceError, asSluiceError } from '../core/errors.ts';
+import { createLogger } from '../core/log.ts';
+import { loadSchema } from '../domain/schemas.ts';
+import { ensureTopics, type Consumer, type EachBatchPayload, type KafkaClient, type Producer, type TopicSpec } from '../kafka/kafka.ts';
+import type { AvroSerde } from '../serde/avroSerde.ts';
+import type { RegistryClient } from '../serde/schemaRegistry.ts';
+import { dlqTopicOf } from '../topology/defineTopology.ts';
+import type { Output, TopologyDefinition } from '../topology/types.ts';
+import { createAck } from './ack.ts';
+import type { EngineMetrics } from './engineMetrics.ts';
+import { OffsetTracker } from './offsetTracker.ts';
+import { createOutputSink, type OutputSink } from './outputSink.ts';
+import { startReferenceReader } from './referenceReader.ts';
+import { MapReferenceTable } from './referenceTable.ts';
+import { startTopology, type TopologyInstance } from './topologyInstance.ts';
+
+/**
+ * Runs one topology against Kafka: one consumer group (`sluice-<topology>`), order kept within
+ * each partition, offsets committed only up to records whose outputs are all durable, partitions
+ * paused while too much is in flight. A consumer that crashes without kafkajs restarting it is
+ * reported through `onFatal`, so the process never looks healthy while consuming nothing.
+ */
+export interface RunnerOptions {
+  /** Pause a partition at this many records in flight; resume at half. */
+  maxInFlightPerPartition?: number;
+  commitIntervalMs?: number;
+  /** A partition with lag and no progress for this long makes the runner not ready. */
+  stallMs?: number;
+  groupId?: string;
+}
+
+export interface RunnerStatus {
+  topology: string;
+  running: boolean;
+  assigned: number;
+  paused: number;
+  inFlight: number;
+  lag: number;
+  lastProgressAt: number;
+  ready: boolean;
+}
+
+const log = createLogger('runner');
+
+export class TopologyRunner {
+  readonly def: TopologyDefinition;
+  private readonly cfg: Config;
+  private readonly kafka: KafkaClient;
+  private readonly registry: RegistryClient;
+  private readonly serde: AvroSerde;
+  private readonly metrics: EngineMetrics;
+  private readonly onFatal: (err: unknown) => void;
+  private readonly opts: Required<RunnerOptions>;
+  private consumer?: Consumer;
+  private producer?: Producer;
+  private sink?: OutputSink;
+  private instance?: TopologyInstance;
+  private readonly trackers = new Map<string, OffsetTracker>();
+  private readonly paused = new Set<string>();
+  private readonly lag = new Map<string, number>();
+  private readonly readers: { stop(): Promise<void> }[] = [];
+  private commitTimer?: NodeJS.Timeout;
+  private committing: Promise<void> = Promise.resolve();
+  private running = false;
+  private stopping = false;
+  private lastProgressAt = Date.now();
+
+  constructor(args: { cfg: Config; def: TopologyDefinition; kafka: KafkaClient; registry: RegistryClient; serde: AvroSerde; metrics: EngineMetrics; onFatal: (err: unknown) => void; options?: RunnerOptions }) {
+    this.cfg = args.cfg;
+    this.def = args.def;
+    this.kafka = args.kafka;
+    this.registry = args.registry;
+    this.serde = args.serde;
+    this.metrics = args.metrics;
+    this.onFatal = args.onFatal;
+    this.opts = {
+      maxInFlightPerPartition: args.options?.maxInFlightPerPartition ?? 10_000,
+      commitIntervalMs: args.options?.commitIntervalMs ?? 1000,
+      stallMs: args.options?.stallMs ?? 30_000,
+      groupId: args.options?.groupId ?? `sluice-${args.def.name}`,
+    };
+  }
+
+  /** Topics this topology needs: sources, outputs, DLQs (created if missing, checked if present). */
+  topicSpecs(): TopicSpec[] {
+    const specs: TopicSpec[] = [];
+    for (const s of this.def.sources) specs.push({ topic: s.topic }, { topic: dlqTopicOf(s) });
+    for (const o of this.def.outputs) specs.push({ topic: o.topic, compacted: o.compacted });
+    for (const r of Object.values(this.def.references ?? {})) specs.push({ topic: r.topic });
+    return specs;
+  }
+
+  private tp(topic: string, partition: number): string { return `${topic}/${partition}`; }
+
+  private tracker(topic: string, partition: number): OffsetTracker {
+    const key = this.tp(topic, partition);
+    let t = this.trackers.get(key);
+    if (!t) { t = new OffsetTracker(); this.trackers.set(key, t); }
+    return t;
+  }
+
+  async start(): Promise<void> {
+    const { def, cfg } = this;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const created = await ensureTopics(admin, this.topicSpecs(), { partitions: cfg.topicPartitions, replicationFactor: cfg.topicReplication });
+      if (created.length) log.info({ topology: def.name, created }, 'created topics');
+    } finally {
+      await admin.disconnect();
+    }
+
+    // Register the schemas the topology reads and writes (TopicNameStrategy subjects).
+    const schemaIds = new Map<string, number>();
+    for (const name of new Set([...def.sources.map((s) => s.schema ?? s.topic), ...def.outputs.map((o) => o.schema)])) {
+      schemaIds.set(name, await this.registry.register(`${name}-value`, loadSchema(name)));
+    }
+    await this.serde.prepare([...schemaIds.values()].map((id) => { const b = Buffer.alloc(5); b.writeUInt32BE(id, 1); return b; }));
+
+    const tables: Record<string, MapReferenceTable> = {};
+    for (const [name, spec] of Object.entries(def.references ?? {})) {
+      tables[name] = new MapReferenceTable();
+      const reader = await startReferenceReader(cfg, this.kafka, this.serde, spec, tables[name]);
+      this.readers.push(reader);
+      await reader.ready;
+      log.info({ topology: def.name, table: name, rows: tables[name].size }, 'reference table ready');
+    }
+
+    this.producer = this.kafka.producer();
+    await this.producer.connect();
+    this.sink = createOutputSink({
+      producer: this.producer,
+      serde: this.serde,
+      schemaIds,
+      onDurable: (o: Output) => {
+        if (o.raw && o.headers?.['sluice.error.reason']) {
+          this.metrics.recordsDlq.inc({ topology: def.name, topic: o.headers['sluice.error.topic'], reason: o.headers['sluice.error.reason'] });
+        } else this.metrics.recordsOut.inc({ topology: def.name, topic: o.topic });
+      },
+      onFatal: (err) => this.fail(err),
+    });
+    this.instance = startTopology(def, {
+      serde: this.serde,
+      tables,
+      now: Date.now,
+      route: (o) => this.sink!.add(o),
+      onFatal: (err) => this.fail(err),
+      onRuleFailure: (rule) => this.metrics.ruleFailures.inc({ topology: def.name, rule }),
+    });
+
+    const consumer = this.kafka.consumer({ groupId: this.opts.groupId });
+    this.consumer = consumer;
+    const { CRASH, GROUP_JOIN, REBALANCING } = consumer.events;
+    consumer.on(CRASH, (e) => {
+      const restart = (e.payload as { restart?: boolean }).restart;
+      log.error({ code: 'SLUICE_ERR_KAFKA_CONSUMER_CRASHED', topology: def.name, restart, err: String(e.payload.error?.message ?? e.payload.error) }, 'consumer crashed');
+      if (restart) { this.metrics.consumerRestarts.inc({ topology: def.name }); this.resetTracking(); }
+      else if (!this.stopping) this.fail(new SluiceError('KAFKA_CONSUMER_CRASHED', `consumer of ${def.name} crashed and will not restart: ${e.payload.error?.message}`));
+    });
+    consumer.on(REBALANCING, () => { void this.commit(); });
+    consumer.on(GROUP_JOIN, (e) => {
+      // Records fetched under the old assignment are re-fetched from the committed offsets.
+      this.resetTracking();
+      log.info({ topology: def.name, assignment: e.payload.memberAssignment }, 'partitions assigned');
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: def.sources.map((s) => s.topic), fromBeginning: true });
+    this.running = true;
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.onBatch(payload),
+    });
+    this.commitTimer = setInterval(() => { void this.commit(); }, this.opts.commitIntervalMs);
+    log.info({ topology: def.name, group: this.opts.groupId, sources: def.sources.map((s) => s.topic) }, 'topology running');
+  }
+
+  private resetTracking(): void {
+    for (const t of this.trackers.values()) t.reset();
+    this.trackers.clear();
+    this.paused.clear();
+    this.metrics.pausedPartitions.set({ topology: this.def.name }, 0);
+  }
+
+  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }: EachBatchPayload): Promise<void> {
+    const { topic, partition } = batch;
+    const key = this.tp(topic, partition);
+    if (this.paused.has(key)) return;
+    // Resolve unseen schema ids once per batch (retried inside on registry outages), so the
+    // pipeline itself stays synchronous and acknowledgements exact.
+    await this.serde.prepare(batch.messages.map((m) => m.value));
+    const tracker = this.tracker(topic, partition);
+    const high = BigInt(batch.highWatermark);
+    for (const m of batch.messages) {
+      if (!isRunning() || isStale() || this.stopping) break;
+      const offset = BigInt(m.offset);
+      tracker.register(offset);
+      const started = process.hrtime.bigint();
+      const ack = createAck(() => {
+        tracker.markDone(offset);
+        this.lastProgressAt = Date.now();
+        this.metrics.processingLatency.observe({ topology: this.def.name }, Number(process.hrtime.bigint() - started) / 1e9);
+        this.maybeResume(topic, partition, tracker);
+      }, (err) => this.fail(err));
+      this.metrics.recordsIn.inc({ topology: this.def.name, topic });
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(m.headers ?? {})) if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
+      this.instance!.push({ topic, partition, offset: m.offset, key: m.key, value: m.value, headers, timestamp: Number(m.timestamp) }, ack);
+      resolveOffset(m.offset);
+      const lag = Number(high - offset - 1n);
+      this.lag.set(key, lag);
+      this.metrics.consumerLag.set({ topology: this.def.name, topic, partition: String(partition) }, lag);
+      if (tracker.inFlight >= this.opts.maxInFlightPerPartition) {
+        // Backpressure: stop fetching this partition until the sinks catch up.
+        this.paused.add(key);
+        pause();
+        this.metrics.pausedPartitions.set({ topology: this.def.name }, this.paused.size);
+        log.warn({ topology: this.def.name, topic, partition, inFlight: tracker.inFlight }, 'partition paused: too much in flight');
+        break;
+      }
+    }
+    this.metrics.inFlight.set({ topology: this.def.name }, [...this.trackers.values()].reduce((n, t) => n + t.inFlight, 0));
+    await heartbeat();
+  }
+
+  private maybeResume(topic: string, partition: number, tracker: OffsetTracker): void {
+    const key = this.tp(topic, partition);
+    if (!this.paused.has(key) || tracker.inFlight > this.opts.maxInFlightPerPartition / 2) return;
+    this.paused.delete(key);
+    this.metrics.pausedPartitions.set({ topology: this.def.name }, this.paused.size);
+    this.consumer?.resume([{ topic, partitions: [partition] }]);
+  }
+
+  /** Commits every partition's committable offset (serialised: commits never overtake each other). */
+  commit(): Promise<void> {
+    this.committing = this.committing.then(async () => {
+      if (!this.consumer) return;
+      const offsets: { topic: string; partition: number; offset: string }[] = [];
+      for (const [key, t] of this.trackers) {
+        const offset = t.takeCommit();
+        if (offset === undefined) continue;
+        const i = key.lastIndexOf('/');
+        offsets.push({ topic: key.slice(0, i), partition: Number(key.slice(i + 1)), offset });
+      }
+      if (!offsets.length) return;
+      const end = this.metrics.commitLatency.startTimer({ topology: this.def.name });
+      try {
+        await this.consumer.commitOffsets(offsets);
+      } catch (err) {
+        // A commit lost to a rebalance is harmless: the records are re-processed (at-least-once).
+        log.warn({ topology: this.def.name, err: (err as Error).message }, 'offset commit failed');
+      } finally {
+        end();
+      }
+    });
+    return this.committing;
+  }
+
+  private fail(err: unknown): void {
+    if (this.stopping) return;
+    this.onFatal(asSluiceError(err));
+  }
+
+  status(): RunnerStatus {
+    const lag = [...this.lag.values()].reduce((a, b) => a + b, 0);
+    const inFlight = [...this.trackers.values()].reduce((n, t) => n + t.inFlight, 0);
+    const stalled = (lag > 0 || inFlight > 0) && Date.now() - this.lastProgressAt > this.opts.stallMs;
+    return { topology: this.def.name, running: this.running, assigned: this.trackers.size, paused: this.paused.size, inFlight, lag, lastProgressAt: this.lastProgressAt, ready: this.running && !stalled };
+  }
+
+  /** Stop fetching, drain what is in flight, flush outputs, commit, leave the group. */
+  async stop(deadlineMs = 20_000): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const deadline = Date.now() + deadlineMs;
+    clearInterval(this.commitTimer);
+    await this.consumer?.stop().catch(() => {});
+    await this.sink?.flush().catch(() => {});
+    while (Date.now() < deadline && [...this.trackers.values()].some((t) => t.inFlight > 0)) {
+      await new Promise((r) => setTimeout(r, 20));
+      await this.sink?.flush().catch(() => {});
+    }
+    this.stopping = false; // let the final commit through
+    await this.commit();
+    this.stopping = true;
+    this.instance?.stop();
+    await this.consumer?.disconnect().catch(() => {});
+    await this.producer?.disconnect().catch(() => {});
+    for (const r of this.readers) await r.stop().catch(() => {});
+    this.running = false;
+  }
+}

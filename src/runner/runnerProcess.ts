@@ -1,0 +1,71 @@
+import type { Config } from '../config/config.ts';
+import { createLogger } from '../core/log.ts';
+import { SluiceError } from '../core/errors.ts';
+import { createEngineMetrics } from '../engine/engineMetrics.ts';
+import { TopologyRunner, type RunnerOptions } from '../engine/topologyRunner.ts';
+import { createKafkaClient } from '../kafka/kafka.ts';
+import { createAvroSerde } from '../serde/avroSerde.ts';
+import { createRegistryClient } from '../serde/schemaRegistry.ts';
+import type { TopologyDefinition } from '../topology/types.ts';
+import { json, startHttpServer, type Route } from './httpServer.ts';
+
+const log = createLogger('runner');
+
+/**
+ * `sluice run`: every selected topology in one process, the HTTP endpoints, and the shutdown
+ * protocol (SIGTERM/SIGINT: stop fetching, drain, flush, commit, leave the group, exit 0 within
+ * the deadline). A fatal engine error stops everything and exits non-zero, so a supervisor
+ * restarts the process instead of it looking healthy while consuming nothing.
+ */
+export interface RunningProcess {
+  runners: TopologyRunner[];
+  url: string;
+  stop(): Promise<void>;
+  /** Resolves with the exit code when the process should end. */
+  done: Promise<number>;
+}
+
+export async function startRunnerProcess(cfg: Config, topologies: TopologyDefinition[], opts: RunnerOptions & { extraRoutes?: Record<string, Route>; shutdownDeadlineMs?: number } = {}): Promise<RunningProcess> {
+  if (!topologies.length) throw new SluiceError('CLI_USAGE', 'no topology selected');
+  const kafka = createKafkaClient(cfg, `${cfg.kafkaClientId}-runner`);
+  const registry = createRegistryClient(cfg);
+  const serde = createAvroSerde(registry, { maxMessageBytes: cfg.maxMessageBytes });
+  const metrics = createEngineMetrics();
+  let finish: (code: number) => void = () => {};
+  const done = new Promise<number>((r) => { finish = r; });
+  let stopping: Promise<void> | undefined;
+
+  const runners = topologies.map((def) => new TopologyRunner({
+    cfg, def, kafka, registry, serde, metrics, options: opts,
+    onFatal: (err) => {
+      log.fatal({ topology: def.name, err: (err as SluiceError).toJSON?.() ?? String(err) }, 'fatal engine error; stopping');
+      void stop().then(() => finish(1));
+    },
+  }));
+
+  const routes: Record<string, Route> = {
+    '/healthz': (_req, res) => json(res, 200, { status: 'ok' }),
+    '/readyz': (_req, res) => {
+      const statuses = runners.map((r) => r.status());
+      json(res, statuses.every((s) => s.ready) ? 200 : 503, { ready: statuses.every((s) => s.ready), topologies: statuses });
+    },
+    '/metrics': async (_req, res) => {
+      res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());
+    },
+    ...opts.extraRoutes,
+  };
+  const http = await startHttpServer(cfg.httpHost, cfg.httpPort, routes);
+
+  async function stop(): Promise<void> {
+    stopping ??= (async () => {
+      const deadline = opts.shutdownDeadlineMs ?? 25_000;
+      await Promise.all(runners.map((r) => r.stop(deadline).catch((err) => log.error({ topology: r.def.name, err: String(err) }, 'stop failed'))));
+      await http.close();
+    })();
+    return stopping;
+  }
+
+  for (const r of runners) await r.start();
+  log.info({ url: http.url, topologies: topologies.map((t) => t.name) }, 'runner ready');
+  return { runners, url: http.url, stop, done };
+}

@@ -1,0 +1,21 @@
+import { defineTopology } from '../topology/defineTopology.ts';
+import type { Operators, TopologyDefinition } from '../topology/types.ts';
+
+/**
+ * The same topology on prefixed topics (`<prefix>.oltp.customers`, ...), schemas unchanged.
+ * Integration tests use it to run real topologies on topics no other test touches.
+ */
+export function prefixTopology(def: TopologyDefinition, prefix: string): TopologyDefinition {
+  const p = (t: string) => `${prefix}.${t}`;
+  return defineTopology({
+    ...def,
+    sources: def.sources.map((s) => ({ ...s, topic: p(s.topic), schema: s.schema ?? s.topic, dlq: s.dlq ? p(s.dlq) : undefined })),
+    references: def.references && Object.fromEntries(Object.entries(def.references).map(([n, r]) => [n, { ...r, topic: p(r.topic) }])),
+    outputs: def.outputs.map((o) => ({ ...o, topic: p(o.topic) })),
+    lineage: def.lineage?.map((l) => ({ ...l, from: p(l.from), to: p(l.to) })),
+    pipeline: ({ sources, ops }) => def.pipeline({
+      sources: Object.fromEntries(def.sources.map((s) => [s.topic, sources[p(s.topic)]])),
+      ops: { ...ops, toTopic: (topic: string) => ops.toTopic(p(topic)) } as Operators,
+    }),
+  });
+}
