@@ -42,6 +42,8 @@ export const ERROR_CATALOGUE = {
   S3_REQUEST_FAILED: [true, 'check SLUICE_S3_ENDPOINT, the bucket and the credentials'],
   CLI_USAGE: [false, 'see --help'],
   INTERNAL: [false, 'a bug: report it with the log line'],
+  EXTRACT_POSITION_INVALID: [false, 'the extract positions topic holds a value that is not {"updated_at", "id"} JSON: write a tombstone for that table key, or rerun with --full or --since'],
+  EXTRACT_HORIZON_HIDDEN: [false, 'grant pg_read_all_stats to the extract role so it sees every open transaction; until then the safety lag also holds the position back'],
 } as const satisfies Record<string, readonly [boolean, string]>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -66,6 +66,7 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
       headers: dlqHeaders({ source: env.source, topology: def.name, reason, rule, message, schemaId, now: deps.now() }),
       acks: [env.ack],
       timestamp: env.source.timestamp,
+      source: env.source,
     });
   }
 
@@ -128,6 +129,9 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
       const spec = outputs.get(topic);
       if (!spec) throw new SluiceError('CONFIG_INVALID', `topology ${def.name}: toTopic("${topic}") is not declared in outputs`);
       const type = loadType(spec.schema);
+      if (spec.raw) {
+        return map((env: Envelope<T>): Output => ({ topic, key: env.source.key, value: env.source.value, raw: true, headers: env.source.headers, acks: [env.ack], timestamp: env.source.timestamp, source: env.source }));
+      }
       // Checked here, not at the producer: a value the output schema refuses is this record's
       // processing failure (DLQ), not a reason to stop the runner.
       return mergeMap((env: Envelope<T>): Observable<Output> => {
@@ -136,7 +140,7 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
           toDlq(env, 'processing', `output for ${topic} does not match schema ${spec.schema} at ${bad.slice(0, 5).join(', ')}`, undefined, env.schemaId);
           return EMPTY;
         }
-        return of({ topic, key: env.key, value: env.value, schemaSubjectTopic: spec.schema, acks: [env.ack], timestamp: env.source.timestamp });
+        return of({ topic, key: env.key, value: env.value, schemaSubjectTopic: spec.schema, acks: [env.ack], timestamp: env.source.timestamp, source: env.source });
       });
     },
   };

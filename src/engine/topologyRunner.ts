@@ -1,12 +1,12 @@
 import type { Config } from '../config/config.ts';
 import { SluiceError, asSluiceError } from '../core/errors.ts';
 import { createLogger } from '../core/log.ts';
-import { loadSchema } from '../domain/schemas.ts';
+import { loadSchema, loadType } from '../domain/schemas.ts';
 import { ensureTopics, type Consumer, type EachBatchPayload, type KafkaClient, type Producer, type TopicSpec } from '../kafka/kafka.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import type { RegistryClient } from '../serde/schemaRegistry.ts';
 import { dlqTopicOf } from '../topology/defineTopology.ts';
-import type { Output, TopologyDefinition } from '../topology/types.ts';
+import type { Output, SinkConnector, TopologyDefinition } from '../topology/types.ts';
 import { createAck } from './ack.ts';
 import type { EngineMetrics } from './engineMetrics.ts';
 import { OffsetTracker } from './offsetTracker.ts';
@@ -60,6 +60,7 @@ export class TopologyRunner {
   private readonly paused = new Set<string>();
   private readonly lag = new Map<string, number>();
   private readonly readers: { stop(): Promise<void> }[] = [];
+  private readonly sinks = new Map<string, SinkConnector>();
   private commitTimer?: NodeJS.Timeout;
   private committing: Promise<void> = Promise.resolve();
   private running = false;
@@ -86,7 +87,7 @@ export class TopologyRunner {
   topicSpecs(): TopicSpec[] {
     const specs: TopicSpec[] = [];
     for (const s of this.def.sources) specs.push({ topic: s.topic }, { topic: dlqTopicOf(s) });
-    for (const o of this.def.outputs) specs.push({ topic: o.topic, compacted: o.compacted });
+    for (const o of this.def.outputs) if (!o.sink) specs.push({ topic: o.topic, compacted: o.compacted });
     for (const r of Object.values(this.def.references ?? {})) specs.push({ topic: r.topic });
     return specs;
   }
@@ -140,11 +141,17 @@ export class TopologyRunner {
       },
       onFatal: (err) => this.fail(err),
     });
+    for (const o of def.outputs) {
+      if (!o.sink) continue;
+      const connector = o.sink({ topology: def.name, schemaIds, schemaFor: (name) => loadType(name) });
+      await connector.connect();
+      this.sinks.set(o.topic, connector);
+    }
     this.instance = startTopology(def, {
       serde: this.serde,
       tables,
       now: Date.now,
-      route: (o) => this.sink!.add(o),
+      route: (o) => (this.sinks.get(o.topic) ?? this.sink!).add(o),
       onFatal: (err) => this.fail(err),
       onRuleFailure: (rule) => this.metrics.ruleFailures.inc({ topology: def.name, rule }),
     });
@@ -163,6 +170,7 @@ export class TopologyRunner {
       // Records fetched under the old assignment are re-fetched from the committed offsets.
       this.resetTracking();
       log.info({ topology: def.name, assignment: e.payload.memberAssignment }, 'partitions assigned');
+      void this.seekToSinkOffsets(e.payload.memberAssignment as Record<string, number[]>);
     });
     await consumer.connect();
     await consumer.subscribe({ topics: def.sources.map((s) => s.topic), fromBeginning: true });
@@ -175,6 +183,20 @@ export class TopologyRunner {
     });
     this.commitTimer = setInterval(() => { void this.commit(); }, this.opts.commitIntervalMs);
     log.info({ topology: def.name, group: this.opts.groupId, sources: def.sources.map((s) => s.topic) }, 'topology running');
+  }
+
+  /** Exactly-once sinks keep their own offsets; resume each assigned partition from there. */
+  private async seekToSinkOffsets(assignment: Record<string, number[]>): Promise<void> {
+    for (const sink of this.sinks.values()) {
+      if (!sink.storedOffsets) continue;
+      for (const [topic, partitions] of Object.entries(assignment)) {
+        const stored = await sink.storedOffsets(topic).catch((err) => { this.fail(err); return new Map<number, string>(); });
+        for (const p of partitions) {
+          const offset = stored.get(p);
+          if (offset !== undefined) this.consumer?.seek({ topic, partition: p, offset });
+        }
+      }
+    }
   }
 
   private resetTracking(): void {
@@ -277,10 +299,14 @@ export class TopologyRunner {
     const deadline = Date.now() + deadlineMs;
     clearInterval(this.commitTimer);
     await this.consumer?.stop().catch(() => {});
-    await this.sink?.flush().catch(() => {});
+    const flushAll = async () => {
+      await this.sink?.flush().catch(() => {});
+      for (const s of this.sinks.values()) await s.flush().catch((err) => log.error({ topology: this.def.name, sink: s.name, err: String(err) }, 'sink flush failed'));
+    };
+    await flushAll();
     while (Date.now() < deadline && [...this.trackers.values()].some((t) => t.inFlight > 0)) {
       await new Promise((r) => setTimeout(r, 20));
-      await this.sink?.flush().catch(() => {});
+      await flushAll();
     }
     this.stopping = false; // let the final commit through
     await this.commit();
@@ -288,6 +314,7 @@ export class TopologyRunner {
     this.instance?.stop();
     await this.consumer?.disconnect().catch(() => {});
     await this.producer?.disconnect().catch(() => {});
+    for (const s of this.sinks.values()) await s.close(Math.max(1000, deadline - Date.now())).catch(() => {});
     for (const r of this.readers) await r.stop().catch(() => {});
     this.running = false;
   }

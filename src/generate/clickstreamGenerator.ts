@@ -1,9 +1,10 @@
 import { writeFileSync } from 'node:fs';
-import type avro from 'avsc';
 import type { Config } from '../config/config.ts';
 import { SluiceError } from '../core/errors.ts';
 import { createLogger } from '../core/log.ts';
-import { loadSchema, loadType, subjectFor } from '../domain/schemas.ts';
+import avro from 'avsc';
+import { loadSchema, subjectFor } from '../domain/schemas.ts';
+import { DecimalType } from '../serde/logicalTypes.ts';
 import { createKafkaClient, ensureTopics, type Message } from '../kafka/kafka.ts';
 import { connectOltp, type OltpTarget } from '../oltp/oltpDdl.ts';
 import { createRegistryClient } from '../serde/schemaRegistry.ts';
@@ -67,6 +68,8 @@ export interface ClickMessage {
   key: Buffer | null;
   value: Buffer;
   kind: ClickMessageKind;
+  /** Funnel step of valid, non-duplicate events. */
+  eventType?: EventType;
 }
 
 export interface ClickstreamCounts {
@@ -83,8 +86,6 @@ export interface ClickstreamCounts {
   bad: Record<ClickBadKind, number>;
   /** Valid events by type, duplicates excluded. */
   eventTypes: Record<EventType, number>;
-  /** Sessions started. */
-  sessions: number;
 }
 
 export function emptyClickstreamCounts(): ClickstreamCounts {
@@ -92,12 +93,11 @@ export function emptyClickstreamCounts(): ClickstreamCounts {
     total: 0, valid: 0, duplicates: 0, outOfOrder: 0, late: 0,
     bad: Object.fromEntries(CLICK_BAD_KINDS.map((k) => [k, 0])) as Record<ClickBadKind, number>,
     eventTypes: Object.fromEntries(EVENT_TYPES.map((k) => [k, 0])) as Record<EventType, number>,
-    sessions: 0,
   };
 }
 
 /** Adds one message of `kind` (and its event type, for valid non-duplicates) to the counts. */
-function tally(c: ClickstreamCounts, kind: ClickMessageKind, eventType?: EventType): void {
+export function tally(c: ClickstreamCounts, { kind, eventType }: Pick<ClickMessage, 'kind' | 'eventType'>): void {
   c.total++;
   if ((CLICK_BAD_KINDS as readonly string[]).includes(kind)) { c.bad[kind as ClickBadKind]++; return; }
   c.valid++;
@@ -105,13 +105,6 @@ function tally(c: ClickstreamCounts, kind: ClickMessageKind, eventType?: EventTy
   if (kind === 'out_of_order') c.outOfOrder++;
   else if (kind === 'late') c.late++;
   if (eventType) c.eventTypes[eventType]++;
-}
-
-function addCounts(into: ClickstreamCounts, from: ClickstreamCounts): void {
-  into.total += from.total; into.valid += from.valid; into.duplicates += from.duplicates;
-  into.outOfOrder += from.outOfOrder; into.late += from.late; into.sessions += from.sessions;
-  for (const k of CLICK_BAD_KINDS) into.bad[k] += from.bad[k];
-  for (const k of EVENT_TYPES) into.eventTypes[k] += from.eventTypes[k];
 }
 
 export interface CatalogEntry { id: number; price: string }
@@ -174,6 +167,25 @@ const NEXT: Record<Stage, WeightedSampler<EventType | null>> = {
   purchased: new WeightedSampler<EventType | null>([null], [1]),
 };
 
+/**
+ * avsc picks the branch of a `["null", decimal]` union by calling the decimal's `_toValue` on the
+ * value; Sluice's DecimalType throws for null, and an exception per null price made encoding ~10×
+ * slower. Returning undefined says "not this branch" without throwing. Same bytes on the wire.
+ */
+class EncodeOnlyDecimal extends DecimalType {
+  protected override _toValue(any: unknown): Buffer {
+    if (typeof any !== 'string') return undefined as unknown as Buffer;
+    return super._toValue(any);
+  }
+}
+
+let clickType: avro.Type | undefined;
+/** The click event type used for writing (the schema in `schemas/web.clickstream.avsc`). */
+function clickWriterType(): avro.Type {
+  clickType ??= avro.Type.forSchema(loadSchema(CLICKSTREAM_TOPIC), { wrapUnions: false, logicalTypes: { decimal: EncodeOnlyDecimal } });
+  return clickType;
+}
+
 function randomBytes(rng: Rng, n: number): Buffer {
   const b = Buffer.allocUnsafe(n);
   for (let i = 0; i < n; i++) b[i] = rng.nextU32() & 0xff;
@@ -184,9 +196,9 @@ function randomBytes(rng: Rng, n: number): Buffer {
  * The message stream for a seed, without end (take as many as you need). Each message comes with
  * its kind; keys and values are byte-identical for the same options.
  */
-export function* clickstreamMessages(opts: ClickstreamEventOptions, counts: ClickstreamCounts = emptyClickstreamCounts()): Generator<ClickMessage> {
+export function* clickstreamMessages(opts: ClickstreamEventOptions): Generator<ClickMessage> {
   if (!opts.products.length) throw new SluiceError('CLI_USAGE', 'the clickstream needs a product catalogue; seed the OLTP database first (sluice generate oltp --customers N --products N --orders N)');
-  const type = loadType(CLICKSTREAM_TOPIC);
+  const type = clickWriterType();
   const rng = createRng(opts.seed ?? 42).fork('clickstream');
   const rate = opts.rate && Number.isFinite(opts.rate) && opts.rate > 0 ? opts.rate : 100;
   const badRatio = clamp01(opts.badRatio ?? 0);
@@ -196,10 +208,13 @@ export function* clickstreamMessages(opts: ClickstreamEventOptions, counts: Clic
   const loggedInRatio = clamp01(opts.loggedInRatio ?? 0.35);
   const concurrency = Math.max(1, opts.concurrentSessions ?? 40);
   const customers = opts.customerIds ?? [];
-  const products = rng.shuffled(opts.products); // popularity order
+  // Valid events only show prices the rules accept; every catalogue id still counts as known.
+  const inRange = opts.products.filter((p) => Number(p.price) >= PRICE_RANGE.min && Number(p.price) <= PRICE_RANGE.max);
+  if (!inRange.length) throw new SluiceError('CLI_USAGE', `no product in the catalogue has a price within ${PRICE_RANGE.min}..${PRICE_RANGE.max}`);
+  const products = rng.shuffled(inRange); // popularity order
   const popularity = new ZipfSampler(products.length, 1.07);
   const catalogIds = new Set(opts.products.map((p) => p.id));
-  const maxCatalogId = Math.max(...catalogIds);
+  const maxCatalogId = opts.products.reduce((m, p) => Math.max(m, p.id), 0);
   const sessions: Session[] = [];
   const recent: ClickMessage[] = []; // valid messages a duplicate can repeat
   let orderSeq = 0;
@@ -210,7 +225,6 @@ export function* clickstreamMessages(opts: ClickstreamEventOptions, counts: Clic
 
   function newSession(): Session {
     const id = rng.uuid();
-    counts.sessions++;
     return {
       id, key: Buffer.from(id, 'utf8'),
       customerId: customers.length && rng.chance(loggedInRatio) ? rng.pick(customers) : null,
@@ -231,7 +245,6 @@ export function* clickstreamMessages(opts: ClickstreamEventOptions, counts: Clic
     switch (type) {
       case 'page_view':
         e.page_url = rng.pick(LANDING_PAGES);
-        if (s.stage === 'landing') break;
         break;
       case 'product_view': {
         const p = pickProduct();
@@ -369,11 +382,10 @@ export function* clickstreamMessages(opts: ClickstreamEventOptions, counts: Clic
       if (kind === 'normal') s.maxTime = t;
       const e = funnelEvent(s, t, type);
       eventType = type;
-      msg = { key: s.key, value: encode(e), kind };
+      msg = { key: s.key, value: encode(e), kind, eventType };
       recent.push(msg);
       if (recent.length > 64) recent.shift();
     }
-    tally(counts, msg.kind, eventType);
     yield msg;
   }
 }
@@ -387,16 +399,12 @@ export function buildClickstreamEvents(opts: ClickstreamEventOptions & { count: 
   const counts = emptyClickstreamCounts();
   const messages: ClickMessage[] = [];
   if (opts.count <= 0) return { messages, counts };
-  for (const m of clickstreamMessages(opts, counts)) {
+  for (const m of clickstreamMessages(opts)) {
     messages.push(m);
+    tally(counts, m);
     if (messages.length >= opts.count) break;
   }
   return { messages, counts };
-}
-
-/** Decoded view of a click value written by this generator (for tests and tools). */
-export function clickEventType(): avro.Type {
-  return loadType(CLICKSTREAM_TOPIC);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -473,7 +481,7 @@ async function loadCatalog(cfg: Config, opts: GenerateClickstreamOptions): Promi
 
 export function formatClickstreamCounts(c: ClickstreamCounts): string {
   const bad = CLICK_BAD_KINDS.map((k) => `${k}=${c.bad[k]}`).join(' ');
-  return `total=${c.total} valid=${c.valid} duplicates=${c.duplicates} outOfOrder=${c.outOfOrder} late=${c.late} sessions=${c.sessions}\nbad: ${bad}`;
+  return `total=${c.total} valid=${c.valid} duplicates=${c.duplicates} outOfOrder=${c.outOfOrder} late=${c.late}\nbad: ${bad}`;
 }
 
 /**
@@ -505,18 +513,17 @@ export async function generateClickstream(cfg: Config, opts: GenerateClickstream
   }
 
   const produced = emptyClickstreamCounts();
-  const pending = emptyClickstreamCounts(); // generated, in the batch being sent
   const source = clickstreamMessages({
     schemaId, products, customerIds, seed, baseTime, rate: Number.isFinite(opts.rate) && opts.rate > 0 ? opts.rate : undefined,
     badRatio: opts.badRatio, duplicateRatio: opts.duplicateRatio, outOfOrderRatio: opts.outOfOrderRatio, lateRatio: opts.lateRatio,
     loggedInRatio: opts.loggedInRatio, maxMessageBytes: cfg.maxMessageBytes,
-  }, pending);
+  });
 
   const producer = kafka.producer();
   await producer.connect();
   const progress = startProgress((ms) => {
     const bad = CLICK_BAD_KINDS.reduce((s, k) => s + produced.bad[k], 0);
-    return `clickstream → ${topic}: ${produced.total.toLocaleString('en')} events (${formatRate(produced.total, ms)}) · sessions ${produced.sessions} · dup ${produced.duplicates} · late ${produced.late} · bad ${bad}`;
+    return `clickstream → ${topic}: ${produced.total.toLocaleString('en')} events (${formatRate(produced.total, ms)}) · dup ${produced.duplicates} · late ${produced.late} · bad ${bad}`;
   }, { enabled: opts.progress });
 
   const batchSize = Math.max(1, opts.batchSize ?? 500);
@@ -525,20 +532,22 @@ export async function generateClickstream(cfg: Config, opts: GenerateClickstream
   const deadline = opts.durationMs !== undefined ? performance.now() + opts.durationMs : Infinity;
   let generated = 0;
   let batch: Message[] = [];
+  let batchMeta: ClickMessage[] = [];
   let batchBytes = 0;
   let lastFlush = performance.now();
 
   const flush = async () => {
     if (!batch.length) return;
     const messages = batch;
-    batch = []; batchBytes = 0;
+    const meta = batchMeta;
+    batch = []; batchMeta = []; batchBytes = 0;
     try {
       await producer.send({ topic, messages, acks: -1, timeout: 30_000 });
     } catch (err) {
       throw new SluiceError('KAFKA_PRODUCE_FAILED', `producing to ${topic}: ${(err as Error).message}`, { cause: err });
     }
-    addCounts(produced, pending);
-    Object.assign(pending, emptyClickstreamCounts());
+    // Counted once acknowledged: the ground truth is what the topic holds.
+    for (const m of meta) tally(produced, m);
     lastFlush = performance.now();
   };
 
@@ -556,6 +565,7 @@ export async function generateClickstream(cfg: Config, opts: GenerateClickstream
         // Keep huge records from sharing a request with many others (the broker limits batch size).
         if (batchBytes + m.value.length > maxBatchBytes) await flush();
         batch.push({ key: m.key, value: m.value });
+        batchMeta.push(m);
         batchBytes += m.value.length + (m.key?.length ?? 0);
       }
       if (batch.length >= batchSize || bucket.unlimited || performance.now() - lastFlush >= 100) await flush();

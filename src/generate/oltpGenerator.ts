@@ -95,13 +95,14 @@ export function decimalToCents(text: string): number {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Streams rows into `table` through COPY FROM STDIN, in ~1 MiB text chunks. */
-async function copyRows(client: pg.Client, table: string, columns: readonly string[], rows: Iterable<string>, onRows?: (n: number) => void): Promise<number> {
+async function copyRows(client: pg.Client, table: string, columns: readonly string[], rows: Iterable<string>, onRows?: (n: number) => void, signal?: AbortSignal): Promise<number> {
   const CHUNK = 1 << 20;
   let count = 0;
   function* chunks(): Generator<string> {
     let buf = '';
     let inChunk = 0;
     for (const line of rows) {
+      if (signal?.aborted && inChunk === 0) throw abortError(); // COPY fails, the transaction rolls back
       buf += line;
       count++;
       inChunk++;
@@ -118,6 +119,7 @@ async function copyRows(client: pg.Client, table: string, columns: readonly stri
   try {
     await pipeline(Readable.from(chunks(), { objectMode: false }), stream);
   } catch (err) {
+    if (signal?.aborted) throw abortError();
     throw new SluiceError('PG_QUERY_FAILED', `COPY into ${table}: ${(err as Error).message}`, { cause: err });
   }
   return count;
@@ -237,7 +239,7 @@ export async function seedOltp(cfg: Config, opts: SeedOptions): Promise<SeedResu
           yield `${id}\t${copyField(emailFor(fn, ln, id, r.pick(EMAIL_DOMAINS)))}\t${copyField(`${fn} ${ln}`)}\t${country}\t${iso(created)}\n`;
         }
       }
-      result.customers = await copyRows(client, 'customers', ['customer_id', 'email', 'full_name', 'country', 'created_at'], lines(), onRows);
+      result.customers = await copyRows(client, 'customers', ['customer_id', 'email', 'full_name', 'country', 'created_at'], lines(), onRows, opts.signal);
       await syncIdentity(client, 'customers', 'customer_id');
     }
     if (opts.signal?.aborted) throw abortError();
@@ -256,7 +258,7 @@ export async function seedOltp(cfg: Config, opts: SeedOptions): Promise<SeedResu
           yield `${id}\t${sku}\t${copyField(name)}\t${cat.name}\t${centsToDecimal(priceCents(r, cat))}\t${r.chance(0.96) ? 't' : 'f'}\t${iso(created)}\n`;
         }
       }
-      result.products = await copyRows(client, 'products', ['product_id', 'sku', 'name', 'category', 'price', 'active', 'created_at'], lines(), onRows);
+      result.products = await copyRows(client, 'products', ['product_id', 'sku', 'name', 'category', 'price', 'active', 'created_at'], lines(), onRows, opts.signal);
       await syncIdentity(client, 'products', 'product_id');
     }
     if (opts.signal?.aborted) throw abortError();
@@ -312,9 +314,9 @@ export async function seedOltp(cfg: Config, opts: SeedOptions): Promise<SeedResu
       // Into empty tables, building the secondary indexes once after the load beats maintaining them row by row.
       const rebuild = firstOrder === 1 && firstItem === 1 ? SECONDARY_INDEXES.filter((ix) => ix.table === 'orders' || ix.table === 'order_items') : [];
       for (const ix of rebuild) await client.query(`drop index if exists ${ix.name}`);
-      result.orders = await copyRows(client, 'orders', ['order_id', 'customer_id', 'status', 'total_amount', 'currency', 'ordered_at'], orderLines(), onRows);
+      result.orders = await copyRows(client, 'orders', ['order_id', 'customer_id', 'status', 'total_amount', 'currency', 'ordered_at'], orderLines(), onRows, opts.signal);
       if (opts.signal?.aborted) throw abortError();
-      result.orderItems = await copyRows(client, 'order_items', ['order_item_id', 'order_id', 'product_id', 'quantity', 'unit_price'], itemLines(), onRows);
+      result.orderItems = await copyRows(client, 'order_items', ['order_item_id', 'order_id', 'product_id', 'quantity', 'unit_price'], itemLines(), onRows, opts.signal);
       for (const ix of rebuild) await client.query(ix.create);
       for (const fk of OLTP_FOREIGN_KEYS) await client.query(`alter table ${fk.table} add constraint ${fk.name} ${fk.definition}`);
       await syncIdentity(client, 'orders', 'order_id');
@@ -337,8 +339,13 @@ export async function seedOltp(cfg: Config, opts: SeedOptions): Promise<SeedResu
   return result;
 }
 
-function abortError(): SluiceError {
+/** Thrown by seedOltp when its signal aborts: the transaction was rolled back, nothing was written. */
+export function abortError(): SluiceError {
   return new SluiceError('CLI_USAGE', 'seeding interrupted; the transaction was rolled back and nothing was written', { details: { aborted: true } });
+}
+
+export function isSeedAborted(err: unknown): boolean {
+  return err instanceof SluiceError && err.details?.aborted === true;
 }
 
 // ---------------------------------------------------------------------------------------------

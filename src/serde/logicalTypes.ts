@@ -115,6 +115,9 @@ export class DecimalType extends avro.types.LogicalType {
   }
 
   protected override _toValue(any: unknown): Buffer {
+    // Not a string (null, when avsc tries the decimal branch of a nullable union first): answer
+    // "not mine" without the cost of an exception; avsc treats undefined as invalid.
+    if (typeof any !== 'string') return undefined as unknown as Buffer;
     return this.toBytes(this.parse(any));
   }
 

@@ -46,7 +46,39 @@ export interface Output {
   /** The inputs this output derives from; none for outputs derived from durable state. */
   acks: Ack[];
   timestamp?: number;
+  /** The input record it derives from (S3 object names and warehouse offsets use its coordinates). */
+  source?: SourceRecord;
 }
+
+/**
+ * A non-Kafka sink (S3, warehouse). Lifecycle: the factory does no I/O; `connect` is
+ * idempotent; `add` must not block and releases each output's acks only once the output is
+ * durable (that is what lets the runner commit); `close` flushes within the deadline.
+ */
+export interface SinkConnector {
+  readonly name: string;
+  connect(): Promise<void>;
+  add(output: Output): void;
+  flush(): Promise<void>;
+  close(deadlineMs: number): Promise<void>;
+  /**
+   * Exactly-once sinks that store consumed offsets with the data (the warehouse) return them:
+   * on assignment the runner seeks each partition there instead of the group's commit.
+   */
+  storedOffsets?(topic: string): Promise<Map<number, string>>;
+  /** Event-time progress per source partition, so idle partitions can close their batches. */
+  onWatermark?(topic: string, partition: number, watermark: number): void;
+}
+
+export interface SinkContext {
+  topology: string;
+  /** Writer schema of an output (by schema name), for sinks that encode (Avro container files, table DDL). */
+  schemaFor(schemaName: string): import('avsc').Type;
+  /** Registry ids by schema name (for Avro container metadata and wire-format writes). */
+  schemaIds: Map<string, number>;
+}
+
+export type SinkFactory = (ctx: SinkContext) => SinkConnector;
 
 /** A named data-quality rule: returns undefined when the value passes, else what is wrong. */
 export interface Rule<T = any> {
@@ -86,10 +118,15 @@ export interface ReferenceSpec {
 }
 
 export interface OutputSpec {
+  /** A Kafka topic, or the name of a sink output when `sink` is set (e.g. `lake.raw`). */
   topic: string;
   /** The schemas/<name>.avsc the records are written with. */
   schema: string;
   compacted?: boolean;
+  /** When set, outputs go to this connector instead of a Kafka topic. */
+  sink?: SinkFactory;
+  /** Outputs carry the record as it came in (raw bytes), not a re-encoded value. */
+  raw?: boolean;
 }
 
 /** The operators a pipeline is built from; bound to the runtime (Kafka or the test driver). */
