@@ -6,6 +6,10 @@ import { configCommand } from './configCommand.ts';
 import { runCommand } from './runCommand.ts';
 import { describeCommand } from './describeCommand.ts';
 import { generateCommand } from './generateCommand.ts';
+import { extractCommand } from './extractCommand.ts';
+import { replayDlqCommand } from './replayDlqCommand.ts';
+import { inspectCommand } from './inspectCommand.ts';
+import { topicsCommand } from './topicsCommand.ts';
 
 /** `sluice` — every subcommand lives in its own module and registers itself here. */
 export function buildCli(): Command {
@@ -13,7 +17,7 @@ export function buildCli(): Command {
     .description('Stream-processing-first event engine for commerce data')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [demoCommand, devCommand, runCommand, generateCommand, describeCommand, configCommand]) register(program);
+  for (const register of [demoCommand, devCommand, runCommand, extractCommand, generateCommand, replayDlqCommand, inspectCommand, topicsCommand, describeCommand, configCommand]) register(program);
   return program;
 }
 

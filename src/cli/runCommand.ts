@@ -3,6 +3,8 @@ import { loadConfig, redactedConfig } from '../config/config.ts';
 import { SluiceError } from '../core/errors.ts';
 import { startRunnerProcess } from '../runner/runnerProcess.ts';
 import { TOPOLOGIES } from '../../topologies/index.ts';
+import { startExtractSchedule } from '../../connectors/postgres/source_postgres_incremental.ts';
+import { parseDuration } from '../generate/pacing.ts';
 
 export function selectTopologies(names: string[] | undefined) {
   const chosen = names?.length ? names : Object.keys(TOPOLOGIES);
@@ -18,17 +20,21 @@ export function runCommand(program: Command): void {
     .option('-t, --topology <name...>', 'topologies to run (default: all)')
     .option('--print-config', 'print the effective configuration (secrets redacted) and exit')
     .option('--max-in-flight <n>', 'records in flight per partition before it is paused', '10000')
-    .action(async (opts: { topology?: string[]; printConfig?: boolean; maxInFlight: string }) => {
+    .option('--no-extract', 'do not run the scheduled Postgres extract inside the runner')
+    .option('--extract-interval <duration>', 'how often the Postgres extract runs (e.g. 1h, 5m)', '1h')
+    .action(async (opts: { topology?: string[]; printConfig?: boolean; maxInFlight: string; extract: boolean; extractInterval: string }) => {
       const cfg = loadConfig();
       if (opts.printConfig) { process.stdout.write(`${JSON.stringify(redactedConfig(cfg), null, 2)}\n`); return; }
       const proc = await startRunnerProcess(cfg, selectTopologies(opts.topology), { maxInFlightPerPartition: Number(opts.maxInFlight) });
       process.stdout.write(`sluice run: ${proc.runners.map((r) => r.def.name).join(', ')} — ${proc.url}/metrics ${proc.url}/readyz\n`);
+      // The hourly extract of the shop database runs inside the runner (SPEC §3).
+      const extract = opts.extract ? startExtractSchedule(cfg, { intervalMs: parseDuration(opts.extractInterval) }) : undefined;
       let signalled = false;
       const onSignal = (sig: string) => {
         if (signalled) return;
         signalled = true;
         process.stderr.write(`${sig}: draining, committing and leaving the group...\n`);
-        void proc.stop().then(() => process.exit(0));
+        void Promise.all([extract?.stop(), proc.stop()]).then(() => process.exit(0));
       };
       process.on('SIGTERM', () => onSignal('SIGTERM'));
       process.on('SIGINT', () => onSignal('SIGINT'));

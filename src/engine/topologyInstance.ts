@@ -28,6 +28,10 @@ export interface TopologyInstance {
   stop(): void;
 }
 
+function withoutErrorHeaders(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([k]) => !k.startsWith('sluice.error.') && !k.startsWith('__connect.errors.')));
+}
+
 /** Which SERDE error codes mean "does not match its schema" rather than "cannot be decoded". */
 const SCHEMA_CODES = new Set(['SERDE_UNKNOWN_SCHEMA', 'SERDE_SCHEMA_MISMATCH']);
 
@@ -63,7 +67,9 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
       key: env.source.key,
       value: env.source.value, // the ORIGINAL bytes, untouched
       raw: true,
-      headers: dlqHeaders({ source: env.source, topology: def.name, reason, rule, message, schemaId, now: deps.now() }),
+      // The record's own headers travel with it (tracing ids, producers' metadata); the error
+      // headers of an earlier failure are replaced by this one's.
+      headers: { ...withoutErrorHeaders(env.source.headers), ...dlqHeaders({ source: env.source, topology: def.name, reason, rule, message, schemaId, now: deps.now() }) },
       acks: [env.ack],
       timestamp: env.source.timestamp,
       source: env.source,

@@ -66,6 +66,8 @@ export class TopologyRunner {
   private running = false;
   private stopping = false;
   private lastProgressAt = Date.now();
+  private assignment: Record<string, number[]> = {};
+  private seeking: Promise<void> = Promise.resolve();
 
   constructor(args: { cfg: Config; def: TopologyDefinition; kafka: KafkaClient; registry: RegistryClient; serde: AvroSerde; metrics: EngineMetrics; onFatal: (err: unknown) => void; options?: RunnerOptions }) {
     this.cfg = args.cfg;
@@ -169,8 +171,10 @@ export class TopologyRunner {
     consumer.on(GROUP_JOIN, (e) => {
       // Records fetched under the old assignment are re-fetched from the committed offsets.
       this.resetTracking();
+      this.assignment = e.payload.memberAssignment as Record<string, number[]>;
       log.info({ topology: def.name, assignment: e.payload.memberAssignment }, 'partitions assigned');
-      void this.seekToSinkOffsets(e.payload.memberAssignment as Record<string, number[]>);
+      // Batches wait for the seek (see onBatch); records fetched before it are stale and skipped.
+      this.seeking = this.seekToSinkOffsets(this.assignment).catch((err) => this.fail(err));
     });
     await consumer.connect();
     await consumer.subscribe({ topics: def.sources.map((s) => s.topic), fromBeginning: true });
@@ -185,16 +189,23 @@ export class TopologyRunner {
     log.info({ topology: def.name, group: this.opts.groupId, sources: def.sources.map((s) => s.topic) }, 'topology running');
   }
 
-  /** Exactly-once sinks keep their own offsets; resume each assigned partition from there. */
+  /**
+   * Exactly-once sinks keep their own offsets; resume each assigned partition from there. When
+   * several sinks are fed by one topic, the lowest stored offset wins: a sink that is ahead
+   * drops what it already has, one that is behind must not miss rows.
+   */
   private async seekToSinkOffsets(assignment: Record<string, number[]>): Promise<void> {
-    for (const sink of this.sinks.values()) {
-      if (!sink.storedOffsets) continue;
-      for (const [topic, partitions] of Object.entries(assignment)) {
-        const stored = await sink.storedOffsets(topic).catch((err) => { this.fail(err); return new Map<number, string>(); });
-        for (const p of partitions) {
-          const offset = stored.get(p);
-          if (offset !== undefined) this.consumer?.seek({ topic, partition: p, offset });
-        }
+    const withOffsets = [...this.sinks.values()].filter((s) => s.storedOffsets);
+    if (!withOffsets.length || !this.consumer) return;
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      const stored = await Promise.all(withOffsets.map((s) => s.storedOffsets!(topic)));
+      for (const p of partitions) {
+        const offsets = stored.map((m) => m.get(p));
+        // A sink that has never seen this partition has no say: it starts where the group is.
+        const known = offsets.filter((o): o is string => o !== undefined);
+        if (known.length < offsets.length || !known.length) continue;
+        const lowest = known.reduce((a, b) => (BigInt(a) < BigInt(b) ? a : b));
+        this.consumer.seek({ topic, partition: p, offset: lowest });
       }
     }
   }
@@ -210,6 +221,7 @@ export class TopologyRunner {
     const { topic, partition } = batch;
     const key = this.tp(topic, partition);
     if (this.paused.has(key)) return;
+    await this.seeking;
     // Resolve unseen schema ids once per batch (retried inside on registry outages), so the
     // pipeline itself stays synchronous and acknowledgements exact.
     await this.serde.prepare(batch.messages.map((m) => m.value));
@@ -289,7 +301,8 @@ export class TopologyRunner {
     const lag = [...this.lag.values()].reduce((a, b) => a + b, 0);
     const inFlight = [...this.trackers.values()].reduce((n, t) => n + t.inFlight, 0);
     const stalled = (lag > 0 || inFlight > 0) && Date.now() - this.lastProgressAt > this.opts.stallMs;
-    return { topology: this.def.name, running: this.running, assigned: this.trackers.size, paused: this.paused.size, inFlight, lag, lastProgressAt: this.lastProgressAt, ready: this.running && !stalled };
+    const assigned = Object.values(this.assignment).reduce((n, ps) => n + ps.length, 0);
+    return { topology: this.def.name, running: this.running, assigned, paused: this.paused.size, inFlight, lag, lastProgressAt: this.lastProgressAt, ready: this.running && !stalled };
   }
 
   /** Stop fetching, drain what is in flight, flush outputs, commit, leave the group. */
@@ -298,7 +311,9 @@ export class TopologyRunner {
     this.stopping = true;
     const deadline = Date.now() + deadlineMs;
     clearInterval(this.commitTimer);
-    await this.consumer?.stop().catch(() => {});
+    // Pause rather than consumer.stop(): stop() tears down the group session, and the final
+    // commit below must still go through it. onBatch returns at once while stopping.
+    try { this.consumer?.pause(this.def.sources.map((s) => ({ topic: s.topic }))); } catch { /* not yet running */ }
     const flushAll = async () => {
       await this.sink?.flush().catch(() => {});
       for (const s of this.sinks.values()) await s.flush().catch((err) => log.error({ topology: this.def.name, sink: s.name, err: String(err) }, 'sink flush failed'));

@@ -1,0 +1,129 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { loadConfig } from '../config/config.ts';
+import { formatRate, startProgress } from '../generate/pacing.ts';
+import { parseTime } from '../ops/inspectTopic.ts';
+import { DEFAULT_MAX_ATTEMPTS, DEFAULT_TRACKING_TOPIC, replayDlq, type DryRunReport, type ReplayProgress, type ReplaySummary } from '../ops/replayDlq.ts';
+
+/**
+ * `sluice replay-dlq --from TOPIC`: re-publish dead-letter records once their cause is fixed
+ * (or `--dry-run` to see what would pass today). Progress on stderr every second, the summary on
+ * stdout (`--json` for scripts). Ctrl-C stops after the current record; a rerun continues.
+ * Exit codes: 0 done, 1 some records failed, 130 interrupted.
+ */
+
+function whole(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number >= 0');
+  return n;
+}
+
+function positive(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number > 0');
+  return n;
+}
+
+function offset(value: string): string {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected an offset (a whole number)');
+  return value;
+}
+
+function time(value: string): number {
+  try { return parseTime(value); } catch (err) { throw new InvalidArgumentError((err as Error).message); }
+}
+
+interface ReplayFlags {
+  from: string; to?: string; reason?: string; rule?: string; partition?: number; fromOffset?: string; toOffset?: string;
+  since?: number; until?: number; key?: string; schemaId?: number; limit?: number; rate?: number; maxAttempts: number;
+  dryRun?: boolean; json?: boolean; trackingTopic: string;
+}
+
+const count = (m: Record<string, number>) => Object.entries(m).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}=${n}`).join(' ') || '-';
+
+function progressLine(p: ReplayProgress): string {
+  const share = p.total ? ` (${Math.min(100, Math.round((p.read / p.total) * 100))}%)` : '';
+  if (p.dryRun) return `replay-dlq (dry run) ${p.dlqTopic}: read ${p.read}/${p.total}${share}, matched ${p.matched}, would pass ${p.wouldPass}, would fail ${p.wouldFail.total}`;
+  return `replay-dlq ${p.dlqTopic}: read ${p.read}/${p.total}${share}, matched ${p.matched}, replayed ${p.replayed}, skipped ${p.skipped}, parked ${p.parked}, failed ${p.failed} — ${formatRate(p.replayed + p.parked, p.elapsedMs)}`;
+}
+
+export function formatReplayResult(r: ReplaySummary | DryRunReport): string {
+  if (r.dryRun) {
+    return [
+      `dry run of ${r.dlqTopic} against today's schemas and rules (nothing written):`,
+      `  read ${r.read}, matched ${r.matched}`,
+      `  would pass        ${r.wouldPass}`,
+      `  would fail again  ${r.wouldFail.total}   by reason: ${count(r.wouldFail.byReason)}   by rule: ${count(r.wouldFail.byRule)}`,
+      `  would be parked   ${r.wouldPark}`,
+      ...(r.wouldBeFiltered ? [`  filtered out      ${r.wouldBeFiltered}`] : []),
+      ...(r.unvalidated ? [`  not validated     ${r.unvalidated} (no topology reads the destination topic)`] : []),
+      ...(Object.keys(r.cannotReplay).length ? [`  cannot replay     ${count(r.cannotReplay)}`] : []),
+      `  already replayed  ${r.skippedAlreadyReplayed} (skipped)`,
+      ...(r.interrupted ? ['  interrupted: rerun to evaluate the rest'] : []),
+    ].join('\n');
+  }
+  return [
+    `replayed ${r.dlqTopic}:`,
+    `  read ${r.read}, matched ${r.matched}`,
+    `  replayed  ${r.replayed}${Object.keys(r.byTopic).length ? `   to: ${count(r.byTopic)}` : ''}`,
+    `  skipped   ${r.skipped} (already replayed)`,
+    `  parked    ${r.parked}${r.parked ? ` (in ${r.dlqTopic}.parked: at max attempts)` : ''}`,
+    `  failed    ${r.failed}${r.failed ? `   ${count(r.failures)}` : ''}`,
+    ...(r.untracked ? [`  WARNING: ${r.untracked} replayed records could not be tracked; a rerun would replay them again`] : []),
+    ...(r.limitReached ? ['  stopped at --limit: rerun to continue'] : []),
+    ...(r.interrupted ? ['  interrupted: rerun to continue where this run stopped'] : []),
+  ].join('\n');
+}
+
+export function replayDlqCommand(program: Command): void {
+  program.command('replay-dlq')
+    .description('Re-publish dead-letter records to their original topic (or --to), idempotently; --dry-run predicts the outcome with today\'s schemas and rules')
+    .requiredOption('--from <topic>', 'the DLQ topic to read, e.g. oltp.orders.dlq')
+    .option('--to <topic>', 'publish here instead of the original topic (sluice.error.topic)')
+    .option('--reason <reason>', 'only records with this sluice.error.reason: deserialize, schema, rule, processing')
+    .option('--rule <name>', 'only records rejected by this rule')
+    .option('--partition <n>', 'only records from this original partition', whole)
+    .option('--from-offset <n>', 'only records at or after this original offset', offset)
+    .option('--to-offset <n>', 'only records at or before this original offset', offset)
+    .option('--since <time>', 'only records that failed at or after this time (ISO, epoch ms, or 15m/2h ago)', time)
+    .option('--until <time>', 'only records that failed before this time', time)
+    .option('--key <key>', 'only records with this key')
+    .option('--schema-id <n>', 'only records written with this schema id', whole)
+    .option('--limit <n>', 'replay at most this many records (already replayed ones do not count)', whole)
+    .option('--rate <n>', 'records per second (default: unlimited)', positive)
+    .option('--max-attempts <n>', 'park records replayed this many times already instead of replaying them', whole, DEFAULT_MAX_ATTEMPTS)
+    .option('--tracking-topic <topic>', 'compacted topic recording what was replayed', DEFAULT_TRACKING_TOPIC)
+    .option('--dry-run', 'validate against today\'s schemas and rules and report; write nothing')
+    .option('--json', 'print the summary as JSON')
+    .action(async (flags: ReplayFlags) => {
+      const cfg = loadConfig();
+      const ac = new AbortController();
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (ac.signal.aborted) { process.stderr.write(`\n${sig} again: exiting now\n`); process.exit(130); }
+        process.stderr.write(`\n${sig}: stopping after the current record (again to force)…\n`);
+        ac.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      let latest: ReplayProgress | undefined;
+      const progress = startProgress(() => (latest ? progressLine(latest) : `replay-dlq ${flags.from}: starting…`), { enabled: true });
+      let progressShown = true;
+      const stopProgress = (finalLine: boolean) => { if (progressShown) { progressShown = false; progress.stop(finalLine); } };
+      try {
+        const result = await replayDlq(cfg, {
+          from: flags.from, to: flags.to, reason: flags.reason, rule: flags.rule, partition: flags.partition,
+          fromOffset: flags.fromOffset, toOffset: flags.toOffset, since: flags.since, until: flags.until, key: flags.key,
+          schemaId: flags.schemaId, limit: flags.limit, rate: flags.rate, maxAttempts: flags.maxAttempts,
+          dryRun: Boolean(flags.dryRun), trackingTopic: flags.trackingTopic, signal: ac.signal,
+          onProgress: (p) => { latest = p; },
+        });
+        stopProgress(true);
+        process.stdout.write(`${flags.json ? JSON.stringify(result, null, 2) : formatReplayResult(result)}\n`);
+        if (result.interrupted) process.exitCode = 130;
+        else if (!result.dryRun && (result.failed > 0 || result.untracked > 0)) process.exitCode = 1;
+      } finally {
+        stopProgress(false);
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+}

@@ -1,0 +1,119 @@
+import type { Config } from '../config/config.ts';
+import { createKafkaClient } from '../kafka/kafka.ts';
+import { headersAsText, readTopicRange } from './inspectTopic.ts';
+
+/**
+ * `sluice topics`: every topic with its partitions, end offsets, the lag of each consumer group
+ * that has committed offsets on it, and for dead-letter topics the count of records by reason.
+ *
+ * @example
+ *   for (const t of await listSluiceTopics(cfg)) console.log(t.topic, t.endOffsets.total, t.dlq?.byReason);
+ */
+
+export interface GroupLag {
+  groupId: string;
+  /** Sum over the partitions the group has committed. */
+  lag: number;
+  byPartition: Record<number, number>;
+}
+
+export interface TopicSummary {
+  topic: string;
+  partitions: number;
+  /** Next offset to be written, per partition and summed. */
+  endOffsets: { total: number; byPartition: Record<number, number> };
+  /** Records still in the log (end minus start offsets), summed. */
+  records: number;
+  groups: GroupLag[];
+  /** For `*.dlq` and `*.dlq.parked` topics: records by `sluice.error.reason` (headers read in full, up to the limit). */
+  dlq?: { counted: number; byReason: Record<string, number>; truncated: boolean };
+}
+
+export function isDlqTopic(topic: string): boolean {
+  return topic.endsWith('.dlq') || topic.endsWith('.dlq.parked');
+}
+
+export async function listSluiceTopics(cfg: Config, opts: { dlqLimit?: number; topics?: string[]; signal?: AbortSignal } = {}): Promise<TopicSummary[]> {
+  const dlqLimit = opts.dlqLimit ?? 100_000;
+  const kafka = createKafkaClient(cfg, `${cfg.kafkaClientId}-topics`, { retries: 3 });
+  const admin = kafka.admin();
+  await admin.connect();
+  const summaries = new Map<string, TopicSummary>();
+  try {
+    const names = (await admin.listTopics()).filter((t) => !t.startsWith('__') && (!opts.topics || opts.topics.includes(t))).sort();
+    for (const topic of names) {
+      // A topic deleted between listing and fetching is simply left out.
+      const offsets = await admin.fetchTopicOffsets(topic).catch(() => undefined);
+      if (!offsets) continue;
+      const byPartition: Record<number, number> = {};
+      let total = 0;
+      let records = 0;
+      for (const o of offsets.sort((a, b) => a.partition - b.partition)) {
+        byPartition[o.partition] = Number(o.high);
+        total += Number(o.high);
+        records += Number(o.high) - Number(o.low);
+      }
+      summaries.set(topic, { topic, partitions: offsets.length, endOffsets: { total, byPartition }, records, groups: [] });
+    }
+
+    const { groups } = await admin.listGroups();
+    const ids = groups.filter((g) => g.protocolType === 'consumer' || g.protocolType === '').map((g) => g.groupId).sort();
+    await forEachLimited(ids, 8, async (groupId) => {
+      const committed = await admin.fetchOffsets({ groupId }).catch(() => []);
+      for (const t of committed) {
+        const summary = summaries.get(t.topic);
+        if (!summary) continue;
+        const lag: GroupLag = { groupId, lag: 0, byPartition: {} };
+        for (const p of t.partitions) {
+          if (Number(p.offset) < 0) continue; // nothing committed on this partition
+          const end = summary.endOffsets.byPartition[p.partition] ?? 0;
+          lag.byPartition[p.partition] = Math.max(0, end - Number(p.offset));
+          lag.lag += lag.byPartition[p.partition];
+        }
+        if (Object.keys(lag.byPartition).length) summary.groups.push(lag);
+      }
+    });
+    for (const s of summaries.values()) s.groups.sort((a, b) => a.groupId.localeCompare(b.groupId));
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+
+  for (const s of summaries.values()) if (isDlqTopic(s.topic)) s.dlq = { counted: 0, byReason: {}, truncated: s.records > dlqLimit };
+  const dlqs = [...summaries.values()].filter((s) => s.dlq && s.records > 0);
+  if (dlqs.length) {
+    // One read over every DLQ topic: one group join, whatever the number of topics.
+    await readTopicRange(kafka, dlqs.map((s) => s.topic), {
+      groupPrefix: 'sluice-topics',
+      signal: opts.signal,
+      onRecord: (r) => {
+        const d = summaries.get(r.topic)!.dlq!;
+        const reason = headersAsText(r.headers)['sluice.error.reason'] || '(none)';
+        d.byReason[reason] = (d.byReason[reason] ?? 0) + 1;
+        d.counted++;
+        return d.counted >= dlqLimit ? 'skip-topic' : undefined;
+      },
+    });
+  }
+  return [...summaries.values()];
+}
+
+async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => { while (next < items.length) await fn(items[next++]); };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** The summaries as a plain-text table (one line per topic). */
+export function formatTopicsTable(rows: TopicSummary[]): string {
+  const header = ['TOPIC', 'PARTS', 'END OFFSETS (per partition)', 'GROUP LAG', 'DLQ BY REASON'];
+  const lines = rows.map((r) => [
+    r.topic,
+    String(r.partitions),
+    `${r.endOffsets.total} (${Object.values(r.endOffsets.byPartition).join('/')})`,
+    r.groups.map((g) => `${g.groupId}=${g.lag}`).join(' ') || '-',
+    r.dlq ? (Object.entries(r.dlq.byReason).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}=${n}`).join(' ') || '-') + (r.dlq.truncated ? ` (first ${r.dlq.counted})` : '') : '',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const fmt = (cols: string[]) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  return [fmt(header), ...lines.map(fmt)].join('\n');
+}
