@@ -17,6 +17,9 @@ export function createEngineMetrics(registry = new client.Registry()) {
     commitLatency: new client.Histogram({ name: 'sluice_commit_latency_seconds', help: 'Offset commit round-trip', labelNames: ['topology'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] }),
     pausedPartitions: new client.Gauge({ name: 'sluice_paused_partitions', help: 'Partitions paused by backpressure', labelNames: ['topology'], registers: [registry] }),
     inFlight: new client.Gauge({ name: 'sluice_in_flight_records', help: 'Records consumed but not yet durable', labelNames: ['topology'], registers: [registry] }),
+    windowOpen: new client.Gauge({ name: 'sluice_window_open', help: 'Open windows per state store', labelNames: ['topology', 'store'], registers: [registry] }),
+    recordsLate: new client.Counter({ name: 'sluice_records_late_total', help: 'Records that arrived after their window closed (sent to <topology>.late)', labelNames: ['topology', 'store'], registers: [registry] }),
+    windowEmitDelay: new client.Histogram({ name: 'sluice_window_emit_delay_seconds', help: 'From a window closing (end + grace) to its final result being emitted', labelNames: ['topology', 'store'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [registry] }),
     consumerRestarts: new client.Counter({ name: 'sluice_consumer_restarts_total', help: 'Consumer crashes followed by a restart', labelNames: ['topology'], registers: [registry] }),
   };
   return m;

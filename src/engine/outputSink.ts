@@ -41,7 +41,7 @@ export function createOutputSink(opts: {
       value = opts.serde.encodeSync(id, output.value);
     }
     const headers: IHeaders | undefined = output.headers;
-    return { key: output.key, value, headers, timestamp: output.timestamp === undefined ? undefined : String(output.timestamp) };
+    return { key: output.key, value, headers, partition: output.partition, timestamp: output.timestamp === undefined ? undefined : String(output.timestamp) };
   }
 
   function releaseAll(acks: Ack[]) { for (const a of acks) a.release(); }

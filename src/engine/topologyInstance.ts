@@ -6,6 +6,7 @@ import type { AvroSerde } from '../serde/avroSerde.ts';
 import { dlqTopicOf } from '../topology/defineTopology.ts';
 import type { Ack, DlqReason, Envelope, Operators, Output, ReferenceTable, Rule, RuleContext, SourceRecord, TopologyDefinition } from '../topology/types.ts';
 import { dlqHeaders } from './dlqHeaders.ts';
+import { createWindowOperator, type WindowOperator, type WindowSpec } from '../windows/windowOperator.ts';
 
 /**
  * One running copy of a topology: the RxJS graph built from its definition, with operators
@@ -21,10 +22,19 @@ export interface InstanceDeps {
   /** The pipeline itself broke (a bug, not a bad record): the runner must stop or restart. */
   onFatal(err: unknown): void;
   onRuleFailure?(rule: string): void;
+  onLate?(store: string): void;
+  onWindowsOpen?(store: string, open: number): void;
+  onEmitDelay?(store: string, seconds: number): void;
 }
 
 export interface TopologyInstance {
   push(record: SourceRecord, ack: Ack): void;
+  /** Time passes: windows flush state, emit provisional and final results. */
+  tick(): void;
+  /** The window stores: their changelog topics, for creation and restore. */
+  stores(): { store: string; changelog: string; inputTopic?: string; lateTopic: string }[];
+  restore(changelog: string, partition: number, key: string, value: Buffer | null): void;
+  retainPartitions(changelog: string, owned: Set<number>): void;
   stop(): void;
 }
 
@@ -76,6 +86,8 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
     });
   }
 
+  const windows: WindowOperator<any>[] = [];
+  const repartitionWm = new Map<string, number>();
   const ops: Operators = {
     decode<T>() {
       return mergeMap((env: Envelope<Buffer | null>): Observable<Envelope<T>> => {
@@ -134,10 +146,10 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
     toTopic<T>(topic: string): OperatorFunction<Envelope<T>, Output> {
       const spec = outputs.get(topic);
       if (!spec) throw new SluiceError('CONFIG_INVALID', `topology ${def.name}: toTopic("${topic}") is not declared in outputs`);
-      const type = loadType(spec.schema);
       if (spec.raw) {
         return map((env: Envelope<T>): Output => ({ topic, key: env.source.key, value: env.source.value, raw: true, headers: env.source.headers, acks: [env.ack], timestamp: env.source.timestamp, source: env.source }));
       }
+      const type = loadType(spec.schema);
       // Checked here, not at the producer: a value the output schema refuses is this record's
       // processing failure (DLQ), not a reason to stop the runner.
       return mergeMap((env: Envelope<T>): Observable<Output> => {
@@ -149,6 +161,45 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
         return of({ topic, key: env.key, value: env.value, schemaSubjectTopic: spec.schema, acks: [env.ack], timestamp: env.source.timestamp, source: env.source });
       });
     },
+    repartition<T>(topic: string, o: { key(value: T): string; eventTime(value: T): number; outOfOrdernessMs?: number }) {
+    if (!outputs.has(topic)) throw new SluiceError('CONFIG_INVALID', `topology ${def.name}: repartition("${topic}") is not declared in outputs`);
+    const lag = o.outOfOrdernessMs ?? 5000;
+    return map((env: Envelope<T>): Output => {
+      const src = `${env.source.topic}/${env.source.partition}`;
+      const ts = o.eventTime(env.value);
+      // This upstream partition's watermark before the record: downstream takes the minimum.
+      const wm = Math.max(repartitionWm.get(src) ?? -Infinity, ts - lag);
+      repartitionWm.set(src, wm);
+      return {
+        topic, key: o.key(env.value), value: Buffer.from(JSON.stringify(env.value)), raw: true,
+        headers: { 'sluice.src': src, 'sluice.wm': String(wm), 'sluice.ts': String(ts) },
+        acks: [env.ack], timestamp: ts, source: env.source,
+      };
+    });
+    },
+    fromJson<T>() { return mergeMap((env: Envelope<Buffer | null>): Observable<Envelope<T>> => {
+    try {
+      return of({ ...env, value: JSON.parse(env.value!.toString('utf8')) as T });
+    } catch (err) {
+      toDlq(env, 'deserialize', `not JSON: ${(err as Error).message}`);
+      return EMPTY;
+    }
+  }); },
+    window<T, A, R>(spec: WindowSpec<T, A, R>) {
+    const out = outputs.get(spec.output);
+    if (!out) throw new SluiceError('CONFIG_INVALID', `topology ${def.name}: window store ${spec.store} writes to ${spec.output}, which is not declared in outputs`);
+    const op = createWindowOperator(spec, {
+      topology: def.name, now: deps.now, emit,
+      outputSchema: { name: out.schema, type: loadType(out.schema) },
+      onLate: deps.onLate, onWindowsOpen: deps.onWindowsOpen, onEmitDelay: deps.onEmitDelay,
+    });
+    windows.push(op);
+    return mergeMap((env: Envelope<T>): Observable<Output> => {
+      op.push(env);
+      return EMPTY;
+    });
+    },
+
   };
 
   const subjects = new Map(def.sources.map((s) => [s.topic, new Subject<Envelope<Buffer | null>>()]));
@@ -167,6 +218,18 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
       } finally {
         ack.release(); // the engine's own reference: a record nobody kept is done now
       }
+    },
+    tick() {
+      for (const w of windows) w.tick();
+    },
+    stores() {
+      return windows.map((w) => ({ store: w.store, changelog: w.changelog, inputTopic: w.inputTopic, lateTopic: w.lateTopic }));
+    },
+    restore(changelog, partition, key, value) {
+      for (const w of windows) if (w.changelog === changelog) w.restore(partition, key, value);
+    },
+    retainPartitions(changelog, owned) {
+      for (const w of windows) if (w.changelog === changelog) w.retainPartitions(owned);
     },
     stop() {
       for (const s of subjects.values()) s.complete();

@@ -12,6 +12,7 @@ import type { EngineMetrics } from './engineMetrics.ts';
 import { OffsetTracker } from './offsetTracker.ts';
 import { createOutputSink, type OutputSink } from './outputSink.ts';
 import { startReferenceReader } from './referenceReader.ts';
+import { readToEnd } from './readToEnd.ts';
 import { MapReferenceTable } from './referenceTable.ts';
 import { startTopology, type TopologyInstance } from './topologyInstance.ts';
 
@@ -68,6 +69,7 @@ export class TopologyRunner {
   private lastProgressAt = Date.now();
   private assignment: Record<string, number[]> = {};
   private seeking: Promise<void> = Promise.resolve();
+  private tickTimer?: NodeJS.Timeout;
 
   constructor(args: { cfg: Config; def: TopologyDefinition; kafka: KafkaClient; registry: RegistryClient; serde: AvroSerde; metrics: EngineMetrics; onFatal: (err: unknown) => void; options?: RunnerOptions }) {
     this.cfg = args.cfg;
@@ -156,7 +158,11 @@ export class TopologyRunner {
       route: (o) => (this.sinks.get(o.topic) ?? this.sink!).add(o),
       onFatal: (err) => this.fail(err),
       onRuleFailure: (rule) => this.metrics.ruleFailures.inc({ topology: def.name, rule }),
+      onLate: (store) => this.metrics.recordsLate.inc({ topology: def.name, store }),
+      onWindowsOpen: (store, open) => this.metrics.windowOpen.set({ topology: def.name, store }, open),
+      onEmitDelay: (store, seconds) => this.metrics.windowEmitDelay.observe({ topology: def.name, store }, seconds),
     });
+    await this.ensureStoreTopics();
 
     const consumer = this.kafka.consumer({ groupId: this.opts.groupId });
     this.consumer = consumer;
@@ -173,8 +179,8 @@ export class TopologyRunner {
       this.resetTracking();
       this.assignment = e.payload.memberAssignment as Record<string, number[]>;
       log.info({ topology: def.name, assignment: e.payload.memberAssignment }, 'partitions assigned');
-      // Batches wait for the seek (see onBatch); records fetched before it are stale and skipped.
-      this.seeking = this.seekToSinkOffsets(this.assignment).catch((err) => this.fail(err));
+      // Batches wait for the seek and the state restore (see onBatch).
+      this.seeking = Promise.all([this.seekToSinkOffsets(this.assignment), this.restoreStores(this.assignment)]).then(() => {}, (err) => this.fail(err));
     });
     await consumer.connect();
     await consumer.subscribe({ topics: def.sources.map((s) => s.topic), fromBeginning: true });
@@ -186,6 +192,8 @@ export class TopologyRunner {
       eachBatch: (payload) => this.onBatch(payload),
     });
     this.commitTimer = setInterval(() => { void this.commit(); }, this.opts.commitIntervalMs);
+    // Windows need time to pass even when no record arrives (idle watermark, provisional results).
+    if (this.instance.stores().length) this.tickTimer = setInterval(() => this.tick(), 200);
     log.info({ topology: def.name, group: this.opts.groupId, sources: def.sources.map((s) => s.topic) }, 'topology running');
   }
 
@@ -208,6 +216,42 @@ export class TopologyRunner {
         this.consumer.seek({ topic, partition: p, offset: lowest });
       }
     }
+  }
+
+  /** Changelog topics (compacted, co-partitioned with the windows' input) and late topics. */
+  private async ensureStoreTopics(): Promise<void> {
+    const stores = this.instance!.stores();
+    if (!stores.length) return;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: this.def.sources.map((s) => s.topic) });
+      const partitions = Math.max(this.cfg.topicPartitions, ...meta.topics.map((t) => t.partitions.length));
+      await ensureTopics(admin, [
+        ...stores.map((s) => ({ topic: s.changelog, partitions, compacted: true })),
+        ...[...new Set(stores.map((s) => s.lateTopic))].map((topic) => ({ topic })),
+      ], { partitions, replicationFactor: this.cfg.topicReplication });
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Window state for the partitions this runner now owns, read back from the changelogs. */
+  private async restoreStores(assignment: Record<string, number[]>): Promise<void> {
+    const stores = this.instance?.stores() ?? [];
+    const all = new Set(Object.values(assignment).flat());
+    for (const s of stores) {
+      const owned = s.inputTopic ? new Set(assignment[s.inputTopic] ?? []) : all;
+      this.instance!.retainPartitions(s.changelog, owned);
+      if (!owned.size) continue;
+      const started = Date.now();
+      const n = await readToEnd(this.kafka, s.changelog, (p, key, value) => { if (key !== null) this.instance!.restore(s.changelog, p, key, value); }, owned);
+      log.info({ topology: this.def.name, store: s.store, partitions: [...owned], records: n, ms: Date.now() - started }, 'window state restored');
+    }
+  }
+
+  private tick(): void {
+    try { this.instance?.tick(); } catch (err) { this.fail(err); }
   }
 
   private resetTracking(): void {
@@ -256,6 +300,7 @@ export class TopologyRunner {
       }
     }
     this.metrics.inFlight.set({ topology: this.def.name }, [...this.trackers.values()].reduce((n, t) => n + t.inFlight, 0));
+    this.tick();
     await heartbeat();
   }
 
@@ -311,6 +356,8 @@ export class TopologyRunner {
     this.stopping = true;
     const deadline = Date.now() + deadlineMs;
     clearInterval(this.commitTimer);
+    clearInterval(this.tickTimer);
+    this.tick(); // hand the windows' pending contributions to the changelog before draining
     // Pause rather than consumer.stop(): stop() tears down the group session, and the final
     // commit below must still go through it. onBatch returns at once while stopping.
     try { this.consumer?.pause(this.def.sources.map((s) => ({ topic: s.topic }))); } catch { /* not yet running */ }

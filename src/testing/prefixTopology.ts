@@ -15,7 +15,16 @@ export function prefixTopology(def: TopologyDefinition, prefix: string): Topolog
     lineage: def.lineage?.map((l) => ({ ...l, from: p(l.from), to: p(l.to) })),
     pipeline: ({ sources, ops }) => def.pipeline({
       sources: Object.fromEntries(def.sources.map((s) => [s.topic, sources[p(s.topic)]])),
-      ops: { ...ops, toTopic: (topic: string) => ops.toTopic(p(topic)) } as Operators,
+      ops: {
+        ...ops,
+        toTopic: (topic: string) => ops.toTopic(p(topic)),
+        repartition: (topic: string, o: Parameters<Operators['repartition']>[1]) => ops.repartition(p(topic), o),
+        // State stores and late records get their own prefixed topics too.
+        window: (spec: Parameters<Operators['window']>[0]) => ops.window({
+          ...spec, store: `${prefix}.${spec.store}`, output: p(spec.output),
+          inputTopic: spec.inputTopic && p(spec.inputTopic), lateTopic: p(spec.lateTopic ?? `${def.name}.late`),
+        }),
+      } as Operators,
     }),
   });
 }

@@ -83,6 +83,8 @@ export async function createTestDriver(def: TopologyDefinition, opts: { now?: nu
     return full;
   }
 
+  const loopback: DriverRecord[] = [];
+  let draining = false;
   let instance: TopologyInstance | undefined;
   let fatal: unknown;
   instance = startTopology(def, {
@@ -95,6 +97,8 @@ export async function createTestDriver(def: TopologyDefinition, opts: { now?: nu
       let schemaId: number | undefined;
       if (output.raw) {
         rawValue = output.value as Buffer | null;
+        // Internal JSON records (changelogs, repartition topics) read back as values.
+        if (rawValue && (output.topic.startsWith('sluice.') || output.topic.includes('repartition'))) { try { value = JSON.parse(rawValue.toString()); } catch { /* keep bytes */ } }
       } else {
         const subjectTopic = output.schemaSubjectTopic ?? output.topic;
         schemaId = ids.get(subjectTopic);
@@ -102,8 +106,10 @@ export async function createTestDriver(def: TopologyDefinition, opts: { now?: nu
         rawValue = serde.encodeSync(schemaId, output.value);
         value = serde.decodeSync(rawValue).value; // what a consumer would read back
       }
-      append(output.topic, { partition: 0, key: output.key === null ? null : output.key.toString(), value, rawValue, headers: output.headers ?? {}, schemaId });
+      const rec = append(output.topic, { partition: output.partition ?? 0, key: output.key === null ? null : output.key.toString(), value, rawValue, headers: output.headers ?? {}, schemaId });
       for (const a of output.acks) a.release();
+      // Internal topics the topology also reads (repartition topics) loop back, as on Kafka.
+      if (schemaOfSource.has(output.topic)) loopback.push(rec);
     },
     onFatal(err) { fatal = err; },
   });
@@ -126,7 +132,18 @@ export async function createTestDriver(def: TopologyDefinition, opts: { now?: nu
     if (!schemaOfSource.has(topic)) return;
     const ack = createAck(() => { committed.set(tp, Math.max(committed.get(tp) ?? 0, offset + 1)); }, (err) => { fatal = err; });
     instance!.push({ topic, partition, offset: String(offset), key: o.key === undefined || o.key === null ? null : Buffer.from(o.key), value: raw, headers: o.headers ?? {}, timestamp: o.timestamp ?? clock }, ack);
+    instance!.tick();
     if (fatal) throw fatal;
+    if (draining) return;
+    draining = true;
+    try {
+      while (loopback.length) {
+        const r = loopback.shift()!;
+        feed(r.topic, r.rawValue, { key: r.key, partition: r.partition, headers: r.headers });
+      }
+    } finally {
+      draining = false;
+    }
   }
 
   const driver: TestDriver = {
@@ -140,7 +157,13 @@ export async function createTestDriver(def: TopologyDefinition, opts: { now?: nu
     pipeRaw(topic, raw, o = {}) { feed(topic, raw, o); },
     readOutput(topic) { return topics.get(topic) ?? []; },
     outputTopics() { return [...topics.keys()]; },
-    advanceTime(ms) { clock += ms; },
+    advanceTime(ms) {
+      clock += ms;
+      instance?.tick();
+      if (fatal) throw fatal;
+      const pending = loopback.splice(0);
+      for (const r of pending) feed(r.topic, r.rawValue, { key: r.key, partition: r.partition, headers: r.headers });
+    },
     now: () => clock,
     committed(topic, partition = 0) { return committed.get(`${topic}/${partition}`) ?? 0; },
     serde,

@@ -48,6 +48,8 @@ export interface Output {
   timestamp?: number;
   /** The input record it derives from (S3 object names and warehouse offsets use its coordinates). */
   source?: SourceRecord;
+  /** An explicit partition (changelogs are co-partitioned with their input); else by key. */
+  partition?: number;
 }
 
 /**
@@ -145,6 +147,16 @@ export interface Operators {
   keyBy<T>(fn: (value: T) => string | null): OperatorFunction<Envelope<T>, Envelope<T>>;
   /** Writes to an output topic declared in `outputs`; the stream ends here. */
   toTopic<T>(topic: string): OperatorFunction<Envelope<T>, Output>;
+  /**
+   * Re-keys records through an internal topic (declared in outputs with `raw: true`), so that
+   * every record of one group key is aggregated in one place whichever runner owns it. Values
+   * travel as JSON with the upstream partition's watermark in a header.
+   */
+  repartition<T>(topic: string, opts: { key(value: T): string; eventTime(value: T): number; outOfOrdernessMs?: number }): OperatorFunction<Envelope<T>, Output>;
+  /** Parses JSON values (records read back from a repartition topic). */
+  fromJson<T>(): OperatorFunction<Envelope<Buffer | null>, Envelope<T>>;
+  /** A keyed event-time window aggregation with durable state; results go to `spec.output`. */
+  window<T, A, R>(spec: import('../windows/windowOperator.ts').WindowSpec<T, A, R>): OperatorFunction<Envelope<T>, Output>;
 }
 
 export interface PipelineInput {

@@ -1,0 +1,247 @@
+import type avro from 'avsc';
+import { SluiceError } from '../core/errors.ts';
+import type { Ack, Envelope, Output } from '../topology/types.ts';
+import type { Aggregation } from './aggregations.ts';
+import { assignWindows, type TimeWindow, type WindowKind } from './windowTypes.ts';
+import { WatermarkTracker } from './watermarks.ts';
+
+/**
+ * A keyed event-time window aggregation with durable state.
+ *
+ * - Every window's accumulator is written to a compacted changelog topic (partition = the input
+ *   partition) on each tick where it changed; an input record's ack is held until the changelog
+ *   record carrying its contribution is durable, so its offset is committed only with the state
+ *   it fed (commit-after-durable for state).
+ * - Provisional results go out every `emitEveryMs` while a window is open and changed; exactly
+ *   one final result when the watermark passes its end plus the grace period, then a tombstone.
+ * - A record for a window that is already closed goes to `<topology>.late` with its lateness.
+ * - The watermark is persisted per partition in the changelog, so a restart never reopens a
+ *   closed window and a final result is only ever re-emitted with the same value.
+ */
+export interface WindowSpec<T, A, R> {
+  /** State store name: the changelog topic is `sluice.<topology>.<store>.changelog`. */
+  store: string;
+  /** Output topic of the results (declared in the topology's outputs). */
+  output: string;
+  window: WindowKind;
+  key(value: T): string;
+  eventTime(value: T): number;
+  aggregate: Aggregation<T, A>;
+  result(key: string, window: TimeWindow, acc: A, meta: { final: boolean; emittedAt: number }): R;
+  outOfOrdernessMs?: number;
+  graceMs?: number;
+  /** A partition with no records for this long stops holding the watermark back. */
+  idleTimeoutMs?: number;
+  /** Provisional results at most this often per window. */
+  emitEveryMs?: number;
+  /** The topic this window reads (its partitions are the state's partitions); default: any. */
+  inputTopic?: string;
+  /** Where late records go; default `<topology>.late`. */
+  lateTopic?: string;
+}
+
+interface WindowState {
+  group: string;
+  start: number;
+  end: number;
+  acc: unknown;
+  changed: boolean;
+  resultPending: boolean;
+  lastEmitAt: number;
+  acks: Ack[];
+}
+
+interface PartitionState {
+  windows: Map<string, WindowState>;
+  persistedWm: number;
+}
+
+export interface WindowRuntime {
+  topology: string;
+  now(): number;
+  emit(output: Output): void;
+  outputSchema: { name: string; type: avro.Type };
+  onLate?(store: string): void;
+  onWindowsOpen?(store: string, open: number): void;
+  onEmitDelay?(store: string, seconds: number): void;
+}
+
+export const WATERMARK_KEY = '__watermark__';
+
+export function changelogTopic(topology: string, store: string): string {
+  return `sluice.${topology}.${store}.changelog`;
+}
+
+export function lateTopic(topology: string): string {
+  return `${topology}.late`;
+}
+
+export interface WindowOperator<T> {
+  readonly store: string;
+  readonly changelog: string;
+  readonly inputTopic?: string;
+  readonly lateTopic: string;
+  push(env: Envelope<T>): void;
+  tick(): void;
+  restore(partition: number, key: string, value: Buffer | null): void;
+  /** Forget partitions this runner no longer owns (their state lives on in the changelog). */
+  retainPartitions(owned: Set<number>): void;
+  openWindows(): number;
+}
+
+export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: WindowRuntime): WindowOperator<T> {
+  const grace = spec.graceMs ?? 0;
+  const emitEvery = spec.emitEveryMs ?? 1000;
+  const tracker = new WatermarkTracker(spec.outOfOrdernessMs ?? 5000, spec.idleTimeoutMs ?? 30_000);
+  const changelog = changelogTopic(rt.topology, spec.store);
+  const partitions = new Map<number, PartitionState>();
+  const storeKey = (start: number, group: string) => `${start}|${group}`;
+
+  function partition(p: number): PartitionState {
+    let s = partitions.get(p);
+    if (!s) { s = { windows: new Map(), persistedWm: -Infinity }; partitions.set(p, s); }
+    return s;
+  }
+
+  function closeAt(w: { end: number }): number { return w.end + grace; }
+
+  function emitChangelog(p: number, key: string, value: unknown, acks: Ack[]): void {
+    rt.emit({ topic: changelog, key, value: value === null ? null : Buffer.from(JSON.stringify(value)), raw: true, partition: p, acks });
+  }
+
+  function emitResult(w: WindowState, final: boolean, now: number): void {
+    const value = spec.result(w.group, { start: w.start, end: w.end }, w.acc as A, { final, emittedAt: now });
+    if (!rt.outputSchema.type.isValid(value)) throw new SluiceError('SERDE_ENCODE_FAILED', `window store ${spec.store}: result does not match ${rt.outputSchema.name}`);
+    rt.emit({ topic: spec.output, key: storeKey(w.start, w.group), value, schemaSubjectTopic: rt.outputSchema.name, acks: [], timestamp: now });
+    w.lastEmitAt = now;
+    w.resultPending = false;
+  }
+
+  function late(env: Envelope<T>, eventTime: number, windowEnd: number, wm: number): void {
+    rt.onLate?.(spec.store);
+    rt.emit({
+      topic: spec.lateTopic ?? lateTopic(rt.topology), key: env.source.key, value: env.source.value, raw: true,
+      headers: {
+        ...env.source.headers,
+        'sluice.late.store': spec.store,
+        'sluice.late.event.time': String(eventTime),
+        'sluice.late.window.end': String(windowEnd),
+        'sluice.late.watermark': String(wm),
+        'sluice.late.lateness.ms': String(wm - (windowEnd + grace)),
+        'sluice.late.source.topic': env.source.topic,
+        'sluice.late.source.partition': String(env.source.partition),
+        'sluice.late.source.offset': env.source.offset,
+      },
+      acks: [env.ack], timestamp: env.source.timestamp, source: env.source,
+    });
+  }
+
+  function addTo(state: PartitionState, w: TimeWindow, group: string, value: T, ack: Ack): void {
+    const k = storeKey(w.start, group);
+    let win = state.windows.get(k);
+    if (!win) {
+      win = { group, start: w.start, end: w.end, acc: spec.aggregate.init(), changed: true, resultPending: true, lastEmitAt: -Infinity, acks: [] };
+      state.windows.set(k, win);
+    }
+    win.acc = spec.aggregate.add(win.acc as A, value);
+    win.changed = true;
+    win.resultPending = true;
+    ack.retain();
+    win.acks.push(ack);
+  }
+
+  function addToSession(state: PartitionState, p: number, ts: number, group: string, value: T, ack: Ack, gap: number): void {
+    let start = ts;
+    let end = ts + gap;
+    let acc = spec.aggregate.add(spec.aggregate.init(), value) as A;
+    const acks: Ack[] = [ack];
+    ack.retain();
+    // Merge every session of this key that the new event touches: they become one session.
+    for (const [k, w] of state.windows) {
+      if (w.group !== group || ts < w.start - gap || ts > w.end) continue;
+      start = Math.min(start, w.start);
+      end = Math.max(end, w.end);
+      acc = spec.aggregate.merge(w.acc as A, acc);
+      acks.push(...w.acks);
+      state.windows.delete(k);
+      if (w.start !== start || k !== storeKey(start, group)) emitChangelog(p, k, null, []); // the old session key is gone
+    }
+    state.windows.set(storeKey(start, group), { group, start, end, acc, changed: true, resultPending: true, lastEmitAt: -Infinity, acks });
+  }
+
+  return {
+    store: spec.store,
+    changelog,
+    inputTopic: spec.inputTopic,
+    lateTopic: spec.lateTopic ?? lateTopic(rt.topology),
+    push(env) {
+      const now = rt.now();
+      const ts = spec.eventTime(env.value);
+      const src = env.source.headers['sluice.src'] ?? `${env.source.topic}/${env.source.partition}`;
+      const reported = env.source.headers['sluice.wm'] !== undefined ? Number(env.source.headers['sluice.wm']) : undefined;
+      const wm = tracker.watermark(now);
+      const state = partition(env.source.partition);
+      const group = spec.key(env.value);
+      if (spec.window.kind === 'session') {
+        if (ts + spec.window.gapMs + grace <= wm) late(env, ts, ts + spec.window.gapMs, wm);
+        else addToSession(state, env.source.partition, ts, group, env.value, env.ack, spec.window.gapMs);
+      } else {
+        const windows = assignWindows(spec.window, ts);
+        const open = windows.filter((w) => closeAt(w) > wm && !(state.windows.get(storeKey(w.start, group)) === undefined && closeAt(w) <= state.persistedWm));
+        if (!open.length) late(env, ts, windows[windows.length - 1].end, wm);
+        for (const w of open) addTo(state, w, group, env.value, env.ack);
+      }
+      tracker.observe(src, ts, now, reported);
+    },
+    tick() {
+      const now = rt.now();
+      const wm = tracker.watermark(now);
+      let open = 0;
+      for (const [p, state] of partitions) {
+        for (const [k, w] of state.windows) {
+          if (w.changed) {
+            const acks = w.acks;
+            w.acks = [];
+            emitChangelog(p, k, { g: w.group, s: w.start, e: w.end, a: w.acc }, acks);
+            for (const a of acks) a.release(); // our hold; the changelog output now holds them
+            w.changed = false;
+          }
+          if (closeAt(w) <= wm) {
+            emitResult(w, true, now);
+            rt.onEmitDelay?.(spec.store, Math.max(0, now - closeAt(w)) / 1000);
+            emitChangelog(p, k, null, []);
+            state.windows.delete(k);
+          } else {
+            open++;
+            if (w.resultPending && now - w.lastEmitAt >= emitEvery) emitResult(w, false, now);
+          }
+        }
+        if (Number.isFinite(wm) && wm > state.persistedWm) {
+          emitChangelog(p, WATERMARK_KEY, { wm }, []);
+          state.persistedWm = wm;
+        }
+      }
+      rt.onWindowsOpen?.(spec.store, open);
+    },
+    restore(p, key, value) {
+      const state = partition(p);
+      if (key === WATERMARK_KEY) {
+        if (value) { const { wm } = JSON.parse(value.toString()) as { wm: number }; state.persistedWm = Math.max(state.persistedWm, wm); tracker.restore(wm); }
+        return;
+      }
+      if (value === null) { state.windows.delete(key); return; }
+      const v = JSON.parse(value.toString()) as { g: string; s: number; e: number; a: unknown };
+      // Restored windows re-emit their result once; a final result re-emitted after a restart
+      // carries the same value, so downstream upserts by key stay correct.
+      state.windows.set(key, { group: v.g, start: v.s, end: v.e, acc: v.a, changed: false, resultPending: true, lastEmitAt: -Infinity, acks: [] });
+    },
+    retainPartitions(owned) {
+      for (const p of [...partitions.keys()]) if (!owned.has(p)) partitions.delete(p);
+    },
+    openWindows() {
+      let n = 0;
+      for (const s of partitions.values()) n += s.windows.size;
+      return n;
+    },
+  };
+}
