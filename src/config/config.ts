@@ -71,6 +71,11 @@ export const SETTINGS = {
 
   httpHost: { env: 'SLUICE_HTTP_HOST', description: 'Runner HTTP bind address', default: '127.0.0.1', schema: z.string().min(1) },
   httpPort: { env: 'SLUICE_HTTP_PORT', description: 'Runner HTTP port (dashboard, /ws, /metrics, /healthz, /readyz)', default: '8080', schema: port },
+
+  feedToken: { env: 'SLUICE_FEED_TOKEN', description: 'Bearer token the live feed (/ws) requires (or _FILE; empty: no token)', default: '', secret: true, schema: z.string() },
+  feedAllowedOrigins: { env: 'SLUICE_FEED_ALLOWED_ORIGINS', description: 'Comma-separated Origins allowed to open /ws (empty: same origin and localhost only; * allows any)', default: '', schema: z.string() },
+  feedMaxConnections: { env: 'SLUICE_FEED_MAX_CONNECTIONS', description: 'Live feed connections at once; further upgrades get 503', default: '1000', schema: positiveInt },
+  feedMaxFrameBytes: { env: 'SLUICE_FEED_MAX_FRAME_BYTES', description: 'Largest WebSocket frame a feed client may send (bytes); larger closes the connection', default: '65536', schema: positiveInt },
 } as const satisfies Record<string, Setting>;
 
 type Settings = typeof SETTINGS;

@@ -7,6 +7,7 @@ import { dlqTopicOf } from '../topology/defineTopology.ts';
 import type { Ack, DlqReason, Envelope, Operators, Output, ReferenceTable, Rule, RuleContext, SourceRecord, TopologyDefinition } from '../topology/types.ts';
 import { dlqHeaders } from './dlqHeaders.ts';
 import { createWindowOperator, type WindowOperator, type WindowSpec } from '../windows/windowOperator.ts';
+import type { WatermarkTracker } from '../windows/watermarks.ts';
 
 /**
  * One running copy of a topology: the RxJS graph built from its definition, with operators
@@ -87,6 +88,12 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
   }
 
   const windows: WindowOperator<any>[] = [];
+  const trackers = new Map<string, WatermarkTracker>();
+  const trackerFor = (topic: string, create: () => WatermarkTracker) => {
+    let t = trackers.get(topic);
+    if (!t) { t = create(); trackers.set(topic, t); }
+    return t;
+  };
   const repartitionWm = new Map<string, number>();
   const ops: Operators = {
     decode<T>() {
@@ -189,7 +196,7 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
     const out = outputs.get(spec.output);
     if (!out) throw new SluiceError('CONFIG_INVALID', `topology ${def.name}: window store ${spec.store} writes to ${spec.output}, which is not declared in outputs`);
     const op = createWindowOperator(spec, {
-      topology: def.name, now: deps.now, emit,
+      topology: def.name, now: deps.now, emit, tracker: trackerFor,
       outputSchema: { name: out.schema, type: loadType(out.schema) },
       onLate: deps.onLate, onWindowsOpen: deps.onWindowsOpen, onEmitDelay: deps.onEmitDelay,
     });
@@ -213,6 +220,9 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
     push(record, ack) {
       const subject = subjects.get(record.topic);
       if (!subject) throw new SluiceError('INTERNAL', `topology ${def.name} has no source ${record.topic}`);
+      // Event-time progress reported by an upstream stage counts for every window on this topic.
+      const reported = record.headers['sluice.wm'];
+      if (reported !== undefined) trackers.get(record.topic)?.observe(record.headers['sluice.src'] ?? `${record.topic}/${record.partition}`, Number(record.headers['sluice.ts'] ?? reported), deps.now(), Number(reported));
       try {
         subject.next({ value: record.value, key: record.key?.toString('utf8') ?? null, source: record, ack });
       } finally {

@@ -64,6 +64,12 @@ export interface WindowRuntime {
   onLate?(store: string): void;
   onWindowsOpen?(store: string, open: number): void;
   onEmitDelay?(store: string, seconds: number): void;
+  /**
+   * The event-time tracker of an input topic, shared by every window reading it: records that
+   * other windows' filters drop still move this one's event time (a repartition topic carries
+   * all metrics, each window sees one).
+   */
+  tracker(topic: string, create: () => WatermarkTracker): WatermarkTracker;
 }
 
 export const WATERMARK_KEY = '__watermark__';
@@ -92,7 +98,13 @@ export interface WindowOperator<T> {
 export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: WindowRuntime): WindowOperator<T> {
   const grace = spec.graceMs ?? 0;
   const emitEvery = spec.emitEveryMs ?? 1000;
-  const tracker = new WatermarkTracker(spec.outOfOrdernessMs ?? 5000, spec.idleTimeoutMs ?? 30_000);
+  const newTracker = () => new WatermarkTracker(spec.outOfOrdernessMs ?? 5000, spec.idleTimeoutMs ?? 30_000);
+  let tracker: WatermarkTracker | undefined = spec.inputTopic ? rt.tracker(spec.inputTopic, newTracker) : undefined;
+  let restoredWm = -Infinity;
+  const trackerOf = (topic: string) => {
+    if (!tracker) { tracker = rt.tracker(topic, newTracker); tracker.restore(restoredWm); }
+    return tracker;
+  };
   const changelog = changelogTopic(rt.topology, spec.store);
   const partitions = new Map<number, PartitionState>();
   const storeKey = (start: number, group: string) => `${start}|${group}`;
@@ -179,7 +191,8 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
       const ts = spec.eventTime(env.value);
       const src = env.source.headers['sluice.src'] ?? `${env.source.topic}/${env.source.partition}`;
       const reported = env.source.headers['sluice.wm'] !== undefined ? Number(env.source.headers['sluice.wm']) : undefined;
-      const wm = tracker.watermark(now);
+      const tr = trackerOf(env.source.topic);
+      const wm = tr.watermark(now);
       const state = partition(env.source.partition);
       const group = spec.key(env.value);
       if (spec.window.kind === 'session') {
@@ -191,11 +204,12 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
         if (!open.length) late(env, ts, windows[windows.length - 1].end, wm);
         for (const w of open) addTo(state, w, group, env.value, env.ack);
       }
-      tracker.observe(src, ts, now, reported);
+      // Records with an upstream watermark were already observed by the instance, for every window.
+      if (reported === undefined) tr.observe(src, ts, now);
     },
     tick() {
       const now = rt.now();
-      const wm = tracker.watermark(now);
+      const wm = tracker ? tracker.watermark(now) : restoredWm;
       let open = 0;
       for (const [p, state] of partitions) {
         for (const [k, w] of state.windows) {
@@ -226,7 +240,12 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
     restore(p, key, value) {
       const state = partition(p);
       if (key === WATERMARK_KEY) {
-        if (value) { const { wm } = JSON.parse(value.toString()) as { wm: number }; state.persistedWm = Math.max(state.persistedWm, wm); tracker.restore(wm); }
+        if (value) {
+          const { wm } = JSON.parse(value.toString()) as { wm: number };
+          state.persistedWm = Math.max(state.persistedWm, wm);
+          restoredWm = Math.max(restoredWm, wm);
+          tracker?.restore(wm);
+        }
         return;
       }
       if (value === null) { state.windows.delete(key); return; }
