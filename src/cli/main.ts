@@ -10,6 +10,7 @@ import { extractCommand } from './extractCommand.ts';
 import { replayDlqCommand } from './replayDlqCommand.ts';
 import { inspectCommand } from './inspectCommand.ts';
 import { topicsCommand } from './topicsCommand.ts';
+import { feedCommand } from './feedCommand.ts';
 
 /** `sluice` — every subcommand lives in its own module and registers itself here. */
 export function buildCli(): Command {
@@ -17,7 +18,7 @@ export function buildCli(): Command {
     .description('Stream-processing-first event engine for commerce data')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [demoCommand, devCommand, runCommand, extractCommand, generateCommand, replayDlqCommand, inspectCommand, topicsCommand, describeCommand, configCommand]) register(program);
+  for (const register of [demoCommand, devCommand, runCommand, extractCommand, generateCommand, replayDlqCommand, inspectCommand, topicsCommand, feedCommand, describeCommand, configCommand]) register(program);
   return program;
 }
 

@@ -21,11 +21,12 @@ export function runCommand(program: Command): void {
     .option('--print-config', 'print the effective configuration (secrets redacted) and exit')
     .option('--max-in-flight <n>', 'records in flight per partition before it is paused', '10000')
     .option('--no-extract', 'do not run the scheduled Postgres extract inside the runner')
+    .option('--no-feed', 'do not serve the live feed (/ws) and the dashboard (/)')
     .option('--extract-interval <duration>', 'how often the Postgres extract runs (e.g. 1h, 5m)', '1h')
-    .action(async (opts: { topology?: string[]; printConfig?: boolean; maxInFlight: string; extract: boolean; extractInterval: string }) => {
+    .action(async (opts: { topology?: string[]; printConfig?: boolean; maxInFlight: string; extract: boolean; feed: boolean; extractInterval: string }) => {
       const cfg = loadConfig();
       if (opts.printConfig) { process.stdout.write(`${JSON.stringify(redactedConfig(cfg), null, 2)}\n`); return; }
-      const proc = await startRunnerProcess(cfg, selectTopologies(opts.topology), { maxInFlightPerPartition: Number(opts.maxInFlight) });
+      const proc = await startRunnerProcess(cfg, selectTopologies(opts.topology), { maxInFlightPerPartition: Number(opts.maxInFlight), feed: opts.feed });
       process.stdout.write(`sluice run: ${proc.runners.map((r) => r.def.name).join(', ')} — ${proc.url}/metrics ${proc.url}/readyz\n`);
       // The hourly extract of the shop database runs inside the runner (SPEC §3).
       const extract = opts.extract ? startExtractSchedule(cfg, { intervalMs: parseDuration(opts.extractInterval) }) : undefined;

@@ -22,7 +22,38 @@ export function createEngineMetrics(registry = new client.Registry()) {
     windowEmitDelay: new client.Histogram({ name: 'sluice_window_emit_delay_seconds', help: 'From a window closing (end + grace) to its final result being emitted', labelNames: ['topology', 'store'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [registry] }),
     consumerRestarts: new client.Counter({ name: 'sluice_consumer_restarts_total', help: 'Consumer crashes followed by a restart', labelNames: ['topology'], registers: [registry] }),
   };
-  return m;
+  // Connector statistics are read from the connectors when Prometheus scrapes.
+  const connectors = new Map<string, () => ConnectorStats | undefined>();
+  const gauge = (name: string, help: string, pick: (s: ConnectorStats) => number | null | undefined) => new client.Gauge({
+    name, help, labelNames: ['connector'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const [connector, read] of connectors) {
+        const st = read();
+        const v = st ? pick(st) : undefined;
+        if (v !== undefined && v !== null) this.set({ connector }, v);
+      }
+    },
+  });
+  gauge('sluice_connector_batches_total', 'Batches (objects, transactions) made durable', (s) => s.batches);
+  gauge('sluice_connector_rows_total', 'Records written', (s) => s.rows);
+  gauge('sluice_connector_bytes_total', 'Bytes written', (s) => s.bytes);
+  gauge('sluice_connector_retries_total', 'Retried writes', (s) => s.retries);
+  gauge('sluice_connector_failures_total', 'Batches given up (never committed)', (s) => s.failures);
+  gauge('sluice_connector_flush_seconds_sum', 'Total time spent making batches durable', (s) => (typeof s.flushSeconds === 'number' ? s.flushSeconds : s.flushSeconds?.sum));
+  gauge('sluice_connector_last_flush_timestamp_seconds', 'When the last batch became durable', (s) => (s.lastFlushAt ? s.lastFlushAt / 1000 : undefined));
+  return { ...m, registerConnector(name: string, read: () => ConnectorStats | undefined) { connectors.set(name, read); } };
+}
+
+/** What connectors report (S3 and warehouse sinks, the extract source). */
+export interface ConnectorStats {
+  batches?: number;
+  rows?: number;
+  bytes?: number;
+  retries?: number;
+  failures?: number;
+  lastFlushAt?: number | null;
+  flushSeconds?: number | { sum: number };
 }
 
 export type EngineMetrics = ReturnType<typeof createEngineMetrics>;

@@ -222,7 +222,9 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
       if (!subject) throw new SluiceError('INTERNAL', `topology ${def.name} has no source ${record.topic}`);
       // Event-time progress reported by an upstream stage counts for every window on this topic.
       const reported = record.headers['sluice.wm'];
-      if (reported !== undefined) trackers.get(record.topic)?.observe(record.headers['sluice.src'] ?? `${record.topic}/${record.partition}`, Number(record.headers['sluice.ts'] ?? reported), deps.now(), Number(reported));
+      // Tracked per (partition here, upstream partition): partitions of the repartition topic are
+      // consumed at different speeds, and one running ahead must not make the others' records late.
+      if (reported !== undefined) trackers.get(record.topic)?.observe(`${record.partition}|${record.headers['sluice.src'] ?? ''}`, Number(record.headers['sluice.ts'] ?? reported), deps.now(), Number(reported));
       try {
         subject.next({ value: record.value, key: record.key?.toString('utf8') ?? null, source: record, ack });
       } finally {

@@ -8,7 +8,7 @@ import type { RegistryClient } from '../serde/schemaRegistry.ts';
 import { dlqTopicOf } from '../topology/defineTopology.ts';
 import type { Output, SinkConnector, TopologyDefinition } from '../topology/types.ts';
 import { createAck } from './ack.ts';
-import type { EngineMetrics } from './engineMetrics.ts';
+import type { ConnectorStats, EngineMetrics } from './engineMetrics.ts';
 import { OffsetTracker } from './offsetTracker.ts';
 import { createOutputSink, type OutputSink } from './outputSink.ts';
 import { startReferenceReader } from './referenceReader.ts';
@@ -93,7 +93,8 @@ export class TopologyRunner {
     for (const s of this.def.sources) specs.push({ topic: s.topic }, { topic: dlqTopicOf(s) });
     for (const o of this.def.outputs) if (!o.sink) specs.push({ topic: o.topic, compacted: o.compacted });
     for (const r of Object.values(this.def.references ?? {})) specs.push({ topic: r.topic });
-    return specs;
+    // A topic can play several parts (a DLQ that another source reads): declare it once.
+    return [...new Map(specs.map((s) => [s.topic, s])).values()];
   }
 
   private tp(topic: string, partition: number): string { return `${topic}/${partition}`; }
@@ -150,6 +151,8 @@ export class TopologyRunner {
       const connector = o.sink({ topology: def.name, schemaIds, schemaFor: (name) => loadType(name) });
       await connector.connect();
       this.sinks.set(o.topic, connector);
+      const withStats = connector as SinkConnector & { stats?: ConnectorStats };
+      this.metrics.registerConnector(`${def.name}/${connector.name}`, () => withStats.stats);
     }
     this.instance = startTopology(def, {
       serde: this.serde,

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../core/log.ts';
 import { isSluiceError } from '../core/errors.ts';
-import type { KafkaMessage } from '../kafka/kafka.ts';
+import type { Consumer, KafkaClient, KafkaMessage } from '../kafka/kafka.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import { tpKey } from './feedCursor.ts';
 import { metricOfTopic, toFeedUpdate, updateBody, type LoggedUpdate } from './feedUpdate.ts';
@@ -51,4 +51,20 @@ export function recordToUpdate(serde: AvroSerde, topic: string, partition: numbe
     log.warn({ code: isSluiceError(err) ? err.code : 'SLUICE_ERR_INTERNAL', coordinates, err: (err as Error).message }, 'metric record cannot be decoded; not served');
     return undefined;
   }
+}
+
+/**
+ * A consumer for the feed: like `KafkaClient.consumer`, but fetches wait at most `maxWaitMs` for
+ * data. kafkajs finishes the fetch in flight before it disconnects, so its default five-second
+ * wait would hold up every feed shutdown and every consumer rebuild by that much.
+ */
+export function feedConsumer(kafka: KafkaClient, groupId: string, maxWaitMs = 500): Consumer {
+  return kafka.raw.consumer({
+    groupId,
+    allowAutoTopicCreation: false,
+    maxWaitTimeInMs: maxWaitMs,
+    maxBytesPerPartition: 1024 * 1024,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+  });
 }

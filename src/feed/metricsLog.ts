@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { createLogger } from '../core/log.ts';
 import type { Admin, Consumer, KafkaClient } from '../kafka/kafka.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import { parseTpKey, tpKey } from './feedCursor.ts';
 import { metricOfTopic, topicOfMetric, type LoggedUpdate } from './feedUpdate.ts';
-import { prepareBatch, recordToUpdate } from './metricRecords.ts';
+import { feedConsumer, prepareBatch, recordToUpdate } from './metricRecords.ts';
 
 /**
  * The feed's view of every `metrics.*` topic, whichever runner wrote it: one consumer in a
@@ -50,6 +51,8 @@ export interface MetricsLog {
   fromMemory(tp: string, from: number, to: number): LoggedUpdate[] | undefined;
   /** Called synchronously for each update, in offset order per partition. */
   onUpdate(listener: (u: LoggedUpdate) => void): () => void;
+  /** Called with the start positions of partitions that appeared after start-up (new topics or partitions). */
+  onNewPartitions(listener: (metric: string, positions: Map<string, number>) => void): () => void;
   watermarks(topic: string): Promise<Map<number, { low: number; high: number }>>;
   stats(): { topics: number; partitions: number; entries: number };
   close(): Promise<void>;
@@ -72,11 +75,14 @@ export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
   const positions = new Map<string, number>();
   const tails = new Map<string, Tail>();
   const listeners = new Set<(u: LoggedUpdate) => void>();
+  const partitionListeners = new Set<(metric: string, positions: Map<string, number>) => void>();
   /** topic → partition count, as last subscribed. */
   let topics = new Map<string, number>();
   let consumer: Consumer | undefined;
   let generation = 0;
   let closed = false;
+  /** Set while the consumer does not match `topics` (a rebuild failed or is under way). */
+  let stale = true;
   let refreshing: Promise<void> = Promise.resolve();
   let refreshTimer: NodeJS.Timeout | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
@@ -169,11 +175,13 @@ export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
   /** A new consumer for the current topic set, every partition sought to its position. */
   async function rebuild(): Promise<void> {
     const gen = ++generation;
+    stale = true;
     const old = consumer;
     consumer = undefined;
     if (old) await old.disconnect().catch((err) => log.warn({ err: String(err) }, 'feed consumer disconnect failed'));
-    if (closed || !topics.size) return;
-    const c = kafka.consumer({ groupId });
+    if (closed) return;
+    if (!topics.size) { stale = false; return; }
+    const c = feedConsumer(kafka, groupId);
     consumer = c;
     const seekAll = (assignment: Record<string, number[]>) => {
       for (const [topic, parts] of Object.entries(assignment)) {
@@ -220,20 +228,34 @@ export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
             if (metric) forget(m.key.toString('utf8'), metric);
           }
         }
+        // Let sockets drain and other work run between batches: without a real turn of the event
+        // loop a large fetch would be pushed to every client in one uninterrupted burst.
+        await yieldToEventLoop();
         await heartbeat();
       },
     });
     seekAll(Object.fromEntries([...topics].map(([t, n]) => [t, Array.from({ length: n }, (_, p) => p)])));
+    if (gen === generation) stale = false;
   }
 
   async function refresh(force: boolean): Promise<void> {
     if (closed) return;
     const found = await discover();
     const same = found.size === topics.size && [...found].every(([t, n]) => topics.get(t) === n);
-    if (same && !force) return;
+    if (same && !force && !stale) return;
     for (const t of topics.keys()) if (!found.has(t)) dropTopic(t);
+    const before = new Set(positions.keys());
     await initPositions(found);
     topics = found;
+    const added = new Map<string, Map<string, number>>();
+    for (const [tp, pos] of positions) {
+      if (before.has(tp)) continue;
+      const metric = metricOfTopic(parseTpKey(tp).topic);
+      if (!metric) continue;
+      if (!added.has(metric)) added.set(metric, new Map());
+      added.get(metric)!.set(tp, pos);
+    }
+    for (const [metric, added1] of added) for (const l of partitionListeners) l(metric, added1);
     log.info({ topics: [...found.keys()] }, 'live feed topics');
     await rebuild();
   }
@@ -304,6 +326,10 @@ export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+    onNewPartitions(listener) {
+      partitionListeners.add(listener);
+      return () => partitionListeners.delete(listener);
+    },
     async watermarks(topic) {
       const offsets = await admin.fetchTopicOffsets(topic);
       return new Map(offsets.map((o) => [o.partition, { low: Number(o.low), high: Number(o.high) }]));
@@ -320,6 +346,7 @@ export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
       await c?.disconnect().catch(() => {});
       await admin.disconnect().catch(() => {});
       listeners.clear();
+      partitionListeners.clear();
     },
   };
 }

@@ -5,6 +5,8 @@ import { createEngineMetrics } from '../engine/engineMetrics.ts';
 import { TopologyRunner, type RunnerOptions } from '../engine/topologyRunner.ts';
 import { createKafkaClient } from '../kafka/kafka.ts';
 import { createAvroSerde } from '../serde/avroSerde.ts';
+import { dashboardRoutes } from '../feed/dashboard.ts';
+import { attachMetricsFeed, type MetricsFeed, type MetricsFeedOptions } from '../feed/metricsFeed.ts';
 import { createRegistryClient } from '../serde/schemaRegistry.ts';
 import type { TopologyDefinition } from '../topology/types.ts';
 import { json, startHttpServer, type Route } from './httpServer.ts';
@@ -25,7 +27,14 @@ export interface RunningProcess {
   done: Promise<number>;
 }
 
-export async function startRunnerProcess(cfg: Config, topologies: TopologyDefinition[], opts: RunnerOptions & { extraRoutes?: Record<string, Route>; shutdownDeadlineMs?: number } = {}): Promise<RunningProcess> {
+export interface RunnerProcessOptions extends RunnerOptions {
+  extraRoutes?: Record<string, Route>;
+  shutdownDeadlineMs?: number;
+  /** The live feed on `/ws` and the dashboard on `/` (default on); false turns both off. */
+  feed?: boolean | MetricsFeedOptions;
+}
+
+export async function startRunnerProcess(cfg: Config, topologies: TopologyDefinition[], opts: RunnerProcessOptions = {}): Promise<RunningProcess> {
   if (!topologies.length) throw new SluiceError('CLI_USAGE', 'no topology selected');
   const kafka = createKafkaClient(cfg, `${cfg.kafkaClientId}-runner`);
   const registry = createRegistryClient(cfg);
@@ -43,7 +52,9 @@ export async function startRunnerProcess(cfg: Config, topologies: TopologyDefini
     },
   }));
 
+  const feedOptions = opts.feed === false ? undefined : opts.feed === true || opts.feed === undefined ? {} : opts.feed;
   const routes: Record<string, Route> = {
+    ...(feedOptions ? dashboardRoutes() : {}),
     '/healthz': (_req, res) => json(res, 200, { status: 'ok' }),
     '/readyz': (_req, res) => {
       const statuses = runners.map((r) => r.status());
@@ -55,17 +66,29 @@ export async function startRunnerProcess(cfg: Config, topologies: TopologyDefini
     ...opts.extraRoutes,
   };
   const http = await startHttpServer(cfg.httpHost, cfg.httpPort, routes);
+  // The feed reads every metrics.* topic, including those this process writes; it shares the
+  // runner's Kafka client, serde and Prometheus registry.
+  const feed: MetricsFeed | undefined = feedOptions ? attachMetricsFeed(http.server, cfg, { kafka, serde, registry: metrics.registry, ...feedOptions }) : undefined;
 
   async function stop(): Promise<void> {
     stopping ??= (async () => {
       const deadline = opts.shutdownDeadlineMs ?? 25_000;
-      await Promise.all(runners.map((r) => r.stop(deadline).catch((err) => log.error({ topology: r.def.name, err: String(err) }, 'stop failed'))));
+      await Promise.all([
+        ...runners.map((r) => r.stop(deadline).catch((err) => log.error({ topology: r.def.name, err: String(err) }, 'stop failed'))),
+        feed?.close().catch((err) => log.error({ err: String(err) }, 'live feed close failed')),
+      ]);
       await http.close();
     })();
     return stopping;
   }
 
-  for (const r of runners) await r.start();
+  try {
+    for (const r of runners) await r.start();
+  } catch (err) {
+    // Leave nothing behind (HTTP server, consumers, the feed) when start-up fails.
+    await stop().catch(() => {});
+    throw err;
+  }
   log.info({ url: http.url, topologies: topologies.map((t) => t.name) }, 'runner ready');
   return { runners, url: http.url, stop, done };
 }

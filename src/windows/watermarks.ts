@@ -2,8 +2,10 @@
  * Event-time progress. Each upstream partition has a watermark: the largest event time seen minus
  * the allowed out-of-orderness (or, behind a repartition topic, the watermark its producer
  * reported). The stream's watermark is the minimum over upstream partitions that are not idle.
- * A partition idle longer than `idleTimeoutMs` is left out; when every partition is idle the
- * watermark follows the wall clock (minus the idle timeout), so sparse streams still close windows.
+ * A partition idle longer than `idleTimeoutMs` is left out; when every partition is idle, event
+ * time advances with the wall clock from where the most advanced partition stopped (after the
+ * idle timeout), so a sparse stream (50 events per 5 minutes) still closes its windows, while a
+ * pause in a replay of old data moves event time only by the length of the pause.
  */
 export class WatermarkTracker {
   private readonly upstream = new Map<string, { wm: number; lastSeen: number }>();
@@ -30,9 +32,13 @@ export class WatermarkTracker {
   /** The watermark now; never decreases. */
   watermark(now: number): number {
     let min = Infinity;
-    for (const u of this.upstream.values()) if (now - u.lastSeen < this.idleTimeoutMs) min = Math.min(min, u.wm);
-    const candidate = min === Infinity ? (this.upstream.size ? now - this.idleTimeoutMs - this.outOfOrdernessMs : -Infinity) : min;
-    this.current = Math.max(this.current, candidate);
+    let idleAdvance = -Infinity;
+    for (const u of this.upstream.values()) {
+      const idleFor = now - u.lastSeen;
+      if (idleFor < this.idleTimeoutMs) min = Math.min(min, u.wm);
+      else idleAdvance = Math.max(idleAdvance, u.wm + (idleFor - this.idleTimeoutMs));
+    }
+    this.current = Math.max(this.current, min === Infinity ? idleAdvance : min);
     return this.current;
   }
 }

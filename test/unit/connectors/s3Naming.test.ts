@@ -29,10 +29,12 @@ test('keys parse back into their parts; anything off the layout is refused', () 
   assert.equal(parseObjectKey('raw/a/dt=2026-03-07/a+0+1.avro'), undefined, 'no hour directory');
 });
 
-test('hour partitions are UTC and come from the event time; an absent (negative) timestamp lands in 1970', () => {
+test('hour partitions are UTC and come from the event time; absent or absurd timestamps stay inside the layout', () => {
   assert.deepEqual(hourPartition(Date.UTC(2026, 11, 31, 23, 59, 59, 999)), { dt: '2026-12-31', hour: '23' });
   assert.deepEqual(hourPartition(Date.UTC(2027, 0, 1, 0, 0, 0)), { dt: '2027-01-01', hour: '00' });
   assert.deepEqual(hourPartition(-1), { dt: '1970-01-01', hour: '00' });
+  assert.deepEqual(hourPartition(Number.NaN), { dt: '1970-01-01', hour: '00' });
+  assert.deepEqual(hourPartition(1e17), { dt: '9999-12-31', hour: '23' }, 'a four-digit year keeps keys parseable');
   assert.equal(eventTimeBucket(Date.UTC(2026, 0, 1, 10, 59, 59, 999), HOUR_MS) + 1, eventTimeBucket(Date.UTC(2026, 0, 1, 11), HOUR_MS));
   assert.equal(eventTimeBucket(Date.UTC(2026, 0, 1, 10, 14), 15 * 60_000), eventTimeBucket(Date.UTC(2026, 0, 1, 10, 0), 15 * 60_000));
   assert.notEqual(eventTimeBucket(Date.UTC(2026, 0, 1, 10, 15), 15 * 60_000), eventTimeBucket(Date.UTC(2026, 0, 1, 10, 14), 15 * 60_000));
