@@ -1,19 +1,29 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
+import { parseDuration } from '../generate/pacing.ts';
 import { formatStatus, stackUp } from '../stack/stack.ts';
-import { runSmokeRoundTrip } from '../demo/smokeRoundTrip.ts';
+import { runDemo } from '../demo/runDemo.ts';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 export function demoCommand(program: Command): void {
-  program.command('demo').description('Bring up the local stack and run the main job on it, printing where everything goes')
-    .option('--records <n>', 'records in the smoke round-trip', '1000')
-    .action(async (opts: { records: string }) => {
+  program.command('demo').description('The main job on the local stack: seed the shop, generate clicks and orders, run every topology with the dashboard, then show what landed where')
+    .option('--duration <d>', 'how long to run (e.g. 90s, 10m; 0 = until Ctrl-C)', '90s')
+    .option('--clicks <n>', 'clickstream events per second', '200')
+    .option('--oltp-rate <n>', 'shop database changes per second', '20')
+    .option('--bad-ratio <r>', 'share of bad records the rules and the DLQ must catch', '0.05')
+    .option('--extract-every <d>', 'how often the database is extracted into Kafka', '15s')
+    .action(async (opts: { duration: string; clicks: string; oltpRate: string; badRatio: string; extractEvery: string }) => {
       const cfg = loadConfig();
       say('== local stack');
       say(formatStatus(await stackUp(cfg, say)));
-      say('== smoke round-trip: Avro records → Kafka → consumer group → S3 lake + Postgres warehouse');
-      const result = await runSmokeRoundTrip(cfg, { records: Number(opts.records) }, say);
-      say(JSON.stringify(result, null, 2));
+      say('== demo');
+      await runDemo(cfg, {
+        durationMs: opts.duration === '0' ? 0 : parseDuration(opts.duration),
+        clicksPerSecond: Number(opts.clicks),
+        oltpChangesPerSecond: Number(opts.oltpRate),
+        badRatio: Number(opts.badRatio),
+        extractEveryMs: parseDuration(opts.extractEvery),
+      }, say);
     });
 }

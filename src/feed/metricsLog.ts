@@ -65,7 +65,8 @@ interface Tail { from: number; items: LoggedUpdate[] }
 
 export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
   const {
-    kafka, serde, topicPattern = /^metrics\.[A-Za-z0-9._-]+$/, retentionMs = 2 * 60 * 60 * 1000, maxEntries = 100_000,
+    kafka, serde, // `metrics.late` is the metrics topology's late-record topic (`<topology>.late`), not a metric.
+    topicPattern = /^metrics\.(?!late$)[A-Za-z0-9_-]+$/, retentionMs = 2 * 60 * 60 * 1000, maxEntries = 100_000,
     replayBufferPerPartition = 5_000, topicRefreshMs = 5_000, groupIdPrefix = 'sluice-feed', now = Date.now,
   } = opts;
   const groupId = `${groupIdPrefix}-${randomBytes(6).toString('hex')}`;

@@ -17,6 +17,9 @@ import { WatermarkTracker } from './watermarks.ts';
  * - A record for a window that is already closed goes to `<topology>.late` with its lateness.
  * - The watermark is persisted per partition in the changelog, so a restart never reopens a
  *   closed window and a final result is only ever re-emitted with the same value.
+ * - Each window remembers the last input offset it applied, and each partition the offset all of
+ *   its state covers: records re-delivered after a restart (between the last offset commit and
+ *   the crash) are recognised and not counted twice, nor sent to the late topic again.
  */
 export interface WindowSpec<T, A, R> {
   /** State store name: the changelog topic is `sluice.<topology>.<store>.changelog`. */
@@ -49,11 +52,17 @@ interface WindowState {
   resultPending: boolean;
   lastEmitAt: number;
   acks: Ack[];
+  /** Last input offset applied to this window. */
+  applied: bigint;
 }
 
 interface PartitionState {
   windows: Map<string, WindowState>;
   persistedWm: number;
+  /** Every input up to this offset is in the durable state (restored from the checkpoint). */
+  applied: bigint;
+  lastOffset: bigint;
+  persistedOffset: bigint;
 }
 
 export interface WindowRuntime {
@@ -111,7 +120,7 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
 
   function partition(p: number): PartitionState {
     let s = partitions.get(p);
-    if (!s) { s = { windows: new Map(), persistedWm: -Infinity }; partitions.set(p, s); }
+    if (!s) { s = { windows: new Map(), persistedWm: -Infinity, applied: -1n, lastOffset: -1n, persistedOffset: -1n }; partitions.set(p, s); }
     return s;
   }
 
@@ -148,13 +157,15 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
     });
   }
 
-  function addTo(state: PartitionState, w: TimeWindow, group: string, value: T, ack: Ack): void {
+  function addTo(state: PartitionState, w: TimeWindow, group: string, value: T, ack: Ack, offset: bigint): void {
     const k = storeKey(w.start, group);
     let win = state.windows.get(k);
     if (!win) {
-      win = { group, start: w.start, end: w.end, acc: spec.aggregate.init(), changed: true, resultPending: true, lastEmitAt: -Infinity, acks: [] };
+      win = { group, start: w.start, end: w.end, acc: spec.aggregate.init(), changed: true, resultPending: true, lastEmitAt: -Infinity, acks: [], applied: -1n };
       state.windows.set(k, win);
     }
+    if (offset <= win.applied) return; // already in this window's restored state
+    win.applied = offset;
     win.acc = spec.aggregate.add(win.acc as A, value);
     win.changed = true;
     win.resultPending = true;
@@ -162,11 +173,13 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
     win.acks.push(ack);
   }
 
-  function addToSession(state: PartitionState, p: number, ts: number, group: string, value: T, ack: Ack, gap: number): void {
+  function addToSession(state: PartitionState, p: number, ts: number, group: string, value: T, ack: Ack, gap: number, offset: bigint): void {
+    for (const w of state.windows.values()) if (w.group === group && ts >= w.start && ts < w.end && offset <= w.applied) return; // already applied
     let start = ts;
     let end = ts + gap;
     let acc = spec.aggregate.add(spec.aggregate.init(), value) as A;
     const acks: Ack[] = [ack];
+    let applied = offset;
     ack.retain();
     // Merge every session of this key that the new event touches: they become one session.
     for (const [k, w] of state.windows) {
@@ -175,10 +188,11 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
       end = Math.max(end, w.end);
       acc = spec.aggregate.merge(w.acc as A, acc);
       acks.push(...w.acks);
+      if (w.applied > applied) applied = w.applied;
       state.windows.delete(k);
       if (w.start !== start || k !== storeKey(start, group)) emitChangelog(p, k, null, []); // the old session key is gone
     }
-    state.windows.set(storeKey(start, group), { group, start, end, acc, changed: true, resultPending: true, lastEmitAt: -Infinity, acks });
+    state.windows.set(storeKey(start, group), { group, start, end, acc, changed: true, resultPending: true, lastEmitAt: -Infinity, acks, applied });
   }
 
   return {
@@ -194,15 +208,19 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
       const tr = trackerOf(env.source.topic);
       const wm = tr.watermark(now);
       const state = partition(env.source.partition);
+      const offset = BigInt(env.source.offset);
+      // Re-delivered after a restart and already part of the checkpointed state: nothing to do.
+      if (offset <= state.applied) return;
+      if (offset > state.lastOffset) state.lastOffset = offset;
       const group = spec.key(env.value);
       if (spec.window.kind === 'session') {
         if (ts + spec.window.gapMs + grace <= wm) late(env, ts, ts + spec.window.gapMs, wm);
-        else addToSession(state, env.source.partition, ts, group, env.value, env.ack, spec.window.gapMs);
+        else addToSession(state, env.source.partition, ts, group, env.value, env.ack, spec.window.gapMs, offset);
       } else {
         const windows = assignWindows(spec.window, ts);
-        const open = windows.filter((w) => closeAt(w) > wm && !(state.windows.get(storeKey(w.start, group)) === undefined && closeAt(w) <= state.persistedWm));
+        const open = windows.filter((w) => closeAt(w) > wm);
         if (!open.length) late(env, ts, windows[windows.length - 1].end, wm);
-        for (const w of open) addTo(state, w, group, env.value, env.ack);
+        for (const w of open) addTo(state, w, group, env.value, env.ack, offset);
       }
       // Records with an upstream watermark were already observed by the instance, for every window.
       if (reported === undefined) tr.observe(src, ts, now);
@@ -216,7 +234,7 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
           if (w.changed) {
             const acks = w.acks;
             w.acks = [];
-            emitChangelog(p, k, { g: w.group, s: w.start, e: w.end, a: w.acc }, acks);
+            emitChangelog(p, k, { g: w.group, s: w.start, e: w.end, a: w.acc, o: String(w.applied) }, acks);
             for (const a of acks) a.release(); // our hold; the changelog output now holds them
             w.changed = false;
           }
@@ -230,9 +248,12 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
             if (w.resultPending && now - w.lastEmitAt >= emitEvery) emitResult(w, false, now);
           }
         }
-        if (Number.isFinite(wm) && wm > state.persistedWm) {
-          emitChangelog(p, WATERMARK_KEY, { wm }, []);
-          state.persistedWm = wm;
+        // The checkpoint: event time and the input offset the state covers, written after the
+        // windows so a crash in between only loses the checkpoint, never makes it run ahead.
+        if ((Number.isFinite(wm) && wm > state.persistedWm) || state.lastOffset > state.persistedOffset) {
+          emitChangelog(p, WATERMARK_KEY, { wm: Number.isFinite(wm) ? wm : null, offset: String(state.lastOffset) }, []);
+          if (Number.isFinite(wm)) state.persistedWm = Math.max(state.persistedWm, wm);
+          state.persistedOffset = state.lastOffset;
         }
       }
       rt.onWindowsOpen?.(spec.store, open);
@@ -241,18 +262,21 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
       const state = partition(p);
       if (key === WATERMARK_KEY) {
         if (value) {
-          const { wm } = JSON.parse(value.toString()) as { wm: number };
-          state.persistedWm = Math.max(state.persistedWm, wm);
-          restoredWm = Math.max(restoredWm, wm);
-          tracker?.restore(wm);
+          const { wm, offset } = JSON.parse(value.toString()) as { wm: number | null; offset?: string };
+          if (offset !== undefined) { state.applied = BigInt(offset); state.lastOffset = state.applied; state.persistedOffset = state.applied; }
+          if (wm !== null) {
+            state.persistedWm = Math.max(state.persistedWm, wm);
+            restoredWm = Math.max(restoredWm, wm);
+            tracker?.restore(wm);
+          }
         }
         return;
       }
       if (value === null) { state.windows.delete(key); return; }
-      const v = JSON.parse(value.toString()) as { g: string; s: number; e: number; a: unknown };
+      const v = JSON.parse(value.toString()) as { g: string; s: number; e: number; a: unknown; o?: string };
       // Restored windows re-emit their result once; a final result re-emitted after a restart
       // carries the same value, so downstream upserts by key stay correct.
-      state.windows.set(key, { group: v.g, start: v.s, end: v.e, acc: v.a, changed: false, resultPending: true, lastEmitAt: -Infinity, acks: [] });
+      state.windows.set(key, { group: v.g, start: v.s, end: v.e, acc: v.a, changed: false, resultPending: true, lastEmitAt: -Infinity, acks: [], applied: v.o === undefined ? -1n : BigInt(v.o) });
     },
     retainPartitions(owned) {
       for (const p of [...partitions.keys()]) if (!owned.has(p)) partitions.delete(p);
