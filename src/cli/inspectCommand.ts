@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
+import { kafkaOffset, pointInTime, positiveWholeNumber, wholeNumber } from './argParsers.ts';
 import { inspectTopic, parseTime, terminalSafe, type InspectedRecord } from '../ops/inspectTopic.ts';
 
 /**
@@ -7,26 +8,9 @@ import { inspectTopic, parseTime, terminalSafe, type InspectedRecord } from '../
  * DLQ headers as text, undecodable bytes escaped (never raw control characters on the terminal).
  */
 
-function whole(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number >= 0');
-  return n;
-}
 
-function positive(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number >= 1');
-  return n;
-}
 
-function offset(value: string): string {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected an offset (a whole number)');
-  return value;
-}
 
-function time(value: string): number {
-  try { return parseTime(value); } catch (err) { throw new InvalidArgumentError((err as Error).message); }
-}
 
 /** One block per record: coordinates, key, headers, value as indented JSON; all terminal-safe. */
 export function formatInspected(records: InspectedRecord[]): string {
@@ -50,10 +34,10 @@ export function inspectCommand(program: Command): void {
   program.command('inspect').argument('<topic>', 'the topic to read')
     .description('Decoded records with headers: Avro through the registry, DLQ headers as text, other bytes shown safely (default: the newest --limit records)')
     .option('--from-beginning', 'from the first record still in the topic')
-    .option('--offset <n>', 'from this offset (in every partition, or in --partition)', offset)
-    .option('--since <time>', 'from the first record at or after this time (ISO, epoch ms, or 15m/2h ago)', time)
-    .option('--partition <n>', 'only this partition', whole)
-    .option('--limit <n>', 'at most this many records', positive, 20)
+    .option('--offset <n>', 'from this offset (in every partition, or in --partition)', kafkaOffset)
+    .option('--since <time>', 'from the first record at or after this time (ISO, epoch ms, or 15m/2h ago)', pointInTime)
+    .option('--partition <n>', 'only this partition', wholeNumber)
+    .option('--limit <n>', 'at most this many records', positiveWholeNumber, 20)
     .option('--json', 'one JSON object per line, for scripts')
     .action(async (topic: string, flags: InspectFlags) => {
       const cfg = loadConfig();

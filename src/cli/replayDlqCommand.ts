@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
+import { kafkaOffset, pointInTime, positiveNumber, wholeNumber } from './argParsers.ts';
 import { formatRate, startProgress } from '../generate/pacing.ts';
 import { parseTime } from '../ops/inspectTopic.ts';
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_TRACKING_TOPIC, replayDlq, type DryRunReport, type ReplayProgress, type ReplaySummary } from '../ops/replayDlq.ts';
@@ -11,26 +12,9 @@ import { DEFAULT_MAX_ATTEMPTS, DEFAULT_TRACKING_TOPIC, replayDlq, type DryRunRep
  * Exit codes: 0 done, 1 some records failed, 130 interrupted.
  */
 
-function whole(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number >= 0');
-  return n;
-}
 
-function positive(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number > 0');
-  return n;
-}
 
-function offset(value: string): string {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected an offset (a whole number)');
-  return value;
-}
 
-function time(value: string): number {
-  try { return parseTime(value); } catch (err) { throw new InvalidArgumentError((err as Error).message); }
-}
 
 interface ReplayFlags {
   from: string; to?: string; reason?: string; rule?: string; partition?: number; fromOffset?: string; toOffset?: string;
@@ -81,16 +65,16 @@ export function replayDlqCommand(program: Command): void {
     .option('--to <topic>', 'publish here instead of the original topic (sluice.error.topic)')
     .option('--reason <reason>', 'only records with this sluice.error.reason: deserialize, schema, rule, processing')
     .option('--rule <name>', 'only records rejected by this rule')
-    .option('--partition <n>', 'only records from this original partition', whole)
-    .option('--from-offset <n>', 'only records at or after this original offset', offset)
-    .option('--to-offset <n>', 'only records at or before this original offset', offset)
-    .option('--since <time>', 'only records that failed at or after this time (ISO, epoch ms, or 15m/2h ago)', time)
-    .option('--until <time>', 'only records that failed before this time', time)
+    .option('--partition <n>', 'only records from this original partition', wholeNumber)
+    .option('--from-offset <n>', 'only records at or after this original offset', kafkaOffset)
+    .option('--to-offset <n>', 'only records at or before this original offset', kafkaOffset)
+    .option('--since <time>', 'only records that failed at or after this time (ISO, epoch ms, or 15m/2h ago)', pointInTime)
+    .option('--until <time>', 'only records that failed before this time', pointInTime)
     .option('--key <key>', 'only records with this key')
-    .option('--schema-id <n>', 'only records written with this schema id', whole)
-    .option('--limit <n>', 'replay at most this many records (already replayed ones do not count)', whole)
-    .option('--rate <n>', 'records per second (default: unlimited)', positive)
-    .option('--max-attempts <n>', 'park records replayed this many times already instead of replaying them', whole, DEFAULT_MAX_ATTEMPTS)
+    .option('--schema-id <n>', 'only records written with this schema id', wholeNumber)
+    .option('--limit <n>', 'replay at most this many records (already replayed ones do not count)', wholeNumber)
+    .option('--rate <n>', 'records per second (default: unlimited)', positiveNumber)
+    .option('--max-attempts <n>', 'park records replayed this many times already instead of replaying them', wholeNumber, DEFAULT_MAX_ATTEMPTS)
     .option('--tracking-topic <topic>', 'compacted topic recording what was replayed', DEFAULT_TRACKING_TOPIC)
     .option('--dry-run', 'validate against today\'s schemas and rules and report; write nothing')
     .option('--json', 'print the summary as JSON')

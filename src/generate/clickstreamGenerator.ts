@@ -1,3 +1,4 @@
+import type { ClickEvent as GeneratedClickEvent } from '../domain/types.generated.ts';
 import { writeFileSync } from 'node:fs';
 import type { Config } from '../config/config.ts';
 import { SluiceError } from '../core/errors.ts';
@@ -50,19 +51,8 @@ export const PRICE_RANGE = { min: 0, max: 100_000 } as const;
 /** `future_event_time` records are this far ahead of the stream's clock. */
 export const FUTURE_MS = 86_400_000;
 
-export interface ClickEvent {
-  event_id: string;
-  event_type: EventType;
-  session_id: string | null;
-  customer_id: number | null;
-  event_time: number;
-  page_url: string | null;
-  product_id: number | null;
-  quantity: number | null;
-  price: string | null;
-  order_id: number | null;
-  user_agent: string | null;
-}
+/** A click event as the schema defines it (generated from schemas/web.clickstream.avsc). */
+export type ClickEvent = GeneratedClickEvent;
 
 export interface ClickMessage {
   key: Buffer | null;
