@@ -13,6 +13,7 @@ const benches: [string, string[]][] = [
   ['warehouseSink.bench.ts', ['100000']],
   ['s3Sink.bench.ts', []],
   ['feedLatency.bench.ts', ['1000', '20']],
+  ['endToEndLatency.bench.ts', ['1000', '15']],
 ];
 const results: Record<string, unknown> = { at: new Date().toISOString() };
 for (const [file, args] of benches) {

@@ -19,7 +19,7 @@ import { DEFAULT_MAX_ATTEMPTS, DEFAULT_TRACKING_TOPIC, replayDlq, type DryRunRep
 interface ReplayFlags {
   from: string; to?: string; reason?: string; rule?: string; partition?: number; fromOffset?: string; toOffset?: string;
   since?: number; until?: number; key?: string; schemaId?: number; limit?: number; rate?: number; maxAttempts: number;
-  dryRun?: boolean; json?: boolean; trackingTopic: string;
+  dryRun?: boolean; json?: boolean; trackingTopic: string; retryFailed?: boolean;
 }
 
 const count = (m: Record<string, number>) => Object.entries(m).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}=${n}`).join(' ') || '-';
@@ -74,6 +74,7 @@ export function replayDlqCommand(program: Command): void {
     .option('--schema-id <n>', 'only records written with this schema id', wholeNumber)
     .option('--limit <n>', 'replay at most this many records (already replayed ones do not count)', wholeNumber)
     .option('--rate <n>', 'records per second (default: unlimited)', positiveNumber)
+    .option('--retry-failed', 'also replay records that failed again after an earlier replay (one attempt each run, parked past --max-attempts)')
     .option('--max-attempts <n>', 'park records replayed this many times already instead of replaying them', wholeNumber, DEFAULT_MAX_ATTEMPTS)
     .option('--tracking-topic <topic>', 'compacted topic recording what was replayed', DEFAULT_TRACKING_TOPIC)
     .option('--dry-run', 'validate against today\'s schemas and rules and report; write nothing')
@@ -96,7 +97,7 @@ export function replayDlqCommand(program: Command): void {
         const result = await replayDlq(cfg, {
           from: flags.from, to: flags.to, reason: flags.reason, rule: flags.rule, partition: flags.partition,
           fromOffset: flags.fromOffset, toOffset: flags.toOffset, since: flags.since, until: flags.until, key: flags.key,
-          schemaId: flags.schemaId, limit: flags.limit, rate: flags.rate, maxAttempts: flags.maxAttempts,
+          schemaId: flags.schemaId, limit: flags.limit, rate: flags.rate, maxAttempts: flags.maxAttempts, retryFailed: flags.retryFailed,
           dryRun: Boolean(flags.dryRun), trackingTopic: flags.trackingTopic, signal: ac.signal,
           onProgress: (p) => { latest = p; },
         });

@@ -69,6 +69,11 @@ export interface ReplayOptions extends ReplayFilters {
   dryRun?: boolean;
   /** A record whose replay count reached this is parked instead of replayed (default 3). */
   maxAttempts?: number;
+  /**
+   * Replay records that failed again after an earlier replay (each failure is one more attempt,
+   * up to maxAttempts, then parked). Without it, a record replayed once is skipped on later runs.
+   */
+  retryFailed?: boolean;
   /** Topologies to validate with in a dry run (default: every topology of `topologies/`). */
   topologies?: Record<string, TopologyDefinition>;
   trackingTopic?: string;
@@ -132,6 +137,8 @@ interface DlqEntry {
   origTopic?: string;
   origPartition?: number;
   origOffset?: string;
+  /** `topic/partition/offset` of the record's first failure, carried through every replay. */
+  origin?: string;
   replayCount: number;
   failedAt: number;
 }
@@ -149,6 +156,7 @@ function parseEntry(record: RawRecord): DlqEntry {
     origTopic,
     origPartition: partition && /^\d+$/.test(partition) ? Number(partition) : undefined,
     origOffset: offset && /^\d+$/.test(offset) ? offset : undefined,
+    origin: h[ORIGIN_HEADER] || undefined,
     replayCount: Number.isInteger(count) && count > 0 ? count : 0,
     failedAt: Number.isFinite(failedAt) && h['sluice.error.timestamp'] ? failedAt : record.timestamp,
   };
@@ -176,17 +184,34 @@ function matches(e: DlqEntry, f: ReplayFilters): boolean {
 }
 
 /** `<dlqTopic>:<origTopic>/<origPartition>/<origOffset>:<replayCount>` (DLQ coordinates when the origin is unknown). */
-export function trackingKey(dlqTopic: string, e: Pick<DlqEntry, 'origTopic' | 'origPartition' | 'origOffset' | 'replayCount'> & { record: Pick<RawRecord, 'partition' | 'offset'> }): string {
+/**
+ * The record's identity across replays: where it first failed. A replayed record that fails again
+ * comes back to the DLQ at new coordinates, but with the origin header its first replay set.
+ */
+export const ORIGIN_HEADER = 'sluice.replay.origin';
+
+export function originOf(dlqTopic: string, e: Pick<DlqEntry, 'origTopic' | 'origPartition' | 'origOffset' | 'origin'> & { record: Pick<RawRecord, 'partition' | 'offset'> }): string {
+  if (e.origin) return e.origin;
   const known = e.origTopic !== undefined && e.origPartition !== undefined && e.origOffset !== undefined;
-  const coords = known ? `${e.origTopic}/${e.origPartition}/${e.origOffset}` : `${dlqTopic}/${e.record.partition}/${e.record.offset}`;
-  return `${dlqTopic}:${coords}:${e.replayCount}`;
+  return known ? `${e.origTopic}/${e.origPartition}/${e.origOffset}` : `${dlqTopic}/${e.record.partition}/${e.record.offset}`;
+}
+
+/** Tracking key: the origin plus the replay attempt (`<dlq>:<origin>:<count>`). */
+export function trackingKey(dlqTopic: string, e: Pick<DlqEntry, 'origTopic' | 'origPartition' | 'origOffset' | 'origin' | 'replayCount'> & { record: Pick<RawRecord, 'partition' | 'offset'> }): string {
+  return `${dlqTopic}:${originOf(dlqTopic, e)}:${e.replayCount}`;
+}
+
+/** The same key without the attempt: "this record was replayed at least once". */
+export function originKey(key: string): string {
+  return key.slice(0, key.lastIndexOf(':'));
 }
 
 /** The original headers without the DLQ's error headers, with the replay count increased. */
-export function replayHeaders(headers: IHeaders, previousCount: number): IHeaders {
+export function replayHeaders(headers: IHeaders, previousCount: number, origin?: string): IHeaders {
   const out: IHeaders = {};
+  if (origin !== undefined) out[ORIGIN_HEADER] = origin;
   for (const [k, v] of Object.entries(headers)) {
-    if (v === undefined || k.startsWith('sluice.error.') || k.startsWith('__connect.errors.') || k === REPLAY_COUNT_HEADER) continue;
+    if (v === undefined || k.startsWith('sluice.error.') || k.startsWith('__connect.errors.') || k === REPLAY_COUNT_HEADER || (k === ORIGIN_HEADER && origin !== undefined)) continue;
     out[k] = v;
   }
   out[REPLAY_COUNT_HEADER] = String(previousCount + 1);
@@ -322,6 +347,7 @@ export async function replayDlq(cfg: Config, opts: ReplayOptions): Promise<Repla
       existing.add(trackingTopic);
     }
     const tracked = await loadTracked(kafka, trackingTopic, dlqTopic, existing.has(trackingTopic));
+    const trackedOrigins = new Set([...tracked].map(originKey));
     log.info({ dlqTopic, records: total, tracked: tracked.size, dryRun }, 'replay starting');
 
     const partitionCounts = new Map<string, number>();
@@ -420,7 +446,9 @@ export async function replayDlq(cfg: Config, opts: ReplayOptions): Promise<Repla
         const e = parseEntry(record);
         if (!matches(e, opts)) return;
         const key = trackingKey(dlqTopic, e);
-        if (tracked.has(key)) {
+        // By default a record replayed once is done with (a second run changes nothing); with
+        // --retry-failed, each new failure of it is another attempt, up to --max-attempts.
+        if (opts.retryFailed ? tracked.has(key) : trackedOrigins.has(originKey(key))) {
           result.matched++;
           if (dryRun) report.skippedAlreadyReplayed++; else summary.skipped++;
           return;
@@ -428,6 +456,7 @@ export async function replayDlq(cfg: Config, opts: ReplayOptions): Promise<Repla
         if (!dryRun && !(await takeToken(heartbeat))) return false;
         result.matched++;
         tracked.add(key); // the same record twice in the DLQ (redelivered) is replayed once
+        trackedOrigins.add(originKey(key));
         acted++;
         const park = e.replayCount >= maxAttempts;
         const target = opts.to ?? e.origTopic;
@@ -441,7 +470,7 @@ export async function replayDlq(cfg: Config, opts: ReplayOptions): Promise<Repla
         } else if (!(await topicExists(target))) {
           fail(`destination topic ${target} does not exist`, e);
         } else {
-          const headers = replayHeaders(record.headers, e.replayCount);
+          const headers = replayHeaders(record.headers, e.replayCount, originOf(dlqTopic, e));
           if (dryRun) {
             const def = validator!.topologyFor(target, e.headers['sluice.error.topology']);
             if (!def) report.unvalidated++;

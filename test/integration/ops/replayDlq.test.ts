@@ -176,15 +176,22 @@ test('replay-dlq: dry run predicts the real run; passing records reach silver on
     assert.deepEqual([againDry.wouldPass, againDry.wouldFail.total, againDry.skippedAlreadyReplayed], [0, 0, replayed]);
     assert.deepEqual(await Promise.all([source, silver, dlq].map((t) => endOffsets(kafka, t))), ends, 'no topic changed');
 
-    // Records that already went round max-attempts times are parked, never looped.
-    const parkDry = await replayDlq(cfg, { from: dlq, trackingTopic, maxAttempts: 1, dryRun: true, topologies: { customers: relaxed } });
+    // A plain rerun over the whole DLQ, including the records that failed again after their
+    // replay (they carry the origin of their first failure), changes nothing either.
+    const plain = await replayDlq(cfg, { from: dlq, trackingTopic });
+    assert.deepEqual([plain.replayed, plain.parked, plain.failed, plain.skipped], [0, 0, 0, replayed + dryRun.wouldFail.total]);
+    for (const h of returned) assert.ok(h['sluice.replay.origin']?.startsWith(`${source}/`), 'the origin travels with a record that failed again');
+    assert.deepEqual(await Promise.all([source, silver, dlq].map((t) => endOffsets(kafka, t))), ends, 'no topic changed');
+
+    // With --retry-failed, records that already went round max-attempts times are parked, never looped.
+    const parkDry = await replayDlq(cfg, { from: dlq, trackingTopic, maxAttempts: 1, retryFailed: true, dryRun: true, topologies: { customers: relaxed } });
     assert.deepEqual([parkDry.wouldPark, parkDry.wouldPass, parkDry.wouldFail.total, parkDry.skippedAlreadyReplayed], [dryRun.wouldFail.total, 0, 0, replayed]);
-    const parked = await replayDlq(cfg, { from: dlq, trackingTopic, maxAttempts: 1 });
+    const parked = await replayDlq(cfg, { from: dlq, trackingTopic, maxAttempts: 1, retryFailed: true });
     assert.deepEqual([parked.parked, parked.replayed, parked.skipped, parked.failed], [dryRun.wouldFail.total, 0, replayed, 0]);
     const parkedRecords = await readAll(kafka, `${dlq}.parked`);
     assert.equal(parkedRecords.length, dryRun.wouldFail.total);
     for (const r of parkedRecords) assert.equal(headersAsText(r.headers)['sluice.replay.count'], '1', 'parked with its DLQ headers');
-    const parkedAgain = await replayDlq(cfg, { from: dlq, trackingTopic, maxAttempts: 1 });
+    const parkedAgain = await replayDlq(cfg, { from: dlq, trackingTopic, maxAttempts: 1, retryFailed: true });
     assert.deepEqual([parkedAgain.parked, parkedAgain.replayed, parkedAgain.skipped], [0, 0, replayed + parked.parked]);
     assert.deepEqual(await Promise.all([source, silver, dlq].map((t) => endOffsets(kafka, t))), ends, 'parking wrote nothing back');
     assert.equal(await endOffsets(kafka, `${dlq}.parked`), dryRun.wouldFail.total);
