@@ -171,15 +171,23 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
     repartition<T>(topic: string, o: { key(value: T): string; eventTime(value: T): number; outOfOrdernessMs?: number }) {
     if (!outputs.has(topic)) throw new SluiceError('CONFIG_INVALID', `topology ${def.name}: repartition("${topic}") is not declared in outputs`);
     const lag = o.outOfOrdernessMs ?? 5000;
+    let lastSrc = '';
+    let lastOffset = '';
+    let seq = 0;
     return map((env: Envelope<T>): Output => {
       const src = `${env.source.topic}/${env.source.partition}`;
       const ts = o.eventTime(env.value);
+      // Copies fanned out from one input are numbered, so downstream can tell a re-sent copy
+      // (stage 1 replaying after a crash) from a new one: (source offset, seq) only grows.
+      seq = src === lastSrc && env.source.offset === lastOffset ? seq + 1 : 0;
+      lastSrc = src;
+      lastOffset = env.source.offset;
       // This upstream partition's watermark before the record: downstream takes the minimum.
       const wm = Math.max(repartitionWm.get(src) ?? -Infinity, ts - lag);
       repartitionWm.set(src, wm);
       return {
         topic, key: o.key(env.value), value: Buffer.from(JSON.stringify(env.value)), raw: true,
-        headers: { 'sluice.src': src, 'sluice.wm': String(wm), 'sluice.ts': String(ts) },
+        headers: { 'sluice.src': src, 'sluice.src.offset': env.source.offset, 'sluice.src.seq': String(seq), 'sluice.wm': String(wm), 'sluice.ts': String(ts) },
         acks: [env.ack], timestamp: ts, source: env.source,
       };
     });

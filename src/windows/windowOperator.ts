@@ -58,11 +58,20 @@ interface WindowState {
 
 interface PartitionState {
   windows: Map<string, WindowState>;
+  /** Session windows by group key, so merging looks only at that key's sessions. */
+  sessionsByGroup: Map<string, Set<string>>;
   persistedWm: number;
   /** Every input up to this offset is in the durable state (restored from the checkpoint). */
   applied: bigint;
   lastOffset: bigint;
   persistedOffset: bigint;
+  /**
+   * Behind a repartition topic: the last (upstream offset, copy) applied per upstream partition.
+   * Stage 1 re-sends what it processed after its last commit when it restarts; those copies get
+   * new offsets here but old upstream positions, and must not be counted (or found late) twice.
+   */
+  upstream: Map<string, { offset: bigint; seq: number }>;
+  upstreamChanged: boolean;
 }
 
 export interface WindowRuntime {
@@ -120,11 +129,31 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
 
   function partition(p: number): PartitionState {
     let s = partitions.get(p);
-    if (!s) { s = { windows: new Map(), persistedWm: -Infinity, applied: -1n, lastOffset: -1n, persistedOffset: -1n }; partitions.set(p, s); }
+    if (!s) { s = { windows: new Map(), sessionsByGroup: new Map(), persistedWm: -Infinity, applied: -1n, lastOffset: -1n, persistedOffset: -1n, upstream: new Map(), upstreamChanged: false }; partitions.set(p, s); }
     return s;
   }
 
   function closeAt(w: { end: number }): number { return w.end + grace; }
+
+  function setWindow(state: PartitionState, key: string, w: WindowState): void {
+    state.windows.set(key, w);
+    if (spec.window.kind !== 'session') return;
+    let keys = state.sessionsByGroup.get(w.group);
+    if (!keys) { keys = new Set(); state.sessionsByGroup.set(w.group, keys); }
+    keys.add(key);
+  }
+
+  function deleteWindow(state: PartitionState, key: string): void {
+    const w = state.windows.get(key);
+    if (!w) return;
+    state.windows.delete(key);
+    const keys = state.sessionsByGroup.get(w.group);
+    if (keys) { keys.delete(key); if (!keys.size) state.sessionsByGroup.delete(w.group); }
+  }
+
+  function sessionsOf(state: PartitionState, group: string): [string, WindowState][] {
+    return [...(state.sessionsByGroup.get(group) ?? [])].map((k) => [k, state.windows.get(k)!]);
+  }
 
   function emitChangelog(p: number, key: string, value: unknown, acks: Ack[]): void {
     rt.emit({ topic: changelog, key, value: value === null ? null : Buffer.from(JSON.stringify(value)), raw: true, partition: p, acks });
@@ -162,7 +191,7 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
     let win = state.windows.get(k);
     if (!win) {
       win = { group, start: w.start, end: w.end, acc: spec.aggregate.init(), changed: true, resultPending: true, lastEmitAt: -Infinity, acks: [], applied: -1n };
-      state.windows.set(k, win);
+      setWindow(state, k, win);
     }
     if (offset <= win.applied) return; // already in this window's restored state
     win.applied = offset;
@@ -174,7 +203,8 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
   }
 
   function addToSession(state: PartitionState, p: number, ts: number, group: string, value: T, ack: Ack, gap: number, offset: bigint): void {
-    for (const w of state.windows.values()) if (w.group === group && ts >= w.start && ts < w.end && offset <= w.applied) return; // already applied
+    const sessions = sessionsOf(state, group);
+    for (const [, w] of sessions) if (ts >= w.start && ts < w.end && offset <= w.applied) return; // already applied
     let start = ts;
     let end = ts + gap;
     let acc = spec.aggregate.add(spec.aggregate.init(), value) as A;
@@ -182,17 +212,17 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
     let applied = offset;
     ack.retain();
     // Merge every session of this key that the new event touches: they become one session.
-    for (const [k, w] of state.windows) {
-      if (w.group !== group || ts < w.start - gap || ts > w.end) continue;
+    for (const [k, w] of sessions) {
+      if (ts < w.start - gap || ts > w.end) continue;
       start = Math.min(start, w.start);
       end = Math.max(end, w.end);
       acc = spec.aggregate.merge(w.acc as A, acc);
       acks.push(...w.acks);
       if (w.applied > applied) applied = w.applied;
-      state.windows.delete(k);
+      deleteWindow(state, k);
       if (w.start !== start || k !== storeKey(start, group)) emitChangelog(p, k, null, []); // the old session key is gone
     }
-    state.windows.set(storeKey(start, group), { group, start, end, acc, changed: true, resultPending: true, lastEmitAt: -Infinity, acks, applied });
+    setWindow(state, storeKey(start, group), { group, start, end, acc, changed: true, resultPending: true, lastEmitAt: -Infinity, acks, applied });
   }
 
   return {
@@ -212,6 +242,14 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
       // Re-delivered after a restart and already part of the checkpointed state: nothing to do.
       if (offset <= state.applied) return;
       if (offset > state.lastOffset) state.lastOffset = offset;
+      const upOffset = env.source.headers['sluice.src.offset'];
+      if (upOffset !== undefined) {
+        const pos = { offset: BigInt(upOffset), seq: Number(env.source.headers['sluice.src.seq'] ?? 0) };
+        const last = state.upstream.get(src);
+        if (last && (pos.offset < last.offset || (pos.offset === last.offset && pos.seq <= last.seq))) return; // a re-sent copy
+        state.upstream.set(src, pos);
+        state.upstreamChanged = true;
+      }
       const group = spec.key(env.value);
       if (spec.window.kind === 'session') {
         if (ts + spec.window.gapMs + grace <= wm) late(env, ts, ts + spec.window.gapMs, wm);
@@ -242,7 +280,7 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
             emitResult(w, true, now);
             rt.onEmitDelay?.(spec.store, Math.max(0, now - closeAt(w)) / 1000);
             emitChangelog(p, k, null, []);
-            state.windows.delete(k);
+            deleteWindow(state, k);
           } else {
             open++;
             if (w.resultPending && now - w.lastEmitAt >= emitEvery) emitResult(w, false, now);
@@ -250,8 +288,10 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
         }
         // The checkpoint: event time and the input offset the state covers, written after the
         // windows so a crash in between only loses the checkpoint, never makes it run ahead.
-        if ((Number.isFinite(wm) && wm > state.persistedWm) || state.lastOffset > state.persistedOffset) {
-          emitChangelog(p, WATERMARK_KEY, { wm: Number.isFinite(wm) ? wm : null, offset: String(state.lastOffset) }, []);
+        if ((Number.isFinite(wm) && wm > state.persistedWm) || state.lastOffset > state.persistedOffset || state.upstreamChanged) {
+          const upstream = Object.fromEntries([...state.upstream].map(([k, v]) => [k, `${v.offset}:${v.seq}`]));
+          emitChangelog(p, WATERMARK_KEY, { wm: Number.isFinite(wm) ? wm : null, offset: String(state.lastOffset), upstream }, []);
+          state.upstreamChanged = false;
           if (Number.isFinite(wm)) state.persistedWm = Math.max(state.persistedWm, wm);
           state.persistedOffset = state.lastOffset;
         }
@@ -262,8 +302,12 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
       const state = partition(p);
       if (key === WATERMARK_KEY) {
         if (value) {
-          const { wm, offset } = JSON.parse(value.toString()) as { wm: number | null; offset?: string };
+          const { wm, offset, upstream } = JSON.parse(value.toString()) as { wm: number | null; offset?: string; upstream?: Record<string, string> };
           if (offset !== undefined) { state.applied = BigInt(offset); state.lastOffset = state.applied; state.persistedOffset = state.applied; }
+          for (const [src, pos] of Object.entries(upstream ?? {})) {
+            const [o, q] = pos.split(':');
+            state.upstream.set(src, { offset: BigInt(o), seq: Number(q) });
+          }
           if (wm !== null) {
             state.persistedWm = Math.max(state.persistedWm, wm);
             restoredWm = Math.max(restoredWm, wm);
@@ -272,11 +316,11 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
         }
         return;
       }
-      if (value === null) { state.windows.delete(key); return; }
+      if (value === null) { deleteWindow(state, key); return; }
       const v = JSON.parse(value.toString()) as { g: string; s: number; e: number; a: unknown; o?: string };
       // Restored windows re-emit their result once; a final result re-emitted after a restart
       // carries the same value, so downstream upserts by key stay correct.
-      state.windows.set(key, { group: v.g, start: v.s, end: v.e, acc: v.a, changed: false, resultPending: true, lastEmitAt: -Infinity, acks: [], applied: v.o === undefined ? -1n : BigInt(v.o) });
+      setWindow(state, key, { group: v.g, start: v.s, end: v.e, acc: v.a, changed: false, resultPending: true, lastEmitAt: -Infinity, acks: [], applied: v.o === undefined ? -1n : BigInt(v.o) });
     },
     retainPartitions(owned) {
       for (const p of [...partitions.keys()]) if (!owned.has(p)) partitions.delete(p);

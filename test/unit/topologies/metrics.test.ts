@@ -51,3 +51,19 @@ test('DLQ records per minute by source and reason, from the DLQ headers', async 
   const rows = finals<{ source: string; reason: string; count: number }>(d.readOutput('metrics.dlq_per_minute'));
   assert.deepEqual(rows.map((r) => [r.source, r.reason, r.count]).sort(), [['web.clickstream', 'deserialize', 1], ['web.clickstream', 'rule', 2]]);
 });
+
+test('a repartition record re-sent by a restarted stage 1 (same upstream offset and copy) is counted once and is not late', async () => {
+  const d = await createTestDriver(metricsTopology(opts), { now: T0 });
+  const input = (offset: number, time: number) => Buffer.from(JSON.stringify({ metric: 'dlq', group: 'web.clickstream|rule', time }));
+  const headers = (offset: number, time: number) => ({ 'sluice.src': 'web.clickstream.dlq/0', 'sluice.src.offset': String(offset), 'sluice.src.seq': '0', 'sluice.wm': String(time - 1000), 'sluice.ts': String(time) });
+  d.pipeRaw(REPARTITION_TOPIC, input(0, T0 + 1000), { key: 'dlq|web.clickstream|rule', headers: headers(0, T0 + 1000) });
+  d.pipeRaw(REPARTITION_TOPIC, input(1, T0 + 2000), { key: 'dlq|web.clickstream|rule', headers: headers(1, T0 + 2000) });
+  d.pipeRaw(REPARTITION_TOPIC, input(2, T0 + 90_000), { key: 'dlq|web.clickstream|rule', headers: headers(2, T0 + 90_000) });
+  // Stage 1 restarted from offset 1: offsets 1 and 2 come again, now after the first window closed.
+  d.pipeRaw(REPARTITION_TOPIC, input(1, T0 + 2000), { key: 'dlq|web.clickstream|rule', headers: headers(1, T0 + 2000) });
+  d.pipeRaw(REPARTITION_TOPIC, input(2, T0 + 90_000), { key: 'dlq|web.clickstream|rule', headers: headers(2, T0 + 90_000) });
+  d.pipeRaw(REPARTITION_TOPIC, input(3, T0 + 200_000), { key: 'dlq|web.clickstream|rule', headers: headers(3, T0 + 200_000) });
+  const rows = finals<{ window_start: number; count: number }>(d.readOutput('metrics.dlq_per_minute'));
+  assert.deepEqual(rows.map((r) => r.count), [2, 1]);
+  assert.equal(d.readOutput('metrics.late').length, 0);
+});
