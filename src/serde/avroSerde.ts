@@ -75,11 +75,14 @@ export function createAvroSerde(registry: RegistryClient, opts: { maxMessageByte
     },
     encodeSync(schemaId, value) {
       const type = typeOf(schemaId);
-      const errors: string[] = [];
-      if (!type.isValid(value, { errorHook: (path) => errors.push(path.join('.') || '(root)') })) {
-        throw new SluiceError('SERDE_ENCODE_FAILED', `value does not match schema id ${schemaId} at ${errors.slice(0, 5).join(', ')}`, { details: { schemaId, paths: errors.slice(0, 5) } });
+      try {
+        return frame(schemaId, type.toBuffer(value));
+      } catch {
+        // Only a failed write pays for finding the offending paths (validating first would double every write).
+        const errors: string[] = [];
+        type.isValid(value, { errorHook: (path) => errors.push(path.join('.') || '(root)') });
+        throw new SluiceError('SERDE_ENCODE_FAILED', `value does not match schema id ${schemaId} at ${errors.slice(0, 5).join(', ') || '(root)'}`, { details: { schemaId, paths: errors.slice(0, 5) } });
       }
-      return frame(schemaId, type.toBuffer(value));
     },
     async prepare(values) {
       const ids = new Set<number>();
