@@ -605,7 +605,7 @@ interface Writer {
 const groups = new WeakMap<object, Map<string, Writer>>();
 
 function writerFor(cfg: WarehouseSinkConfig, ctx: SinkContext): Writer {
-  if (!cfg.transactionGroup) return createWriter(cfg, () => {});
+  if (!cfg.transactionGroup) return createWriter(cfg, ctx, () => {});
   const conn = cfg.connection ? JSON.stringify({ h: cfg.connection.host, p: cfg.connection.port, d: cfg.connection.database, u: cfg.connection.user }) : '';
   const key = [ctx.topology, cfg.transactionGroup, cfg.database, conn].join('\u0000');
   let byKey = groups.get(ctx.schemaIds);
@@ -613,13 +613,13 @@ function writerFor(cfg: WarehouseSinkConfig, ctx: SinkContext): Writer {
   let w = byKey.get(key);
   if (!w) {
     const map = byKey;
-    w = createWriter(cfg, () => { map.delete(key); });
+    w = createWriter(cfg, ctx, () => { map.delete(key); });
     byKey.set(key, w);
   }
   return w;
 }
 
-function createWriter(first: WarehouseSinkConfig, onEnd: () => void): Writer {
+function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () => void): Writer {
   const members = new Set<Member>();
   let pool: pg.Pool | undefined;
   let connecting: Promise<pg.Pool> | undefined;
@@ -640,7 +640,8 @@ function createWriter(first: WarehouseSinkConfig, onEnd: () => void): Writer {
 
   function connectPool(): Promise<pg.Pool> {
     connecting ??= (async () => {
-      const base = first.connection ?? (() => { const c = loadConfig(); return pgConnection(c, c.warehouseDatabase); })();
+      // The runner's configuration first (what `sluice run` validated at start-up), the environment otherwise.
+      const base = first.connection ?? (() => { const c = ctx.config ?? loadConfig(); return pgConnection(c, c.warehouseDatabase); })();
       const p = new pg.Pool({ ...base, ...(first.database ? { database: first.database } : {}), max: first.poolSize, idleTimeoutMillis: 30_000, application_name: 'sluice-warehouse' });
       p.on('error', (err) => log.warn({ err: err.message }, 'idle warehouse connection lost'));
       pool = p;

@@ -834,7 +834,7 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
     config: cfg,
     connect() {
       connecting ??= (async () => {
-        const sluice = deps.config ?? loadConfig();
+        const sluice = deps.config ?? ctx.config ?? loadConfig();
         bucket = cfg.bucket || sluice.s3Bucket;
         if (deps.client) client = deps.client;
         else { client = createS3Client(sluice); ownsClient = true; }

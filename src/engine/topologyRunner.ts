@@ -148,7 +148,7 @@ export class TopologyRunner {
     });
     for (const o of def.outputs) {
       if (!o.sink) continue;
-      const connector = o.sink({ topology: def.name, schemaIds, schemaFor: (name) => loadType(name) });
+      const connector = o.sink({ topology: def.name, schemaIds, schemaFor: (name) => loadType(name), config: this.cfg });
       await connector.connect();
       this.sinks.set(o.topic, connector);
       const withStats = connector as SinkConnector & { stats?: ConnectorStats };

@@ -74,6 +74,8 @@ export interface SinkConnector {
 
 export interface SinkContext {
   topology: string;
+  /** The runner's validated configuration (connections, credentials); absent in unit tests. */
+  config?: import('../config/config.ts').Config;
   /** Writer schema of an output (by schema name), for sinks that encode (Avro container files, table DDL). */
   schemaFor(schemaName: string): import('avsc').Type;
   /** Registry ids by schema name (for Avro container metadata and wire-format writes). */
