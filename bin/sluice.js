@@ -16,5 +16,9 @@ if (!node) {
 }
 const child = spawn(node, [path.join(root, 'src', 'cli', 'main.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
 // Forward termination so a supervisor's SIGTERM reaches the runner and it can drain and commit.
-for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, () => child.kill(sig));
+// Not SIGINT: Ctrl-C already reaches the whole foreground process group, child included, and
+// forwarding it would deliver one keypress twice (read as "again: force"). The wrapper itself
+// just waits for the child to finish its clean stop.
+for (const sig of ['SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
+process.on('SIGINT', () => {});
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));

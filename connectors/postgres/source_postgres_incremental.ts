@@ -436,7 +436,7 @@ export function createPostgresIncrementalSource(cfg: Config, input: PostgresIncr
       schemaIds.set(table, await registry.register(subjectFor(topicOf(table)), loadSchema(`oltp.${table}`)));
     }
     // Pages are encoded synchronously; the serde learns each writer schema once, here.
-    await serde.prepare([...schemaIds.values()].map((id) => { const header = Buffer.alloc(5); header.writeUInt32BE(id, 1); return header; }));
+    await serde.prepareIds(schemaIds.values());
     producer = kafka.producer();
     try {
       await producer.connect();

@@ -73,15 +73,11 @@ export function extractCommand(program: Command): void {
       const cfg = loadConfig();
 
       const ac = new AbortController();
-      let firstSignalAt = 0;
       const onSignal = (sig: NodeJS.Signals) => {
-        // `bin/sluice` forwards the terminal's Ctrl-C, so one keypress can arrive twice at once.
         if (ac.signal.aborted) {
-          if (Date.now() - firstSignalAt < 500) return;
           process.stderr.write(`\n${sig} again: exiting now; positions are stored up to the last acknowledged page\n`);
           process.exit(130);
         }
-        firstSignalAt = Date.now();
         process.stderr.write(`\n${sig}: stopping after the page in flight is acknowledged (again to force)…\n`);
         ac.abort();
       };

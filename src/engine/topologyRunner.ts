@@ -122,7 +122,7 @@ export class TopologyRunner {
     for (const name of new Set([...def.sources.map((s) => s.schema ?? s.topic), ...def.outputs.map((o) => o.schema)])) {
       schemaIds.set(name, await this.registry.register(`${name}-value`, loadSchema(name)));
     }
-    await this.serde.prepare([...schemaIds.values()].map((id) => { const b = Buffer.alloc(5); b.writeUInt32BE(id, 1); return b; }));
+    await this.serde.prepareIds(schemaIds.values());
 
     const tables: Record<string, MapReferenceTable> = {};
     for (const [name, spec] of Object.entries(def.references ?? {})) {

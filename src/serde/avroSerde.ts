@@ -20,6 +20,8 @@ export interface AvroSerde {
   decode(value: Buffer | null, coordinates?: RecordCoordinates, reader?: avro.Type): Promise<DecodedValue>;
   /** Resolves the schema ids of these values (unknown ids are remembered as unknown). */
   prepare(values: Iterable<Buffer | null>): Promise<void>;
+  /** Resolves these schema ids (ones just registered, before encodeSync/decodeSync use them). */
+  prepareIds(ids: Iterable<number>): Promise<void>;
   decodeSync(value: Buffer | null, coordinates?: RecordCoordinates, reader?: avro.Type): DecodedValue;
 }
 
@@ -86,8 +88,11 @@ export function createAvroSerde(registry: RegistryClient, opts: { maxMessageByte
     },
     async prepare(values) {
       const ids = new Set<number>();
-      for (const v of values) { const id = schemaIdOf(v); if (id !== undefined && !types.has(id)) ids.add(id); }
-      await Promise.all([...ids].map(fetch));
+      for (const v of values) { const id = schemaIdOf(v); if (id !== undefined) ids.add(id); }
+      await serde.prepareIds(ids);
+    },
+    async prepareIds(ids) {
+      await Promise.all([...new Set(ids)].filter((id) => !types.has(id)).map(fetch));
     },
     async decode(raw, coordinates, reader) {
       await serde.prepare([raw]);

@@ -13,7 +13,7 @@ export const KAFKA_VERSION = '4.1.1';
 export const APICURIO_VERSION = '3.0.9';
 export const S3PROXY_VERSION = '4.1.0';
 
-function fetchInto(dir: string, what: string, fetch: (tmp: string) => void): string {
+function fetchInto(dir: string, fetch: (tmp: string) => void): string {
   if (existsSync(dir)) return dir;
   requireProgram('mvn', 'Maven (apt-get install -y maven)');
   const tmp = `${dir}.partial`;
@@ -27,7 +27,7 @@ function fetchInto(dir: string, what: string, fetch: (tmp: string) => void): str
 /** Directory holding Kafka's runtime classpath (`<dir>/*`). */
 export function kafkaClasspath(cacheDir: string): string {
   const dir = path.join(cacheDir, `kafka-${KAFKA_VERSION}`);
-  fetchInto(dir, 'Kafka', (tmp) => run('mvn', ['-q', '-B', '-f', path.join(PROJECT_ROOT, 'stack', 'kafka', 'pom.xml'),
+  fetchInto(dir, (tmp) => run('mvn', ['-q', '-B', '-f', path.join(PROJECT_ROOT, 'stack', 'kafka', 'pom.xml'),
     'dependency:copy-dependencies', `-DoutputDirectory=${tmp}`, '-DincludeScope=runtime'], { what: 'fetching Kafka from Maven Central' }));
   return dir;
 }
@@ -35,7 +35,7 @@ export function kafkaClasspath(cacheDir: string): string {
 /** The unpacked Apicurio Registry application directory; returns the runner jar. */
 export function apicurioJar(cacheDir: string): string {
   const dir = path.join(cacheDir, `apicurio-${APICURIO_VERSION}`);
-  fetchInto(dir, 'Apicurio', (tmp) => {
+  fetchInto(dir, (tmp) => {
     run('mvn', ['-q', '-B', 'dependency:unpack', `-Dartifact=io.apicurio:apicurio-registry-app:${APICURIO_VERSION}:tar.gz:all`,
       `-DoutputDirectory=${tmp}`], { what: 'fetching Apicurio Registry from Maven Central', cwd: tmp });
   });
@@ -46,7 +46,7 @@ export function apicurioJar(cacheDir: string): string {
 
 export function s3proxyJar(cacheDir: string): string {
   const dir = path.join(cacheDir, `s3proxy-${S3PROXY_VERSION}`);
-  fetchInto(dir, 'S3Proxy', (tmp) => run('mvn', ['-q', '-B', 'dependency:copy',
+  fetchInto(dir, (tmp) => run('mvn', ['-q', '-B', 'dependency:copy',
     `-Dartifact=org.gaul:s3proxy:${S3PROXY_VERSION}:jar:jar-with-dependencies`, `-DoutputDirectory=${tmp}`],
   { what: 'fetching S3Proxy from Maven Central', cwd: tmp }));
   return path.join(dir, `s3proxy-${S3PROXY_VERSION}-jar-with-dependencies.jar`);

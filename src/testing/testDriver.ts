@@ -5,7 +5,6 @@ import { createAck } from '../engine/ack.ts';
 import { MapReferenceTable, referenceKey } from '../engine/referenceTable.ts';
 import { startTopology, type TopologyInstance } from '../engine/topologyInstance.ts';
 import { createAvroSerde, type AvroSerde } from '../serde/avroSerde.ts';
-import { dlqTopicOf } from '../topology/defineTopology.ts';
 import type { Output, TopologyDefinition } from '../topology/types.ts';
 import { createMemoryRegistry } from './memoryRegistry.ts';
 
@@ -66,7 +65,7 @@ export async function createTestDriver(def: TopologyDefinition, opts: { now?: nu
     ids.set(t, id);
     types.set(t, await registry.typeForId(id));
   }
-  await serde.prepare([...ids.values()].map((id) => Buffer.from([0, (id >>> 24) & 255, (id >>> 16) & 255, (id >>> 8) & 255, id & 255])));
+  await serde.prepareIds(ids.values());
 
   const tables: Record<string, MapReferenceTable> = {};
   for (const name of Object.keys(def.references ?? {})) tables[name] = new MapReferenceTable();
@@ -172,4 +171,3 @@ export async function createTestDriver(def: TopologyDefinition, opts: { now?: nu
   return driver;
 }
 
-export { dlqTopicOf };

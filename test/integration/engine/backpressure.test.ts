@@ -1,13 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadSchema } from '../../../src/domain/schemas.ts';
-import { createKafkaClient, ensureTopics } from '../../../src/kafka/kafka.ts';
 import { startRunnerProcess } from '../../../src/runner/runnerProcess.ts';
-import { createAvroSerde } from '../../../src/serde/avroSerde.ts';
-import { createRegistryClient } from '../../../src/serde/schemaRegistry.ts';
 import { defineTopology } from '../../../src/topology/defineTopology.ts';
 import type { Output, SinkConnector } from '../../../src/topology/types.ts';
 import { eventually, realStack, uniqueName } from '../../support/stack.ts';
+import { customersSource } from '../../support/customersSource.ts';
 
 /** An output that stops accepting: it keeps every output (and so its input acks) until opened. */
 function gateSink() {
@@ -35,18 +32,11 @@ test('a stalled output pauses partitions at the in-flight limit, keeps memory bo
     outputs: [{ topic: 'gated', schema: 'oltp.customers', sink: () => gate.sink }],
     pipeline: ({ sources, ops }) => sources[topic].pipe(ops.decode(), ops.toTopic('gated')),
   });
-  const kafka = createKafkaClient(cfg, 'it-stall');
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, [{ topic, partitions: 3 }], { partitions: 3, replicationFactor: 1 });
-  await admin.disconnect();
-  const registry = createRegistryClient(cfg);
-  const serde = createAvroSerde(registry, { maxMessageBytes: cfg.maxMessageBytes });
-  const id = await registry.register('oltp.customers-value', loadSchema('oltp.customers'));
+  const { kafka, row, encode } = await customersSource(cfg, topic, { clientId: 'it-stall' });
   const total = 12_000;
   const producer = kafka.producer();
   await producer.connect();
-  const messages = await Promise.all(Array.from({ length: total }, async (_, i) => ({ key: String(i), value: await serde.encode(id, { customer_id: i, email: `e${i}@x.io`, full_name: 'x'.repeat(200), country: 'NL', created_at: 1, updated_at: 1, op: 'c', extracted_at: 1 }) })));
+  const messages = Array.from({ length: total }, (_, i) => ({ key: String(i), value: encode(row(i, { full_name: 'x'.repeat(200) })) }));
   await producer.send({ topic, acks: -1, messages });
   await producer.disconnect();
 

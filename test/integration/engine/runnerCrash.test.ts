@@ -5,12 +5,9 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { PROJECT_ROOT } from '../../../src/config/config.ts';
-import { loadSchema } from '../../../src/domain/schemas.ts';
-import { createKafkaClient, ensureTopics } from '../../../src/kafka/kafka.ts';
-import { createAvroSerde } from '../../../src/serde/avroSerde.ts';
-import { createRegistryClient } from '../../../src/serde/schemaRegistry.ts';
 import { readAll, topicCount } from '../../support/kafkaHelpers.ts';
 import { eventually, realStack, uniqueName } from '../../support/stack.ts';
+import { customersSource } from '../../support/customersSource.ts';
 
 function startChild(prefix: string, groupId: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'test/support/runTopologyChild.ts'), 'customers', prefix, groupId], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SLUICE_LOG_LEVEL: 'error' } });
@@ -21,22 +18,14 @@ function startChild(prefix: string, groupId: string): Promise<{ child: ChildProc
 }
 
 async function produceCustomers(cfg: Awaited<ReturnType<typeof realStack>>, topic: string, n: number) {
-  const kafka = createKafkaClient(cfg, 'it-crash');
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, [{ topic, partitions: 3 }], { partitions: 3, replicationFactor: 1 });
-  await admin.disconnect();
-  const registry = createRegistryClient(cfg);
-  const serde = createAvroSerde(registry, { maxMessageBytes: cfg.maxMessageBytes });
-  const id = await registry.register('oltp.customers-value', loadSchema('oltp.customers'));
-  await serde.prepare([Buffer.from([0, (id >>> 24) & 255, (id >>> 16) & 255, (id >>> 8) & 255, id & 255])]);
+  const { kafka, row, encode } = await customersSource(cfg, topic, { clientId: 'it-crash' });
   const producer = kafka.producer();
   await producer.connect();
   for (let start = 0; start < n; start += 5000) {
     const messages = [];
     for (let i = start; i < Math.min(n, start + 5000); i++) {
       // Every 10th row breaks a rule, so both outputs (silver and DLQ) are exercised.
-      messages.push({ key: String(i), value: serde.encodeSync(id, { customer_id: i, email: i % 10 === 0 ? null : `c${i}@x.test`, full_name: `C${i}`, country: 'FR', created_at: 1, updated_at: 1, op: 'c', extracted_at: 1 }) });
+      messages.push({ key: String(i), value: encode(row(i, i % 10 === 0 ? { email: null } : {})) });
     }
     await producer.send({ topic, acks: -1, messages });
   }

@@ -1,41 +1,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import customers from '../../../topologies/customers.ts';
-import { loadSchema } from '../../../src/domain/schemas.ts';
-import { createKafkaClient, ensureTopics } from '../../../src/kafka/kafka.ts';
 import { startRunnerProcess } from '../../../src/runner/runnerProcess.ts';
-import { createAvroSerde } from '../../../src/serde/avroSerde.ts';
-import { createRegistryClient } from '../../../src/serde/schemaRegistry.ts';
 import { prefixTopology } from '../../../src/testing/prefixTopology.ts';
 import { eventually, realStack, uniqueName } from '../../support/stack.ts';
-
-async function countTopic(kafka: ReturnType<typeof createKafkaClient>, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const offsets = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  return offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
-}
+import { customersSource } from '../../support/customersSource.ts';
+import { topicCount } from '../../support/kafkaHelpers.ts';
 
 test('the runner routes every input to silver or the DLQ, commits all offsets, and reports it on /metrics and /readyz', async () => {
   const cfg = { ...(await realStack()), httpPort: 0 };
   const prefix = uniqueName('it');
   const def = prefixTopology(customers, prefix);
   const source = `${prefix}.oltp.customers`;
-  const kafka = createKafkaClient(cfg, 'it-runner');
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, [{ topic: source, partitions: 3 }], { partitions: 3, replicationFactor: 1 });
-  await admin.disconnect();
-  const registry = createRegistryClient(cfg);
-  const serde = createAvroSerde(registry, { maxMessageBytes: cfg.maxMessageBytes });
-  const id = await registry.register('oltp.customers-value', loadSchema('oltp.customers'));
+  const { kafka, row, encode } = await customersSource(cfg, source, { clientId: 'it-runner' });
 
   const valid = 600, noEmail = 40, garbage = 25;
   const messages = [];
   for (let i = 0; i < valid + noEmail; i++) {
-    const row = { customer_id: i, email: i < valid ? `c${i}@shop.test` : null, full_name: `C ${i}`, country: 'DE', created_at: 1, updated_at: 2, op: 'c', extracted_at: 3 };
-    messages.push({ key: String(i), value: await serde.encode(id, row) });
+    messages.push({ key: String(i), value: encode(row(i, i < valid ? {} : { email: null })) });
   }
   for (let i = 0; i < garbage; i++) messages.push({ key: `g${i}`, value: Buffer.from(`not avro ${i}`) });
   const producer = kafka.producer();
@@ -49,9 +31,9 @@ test('the runner routes every input to silver or the DLQ, commits all offsets, a
   try {
     const silver = `${prefix}.silver.customers`;
     const dlq = `${source}.dlq`;
-    await eventually(async () => (await countTopic(kafka, silver)) + (await countTopic(kafka, dlq)) === messages.length, 'all records routed', 60_000);
-    assert.equal(await countTopic(kafka, silver), valid);
-    assert.equal(await countTopic(kafka, dlq), noEmail + garbage);
+    await eventually(async () => (await topicCount(kafka, silver)) + (await topicCount(kafka, dlq)) === messages.length, 'all records routed', 60_000);
+    assert.equal(await topicCount(kafka, silver), valid);
+    assert.equal(await topicCount(kafka, dlq), noEmail + garbage);
 
     const metrics = await (await fetch(`${proc.url}/metrics`)).text();
     assert.match(metrics, new RegExp(`sluice_records_in_total\\{topology="customers",topic="${source}"\\} ${messages.length}`));
