@@ -30,8 +30,8 @@ export interface InstanceDeps {
 
 export interface TopologyInstance {
   push(record: SourceRecord, ack: Ack): void;
-  /** Time passes: windows flush state, emit provisional and final results. */
-  tick(): void;
+  /** Time passes: windows flush state, emit provisional and final results (see WindowOperator.tick). */
+  tick(full?: boolean): void;
   /** The window stores: their changelog topics, for creation and restore. */
   stores(): { store: string; changelog: string; inputTopic?: string; lateTopic: string }[];
   restore(changelog: string, partition: number, key: string, value: Buffer | null): void;
@@ -239,8 +239,8 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
         ack.release(); // the engine's own reference: a record nobody kept is done now
       }
     },
-    tick() {
-      for (const w of windows) w.tick();
+    tick(full = true) {
+      for (const w of windows) w.tick(full);
     },
     stores() {
       return windows.map((w) => ({ store: w.store, changelog: w.changelog, inputTopic: w.inputTopic, lateTopic: w.lateTopic }));

@@ -253,8 +253,8 @@ export class TopologyRunner {
     }
   }
 
-  private tick(): void {
-    try { this.instance?.tick(); } catch (err) { this.fail(err); }
+  private tick(full = true): void {
+    try { this.instance?.tick(full); } catch (err) { this.fail(err); }
   }
 
   private resetTracking(): void {
@@ -308,7 +308,7 @@ export class TopologyRunner {
     // Metrics per batch, through label-bound children: per-record label hashing costs more than the work.
     this.metrics.recordsIn.labels({ topology: this.def.name, topic }).inc(consumed);
     this.metrics.inFlight.set({ topology: this.def.name }, [...this.trackers.values()].reduce((n, t) => n + t.inFlight, 0));
-    this.tick();
+    this.tick(false); // only what this batch changed; closing windows is the timer's full tick
     await heartbeat();
   }
 

@@ -60,6 +60,8 @@ interface PartitionState {
   windows: Map<string, WindowState>;
   /** Session windows by group key, so merging looks only at that key's sessions. */
   sessionsByGroup: Map<string, Set<string>>;
+  /** Windows changed since the last tick: a light tick after each batch visits only these. */
+  dirty: Set<string>;
   persistedWm: number;
   /** Every input up to this offset is in the durable state (restored from the checkpoint). */
   applied: bigint;
@@ -106,7 +108,11 @@ export interface WindowOperator<T> {
   readonly inputTopic?: string;
   readonly lateTopic: string;
   push(env: Envelope<T>): void;
-  tick(): void;
+  /**
+   * Time passes. A full tick (the timer's) visits every window and closes those the watermark
+   * passed; a light one (after each batch) visits only changed windows. Both write the checkpoint.
+   */
+  tick(full?: boolean): void;
   restore(partition: number, key: string, value: Buffer | null): void;
   /** Forget partitions this runner no longer owns (their state lives on in the changelog). */
   retainPartitions(owned: Set<number>): void;
@@ -129,7 +135,7 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
 
   function partition(p: number): PartitionState {
     let s = partitions.get(p);
-    if (!s) { s = { windows: new Map(), sessionsByGroup: new Map(), persistedWm: -Infinity, applied: -1n, lastOffset: -1n, persistedOffset: -1n, upstream: new Map(), upstreamChanged: false }; partitions.set(p, s); }
+    if (!s) { s = { windows: new Map(), sessionsByGroup: new Map(), dirty: new Set(), persistedWm: -Infinity, applied: -1n, lastOffset: -1n, persistedOffset: -1n, upstream: new Map(), upstreamChanged: false }; partitions.set(p, s); }
     return s;
   }
 
@@ -195,6 +201,7 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
     }
     if (offset <= win.applied) return; // already in this window's restored state
     win.applied = offset;
+    state.dirty.add(k);
     win.acc = spec.aggregate.add(win.acc as A, value);
     win.changed = true;
     win.resultPending = true;
@@ -223,6 +230,7 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
       if (w.start !== start || k !== storeKey(start, group)) emitChangelog(p, k, null, []); // the old session key is gone
     }
     setWindow(state, storeKey(start, group), { group, start, end, acc, changed: true, resultPending: true, lastEmitAt: -Infinity, acks, applied });
+    state.dirty.add(storeKey(start, group));
   }
 
   return {
@@ -263,12 +271,15 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
       // Records with an upstream watermark were already observed by the instance, for every window.
       if (reported === undefined) tr.observe(src, ts, now);
     },
-    tick() {
+    tick(full = true) {
       const now = rt.now();
       const wm = tracker ? tracker.watermark(now) : restoredWm;
       let open = 0;
       for (const [p, state] of partitions) {
-        for (const [k, w] of state.windows) {
+        const visit: Iterable<[string, WindowState]> = full ? state.windows
+          : [...state.dirty].flatMap((k) => { const w = state.windows.get(k); return w ? [[k, w] as [string, WindowState]] : []; });
+        state.dirty.clear();
+        for (const [k, w] of visit) {
           if (w.changed) {
             const acks = w.acks;
             w.acks = [];
@@ -276,7 +287,7 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
             for (const a of acks) a.release(); // our hold; the changelog output now holds them
             w.changed = false;
           }
-          if (closeAt(w) <= wm) {
+          if (full && closeAt(w) <= wm) {
             emitResult(w, true, now);
             rt.onEmitDelay?.(spec.store, Math.max(0, now - closeAt(w)) / 1000);
             emitChangelog(p, k, null, []);
@@ -287,8 +298,10 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
           }
         }
         // The checkpoint: event time and the input offset the state covers, written after the
-        // windows so a crash in between only loses the checkpoint, never makes it run ahead.
-        if ((Number.isFinite(wm) && wm > state.persistedWm) || state.lastOffset > state.persistedOffset || state.upstreamChanged) {
+        // windows so a crash in between only loses the checkpoint, never makes it run ahead. Light
+        // ticks write it too: it must keep up with the offsets those windows let the runner commit,
+        // or a restore would resume with an older watermark than the records before the commit set.
+        if (((Number.isFinite(wm) && wm > state.persistedWm) || state.lastOffset > state.persistedOffset || state.upstreamChanged)) {
           const upstream = Object.fromEntries([...state.upstream].map(([k, v]) => [k, `${v.offset}:${v.seq}`]));
           emitChangelog(p, WATERMARK_KEY, { wm: Number.isFinite(wm) ? wm : null, offset: String(state.lastOffset), upstream }, []);
           state.upstreamChanged = false;
@@ -296,7 +309,7 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
           state.persistedOffset = state.lastOffset;
         }
       }
-      rt.onWindowsOpen?.(spec.store, open);
+      if (full) rt.onWindowsOpen?.(spec.store, open);
     },
     restore(p, key, value) {
       const state = partition(p);

@@ -48,3 +48,17 @@ test('after a restore, records re-delivered from before the checkpoint are not c
   assert.deepEqual(current.filter((r) => r.window_start === T + 60_000).map((r) => r.count), [2], 'offset 4 applied once, offsets 2 not twice');
   assert.equal(first.filter((o) => o.topic === 't.late').length, 1);
 });
+
+test('a light tick hands changed windows to the changelog (their inputs are then acknowledged) but closes nothing; the full tick closes', () => {
+  const out: Output[] = [];
+  const op = createWindowOperator(spec, runtime(out));
+  let acked = 0;
+  const e = (offset: number, t: number): Envelope<Ev> => ({ ...env(offset, t), ack: createAck(() => acked++, () => {}) });
+  for (const [i, t] of [T + 1000, T + 2000, T + 61_000].entries()) { const x = e(i, t); op.push(x); x.ack.release(); }
+  assert.equal(acked, 0, 'held until the changelog has them');
+  op.tick(false);
+  assert.equal(acked, 3);
+  assert.equal(out.filter((o) => o.topic === 'metrics.active_sessions' && (o.value as { final: boolean }).final).length, 0, 'no final yet');
+  op.tick(true);
+  assert.equal(out.filter((o) => o.topic === 'metrics.active_sessions' && (o.value as { final: boolean }).final).length, 1);
+});
