@@ -45,6 +45,9 @@ export const SETTINGS = {
   topicPartitions: { env: 'SLUICE_TOPIC_PARTITIONS', description: 'Partitions of the topics Sluice creates', default: '3', schema: positiveInt },
   topicReplication: { env: 'SLUICE_TOPIC_REPLICATION', description: 'Replication factor of the topics Sluice creates', default: '1', schema: positiveInt },
   maxMessageBytes: { env: 'SLUICE_MAX_MESSAGE_BYTES', description: 'Largest record value accepted; larger ones go to the DLQ', default: String(1024 * 1024), schema: positiveInt },
+  kafkaSessionTimeoutMs: { env: 'SLUICE_KAFKA_SESSION_TIMEOUT_MS', description: 'Consumer group session timeout: how long a killed runner holds its partitions (broker minimum 6000)', default: '6000', schema: positiveInt },
+  processingGuarantee: { env: 'SLUICE_PROCESSING_GUARANTEE', description: 'at_least_once, or exactly_once (Kafka transactions: outputs, DLQ, changelogs and offsets of a batch commit together)', default: 'at_least_once', schema: z.enum(['at_least_once', 'exactly_once']) },
+  sinkErrors: { env: 'SLUICE_SINK_ERRORS', description: 'A record the S3 or warehouse sink can never take: dlq (to <source>.dlq, reason sink) or fail (stop the runner)', default: 'dlq', schema: z.enum(['dlq', 'fail']) },
 
   registryUrl: { env: 'SLUICE_REGISTRY_URL', description: 'Confluent-compatible schema registry base URL', default: 'http://127.0.0.1:8081/apis/ccompat/v7', schema: z.url() },
   registryPort: { env: 'SLUICE_REGISTRY_PORT', description: 'Local stack only: registry HTTP port', default: '8081', schema: port },

@@ -24,6 +24,8 @@ export const ERROR_CATALOGUE = {
   KAFKA_CONNECT_FAILED: [true, 'check SLUICE_KAFKA_BROKERS and that the brokers are up'],
   KAFKA_TOPIC_MISMATCH: [false, 'the existing topic differs from the configuration; fix it by hand'],
   KAFKA_PRODUCE_FAILED: [true, 'check broker health'],
+  KAFKA_TRANSIENT: [true, 'the broker was briefly unavailable (leader election, new topic, coordinator loading); retried automatically, check broker health if it repeats'],
+  SINK_RECORD_REJECTED: [false, 'the sink cannot store this record; it is in <source>.dlq with reason sink (SLUICE_SINK_ERRORS=dlq), fix the data or the table and replay it'],
   KAFKA_CONSUMER_CRASHED: [true, 'the consumer is restarted; check broker health if it repeats'],
   REGISTRY_UNAVAILABLE: [true, 'check SLUICE_REGISTRY_URL and that the registry is up'],
   REGISTRY_INCOMPATIBLE: [false, 'the schema change breaks the subject compatibility level'],

@@ -25,3 +25,8 @@ export function dlqHeaders(args: {
     '__connect.errors.exception.message': message,
   };
 }
+
+/** A record's own headers without the error headers of an earlier failure (a new one replaces them). */
+export function withoutErrorHeaders(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([k]) => !k.startsWith('sluice.error.') && !k.startsWith('__connect.errors.')));
+}

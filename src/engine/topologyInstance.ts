@@ -5,7 +5,7 @@ import { loadType } from '../domain/schemas.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import { dlqTopicOf } from '../topology/defineTopology.ts';
 import type { Ack, DlqReason, Envelope, Operators, Output, ReferenceTable, Rule, RuleContext, SourceRecord, TopologyDefinition } from '../topology/types.ts';
-import { dlqHeaders } from './dlqHeaders.ts';
+import { dlqHeaders, withoutErrorHeaders } from './dlqHeaders.ts';
 import { createWindowOperator, type WindowOperator, type WindowSpec } from '../windows/windowOperator.ts';
 import type { WatermarkTracker } from '../windows/watermarks.ts';
 
@@ -37,10 +37,6 @@ export interface TopologyInstance {
   restore(changelog: string, partition: number, key: string, value: Buffer | null): void;
   retainPartitions(changelog: string, owned: Set<number>): void;
   stop(): void;
-}
-
-function withoutErrorHeaders(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).filter(([k]) => !k.startsWith('sluice.error.') && !k.startsWith('__connect.errors.')));
 }
 
 /** Which SERDE error codes mean "does not match its schema" rather than "cannot be decoded". */

@@ -6,7 +6,8 @@ import { ensureTopics, type Consumer, type EachBatchPayload, type KafkaClient, t
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import type { RegistryClient } from '../serde/schemaRegistry.ts';
 import { dlqTopicOf } from '../topology/defineTopology.ts';
-import type { Output, SinkConnector, TopologyDefinition } from '../topology/types.ts';
+import type { Output, SinkConnector, SinkRecordError, TopologyDefinition } from '../topology/types.ts';
+import { dlqHeaders, withoutErrorHeaders } from './dlqHeaders.ts';
 import { createAck } from './ack.ts';
 import type { ConnectorStats, EngineMetrics } from './engineMetrics.ts';
 import { OffsetTracker } from './offsetTracker.ts';
@@ -148,7 +149,7 @@ export class TopologyRunner {
     });
     for (const o of def.outputs) {
       if (!o.sink) continue;
-      const connector = o.sink({ topology: def.name, schemaIds, schemaFor: (name) => loadType(name), config: this.cfg });
+      const connector = o.sink({ topology: def.name, schemaIds, schemaFor: (name) => loadType(name), config: this.cfg, deadLetter: (out, e) => this.sinkDeadLetter(out, e) });
       await connector.connect();
       this.sinks.set(o.topic, connector);
       const withStats = connector as SinkConnector & { stats?: ConnectorStats };
@@ -219,6 +220,35 @@ export class TopologyRunner {
         this.consumer.seek({ topic, partition: p, offset: lowest });
       }
     }
+  }
+
+  /**
+   * A record a sink can never take: its source record goes to `<source>.dlq` (reason `sink`) and
+   * the dead letter takes over the output's acks, so the input commits once the DLQ record is
+   * durable; the rest of the sink's batch is the sink's business. SLUICE_SINK_ERRORS=fail stops.
+   */
+  private sinkDeadLetter(output: Output, e: SinkRecordError): void {
+    const src = output.source;
+    const where = src ? `${src.topic}/${src.partition}@${src.offset}` : output.topic;
+    const err = new SluiceError('SINK_RECORD_REJECTED', `${e.sink} cannot store the record from ${where}: ${e.message}`, {
+      coordinates: src ? { topic: src.topic, partition: src.partition, offset: src.offset } : undefined, details: { sink: e.sink, code: e.code },
+    });
+    if (!src || this.cfg.sinkErrors === 'fail') {
+      for (const a of output.acks) a.fail(err);
+      return;
+    }
+    log.warn({ code: err.code, topology: this.def.name, sink: e.sink, sqlstate: e.code, coordinates: err.coordinates, err: e.message }, 'record dead-lettered by its sink');
+    const spec = this.def.sources.find((s) => s.topic === src.topic) ?? { topic: src.topic };
+    this.sink!.add({
+      topic: dlqTopicOf(spec), key: src.key, value: src.value, raw: true,
+      headers: {
+        ...withoutErrorHeaders(src.headers),
+        ...dlqHeaders({ source: src, topology: this.def.name, reason: 'sink', message: `${e.sink}: ${e.code ? `${e.code} ` : ''}${e.message}`, now: Date.now() }),
+        'sluice.error.sink': e.sink,
+        'sluice.error.sink.code': e.code ?? '',
+      },
+      acks: output.acks, timestamp: src.timestamp, source: src,
+    });
   }
 
   /** Changelog topics (compacted, co-partitioned with the windows' input) and late topics. */

@@ -32,7 +32,7 @@ export interface Envelope<T = unknown> {
   schemaId?: number;
 }
 
-export type DlqReason = 'deserialize' | 'schema' | 'rule' | 'processing';
+export type DlqReason = 'deserialize' | 'schema' | 'rule' | 'processing' | 'sink';
 
 /** Anything the engine must make durable: a record for an output topic (or another sink). */
 export interface Output {
@@ -80,6 +80,24 @@ export interface SinkContext {
   schemaFor(schemaName: string): import('avsc').Type;
   /** Registry ids by schema name (for Avro container metadata and wire-format writes). */
   schemaIds: Map<string, number>;
+  /**
+   * Hands over a record this sink can never take (Kafka Connect's errors.tolerance=all): the
+   * runner sends its source record to `<source>.dlq` with reason `sink`, the sink's name and the
+   * error in headers, and takes over the output's acks (released once the dead letter is
+   * durable). The sink must not release those acks itself. With SLUICE_SINK_ERRORS=fail the
+   * runner stops instead. Absent (unit tests without a runner): the sink fails the batch.
+   */
+  deadLetter?(output: Output, error: SinkRecordError): void;
+}
+
+/** Why a sink refused one record: shown in the dead letter's headers. */
+export interface SinkRecordError {
+  /** The sink's name (`warehouse`, `s3-lake`, ...). */
+  sink: string;
+  /** The database's or S3's own message. */
+  message: string;
+  /** The server's error code (SQLSTATE, S3 error code), when there is one. */
+  code?: string;
 }
 
 export type SinkFactory = (ctx: SinkContext) => SinkConnector;
