@@ -14,7 +14,7 @@ export default defineTopology({
   sources: [{ topic: 'web.clickstream' }],
   references: { products: { topic: 'oltp.products', key: 'product_id' } },
   rules: [
-    uniqueWithin('click_event_unique', 'event_id', DEDUPE_WINDOW_MS),
+    uniqueWithin('click_event_unique', 'event_id', DEDUPE_WINDOW_MS, { eventTime: 'event_time' }),
     notNull('click_session_present', 'session_id'),
     range('click_event_time_not_future', 'event_time', { max: (ctx) => ctx.now() + FUTURE_TOLERANCE_MS }),
     range('click_price_range', 'price', { min: 0, max: MAX_PRICE }),

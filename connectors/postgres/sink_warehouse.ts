@@ -9,7 +9,7 @@ import { SluiceError, isSluiceError } from '../../src/core/errors.ts';
 import { createLogger } from '../../src/core/log.ts';
 import { withRetry } from '../../src/core/retry.ts';
 import { loadSchema } from '../../src/domain/schemas.ts';
-import type { Output, SinkConnector, SinkContext, SinkFactory } from '../../src/topology/types.ts';
+import type { Ack, Output, SinkConnector, SinkContext, SinkFactory, SinkRecordError, SourceRecord } from '../../src/topology/types.ts';
 import { parseWarehouseSinkConfig, type WarehouseSinkConfig, type WarehouseSinkOptions } from './sink_warehouse.config.ts';
 
 /**
@@ -543,6 +543,14 @@ export interface WarehouseSinkStats {
   lastFlushAt: number;
   /** Records waiting for the next flush. */
   pending: number;
+  /** Records of this table handed to `<source>.dlq` (reason `sink`): rows the table can never take. */
+  deadLettered: number;
+  /** Flush transactions this table took part in, committed or rolled back (retries and isolation included). */
+  transactions: number;
+  /** Batches a rejected row made split (bisection) to find the rows to dead-letter. */
+  isolations: number;
+  /** Transactions spent isolating: the halves tried, and the offsets-only one that stores dead letters' offsets. */
+  isolationTransactions: number;
 }
 
 export interface WarehouseSinkConnector extends SinkConnector {
@@ -573,6 +581,148 @@ export function isRetriablePgError(err: unknown): boolean {
   return /connection|terminated|timeout|ECONN/i.test((err as Error)?.message ?? '');
 }
 
+/**
+ * SQLSTATEs that blame a row, not the database or the connection: the same row fails on every
+ * retry, so the sink isolates it and dead-letters it instead of stopping.
+ * - Class 22, data exception: a value the column's type refuses — invalid text representation
+ *   (22P02), numeric value out of range (22003), invalid byte sequence / a NUL byte (22021),
+ *   untranslatable character (22P05: \u0000 in jsonb), datetime format or overflow (22007,
+ *   22008), string too long (22001), and the rest of the class.
+ * - 23502 not-null and 23514 check violations: a value the table's own constraints refuse.
+ * Not 23505 (unique) or 23503 (foreign key): they depend on other rows and on timing (another
+ * writer, a parent row not loaded yet), not on this row alone. Connection loss, serialization
+ * failures and deadlocks stay retriable (isRetriablePgError) and never dead-letter.
+ */
+export function isRowRejectedSqlState(code: unknown): boolean {
+  return typeof code === 'string' && (/^22[0-9A-Z]{3}$/.test(code) || code === '23502' || code === '23514');
+}
+
+/** A flush failed because of the values of a row: the server refused one (see isRowRejectedSqlState), or the sink could not write it as COPY text. */
+function isRowRejection(err: unknown): boolean {
+  if (isSluiceError(err)) return isSluiceError(err, 'SINK_RECORD_REJECTED');
+  return isRowRejectedSqlState((err as { code?: unknown })?.code);
+}
+
+/**
+ * What a dead letter says about a Postgres rejection: the server's message with the offending
+ * value withheld (Postgres quotes it at the end of some messages, e.g. `invalid input syntax for
+ * type integer: "abc"`; a dead letter's message describes the failure, never carries the record,
+ * and the runner logs it), plus the column when the server names it.
+ */
+export function describeRowRejection(err: unknown): { message: string; code?: string } {
+  if (isSluiceError(err)) return { message: err.message, code: typeof err.details?.sqlState === 'string' ? err.details.sqlState : undefined };
+  const e = err as { message?: unknown; code?: unknown; column?: unknown; where?: unknown };
+  let message = String(e?.message ?? err).replace(/: ".*"$/s, ': (value withheld)');
+  const column = typeof e?.column === 'string' ? e.column : typeof e?.where === 'string' ? /, column ([^:]+):/.exec(e.where)?.[1] : undefined;
+  if (column) message += ` (column ${column})`;
+  return { message, code: typeof e?.code === 'string' ? e.code : undefined };
+}
+
+/** A table's first text column holding a NUL byte (or a key that does): Postgres text can never store `\u0000`. */
+function nulColumnOf(o: Output, textColumns: string[]): string | undefined {
+  const v = (o.value ?? {}) as Record<string, unknown>;
+  for (const c of textColumns) {
+    const x = v[c];
+    if (typeof x === 'string' && x.includes('\u0000')) return c;
+  }
+  const k = o.key;
+  if (typeof k === 'string' ? k.includes('\u0000') : Buffer.isBuffer(k) && k.includes(0)) return '_key';
+  return undefined;
+}
+
+/** The pending rows of a flush, per member (table). */
+type Cut = [Member, Output[]][];
+
+type DeadLetter = NonNullable<SinkContext['deadLetter']>;
+
+/** The table whose statement a flush error came from (the dead letter names it). */
+const failedIn = new WeakMap<object, string>();
+
+/** One source record's rows in a flush, per table: what lands or is dead-lettered as a whole. */
+interface Unit { source?: SourceRecord; rows: Map<Member, Output[]> }
+
+/** The cut's rows grouped by source record, sorted by topic, partition and offset (rows without a source last, one unit each). */
+function unitsOf(cut: Cut): Unit[] {
+  const byCoordinates = new Map<string, Unit>();
+  const sourced: Unit[] = [];
+  const loose: Unit[] = [];
+  for (const [m, rows] of cut) {
+    for (const o of rows) {
+      const s = o.source;
+      let u: Unit | undefined;
+      if (s) {
+        const k = `${tpKey(s.topic, s.partition)}\u0000${s.offset}`;
+        u = byCoordinates.get(k);
+        if (!u) { u = { source: s, rows: new Map() }; byCoordinates.set(k, u); sourced.push(u); }
+      } else {
+        u = { rows: new Map() };
+        loose.push(u);
+      }
+      const list = u.rows.get(m);
+      if (list) list.push(o); else u.rows.set(m, [o]);
+    }
+  }
+  sourced.sort((a, b) => {
+    const x = a.source!, y = b.source!;
+    if (x.topic !== y.topic) return x.topic < y.topic ? -1 : 1;
+    if (x.partition !== y.partition) return x.partition - y.partition;
+    const d = BigInt(x.offset) - BigInt(y.offset);
+    return d < 0n ? -1 : d > 0n ? 1 : 0;
+  });
+  return sourced.concat(loose);
+}
+
+/** The rows of `units` as a cut of `members` (in their order; members without rows left out). */
+function cutOf(units: Unit[], members: Member[]): Cut {
+  const out: Cut = [];
+  for (const m of members) {
+    const rows: Output[] = [];
+    for (const u of units) { const r = u.rows.get(m); if (r) for (const o of r) rows.push(o); }
+    if (rows.length) out.push([m, rows]);
+  }
+  return out;
+}
+
+function firstRefusal(u: Unit, refused: Map<Output, SinkRecordError>): SinkRecordError | undefined {
+  if (!refused.size) return undefined;
+  for (const rows of u.rows.values()) for (const o of rows) { const why = refused.get(o); if (why) return why; }
+  return undefined;
+}
+
+/**
+ * Hands a record's rows to the runner's dead-letter queue as one output (one dead letter, however
+ * many tables refused it) under an ack of ours, and resolves once the dead letter is durable (the
+ * runner releases that ack): no offset past the record is stored before. The rows' own acks
+ * follow ours, so the runner's commit waits for the dead letter too. Rejects when the runner
+ * fails it (SLUICE_SINK_ERRORS=fail, or the DLQ write failed).
+ */
+function handOver(deadLetter: DeadLetter, outputs: Output[], error: SinkRecordError): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let refs = 1;
+    let settled = false;
+    const ack: Ack = {
+      retain() { if (!settled) refs++; },
+      release() {
+        if (settled || --refs > 0) return;
+        settled = true;
+        for (const o of outputs) for (const a of o.acks) a.release();
+        resolve();
+      },
+      fail(err) {
+        if (settled) return;
+        settled = true;
+        for (const o of outputs) for (const a of o.acks) a.fail(err);
+        reject(err);
+      },
+    };
+    try {
+      deadLetter({ ...outputs[0], acks: [ack] }, error);
+    } catch (err) {
+      ack.fail(err);
+    }
+  });
+}
+
 /** One table's share of a writer. */
 interface Member {
   name: string;
@@ -581,6 +731,8 @@ interface Member {
   ctx: SinkContext;
   plan?: TablePlan;
   sql?: { copy: string; merge: string[]; stage: string[] };
+  /** Columns written as text (`text`, `uuid`): checked for NUL bytes before a batch is sent. */
+  textColumns?: string[];
   pending: Output[];
   stats: WarehouseSinkStats;
   connecting?: Promise<void>;
@@ -717,39 +869,176 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
     armTimer();
   }
 
-  async function writeBatch(cut: [Member, Output[]][]): Promise<void> {
+  async function writeBatch(cut: Cut): Promise<void> {
     const started = process.hrtime.bigint();
     try {
       for (const [m] of cut) await writer.connectMember(m);
-      const result = await withRetry(() => transact(cut), retry('warehouse flush', () => { for (const [m] of cut) m.stats.retries++; }));
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const now = Date.now();
-      cut.forEach(([m, rows], i) => {
-        const st = m.stats;
-        st.batches++;
-        st.rows += result[i].rows;
-        st.bytes += result[i].bytes;
-        st.skippedReplays += rows.length - result[i].rows;
-        st.flushSeconds += seconds;
-        st.lastFlushSeconds = seconds;
-        st.lastFlushAt = now;
-      });
-      log.debug({ sinks: cut.map(([m], i) => `${m.name}:${result[i].rows}`), seconds }, 'warehouse batch committed');
-      for (const [, rows] of cut) for (const o of rows) for (const a of o.acks) a.release();
     } catch (err) {
-      const e = asPgError(err, `warehouse flush of ${cut.map(([m, rows]) => `${rows.length} records into ${m.name}`).join(', ')} failed`, cut[0]?.[1][0]?.source);
-      log.error({ sinks: cut.map(([m]) => m.name), err: e.toJSON() }, 'warehouse flush failed');
-      for (const [m, rows] of cut) {
-        m.stats.failures++;
-        for (const o of rows) for (const a of o.acks) a.fail(e);
-      }
+      failRows(cut, err);
+      return;
+    }
+    // The members of a writer belong to one runner: one dead-letter queue for all of them.
+    const deadLetter = cut[0]?.[0].ctx.deadLetter;
+    const refused = deadLetter ? refusedBeforeSending(cut) : new Map<Output, SinkRecordError>();
+    if (deadLetter && refused.size) {
+      await isolate(cut, deadLetter, refused, undefined);
+      return;
+    }
+    try {
+      const result = await landOnce(cut, [], false);
+      account(cut, result, started);
+      releaseRows(cut);
+    } catch (err) {
+      // Without a dead-letter queue (unit tests without a runner) a refused row fails its batch.
+      if (deadLetter && isRowRejection(err)) await isolate(cut, deadLetter, refused, err);
+      else failRows(cut, err);
     }
   }
 
-  /** One flush transaction. Returns, per member, the rows merged and the COPY bytes. */
-  async function transact(cut: [Member, Output[]][]): Promise<{ rows: number; bytes: number }[]> {
+  /** One flush transaction, with retries of what is retriable (connection loss, serialization failure, deadlock). */
+  function landOnce(cut: Cut, advance: Unit[], isolating: boolean): Promise<{ rows: number; bytes: number }[]> {
+    const taking = new Set([...cut.map(([m]) => m), ...advance.flatMap((u) => [...u.rows.keys()])]);
+    return withRetry(() => transact(cut, advance, isolating), retry('warehouse flush', () => { for (const m of taking) m.stats.retries++; }));
+  }
+
+  /**
+   * A batch holding rows the tables refuse (isRowRejection): everything else lands, those rows
+   * are dead-lettered (Kafka Connect's errors.tolerance=all).
+   *
+   * The unit is a source record: its rows in every table of the group land or are dead-lettered
+   * together (one dead letter; no table of a group holds a record another lacks). Rows refused
+   * client-side (`refused`) go first, without a round trip. The others are sorted by partition
+   * and offset and bisected: a part is tried in its own transaction (COPY, merge and offsets, as
+   * any batch: exactly-once holds), a part that commits is done, one that fails is split in
+   * halves, and a record that fails on its own is dead-lettered. When a part failed and its left
+   * half lands, the right half holds the culprit and is split at once. That costs about two
+   * transactions per halving, ⌈log2 n⌉ halvings per bad row, instead of one transaction per row.
+   *
+   * Offsets: parts commit in offset order, so a stored offset never passes a record that is
+   * neither landed nor dead-lettered, and `greatest()` keeps it from moving back. A dead letter
+   * is waited for until it is durable before any later commit stores an offset past it (a crash
+   * in between would lose the record); its offsets then ride with the next commit, or with an
+   * offsets-only transaction at the end, so a restart does not dead-letter it again.
+   */
+  async function isolate(cut: Cut, deadLetter: DeadLetter, refused: Map<Output, SinkRecordError>, failure: unknown): Promise<void> {
+    const members = cut.map(([m]) => m);
+    const units = unitsOf(cut);
+    const handled = new Set<Unit>();
+    /** Dead-lettered (durably) records whose offsets are not stored yet. */
+    let unstored: Unit[] = [];
+    for (const m of members) m.stats.isolations++;
+    log.warn({ sinks: members.map((m) => m.name), records: units.length, refusedBeforeSending: refused.size, sqlState: failure === undefined ? undefined : describeRowRejection(failure).code }, 'warehouse batch holds rows a table refuses; isolating them');
+
+    const land = async (part: Unit[]): Promise<void> => {
+      const partCut = cutOf(part, members);
+      const started = process.hrtime.bigint();
+      const result = await landOnce(partCut, unstored, true);
+      unstored = [];
+      for (const u of part) handled.add(u);
+      account(partCut, result, started);
+      releaseRows(partCut);
+    };
+    const deadLetterUnit = async (u: Unit, why: SinkRecordError): Promise<void> => {
+      await handOver(deadLetter, [...u.rows.values()].flat(), why);
+      handled.add(u);
+      unstored.push(u);
+      for (const [m, rows] of u.rows) m.stats.deadLettered += rows.length;
+    };
+    const rejection = (err: unknown): SinkRecordError => ({ sink: (typeof err === 'object' && err !== null ? failedIn.get(err) : undefined) ?? members[0].name, ...describeRowRejection(err) });
+    const settle = async (part: Unit[], failed?: unknown): Promise<void> => {
+      if (!part.length) return;
+      if (failed === undefined) {
+        try { await land(part); return; } catch (err) { if (!isRowRejection(err)) throw err; failed = err; }
+      }
+      if (part.length === 1) { await deadLetterUnit(part[0], rejection(failed)); return; }
+      const mid = part.length >>> 1;
+      const left = part.slice(0, mid), right = part.slice(mid);
+      let leftLanded = true;
+      try {
+        await land(left);
+      } catch (err) {
+        if (!isRowRejection(err)) throw err;
+        leftLanded = false;
+        await settle(left, err);
+      }
+      // A single record is still tried on its own: only its own failure dead-letters it.
+      await settle(right, leftLanded && right.length > 1 ? failed : undefined);
+    };
+
+    try {
+      const rest: Unit[] = [];
+      for (const u of units) {
+        const why = firstRefusal(u, refused);
+        if (why) await deadLetterUnit(u, why);
+        else rest.push(u);
+      }
+      await settle(rest, failure);
+      if (unstored.length) await landOnce([], unstored, true);
+    } catch (err) {
+      // A failure that is not the rows' (or the runner refused a dead letter: SLUICE_SINK_ERRORS=fail):
+      // what is neither landed nor dead-lettered fails, and the runner stops.
+      failRows(cutOf(units.filter((u) => !handled.has(u)), members), err);
+    }
+  }
+
+  /** Rows Postgres can never take, found without a round trip: a NUL byte in text (the server says 22021). */
+  function refusedBeforeSending(cut: Cut): Map<Output, SinkRecordError> {
+    const refused = new Map<Output, SinkRecordError>();
+    for (const [m, rows] of cut) {
+      const cols = m.textColumns ?? [];
+      for (const o of rows) {
+        const column = nulColumnOf(o, cols);
+        if (column !== undefined) refused.set(o, { sink: m.name, code: '22021', message: `invalid byte sequence for encoding "UTF8": 0x00 (column ${column}; found before sending: Postgres text cannot hold a NUL byte)` });
+      }
+    }
+    return refused;
+  }
+
+  function account(cut: Cut, result: { rows: number; bytes: number }[], started: bigint): void {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const now = Date.now();
+    cut.forEach(([m, rows], i) => {
+      const st = m.stats;
+      st.batches++;
+      st.rows += result[i].rows;
+      st.bytes += result[i].bytes;
+      st.skippedReplays += rows.length - result[i].rows;
+      st.flushSeconds += seconds;
+      st.lastFlushSeconds = seconds;
+      st.lastFlushAt = now;
+    });
+    log.debug({ sinks: cut.map(([m], i) => `${m.name}:${result[i].rows}`), seconds }, 'warehouse batch committed');
+  }
+
+  function releaseRows(cut: Cut): void {
+    for (const [, rows] of cut) for (const o of rows) for (const a of o.acks) a.release();
+  }
+
+  function failRows(cut: Cut, err: unknown): void {
+    if (!cut.length) return;
+    const e = asPgError(err, `warehouse flush of ${cut.map(([m, rows]) => `${rows.length} records into ${m.name}`).join(', ')} failed`, cut[0]?.[1][0]?.source);
+    log.error({ sinks: cut.map(([m]) => m.name), err: e.toJSON() }, 'warehouse flush failed');
+    for (const [m, rows] of cut) {
+      m.stats.failures++;
+      for (const o of rows) for (const a of o.acks) a.fail(e);
+    }
+  }
+
+  /**
+   * One flush transaction: COPY and merge `cut`, and advance the stored offsets past its rows and
+   * past the `advance` records (dead letters already durable). Returns, per member of `cut`, the
+   * rows merged and the COPY bytes.
+   */
+  async function transact(cut: Cut, advance: Unit[], isolating: boolean): Promise<{ rows: number; bytes: number }[]> {
+    const offsetRows: Cut = [...cut];
+    for (const u of advance) for (const [m, rows] of u.rows) offsetRows.push([m, rows]);
+    for (const m of new Set(offsetRows.map(([m]) => m))) {
+      m.stats.transactions++;
+      if (isolating) m.stats.isolationTransactions++;
+    }
     const client = await pool!.connect();
     let ok = false;
+    let keep = false;
     try {
       let ready = staged.get(client);
       if (!ready) { ready = new Set(); staged.set(client, ready); }
@@ -761,7 +1050,7 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
       await client.query('begin');
       // The (sink, topic, partition) positions this flush advances, and the next offset of each.
       const next = new Map<string, { sink: string; topic: string; partition: number; next: bigint }>();
-      for (const [m, rows] of cut) {
+      for (const [m, rows] of offsetRows) {
         for (const o of rows) {
           if (!o.source) continue;
           const k = `${m.name}\u0000${tpKey(o.source.topic, o.source.partition)}`;
@@ -790,8 +1079,14 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
         const fresh = freshRecords(rows, (topic, partition) => stored.get(`${m.name}\u0000${tpKey(topic, partition)}`) ?? 0n);
         let bytes = 0;
         if (fresh.length) {
-          bytes = await copyRows(client, m, fresh);
-          for (const sql of m.sql!.merge) await client.query(sql);
+          try {
+            bytes = await copyRows(client, m, fresh);
+            for (const sql of m.sql!.merge) await client.query(sql);
+          } catch (err) {
+            // Which table refused: the dead letter names it.
+            if (err && typeof err === 'object') failedIn.set(err, m.name);
+            throw err;
+          }
         }
         result.push({ rows: fresh.length, bytes });
       }
@@ -815,11 +1110,13 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
       ok = true;
       return result;
     } catch (err) {
-      await client.query('rollback').catch(() => {});
+      const rolledBack = await client.query('rollback').then(() => true, () => false);
+      // A row the server refused leaves a healthy session, which isolation goes on using; any
+      // other failure drops the connection (its temp tables with it; the next one stages afresh).
+      keep = rolledBack && isRowRejectedSqlState((err as { code?: unknown })?.code);
       throw err;
     } finally {
-      // A failed connection is dropped (its temp tables with it); the next one stages afresh.
-      client.release(ok ? undefined : true);
+      client.release(ok || keep ? undefined : true);
     }
   }
 
@@ -834,24 +1131,35 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
       for (let i = 0; i < rows.length; i++) {
         const o = rows[i];
         const v = (o.value ?? {}) as Record<string, unknown>;
-        let line = '';
-        for (let c = 0; c < cols.length; c++) line += copyValue(v[cols[c].name], cols[c].kind) + '\t';
         const s = o.source;
-        const ts = o.timestamp ?? s?.timestamp;
-        let validFrom: unknown = null;
-        if (scd2) {
-          validFrom = ordering ? v[ordering] : ts;
-          if (typeof validFrom !== 'number') {
-            throw new SluiceError('PG_QUERY_FAILED', `warehouse sink ${m.name}: ${ordering || 'the record timestamp'} is not an epoch-ms number; it gives valid_from`, { coordinates: s && { topic: s.topic, partition: s.partition, offset: s.offset } });
+        const coordinates = s && { topic: s.topic, partition: s.partition, offset: s.offset };
+        let line = '';
+        let at = '';
+        // A value that cannot be written (an absurd timestamp, a JSON value that does not
+        // serialise) is this row's fault: SINK_RECORD_REJECTED, so isolation dead-letters it.
+        // The message names the column, never the value.
+        try {
+          for (let c = 0; c < cols.length; c++) { at = cols[c].name; line += copyValue(v[at], cols[c].kind) + '\t'; }
+          const ts = o.timestamp ?? s?.timestamp;
+          let validFrom: unknown = null;
+          if (scd2) {
+            validFrom = ordering ? v[ordering] : ts;
+            if (typeof validFrom !== 'number') {
+              throw new SluiceError('SINK_RECORD_REJECTED', `warehouse sink ${m.name}: ${ordering || 'the record timestamp'} is not an epoch-ms number; it gives valid_from`, { coordinates });
+            }
           }
+          at = '_timestamp';
+          line += (s ? escapeCopyText(s.topic) : COPY_NULL) + '\t'
+            + (s ? String(s.partition) : COPY_NULL) + '\t'
+            + (s ? s.offset : COPY_NULL) + '\t'
+            + (o.key === null || o.key === undefined ? COPY_NULL : escapeCopyText(Buffer.isBuffer(o.key) ? o.key.toString('utf8') : o.key)) + '\t'
+            + (typeof ts === 'number' ? isoOfMillis(ts) : COPY_NULL) + '\t';
+          at = 'valid_from';
+          line += copyValue(validFrom, 'timestamptz') + '\t' + i + '\n';
+        } catch (err) {
+          if (isSluiceError(err)) throw err;
+          throw new SluiceError('SINK_RECORD_REJECTED', `warehouse sink ${m.name}: column ${at}: ${err instanceof RangeError ? 'value out of range' : 'value cannot be written as COPY text'}`, { cause: err, coordinates });
         }
-        line += (s ? escapeCopyText(s.topic) : COPY_NULL) + '\t'
-          + (s ? String(s.partition) : COPY_NULL) + '\t'
-          + (s ? s.offset : COPY_NULL) + '\t'
-          + (o.key === null || o.key === undefined ? COPY_NULL : escapeCopyText(Buffer.isBuffer(o.key) ? o.key.toString('utf8') : o.key)) + '\t'
-          + (typeof ts === 'number' ? isoOfMillis(ts) : COPY_NULL) + '\t'
-          + copyValue(validFrom, 'timestamptz') + '\t'
-          + i + '\n';
         buf += line;
         if (buf.length >= chunkChars) { bytes += Buffer.byteLength(buf); yield buf; buf = ''; }
       }
@@ -867,6 +1175,7 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
       m.connecting ??= (async () => {
         m.plan = tablePlanOf({ ...m.cfg, table: m.table }, resolveSchema(m));
         m.sql = { copy: copySql(m.plan, m.name), merge: mergeSql(m.plan, m.name), stage: stageTableSql(m.plan, m.name) };
+        m.textColumns = m.plan.columns.filter((c) => c.kind === 'text' || c.kind === 'uuid').map((c) => c.name);
         const p = await connectPool();
         try {
           await withRetry(() => ensureTable(p, m), retry('warehouse DDL'));
@@ -946,7 +1255,7 @@ export function createWarehouseSinkConnector(cfg: WarehouseSinkConfig, ctx: Sink
     name: cfg.name || `${cfg.schema}.${table}`,
     cfg, table, ctx,
     pending: [],
-    stats: { batches: 0, rows: 0, bytes: 0, flushSeconds: 0, lastFlushSeconds: 0, retries: 0, failures: 0, skippedReplays: 0, lastFlushAt: 0, pending: 0 },
+    stats: { batches: 0, rows: 0, bytes: 0, flushSeconds: 0, lastFlushSeconds: 0, retries: 0, failures: 0, skippedReplays: 0, lastFlushAt: 0, pending: 0, deadLettered: 0, transactions: 0, isolations: 0, isolationTransactions: 0 },
     closed: false,
   };
   const writer = writerFor(cfg, ctx);

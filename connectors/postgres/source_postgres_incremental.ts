@@ -4,7 +4,7 @@ import { pgConnection, type Config } from '../../src/config/config.ts';
 import { asSluiceError, SluiceError } from '../../src/core/errors.ts';
 import { createLogger } from '../../src/core/log.ts';
 import { loadSchema, subjectFor } from '../../src/domain/schemas.ts';
-import { createKafkaClient, ensureTopics, type KafkaClient, type Message, type Producer } from '../../src/kafka/kafka.ts';
+import { createKafkaClient, ensureTopics, retryKafka, type KafkaClient, type Message, type Producer } from '../../src/kafka/kafka.ts';
 import { OLTP_PRIMARY_KEYS, type OltpTable } from '../../src/oltp/oltpDdl.ts';
 import { createAvroSerde, type AvroSerde } from '../../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../../src/serde/schemaRegistry.ts';
@@ -312,9 +312,11 @@ export async function readPositions(kafka: KafkaClient, topic: string, opts: { t
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const admin = kafka.admin();
   let ends: { partition: number; high: string; low: string }[];
-  await admin.connect();
   try {
-    ends = await admin.fetchTopicOffsets(topic);
+    // Retried: right after the topic is created, or while its leader moves, the broker answers
+    // NOT_LEADER_FOR_PARTITION for a moment and kafkajs' admin gives up on that at once.
+    await retryKafka(() => admin.connect(), `connecting to read ${topic}`, { signal: opts.signal });
+    ends = await retryKafka(() => admin.fetchTopicOffsets(topic), `end offsets of ${topic}`, { signal: opts.signal });
   } catch (err) {
     throw new SluiceError('KAFKA_CONNECT_FAILED', `cannot read the end offsets of the positions topic ${topic}: ${(err as Error).message}`, { cause: err });
   } finally {
@@ -332,12 +334,16 @@ export async function readPositions(kafka: KafkaClient, topic: string, opts: { t
   let lastProgress = Date.now();
   let watchdog: NodeJS.Timeout | undefined;
   try {
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
+    await retryKafka(async () => {
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+    }, `subscribing to ${topic}`, { signal: opts.signal });
     await new Promise<void>((resolve, reject) => {
       const caughtUp = () => [...targets].every(([p, high]) => (next.get(p) ?? 0n) >= high);
       const fail = (err: unknown) => reject(asSluiceError(err, 'KAFKA_CONNECT_FAILED'));
-      consumer.on(consumer.events.CRASH, (e) => fail(e.payload.error));
+      // A crash kafkajs restarts (a transient broker error) is not a failure; the watchdog still
+      // fails the read if the restarted consumer makes no progress.
+      consumer.on(consumer.events.CRASH, (e) => { if (!(e.payload as { restart?: boolean }).restart) fail(e.payload.error); });
       watchdog = setInterval(() => {
         if (opts.signal?.aborted) return resolve();
         if (Date.now() - lastProgress < timeoutMs) return;

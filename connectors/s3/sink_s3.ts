@@ -338,6 +338,8 @@ export interface S3SinkStats {
   uploadsInFlight: number;
   /** Re-delivered records acknowledged without a rewrite (already inside an existing object). */
   skippedRecords: number;
+  /** Records no object can hold (their value does not match the writer schema) handed to `<source>.dlq`, reason `sink`. */
+  deadLettered: number;
   /** Re-deliveries seen (offset not above the last one of its partition). */
   rewinds: number;
   staleUploadsAborted: number;
@@ -365,7 +367,7 @@ function emptyStats(): S3SinkStats {
     batches: 0, bytes: 0, rows: 0, retries: 0, failures: 0, lastFlushAt: null,
     flushSeconds: { buckets: FLUSH_BUCKETS, counts: FLUSH_BUCKETS.map(() => 0), sum: 0, count: 0 },
     rolls: { records: 0, bytes: 0, 'event-time': 0, aligned: 0, schema: 0, idle: 0, watermark: 0, flush: 0 },
-    openBatches: 0, uploadsInFlight: 0, skippedRecords: 0, rewinds: 0, staleUploadsAborted: 0,
+    openBatches: 0, uploadsInFlight: 0, skippedRecords: 0, deadLettered: 0, rewinds: 0, staleUploadsAborted: 0,
   };
 }
 
@@ -435,6 +437,9 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
   function writeRecord(o: Output, schemaName: string, body: Buffer, pos: number): number {
     const value = decoded ? o.value : lakeRecordOf(o.source!);
     if (cfg.format === 'avro') return writerFor(schemaName).type.encode(value, body, pos);
+    // JSON lines check nothing by themselves: a staging object holds what its schema says, in
+    // either format, so a value the schema refuses is refused here too.
+    if (decoded && !writerFor(schemaName).type.isValid(value)) throw new SluiceError('SINK_RECORD_REJECTED', `${name}: the value does not match ${schemaName}`);
     const line = `${JSON.stringify(value, jsonReplacer)}\n`;
     const n = Buffer.byteLength(line, 'utf8');
     if (pos + n > body.length) return body.length - (pos + n);
@@ -463,6 +468,39 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
       if (blk.count > 0) finishBlock(b); // full: the record opens the next block
       else b.block = newBlock(blk.body.length - BLOCK_HEAD - end + BLOCK_SLACK); // a record larger than a block
     }
+  }
+
+  /**
+   * Why no object can hold this record (its value does not match the writer schema, or does not
+   * serialise), or undefined if one can. Names the fields, never their values: the message goes
+   * into the dead letter's headers and the runner's log.
+   */
+  function encodeProblem(o: Output, schemaName: string): string | undefined {
+    const value = decoded ? o.value : lakeRecordOf(o.source!);
+    const bad: string[] = [];
+    if (!writerFor(schemaName).type.isValid(value, { errorHook: (path) => { bad.push(path.join('.') || '(root)'); } })) {
+      return `the value does not match the writer schema ${schemaName} at ${bad.slice(0, 5).join(', ')}`;
+    }
+    if (cfg.format === 'jsonl.gz') {
+      try { JSON.stringify(value, jsonReplacer); } catch (err) { return `the value cannot be written as JSON (${(err as Error).name})`; }
+    }
+    return undefined;
+  }
+
+  /**
+   * A record no object can hold goes to the runner's dead-letter queue, which takes over its acks
+   * (Kafka Connect's errors.tolerance=all); without one (no runner) it fails, as before.
+   * Names stay deterministic: the record is never part of a batch, so a batch it would have
+   * opened starts at the next record written — and a replay, refusing the same record again,
+   * opens the same batch under the same name.
+   */
+  function refuse(o: Output, problem: string, err?: unknown): void {
+    if (!ctx.deadLetter) {
+      failOutput(o, new SluiceError('SINK_RECORD_REJECTED', `${name}: ${problem}`, { cause: err, coordinates: coordinatesOf(o) }));
+      return;
+    }
+    stats.deadLettered++;
+    ctx.deadLetter(o, { sink: name, message: problem });
   }
 
   function coordinatesOf(o: Output) {
@@ -549,20 +587,25 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
   function place(st: PartitionState, o: Output): void {
     const src = o.source!;
     const offset = BigInt(src.offset);
-    if (st.skipThrough !== undefined) {
-      if (offset <= st.skipThrough) {
-        stats.skippedRecords++;
-        for (const a of o.acks) a.release();
-        return;
-      }
-      st.skipThrough = undefined;
-    }
     let schema: string;
     try {
       schema = schemaNameOf(o);
     } catch (err) {
       failOutput(o, err, 'CONFIG_INVALID');
       return;
+    }
+    if (st.skipThrough !== undefined) {
+      if (offset <= st.skipThrough) {
+        // A record in the existing object's range that the object cannot hold was dead-lettered
+        // by the run that wrote it; whether that dead letter became durable is unknown (it held
+        // the commit back), so it is sent again rather than acknowledged as written.
+        const problem = encodeProblem(o, schema);
+        if (problem) { refuse(o, problem); return; }
+        stats.skippedRecords++;
+        for (const a of o.acks) a.release();
+        return;
+      }
+      st.skipThrough = undefined;
     }
     const bucket_ = eventTimeBucket(src.timestamp, cfg.rollEventTimeMs);
     if (st.batch) {
@@ -583,9 +626,11 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
     try {
       size = appendRecord(b, o);
     } catch (err) {
-      // Cannot happen for values toTopic checked against the schema; a bug if it does.
+      // toTopic checks values against the schema, but an operator that builds its outputs itself
+      // does not. The record is left out of the batch (an empty one is dropped, so the next
+      // record written opens it and names it: see refuse).
       if (!b.records) { st.batch = undefined; stats.openBatches--; }
-      failOutput(o, err, 'INTERNAL');
+      refuse(o, encodeProblem(o, schema) ?? `the value cannot be encoded (${(err as Error)?.name ?? 'error'})`, err);
       return;
     }
     b.records++; b.bytes += size; b.lastOffset = offset; b.lastAddAt = Date.now();

@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
+import { createLogger } from '../core/log.ts';
 import { parseDuration } from '../generate/pacing.ts';
-import { formatStatus, stackUp } from '../stack/stack.ts';
+import { formatStatus, stackDown, stackUp } from '../stack/stack.ts';
 import { runDemo } from '../demo/runDemo.ts';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
+const log = createLogger('demo');
 
 export function demoCommand(program: Command): void {
   program.command('demo').description('The main job on the local stack: seed the shop, generate clicks and orders, run every topology with the dashboard, then show what landed where')
@@ -15,15 +17,26 @@ export function demoCommand(program: Command): void {
     .option('--extract-every <d>', 'how often the database is extracted into Kafka', '15s')
     .action(async (opts: { duration: string; clicks: string; oltpRate: string; badRatio: string; extractEvery: string }) => {
       const cfg = loadConfig();
-      say('== local stack');
-      say(formatStatus(await stackUp(cfg, say)));
-      say('== demo');
-      await runDemo(cfg, {
-        durationMs: opts.duration === '0' ? 0 : parseDuration(opts.duration),
-        clicksPerSecond: Number(opts.clicks),
-        oltpChangesPerSecond: Number(opts.oltpRate),
-        badRatio: Number(opts.badRatio),
-        extractEveryMs: parseDuration(opts.extractEvery),
-      }, say);
+      const started: string[] = [];
+      try {
+        say('== local stack');
+        say(formatStatus(await stackUp(cfg, say, { onStarted: (service) => started.push(service) })));
+        say('== demo');
+        await runDemo(cfg, {
+          durationMs: opts.duration === '0' ? 0 : parseDuration(opts.duration),
+          clicksPerSecond: Number(opts.clicks),
+          oltpChangesPerSecond: Number(opts.oltpRate),
+          badRatio: Number(opts.badRatio),
+          extractEveryMs: parseDuration(opts.extractEvery),
+        }, say);
+      } catch (err) {
+        // A failed demo leaves nothing of its own running: the services it brought up stop; a
+        // stack that was already up (another demo, `sluice dev up`) is not ours to stop.
+        if (started.length) {
+          say(`== the demo failed; stopping the services it started (${started.join(', ')})`);
+          await stackDown(cfg, say, { only: started }).catch((e) => log.error({ err: String(e) }, 'stopping the local stack failed'));
+        }
+        throw err;
+      }
     });
 }

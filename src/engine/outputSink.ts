@@ -15,6 +15,20 @@ export interface OutputSink {
   readonly pending: number;
 }
 
+/** The Kafka message of an output: raw bytes as they are, else Avro in the wire format of its schema. */
+export function encodeOutput(output: Output, serde: AvroSerde, schemaIds: Map<string, number>): Message {
+  let value: Buffer | null;
+  if (output.raw) value = output.value as Buffer | null;
+  else {
+    const subject = output.schemaSubjectTopic ?? output.topic;
+    const id = schemaIds.get(subject);
+    if (id === undefined) throw new SluiceError('SCHEMA_NOT_FOUND', `no registered schema for output ${subject}`);
+    value = serde.encodeSync(id, output.value);
+  }
+  const headers: IHeaders | undefined = output.headers;
+  return { key: output.key, value, headers, partition: output.partition, timestamp: output.timestamp === undefined ? undefined : String(output.timestamp) };
+}
+
 export function createOutputSink(opts: {
   producer: Producer;
   serde: AvroSerde;
@@ -30,19 +44,6 @@ export function createOutputSink(opts: {
   let pending = 0;
   let timer: NodeJS.Timeout | undefined;
   let sending: Promise<void> = Promise.resolve();
-
-  function encode(output: Output): Message {
-    let value: Buffer | null;
-    if (output.raw) value = output.value as Buffer | null;
-    else {
-      const subject = output.schemaSubjectTopic ?? output.topic;
-      const id = opts.schemaIds.get(subject);
-      if (id === undefined) throw new SluiceError('SCHEMA_NOT_FOUND', `no registered schema for output ${subject}`);
-      value = opts.serde.encodeSync(id, output.value);
-    }
-    const headers: IHeaders | undefined = output.headers;
-    return { key: output.key, value, headers, partition: output.partition, timestamp: output.timestamp === undefined ? undefined : String(output.timestamp) };
-  }
 
   function releaseAll(acks: Ack[]) { for (const a of acks) a.release(); }
 
@@ -75,7 +76,7 @@ export function createOutputSink(opts: {
 
   return {
     add(output) {
-      queue.push({ topic: output.topic, message: encode(output), output });
+      queue.push({ topic: output.topic, message: encodeOutput(output, opts.serde, opts.schemaIds), output });
       pending++;
       if (queue.length >= maxBatch) void sendNow();
       else timer ??= setTimeout(() => { timer = undefined; void sendNow(); }, lingerMs);

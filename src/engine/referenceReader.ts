@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/config.ts';
-import type { KafkaClient } from '../kafka/kafka.ts';
+import { SluiceError } from '../core/errors.ts';
+import { retryKafka, type KafkaClient } from '../kafka/kafka.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import type { ReferenceSpec } from '../topology/types.ts';
+import { fetchEndOffsets } from './readToEnd.ts';
 import { MapReferenceTable, referenceKey } from './referenceTable.ts';
 import { createLogger } from '../core/log.ts';
 
@@ -11,38 +13,62 @@ const log = createLogger('reference');
 /**
  * Reads a whole topic into a table and keeps following it (a GlobalKTable). Every runner reads
  * all partitions itself, so referential rules give the same answer whichever runner owns the
- * record. `ready` resolves once the table holds everything up to the end offsets seen at start.
+ * record. `ready` resolves once the table holds everything up to the end offsets seen at start;
+ * it rejects if the consumer crashes for good before that. A crash after that is handed to
+ * `onFatal` (a table that silently stops following its topic would answer stale lookups).
  */
-export async function startReferenceReader(cfg: Config, kafka: KafkaClient, serde: AvroSerde, spec: ReferenceSpec, table: MapReferenceTable) {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(spec.topic);
-  await admin.disconnect();
+export async function startReferenceReader(cfg: Config, kafka: KafkaClient, serde: AvroSerde, spec: ReferenceSpec, table: MapReferenceTable, onFatal?: (err: unknown) => void) {
+  const ends = await fetchEndOffsets(kafka, spec.topic);
   const target = new Map(ends.map((p) => [p.partition, BigInt(p.high)]));
   const position = new Map<number, bigint>();
   let markReady: () => void = () => {};
-  const ready = new Promise<void>((r) => { markReady = r; });
-  const check = () => { if ([...target].every(([p, high]) => high === 0n || (position.get(p) ?? 0n) >= high)) markReady(); };
+  let failBeforeReady: (err: unknown) => void = () => {};
+  let isReady = false;
+  const ready = new Promise<void>((resolve, reject) => { markReady = resolve; failBeforeReady = reject; });
+  ready.catch(() => {}); // the caller awaits `ready`; this only keeps an early crash from being "unhandled"
+  const check = () => { if ([...target].every(([p, high]) => high === 0n || (position.get(p) ?? 0n) >= high)) { isReady = true; markReady(); } };
   check();
   // A throwaway group id: the table is rebuilt from the beginning on every start, never committed.
   const consumer = kafka.consumer({ groupId: `sluice-ref-${spec.topic}-${randomBytes(4).toString('hex')}` });
-  await consumer.connect();
-  await consumer.subscribe({ topic: spec.topic, fromBeginning: true });
-  await consumer.run({
-    autoCommit: false,
-    eachBatch: async ({ batch }) => {
-      await serde.prepare(batch.messages.map((m) => m.value));
-      for (const m of batch.messages) {
-        try {
-          const v = m.value === null ? null : serde.decodeSync(m.value).value;
-          const k = v === null ? m.key?.toString() : referenceKey(v, spec.key);
-          if (k !== undefined) table.put(k, v);
-        } catch { /* undecodable reference rows are their own topology's DLQ business */ }
-        position.set(batch.partition, BigInt(m.offset) + 1n);
-      }
-      check();
-    },
+  consumer.on(consumer.events.CRASH, (e) => {
+    if ((e.payload as { restart?: boolean }).restart) return; // kafkajs restarts it and re-reads from where it was
+    const err = new SluiceError('KAFKA_CONSUMER_CRASHED', `reference table reader of ${spec.topic} crashed and will not restart: ${e.payload.error?.message}`, { cause: e.payload.error });
+    if (!isReady) failBeforeReady(err);
+    else if (onFatal) onFatal(err);
+    else log.error({ code: err.code, topic: spec.topic, err: err.message }, 'reference table reader stopped');
   });
+  // A reference topic written in transactions (silver.* under exactly-once) ends with commit
+  // markers no eachBatch sees: kafkajs reports batches of only markers through this event.
+  consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+    if (e.payload.lastOffset === null) return;
+    const next = BigInt(e.payload.lastOffset) + 1n;
+    if (next > (position.get(e.payload.partition) ?? 0n)) position.set(e.payload.partition, next);
+    check();
+  });
+  try {
+    await retryKafka(async () => {
+      await consumer.connect();
+      await consumer.subscribe({ topic: spec.topic, fromBeginning: true });
+    }, `subscribing to the reference topic ${spec.topic}`);
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        await serde.prepare(batch.messages.map((m) => m.value));
+        for (const m of batch.messages) {
+          try {
+            const v = m.value === null ? null : serde.decodeSync(m.value).value;
+            const k = v === null ? m.key?.toString() : referenceKey(v, spec.key);
+            if (k !== undefined) table.put(k, v);
+          } catch { /* undecodable reference rows are their own topology's DLQ business */ }
+          position.set(batch.partition, BigInt(m.offset) + 1n);
+        }
+        check();
+      },
+    });
+  } catch (err) {
+    await consumer.disconnect().catch(() => {});
+    throw err;
+  }
   log.info({ topic: spec.topic, partitions: target.size }, 'reference table loading');
   return { ready, stop: () => consumer.disconnect() };
 }

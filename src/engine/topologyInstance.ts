@@ -7,6 +7,7 @@ import { dlqTopicOf } from '../topology/defineTopology.ts';
 import type { Ack, DlqReason, Envelope, Operators, Output, ReferenceTable, Rule, RuleContext, SourceRecord, TopologyDefinition } from '../topology/types.ts';
 import { dlqHeaders, withoutErrorHeaders } from './dlqHeaders.ts';
 import { createWindowOperator, type WindowOperator, type WindowSpec } from '../windows/windowOperator.ts';
+import { createDedupeStore, type DedupeStore } from './dedupeStore.ts';
 import type { WatermarkTracker } from '../windows/watermarks.ts';
 
 /**
@@ -28,14 +29,26 @@ export interface InstanceDeps {
   onEmitDelay?(store: string, seconds: number): void;
 }
 
+export interface StoreInfo {
+  kind: 'window' | 'dedupe';
+  store: string;
+  changelog: string;
+  /** The topic whose partitions are the store's partitions; absent: any source topic. */
+  inputTopic?: string;
+  lateTopic?: string;
+  /** Extra changelog topic configuration (retention of dedupe ids). */
+  config?: Record<string, string>;
+}
+
 export interface TopologyInstance {
   push(record: SourceRecord, ack: Ack): void;
   /** Time passes: windows flush state, emit provisional and final results (see WindowOperator.tick). */
   tick(full?: boolean): void;
-  /** The window stores: their changelog topics, for creation and restore. */
-  stores(): { store: string; changelog: string; inputTopic?: string; lateTopic: string }[];
+  /** The state stores (windows, dedupe): their changelog topics, for creation and restore. */
+  stores(): StoreInfo[];
   restore(changelog: string, partition: number, key: string, value: Buffer | null): void;
-  retainPartitions(changelog: string, owned: Set<number>): void;
+  /** Drops a store's state before it is restored for a new assignment (see WindowOperator.reset). */
+  resetStore(changelog: string): void;
   stop(): void;
 }
 
@@ -84,6 +97,12 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
   }
 
   const windows: WindowOperator<any>[] = [];
+  const dedupes = new Map<string, DedupeStore>();
+  const dedupeStore = (rule: Rule & { dedupe: NonNullable<Rule['dedupe']> }) => {
+    let d = dedupes.get(rule.name);
+    if (!d) { d = createDedupeStore(def.name, rule, emit); dedupes.set(rule.name, d); }
+    return d;
+  };
   const trackers = new Map<string, WatermarkTracker>();
   const trackerFor = (topic: string, create: () => WatermarkTracker) => {
     let t = trackers.get(topic);
@@ -108,18 +127,27 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
       const selected = names.map((n) => {
         const r = rules.get(n);
         if (!r) throw new SluiceError('CONFIG_INVALID', `topology ${def.name}: validate() names unknown rule "${n}"`);
-        return r;
+        return { rule: r, dedupe: r.dedupe ? dedupeStore(r as Rule & { dedupe: NonNullable<Rule['dedupe']> }) : undefined };
       });
       return filter((env: Envelope<T>) => {
-        for (const rule of selected) {
+        // Dedupe ids are recorded only once the record passed every rule of this step.
+        let accepted: [DedupeStore, string][] | undefined;
+        for (const { rule, dedupe } of selected) {
           let problem: string | undefined;
-          try { problem = rule.check(env.value, ruleCtx); } catch (err) { problem = `rule threw: ${(err as Error).message}`; }
+          try {
+            if (dedupe) {
+              const id = rule.key!(env.value);
+              problem = id === undefined ? undefined : dedupe.check(env, id);
+              if (id !== undefined && problem === undefined) (accepted ??= []).push([dedupe, id]);
+            } else problem = rule.check(env.value, ruleCtx);
+          } catch (err) { problem = `rule threw: ${(err as Error).message}`; }
           if (problem !== undefined) {
             deps.onRuleFailure?.(rule.name);
             toDlq(env, 'rule', problem, rule.name, env.schemaId);
             return false;
           }
         }
+        if (accepted) for (const [store, id] of accepted) store.accept(env, id);
         return true;
       });
     },
@@ -239,13 +267,22 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
       for (const w of windows) w.tick(full);
     },
     stores() {
-      return windows.map((w) => ({ store: w.store, changelog: w.changelog, inputTopic: w.inputTopic, lateTopic: w.lateTopic }));
+      return [
+        ...windows.map((w): StoreInfo => ({ kind: 'window', store: w.store, changelog: w.changelog, inputTopic: w.inputTopic, lateTopic: w.lateTopic })),
+        ...[...dedupes.values()].map((d): StoreInfo => {
+          // Ids outlive the window by a day in the log (compaction keeps one per id meanwhile).
+          const retention = rules.get(d.rule)!.dedupe!.windowMs + 86_400_000;
+          return { kind: 'dedupe', store: d.rule, changelog: d.changelog, config: { 'cleanup.policy': 'compact,delete', 'retention.ms': String(retention) } };
+        }),
+      ];
     },
     restore(changelog, partition, key, value) {
       for (const w of windows) if (w.changelog === changelog) w.restore(partition, key, value);
+      for (const d of dedupes.values()) if (d.changelog === changelog) d.restore(partition, key, value);
     },
-    retainPartitions(changelog, owned) {
-      for (const w of windows) if (w.changelog === changelog) w.retainPartitions(owned);
+    resetStore(changelog) {
+      for (const w of windows) if (w.changelog === changelog) w.reset();
+      for (const d of dedupes.values()) if (d.changelog === changelog) d.reset();
     },
     stop() {
       for (const s of subjects.values()) s.complete();

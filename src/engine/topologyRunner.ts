@@ -16,6 +16,7 @@ import { startReferenceReader } from './referenceReader.ts';
 import { readToEnd } from './readToEnd.ts';
 import { MapReferenceTable } from './referenceTable.ts';
 import { startTopology, type TopologyInstance } from './topologyInstance.ts';
+import { createTransactionalOutputs, txKeyOf, type TransactionalOutputs } from './transactionalOutputs.ts';
 
 /**
  * Runs one topology against Kafka: one consumer group (`sluice-<topology>`), order kept within
@@ -71,6 +72,15 @@ export class TopologyRunner {
   private assignment: Record<string, number[]> = {};
   private seeking: Promise<void> = Promise.resolve();
   private tickTimer?: NodeJS.Timeout;
+  /** State stores are being rebuilt from their changelogs: no tick may look at them. */
+  private restoring = false;
+  /** Exactly-once: the per-partition transactions (absent under at-least-once). */
+  private tx?: TransactionalOutputs;
+  /** Exactly-once: the input partition whose batch is being pushed (its transaction takes the outputs). */
+  private batchKey?: string;
+  private txFailures = 0;
+  /** Bumped by every assignment and rewind: a batch begun before it must not commit after it. */
+  private epoch = 0;
 
   constructor(args: { cfg: Config; def: TopologyDefinition; kafka: KafkaClient; registry: RegistryClient; serde: AvroSerde; metrics: EngineMetrics; onFatal: (err: unknown) => void; options?: RunnerOptions }) {
     this.cfg = args.cfg;
@@ -140,13 +150,15 @@ export class TopologyRunner {
       producer: this.producer,
       serde: this.serde,
       schemaIds,
-      onDurable: (o: Output) => {
-        if (o.raw && o.headers?.['sluice.error.reason']) {
-          this.metrics.recordsDlq.inc({ topology: def.name, topic: o.headers['sluice.error.topic'], reason: o.headers['sluice.error.reason'] });
-        } else this.metrics.recordsOut.inc({ topology: def.name, topic: o.topic });
-      },
+      onDurable: (o: Output) => this.countDurable(o),
       onFatal: (err) => this.fail(err),
     });
+    // Exactly-once covers Kafka outputs. A topology writing to S3 or the warehouse keeps
+    // commit-after-durable: those sinks have their own exactly-once effect (deterministic object
+    // names; offsets stored with the rows), and a Kafka transaction cannot wait for an S3 object.
+    if (cfg.processingGuarantee === 'exactly_once' && !def.outputs.some((o) => o.sink)) {
+      this.tx = createTransactionalOutputs({ kafka: this.kafka, groupId: this.opts.groupId, serde: this.serde, schemaIds, onDurable: (o) => this.countDurable(o) });
+    }
     for (const o of def.outputs) {
       if (!o.sink) continue;
       const connector = o.sink({ topology: def.name, schemaIds, schemaFor: (name) => loadType(name), config: this.cfg, deadLetter: (out, e) => this.sinkDeadLetter(out, e) });
@@ -159,7 +171,7 @@ export class TopologyRunner {
       serde: this.serde,
       tables,
       now: Date.now,
-      route: (o) => (this.sinks.get(o.topic) ?? this.sink!).add(o),
+      route: (o) => this.route(o),
       onFatal: (err) => this.fail(err),
       onRuleFailure: (rule) => this.metrics.ruleFailures.inc({ topology: def.name, rule }),
       onLate: (store) => this.metrics.recordsLate.inc({ topology: def.name, store }),
@@ -183,8 +195,13 @@ export class TopologyRunner {
       this.resetTracking();
       this.assignment = e.payload.memberAssignment as Record<string, number[]>;
       log.info({ topology: def.name, assignment: e.payload.memberAssignment }, 'partitions assigned');
-      // Batches wait for the seek and the state restore (see onBatch).
-      this.seeking = Promise.all([this.seekToSinkOffsets(this.assignment), this.restoreStores(this.assignment)]).then(() => {}, (err) => this.fail(err));
+      // Batches wait for the seek and the state restore (see onBatch); the timer's ticks wait too
+      // (a tick half-way through a changelog would close windows from an old version of them).
+      this.restoring = true;
+      this.epoch++;
+      this.tx?.discard();
+      this.seeking = (this.tx ? this.resumeTransactional(this.assignment) : Promise.all([this.seekToSinkOffsets(this.assignment), this.restoreStores(this.assignment)]))
+        .then(() => { this.restoring = false; }, (err) => this.fail(err));
     });
     await consumer.connect();
     await consumer.subscribe({ topics: def.sources.map((s) => s.topic), fromBeginning: true });
@@ -198,7 +215,61 @@ export class TopologyRunner {
     this.commitTimer = setInterval(() => { void this.commit(); }, this.opts.commitIntervalMs);
     // Windows need time to pass even when no record arrives (idle watermark, provisional results).
     if (this.instance.stores().length) this.tickTimer = setInterval(() => this.tick(), 200);
-    log.info({ topology: def.name, group: this.opts.groupId, sources: def.sources.map((s) => s.topic) }, 'topology running');
+    log.info({ topology: def.name, group: this.opts.groupId, sources: def.sources.map((s) => s.topic), guarantee: this.tx ? 'exactly_once' : 'at_least_once' }, 'topology running');
+  }
+
+  private countDurable(o: Output): void {
+    if (o.raw && o.headers?.['sluice.error.reason']) {
+      this.metrics.recordsDlq.inc({ topology: this.def.name, topic: o.headers['sluice.error.topic'], reason: o.headers['sluice.error.reason'] });
+    } else this.metrics.recordsOut.inc({ topology: this.def.name, topic: o.topic });
+  }
+
+  /** Where an output goes: its sink connector, the partition's transaction, or the producer. */
+  private route(o: Output): void {
+    const connector = this.sinks.get(o.topic);
+    if (connector) connector.add(o);
+    else if (this.tx) this.tx.add(o, o.txn ?? this.batchKey ?? (o.source ? txKeyOf(o.source.topic, o.source.partition) : `${this.def.name}.state`));
+    else this.sink!.add(o);
+  }
+
+  /**
+   * Exactly-once, on every assignment and after a failed transaction: fence the previous owner of
+   * each partition (initialise its transactional id), only then read the committed offsets and
+   * seek there, and rebuild the state from the committed changelogs. Whatever was buffered for a
+   * transaction is dropped: it is derived again from the re-delivered records.
+   */
+  private async resumeTransactional(assignment: Record<string, number[]>): Promise<void> {
+    const tx = this.tx!;
+    const owned = new Set(Object.entries(assignment).flatMap(([t, ps]) => ps.map((p) => txKeyOf(t, p))));
+    await tx.retain(owned);
+    await tx.fence(owned);
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      for (const { topic, partitions } of await admin.fetchOffsets({ groupId: this.opts.groupId, topics: Object.keys(assignment) })) {
+        for (const { partition, offset } of partitions) {
+          if (assignment[topic]?.includes(partition) && offset !== '-1') this.consumer!.seek({ topic, partition, offset });
+        }
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    await this.restoreStores(assignment);
+  }
+
+  /** A transaction failed (broker restart, fenced): start again from what is committed. */
+  private rewind(err: unknown): void {
+    if (this.stopping) return;
+    if (++this.txFailures > 10) { this.fail(new SluiceError('KAFKA_PRODUCE_FAILED', `exactly-once transactions of ${this.def.name} keep failing: ${(err as Error).message}`, { cause: err })); return; }
+    log.warn({ code: 'SLUICE_ERR_KAFKA_TRANSIENT', topology: this.def.name, err: (err as Error).message, failures: this.txFailures }, 'transaction failed; resuming from the committed offsets and state');
+    this.resetTracking();
+    this.restoring = true;
+    this.epoch++;
+    this.tx!.discard();
+    const previous = this.seeking;
+    this.seeking = previous.then(() => new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** this.txFailures))))
+      .then(() => this.resumeTransactional(this.assignment))
+      .then(() => { this.restoring = false; }, (e) => this.fail(e));
   }
 
   /**
@@ -261,30 +332,39 @@ export class TopologyRunner {
       const meta = await admin.fetchTopicMetadata({ topics: this.def.sources.map((s) => s.topic) });
       const partitions = Math.max(this.cfg.topicPartitions, ...meta.topics.map((t) => t.partitions.length));
       await ensureTopics(admin, [
-        ...stores.map((s) => ({ topic: s.changelog, partitions, compacted: true })),
-        ...[...new Set(stores.map((s) => s.lateTopic))].map((topic) => ({ topic })),
+        ...stores.map((s) => ({ topic: s.changelog, partitions, compacted: true, config: s.config })),
+        ...[...new Set(stores.flatMap((s) => (s.lateTopic ? [s.lateTopic] : [])))].map((topic) => ({ topic })),
       ], { partitions, replicationFactor: this.cfg.topicReplication });
     } finally {
       await admin.disconnect();
     }
   }
 
-  /** Window state for the partitions this runner now owns, read back from the changelogs. */
+  /**
+   * Window state for the partitions this runner now owns, rebuilt from the changelogs alone:
+   * whatever was in memory is dropped first (records not yet in a changelog are re-delivered from
+   * the committed offsets), and outputs in flight are flushed so the changelogs are complete.
+   */
   private async restoreStores(assignment: Record<string, number[]>): Promise<void> {
     const stores = this.instance?.stores() ?? [];
+    if (!stores.length) return;
+    await this.sink?.flush();
     const all = new Set(Object.values(assignment).flat());
     for (const s of stores) {
       const owned = s.inputTopic ? new Set(assignment[s.inputTopic] ?? []) : all;
-      this.instance!.retainPartitions(s.changelog, owned);
+      this.instance!.resetStore(s.changelog);
       if (!owned.size) continue;
       const started = Date.now();
       const n = await readToEnd(this.kafka, s.changelog, (p, key, value) => { if (key !== null) this.instance!.restore(s.changelog, p, key, value); }, owned);
-      log.info({ topology: this.def.name, store: s.store, partitions: [...owned], records: n, ms: Date.now() - started }, 'window state restored');
+      log.info({ topology: this.def.name, store: s.store, partitions: [...owned], records: n, ms: Date.now() - started }, 'state restored');
     }
   }
 
   private tick(full = true): void {
+    if (this.restoring) return;
     try { this.instance?.tick(full); } catch (err) { this.fail(err); }
+    // The timer's results and checkpoints commit in their partitions' transactions.
+    if (full && this.tx && !this.batchKey) void this.tx.flushPending().catch((err) => this.rewind(err));
   }
 
   private resetTracking(): void {
@@ -299,9 +379,13 @@ export class TopologyRunner {
     const key = this.tp(topic, partition);
     if (this.paused.has(key)) return;
     await this.seeking;
+    const epoch = this.epoch;
     // Resolve unseen schema ids once per batch (retried inside on registry outages), so the
     // pipeline itself stays synchronous and acknowledgements exact.
     await this.serde.prepare(batch.messages.map((m) => m.value));
+    if (epoch !== this.epoch) return; // reassigned or rewound meanwhile: fetched again from there
+    if (this.tx) this.batchKey = txKeyOf(topic, partition);
+    let last: bigint | undefined;
     const tracker = this.tracker(topic, partition);
     const high = BigInt(batch.highWatermark);
     const latency = this.metrics.processingLatency.labels({ topology: this.def.name });
@@ -323,6 +407,7 @@ export class TopologyRunner {
       for (const [k, v] of Object.entries(m.headers ?? {})) if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
       this.instance!.push({ topic, partition, offset: m.offset, key: m.key, value: m.value, headers, timestamp: Number(m.timestamp) }, ack);
       resolveOffset(m.offset);
+      last = offset;
       const lag = Number(high - offset - 1n);
       this.lag.set(key, lag);
       lagGauge.set(lag);
@@ -339,6 +424,17 @@ export class TopologyRunner {
     this.metrics.recordsIn.labels({ topology: this.def.name, topic }).inc(consumed);
     this.metrics.inFlight.set({ topology: this.def.name }, [...this.trackers.values()].reduce((n, t) => n + t.inFlight, 0));
     this.tick(false); // only what this batch changed; closing windows is the timer's full tick
+    this.batchKey = undefined;
+    if (this.tx && last !== undefined) {
+      // Exactly-once: this batch's outputs, DLQ records, changelog writes and its offset, together.
+      try {
+        await this.tx.commitBatch(topic, partition, String(last + 1n));
+        this.txFailures = 0;
+      } catch (err) {
+        this.rewind(err);
+        return;
+      }
+    }
     await heartbeat();
   }
 
@@ -353,7 +449,8 @@ export class TopologyRunner {
   /** Commits every partition's committable offset (serialised: commits never overtake each other). */
   commit(): Promise<void> {
     this.committing = this.committing.then(async () => {
-      if (!this.consumer) return;
+      // Exactly-once: offsets commit inside each batch's transaction.
+      if (!this.consumer || this.tx) return;
       const offsets: { topic: string; partition: number; offset: string }[] = [];
       for (const [key, t] of this.trackers) {
         const offset = t.takeCommit();
@@ -410,10 +507,12 @@ export class TopologyRunner {
     }
     this.stopping = false; // let the final commit through
     await this.commit();
+    await this.tx?.flushPending().catch((err) => log.warn({ topology: this.def.name, err: (err as Error).message }, 'last state transaction failed; it is derived again on restart'));
     this.stopping = true;
     this.instance?.stop();
     await this.consumer?.disconnect().catch(() => {});
     await this.producer?.disconnect().catch(() => {});
+    await this.tx?.close().catch(() => {});
     for (const s of this.sinks.values()) await s.close(Math.max(1000, deadline - Date.now())).catch(() => {});
     for (const r of this.readers) await r.stop().catch(() => {});
     this.running = false;

@@ -1,5 +1,5 @@
 import type { Config } from '../config/config.ts';
-import { createKafkaClient } from '../kafka/kafka.ts';
+import { createKafkaClient, isTransientKafkaError, kafkaErrorType, retryKafka } from '../kafka/kafka.ts';
 import { headersAsText, readTopicRange } from './inspectTopic.ts';
 
 /**
@@ -37,13 +37,15 @@ export async function listSluiceTopics(cfg: Config, opts: { dlqLimit?: number; t
   const dlqLimit = opts.dlqLimit ?? 100_000;
   const kafka = createKafkaClient(cfg, `${cfg.kafkaClientId}-topics`, { retries: 3 });
   const admin = kafka.admin();
-  await admin.connect();
+  await retryKafka(() => admin.connect(), 'connecting to list topics');
   const summaries = new Map<string, TopicSummary>();
   try {
-    const names = (await admin.listTopics()).filter((t) => !t.startsWith('__') && (!opts.topics || opts.topics.includes(t))).sort();
+    const names = (await retryKafka(() => admin.listTopics(), 'listing topics')).filter((t) => !t.startsWith('__') && (!opts.topics || opts.topics.includes(t))).sort();
+    // A topic deleted between listing and fetching is simply left out; one whose leader is not
+    // ready yet (just created, or moving) is retried a while rather than silently missing.
+    const stillThere = (err: unknown) => isTransientKafkaError(err) && kafkaErrorType(err) !== 'UNKNOWN_TOPIC_OR_PARTITION';
     for (const topic of names) {
-      // A topic deleted between listing and fetching is simply left out.
-      const offsets = await admin.fetchTopicOffsets(topic).catch(() => undefined);
+      const offsets = await retryKafka(() => admin.fetchTopicOffsets(topic), `end offsets of ${topic}`, { retriable: stillThere, maxElapsedMs: 10_000 }).catch(() => undefined);
       if (!offsets) continue;
       const byPartition: Record<number, number> = {};
       let total = 0;

@@ -2,6 +2,7 @@ import type { Config } from '../config/config.ts';
 import { SluiceError, asSluiceError } from '../core/errors.ts';
 import { createLogger } from '../core/log.ts';
 import { createAck } from '../engine/ack.ts';
+import { readToEnd } from '../engine/readToEnd.ts';
 import { startReferenceReader } from '../engine/referenceReader.ts';
 import { MapReferenceTable } from '../engine/referenceTable.ts';
 import { startTopology, type TopologyInstance } from '../engine/topologyInstance.ts';
@@ -234,6 +235,12 @@ async function loadTracked(kafka: KafkaClient, trackingTopic: string, dlqTopic: 
   return tracked;
 }
 
+async function listTopicsOf(kafka: KafkaClient): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try { return await admin.listTopics(); } finally { await admin.disconnect(); }
+}
+
 type Verdict = { outcome: 'pass' } | { outcome: 'filtered' } | { outcome: 'fail'; reason: string; rule?: string };
 
 /** Today's topologies, run in memory: what would happen to a record pushed into a source topic. */
@@ -261,11 +268,18 @@ function createValidator(cfg: Config, kafka: KafkaClient, serde: AvroSerde, topo
           readers.push(reader);
           await reader.ready;
         }
-        return startTopology(def, {
+        const instance = startTopology(def, {
           serde, tables, now: Date.now,
           route: (o) => { captured.push(o); },
           onFatal: (err) => { fatal = err; },
         });
+        // What the runner knows about duplicates, exactly as it knows it: a dead letter rejected
+        // as a duplicate of an accepted record is still one (the real replay's runner agrees).
+        const existing = new Set(await listTopicsOf(kafka));
+        for (const store of instance.stores().filter((x) => x.kind === 'dedupe' && existing.has(x.changelog))) {
+          await readToEnd(kafka, store.changelog, (p, key, value) => { if (key !== null) instance.restore(store.changelog, p, key, value); });
+        }
+        return instance;
       })();
       instances.set(def, pending);
     }

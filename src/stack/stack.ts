@@ -43,7 +43,7 @@ export async function stackStatus(cfg: Config): Promise<ServiceStatus[]> {
   return Promise.all(STACK_SERVICES.map((s) => serviceStatus(s, cfg)));
 }
 
-async function upOne(service: StackService, cfg: Config, report: (line: string) => void): Promise<ServiceStatus> {
+async function upOne(service: StackService, cfg: Config, report: (line: string) => void, onStarted: (name: string) => void): Promise<ServiceStatus> {
   const paths = servicePaths(cfg, service.name);
   mkdirSync(path.dirname(paths.pidFile), { recursive: true });
   const started = Date.now();
@@ -55,6 +55,7 @@ async function upOne(service: StackService, cfg: Config, report: (line: string) 
       throw new SluiceError('STACK_PORT_IN_USE', `${service.name}: port ${service.port(cfg)} is taken by another program that does not answer as ${service.name}`);
     }
     report(`${service.name}: starting on port ${service.port(cfg)} (log ${paths.logFile})`);
+    onStarted(service.name); // before start(): a start that fails half-way may still leave a process to stop
     try {
       await service.start(cfg, paths);
     } catch (err) {
@@ -74,9 +75,13 @@ function tailOf(file: string): string {
   return lines.length ? `; last lines:\n    ${lines.join('\n    ')}` : '';
 }
 
-/** Starts every service not already up, in parallel, and waits until each is really ready. */
-export async function stackUp(cfg: Config, report: (line: string) => void = () => {}): Promise<ServiceStatus[]> {
-  const results = await Promise.allSettled(STACK_SERVICES.map((s) => upOne(s, cfg, report)));
+/**
+ * Starts every service not already up, in parallel, and waits until each is really ready.
+ * `onStarted` hears each service this call starts (not those already up), also when `up` fails
+ * later, so a command can stop exactly what it started.
+ */
+export async function stackUp(cfg: Config, report: (line: string) => void = () => {}, opts: { onStarted?: (service: string) => void } = {}): Promise<ServiceStatus[]> {
+  const results = await Promise.allSettled(STACK_SERVICES.map((s) => upOne(s, cfg, report, opts.onStarted ?? (() => {}))));
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed.length) {
     const err = failed[0].reason;
@@ -85,10 +90,11 @@ export async function stackUp(cfg: Config, report: (line: string) => void = () =
   return results.map((r) => (r as PromiseFulfilledResult<ServiceStatus>).value);
 }
 
-/** Stops what `up` started, in reverse order; returns the names stopped. */
-export async function stackDown(cfg: Config, report: (line: string) => void = () => {}): Promise<string[]> {
+/** Stops what `up` started (or only the services named in `only`), in reverse order; returns the names stopped. */
+export async function stackDown(cfg: Config, report: (line: string) => void = () => {}, opts: { only?: readonly string[] } = {}): Promise<string[]> {
   const stopped: string[] = [];
   for (const service of [...STACK_SERVICES].reverse()) {
+    if (opts.only && !opts.only.includes(service.name)) continue;
     const paths = servicePaths(cfg, service.name);
     const pid = readPid(paths.pidFile);
     if (pid === undefined) continue;

@@ -70,29 +70,26 @@ export function regex(name: string, path: string, pattern: RegExp): Rule {
 }
 
 /**
- * The same `path` value seen again within `windowMs` (of the clock) is a duplicate. State is a
- * map of last-seen times, pruned as the clock moves, so memory is bounded by the window.
+ * The same `path` value as an accepted record's, within `windowMs` of event time, is a
+ * duplicate. The engine keeps the accepted ids in durable state (a compacted changelog per rule,
+ * restored on restart and rebalance, consulted by `replay-dlq`; see engine/dedupeStore.ts).
+ * Event time is `eventTime` (a field path or a function of the value), else the record's Kafka
+ * timestamp. Scope: one partition of the topic the rule validates — duplicates must share a
+ * partition, so the topic's key must determine the id (repartition by the id otherwise).
  */
-export function uniqueWithin(name: string, path: string, windowMs: number): Rule {
+export function uniqueWithin(name: string, path: string, windowMs: number, opts: { eventTime?: string | ((value: any) => number) } = {}): Rule {
+  const eventTime = typeof opts.eventTime === 'string' ? ((v: unknown) => Number(field(v, opts.eventTime as string))) : opts.eventTime;
+  const time = typeof opts.eventTime === 'string' ? opts.eventTime : opts.eventTime ? 'event time' : 'record timestamp';
   return {
     name, kind: 'unique', field: path,
-    check: (v, ctx) => {
+    dedupe: { windowMs, eventTime },
+    // The check itself needs the durable store, which only the engine has.
+    check: () => { throw new Error(`rule ${name} is checked by the engine's dedupe store`); },
+    key: (v: unknown) => {
       const x = field(v, path);
-      if (x === null || x === undefined) return undefined;
-      const seen = ctx.state(name, () => ({ map: new Map<string, number>(), lastPrune: 0 }));
-      const now = ctx.now();
-      if (now - seen.lastPrune > windowMs / 4) {
-        for (const [k, t] of seen.map) { if (now - t > windowMs) seen.map.delete(k); else break; }
-        seen.lastPrune = now;
-      }
-      const key = String(x);
-      const at = seen.map.get(key);
-      if (at !== undefined && now - at <= windowMs) return `duplicate ${path}=${key} within ${windowMs}ms`;
-      seen.map.delete(key); // re-insert at the end keeps the map ordered by time for pruning
-      seen.map.set(key, now);
-      return undefined;
+      return x === null || x === undefined ? undefined : String(x);
     },
-    describe: () => `${path} unique within ${windowMs}ms`,
+    describe: () => `${path} unique within ${windowMs}ms of ${time}, per source partition (durable)`,
   };
 }
 

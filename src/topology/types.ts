@@ -50,6 +50,12 @@ export interface Output {
   source?: SourceRecord;
   /** An explicit partition (changelogs are co-partitioned with their input); else by key. */
   partition?: number;
+  /**
+   * Outputs derived from state rather than from one input (window results, checkpoints): the
+   * input partition (`topic/partition`) whose state they come from. With exactly-once they commit
+   * in that partition's transaction.
+   */
+  txn?: string;
 }
 
 /**
@@ -109,6 +115,10 @@ export interface Rule<T = any> {
   field?: string;
   check(value: T, ctx: RuleContext): string | undefined;
   describe(): string;
+  /** `unique` rules: the engine checks them against its durable dedupe store (engine/dedupeStore.ts). */
+  dedupe?: { windowMs: number; eventTime?: (value: T) => number };
+  /** `unique` rules: the id of a value (undefined: nothing to deduplicate). */
+  key?(value: T): string | undefined;
 }
 
 export interface RuleContext {

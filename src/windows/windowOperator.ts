@@ -54,6 +54,32 @@ interface WindowState {
   acks: Ack[];
   /** Last input offset applied to this window. */
   applied: bigint;
+  /**
+   * Behind a repartition topic: the last (upstream offset, copy) applied to this window per
+   * upstream partition. Kept with the window in the changelog, so a copy that stage 1 re-sends
+   * after a crash is recognised even when the partition checkpoint had not caught up yet.
+   */
+  up: Map<string, UpstreamPos>;
+}
+
+interface UpstreamPos { offset: bigint; seq: number }
+
+/** True when `pos` is not after `last`: that copy was applied already. */
+function seenUpstream(last: UpstreamPos | undefined, pos: UpstreamPos): boolean {
+  return last !== undefined && (pos.offset < last.offset || (pos.offset === last.offset && pos.seq <= last.seq));
+}
+
+function encodeUp(up: Map<string, UpstreamPos>): Record<string, string> | undefined {
+  return up.size ? Object.fromEntries([...up].map(([k, v]) => [k, `${v.offset}:${v.seq}`])) : undefined;
+}
+
+function decodeUp(up: Record<string, string> | undefined): Map<string, UpstreamPos> {
+  const out = new Map<string, UpstreamPos>();
+  for (const [src, pos] of Object.entries(up ?? {})) {
+    const [o, q] = pos.split(':');
+    out.set(src, { offset: BigInt(o), seq: Number(q) });
+  }
+  return out;
 }
 
 interface PartitionState {
@@ -62,6 +88,12 @@ interface PartitionState {
   sessionsByGroup: Map<string, Set<string>>;
   /** Windows changed since the last tick: a light tick after each batch visits only these. */
   dirty: Set<string>;
+  /**
+   * Session keys merged away since the last tick. Their tombstones are written by the tick after
+   * the merged session's record: a crash in between must never leave the old sessions deleted
+   * and the merged one not yet written (their contributions would be lost).
+   */
+  merged: Set<string>;
   persistedWm: number;
   /** Every input up to this offset is in the durable state (restored from the checkpoint). */
   applied: bigint;
@@ -72,8 +104,10 @@ interface PartitionState {
    * Stage 1 re-sends what it processed after its last commit when it restarts; those copies get
    * new offsets here but old upstream positions, and must not be counted (or found late) twice.
    */
-  upstream: Map<string, { offset: bigint; seq: number }>;
+  upstream: Map<string, UpstreamPos>;
   upstreamChanged: boolean;
+  /** The input topic of this partition (for the transaction of state-derived outputs). */
+  topic?: string;
 }
 
 export interface WindowRuntime {
@@ -114,8 +148,12 @@ export interface WindowOperator<T> {
    */
   tick(full?: boolean): void;
   restore(partition: number, key: string, value: Buffer | null): void;
-  /** Forget partitions this runner no longer owns (their state lives on in the changelog). */
-  retainPartitions(owned: Set<number>): void;
+  /**
+   * Forget every partition's state before a restore: after an assignment the state of each owned
+   * partition is rebuilt from its changelog alone (records not yet in it are re-delivered from the
+   * committed offsets), and partitions no longer owned live on in the changelog.
+   */
+  reset(): void;
   openWindows(): number;
 }
 
@@ -135,7 +173,7 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
 
   function partition(p: number): PartitionState {
     let s = partitions.get(p);
-    if (!s) { s = { windows: new Map(), sessionsByGroup: new Map(), dirty: new Set(), persistedWm: -Infinity, applied: -1n, lastOffset: -1n, persistedOffset: -1n, upstream: new Map(), upstreamChanged: false }; partitions.set(p, s); }
+    if (!s) { s = { windows: new Map(), sessionsByGroup: new Map(), dirty: new Set(), merged: new Set(), persistedWm: -Infinity, applied: -1n, lastOffset: -1n, persistedOffset: -1n, upstream: new Map(), upstreamChanged: false }; partitions.set(p, s); }
     return s;
   }
 
@@ -143,6 +181,7 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
 
   function setWindow(state: PartitionState, key: string, w: WindowState): void {
     state.windows.set(key, w);
+    state.merged.delete(key);
     if (spec.window.kind !== 'session') return;
     let keys = state.sessionsByGroup.get(w.group);
     if (!keys) { keys = new Set(); state.sessionsByGroup.set(w.group, keys); }
@@ -161,14 +200,19 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
     return [...(state.sessionsByGroup.get(group) ?? [])].map((k) => [k, state.windows.get(k)!]);
   }
 
-  function emitChangelog(p: number, key: string, value: unknown, acks: Ack[]): void {
-    rt.emit({ topic: changelog, key, value: value === null ? null : Buffer.from(JSON.stringify(value)), raw: true, partition: p, acks });
+  function txnOf(p: number): string | undefined {
+    const topic = spec.inputTopic ?? partitions.get(p)?.topic;
+    return topic === undefined ? undefined : `${topic}/${p}`;
   }
 
-  function emitResult(w: WindowState, final: boolean, now: number): void {
+  function emitChangelog(p: number, key: string, value: unknown, acks: Ack[]): void {
+    rt.emit({ topic: changelog, key, value: value === null ? null : Buffer.from(JSON.stringify(value)), raw: true, partition: p, acks, txn: txnOf(p) });
+  }
+
+  function emitResult(p: number, w: WindowState, final: boolean, now: number): void {
     const value = spec.result(w.group, { start: w.start, end: w.end }, w.acc as A, { final, emittedAt: now });
     if (!rt.outputSchema.type.isValid(value)) throw new SluiceError('SERDE_ENCODE_FAILED', `window store ${spec.store}: result does not match ${rt.outputSchema.name}`);
-    rt.emit({ topic: spec.output, key: storeKey(w.start, w.group), value, schemaSubjectTopic: rt.outputSchema.name, acks: [], timestamp: now });
+    rt.emit({ topic: spec.output, key: storeKey(w.start, w.group), value, schemaSubjectTopic: rt.outputSchema.name, acks: [], timestamp: now, txn: txnOf(p) });
     w.lastEmitAt = now;
     w.resultPending = false;
   }
@@ -192,14 +236,18 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
     });
   }
 
-  function addTo(state: PartitionState, w: TimeWindow, group: string, value: T, ack: Ack, offset: bigint): void {
+  function addTo(state: PartitionState, w: TimeWindow, group: string, value: T, ack: Ack, offset: bigint, src: string, pos: UpstreamPos | undefined): void {
     const k = storeKey(w.start, group);
     let win = state.windows.get(k);
     if (!win) {
-      win = { group, start: w.start, end: w.end, acc: spec.aggregate.init(), changed: true, resultPending: true, lastEmitAt: -Infinity, acks: [], applied: -1n };
+      win = { group, start: w.start, end: w.end, acc: spec.aggregate.init(), changed: true, resultPending: true, lastEmitAt: -Infinity, acks: [], applied: -1n, up: new Map() };
       setWindow(state, k, win);
     }
     if (offset <= win.applied) return; // already in this window's restored state
+    if (pos) {
+      if (seenUpstream(win.up.get(src), pos)) return; // a copy re-sent by stage 1, applied before the crash
+      win.up.set(src, pos);
+    }
     win.applied = offset;
     state.dirty.add(k);
     win.acc = spec.aggregate.add(win.acc as A, value);
@@ -209,14 +257,18 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
     win.acks.push(ack);
   }
 
-  function addToSession(state: PartitionState, p: number, ts: number, group: string, value: T, ack: Ack, gap: number, offset: bigint): void {
+  function addToSession(state: PartitionState, ts: number, group: string, value: T, ack: Ack, gap: number, offset: bigint, src: string, pos: UpstreamPos | undefined): void {
     const sessions = sessionsOf(state, group);
-    for (const [, w] of sessions) if (ts >= w.start && ts < w.end && offset <= w.applied) return; // already applied
+    for (const [, w] of sessions) {
+      if (ts < w.start || ts >= w.end) continue;
+      if (offset <= w.applied || (pos && seenUpstream(w.up.get(src), pos))) return; // already applied
+    }
     let start = ts;
     let end = ts + gap;
     let acc = spec.aggregate.add(spec.aggregate.init(), value) as A;
     const acks: Ack[] = [ack];
     let applied = offset;
+    const up = new Map<string, UpstreamPos>(pos ? [[src, pos]] : []);
     ack.retain();
     // Merge every session of this key that the new event touches: they become one session.
     for (const [k, w] of sessions) {
@@ -226,10 +278,11 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
       acc = spec.aggregate.merge(w.acc as A, acc);
       acks.push(...w.acks);
       if (w.applied > applied) applied = w.applied;
+      for (const [s, q] of w.up) if (!seenUpstream(q, up.get(s) ?? { offset: -1n, seq: -1 })) up.set(s, q);
       deleteWindow(state, k);
-      if (w.start !== start || k !== storeKey(start, group)) emitChangelog(p, k, null, []); // the old session key is gone
+      state.merged.add(k); // tombstoned by the next tick, after the merged session is written
     }
-    setWindow(state, storeKey(start, group), { group, start, end, acc, changed: true, resultPending: true, lastEmitAt: -Infinity, acks, applied });
+    setWindow(state, storeKey(start, group), { group, start, end, acc, changed: true, resultPending: true, lastEmitAt: -Infinity, acks, applied, up });
     state.dirty.add(storeKey(start, group));
   }
 
@@ -246,27 +299,28 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
       const tr = trackerOf(env.source.topic);
       const wm = tr.watermark(now);
       const state = partition(env.source.partition);
+      state.topic = env.source.topic;
       const offset = BigInt(env.source.offset);
       // Re-delivered after a restart and already part of the checkpointed state: nothing to do.
       if (offset <= state.applied) return;
       if (offset > state.lastOffset) state.lastOffset = offset;
       const upOffset = env.source.headers['sluice.src.offset'];
+      let pos: UpstreamPos | undefined;
       if (upOffset !== undefined) {
-        const pos = { offset: BigInt(upOffset), seq: Number(env.source.headers['sluice.src.seq'] ?? 0) };
-        const last = state.upstream.get(src);
-        if (last && (pos.offset < last.offset || (pos.offset === last.offset && pos.seq <= last.seq))) return; // a re-sent copy
+        pos = { offset: BigInt(upOffset), seq: Number(env.source.headers['sluice.src.seq'] ?? 0) };
+        if (seenUpstream(state.upstream.get(src), pos)) return; // a re-sent copy
         state.upstream.set(src, pos);
         state.upstreamChanged = true;
       }
       const group = spec.key(env.value);
       if (spec.window.kind === 'session') {
         if (ts + spec.window.gapMs + grace <= wm) late(env, ts, ts + spec.window.gapMs, wm);
-        else addToSession(state, env.source.partition, ts, group, env.value, env.ack, spec.window.gapMs, offset);
+        else addToSession(state, ts, group, env.value, env.ack, spec.window.gapMs, offset, src, pos);
       } else {
         const windows = assignWindows(spec.window, ts);
         const open = windows.filter((w) => closeAt(w) > wm);
         if (!open.length) late(env, ts, windows[windows.length - 1].end, wm);
-        for (const w of open) addTo(state, w, group, env.value, env.ack, offset);
+        for (const w of open) addTo(state, w, group, env.value, env.ack, offset, src, pos);
       }
       // Records with an upstream watermark were already observed by the instance, for every window.
       if (reported === undefined) tr.observe(src, ts, now);
@@ -276,37 +330,46 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
       const wm = tracker ? tracker.watermark(now) : restoredWm;
       let open = 0;
       for (const [p, state] of partitions) {
-        const visit: Iterable<[string, WindowState]> = full ? state.windows
+        const visit: Iterable<[string, WindowState]> = full ? [...state.windows]
           : [...state.dirty].flatMap((k) => { const w = state.windows.get(k); return w ? [[k, w] as [string, WindowState]] : []; });
         state.dirty.clear();
+        // The order is what keeps finals final after a crash (any prefix of these writes may be
+        // what survives): 1. every changed window's state; 2. the tombstones of merged-away
+        // sessions; 3. the checkpoint (event time, offsets) that covers them; 4. only then the
+        // final results and the closed windows' tombstones. A window is never deleted from the
+        // changelog before a checkpoint whose watermark closes it is durable, so a restore never
+        // reopens it from re-delivered records.
+        const closing: [string, WindowState][] = [];
         for (const [k, w] of visit) {
           if (w.changed) {
             const acks = w.acks;
             w.acks = [];
-            emitChangelog(p, k, { g: w.group, s: w.start, e: w.end, a: w.acc, o: String(w.applied) }, acks);
+            emitChangelog(p, k, { g: w.group, s: w.start, e: w.end, a: w.acc, o: String(w.applied), u: encodeUp(w.up) }, acks);
             for (const a of acks) a.release(); // our hold; the changelog output now holds them
             w.changed = false;
           }
-          if (full && closeAt(w) <= wm) {
-            emitResult(w, true, now);
-            rt.onEmitDelay?.(spec.store, Math.max(0, now - closeAt(w)) / 1000);
-            emitChangelog(p, k, null, []);
-            deleteWindow(state, k);
-          } else {
+          if (full && closeAt(w) <= wm) closing.push([k, w]);
+          else {
             open++;
-            if (w.resultPending && now - w.lastEmitAt >= emitEvery) emitResult(w, false, now);
+            if (w.resultPending && now - w.lastEmitAt >= emitEvery) emitResult(p, w, false, now);
           }
         }
-        // The checkpoint: event time and the input offset the state covers, written after the
-        // windows so a crash in between only loses the checkpoint, never makes it run ahead. Light
-        // ticks write it too: it must keep up with the offsets those windows let the runner commit,
-        // or a restore would resume with an older watermark than the records before the commit set.
+        for (const k of state.merged) emitChangelog(p, k, null, []);
+        state.merged.clear();
+        // Light ticks write the checkpoint too: it must keep up with the offsets those windows let
+        // the runner commit, or a restore would resume with an older watermark than the records
+        // before the commit set.
         if (((Number.isFinite(wm) && wm > state.persistedWm) || state.lastOffset > state.persistedOffset || state.upstreamChanged)) {
-          const upstream = Object.fromEntries([...state.upstream].map(([k, v]) => [k, `${v.offset}:${v.seq}`]));
-          emitChangelog(p, WATERMARK_KEY, { wm: Number.isFinite(wm) ? wm : null, offset: String(state.lastOffset), upstream }, []);
+          emitChangelog(p, WATERMARK_KEY, { wm: Number.isFinite(wm) ? wm : null, offset: String(state.lastOffset), upstream: encodeUp(state.upstream) ?? {} }, []);
           state.upstreamChanged = false;
           if (Number.isFinite(wm)) state.persistedWm = Math.max(state.persistedWm, wm);
           state.persistedOffset = state.lastOffset;
+        }
+        for (const [k, w] of closing) {
+          emitResult(p, w, true, now);
+          rt.onEmitDelay?.(spec.store, Math.max(0, now - closeAt(w)) / 1000);
+          emitChangelog(p, k, null, []);
+          deleteWindow(state, k);
         }
       }
       if (full) rt.onWindowsOpen?.(spec.store, open);
@@ -317,10 +380,7 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
         if (value) {
           const { wm, offset, upstream } = JSON.parse(value.toString()) as { wm: number | null; offset?: string; upstream?: Record<string, string> };
           if (offset !== undefined) { state.applied = BigInt(offset); state.lastOffset = state.applied; state.persistedOffset = state.applied; }
-          for (const [src, pos] of Object.entries(upstream ?? {})) {
-            const [o, q] = pos.split(':');
-            state.upstream.set(src, { offset: BigInt(o), seq: Number(q) });
-          }
+          state.upstream = decodeUp(upstream);
           if (wm !== null) {
             state.persistedWm = Math.max(state.persistedWm, wm);
             restoredWm = Math.max(restoredWm, wm);
@@ -330,13 +390,13 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
         return;
       }
       if (value === null) { deleteWindow(state, key); return; }
-      const v = JSON.parse(value.toString()) as { g: string; s: number; e: number; a: unknown; o?: string };
+      const v = JSON.parse(value.toString()) as { g: string; s: number; e: number; a: unknown; o?: string; u?: Record<string, string> };
       // Restored windows re-emit their result once; a final result re-emitted after a restart
       // carries the same value, so downstream upserts by key stay correct.
-      setWindow(state, key, { group: v.g, start: v.s, end: v.e, acc: v.a, changed: false, resultPending: true, lastEmitAt: -Infinity, acks: [], applied: v.o === undefined ? -1n : BigInt(v.o) });
+      setWindow(state, key, { group: v.g, start: v.s, end: v.e, acc: v.a, changed: false, resultPending: true, lastEmitAt: -Infinity, acks: [], applied: v.o === undefined ? -1n : BigInt(v.o), up: decodeUp(v.u) });
     },
-    retainPartitions(owned) {
-      for (const p of [...partitions.keys()]) if (!owned.has(p)) partitions.delete(p);
+    reset() {
+      partitions.clear();
     },
     openWindows() {
       let n = 0;

@@ -15,7 +15,7 @@ import { prefixTopology } from '../../../src/testing/prefixTopology.ts';
 import { metricsTopology, REPARTITION_TOPIC } from '../../../topologies/metrics.ts';
 import { readAll, topicCount } from '../../support/kafkaHelpers.ts';
 import { eventually, realStack, uniqueName } from '../../support/stack.ts';
-import { offlineFunnel, type Click } from './offlineModel.ts';
+import { offlineFunnel, type Click } from '../../../src/testing/offlineMetrics.ts';
 
 const TIMING = { outOfOrdernessMs: 10_000, graceMs: 5_000, sessionGapMs: 5 * 60_000 };
 // Long enough that no pause (restart, rebalance) advances event time on the wall clock; the
