@@ -36,7 +36,7 @@ export interface ChaosLog {
   skippedKills: number;
   broker?: { at: number; downMs: number; error?: string };
   pgFreeze?: { at: number; ms: number; pids?: number; error?: string };
-  scaleDown?: { at: number; slot: number; graceful: boolean; code: number | null; signal: string | null; ms: number };
+  scaleDown?: { at: number; slot: number; graceful: boolean; code: number | null; signal: string | null; ms: number; startedBeforeSigterm?: boolean };
 }
 
 /** The seeded plan: `kills` spread over the run (one per slice, at a random point of it). */
@@ -108,12 +108,14 @@ export async function runChaos(cfg: Config, fleet: RunnerFleet, opts: {
       case 'scale-down': {
         // A runner stops gracefully once started: wait until every topology of it runs (/readyz).
         const readyBy = Date.now() + 30_000;
-        while (Date.now() < readyBy && !(await fleet.readyz(ev.slot))?.topologies?.every((t) => t.running)) await sleep(250);
+        let started = false;
+        while (!(started = Boolean((await fleet.readyz(ev.slot))?.topologies?.every((t) => t.running))) && Date.now() < readyBy) await sleep(250);
         const at = since();
         const t0 = Date.now();
         const r = await fleet.stop(ev.slot);
         log.scaleDown = { at, slot: ev.slot, graceful: r.graceful, code: r.code, signal: r.signal, ms: Date.now() - t0 };
-        opts.say(`runner ${ev.slot}: SIGTERM (one runner from now on) → exit ${r.code ?? r.signal} in ${secs(Date.now() - t0)}${r.graceful ? '' : ' (SIGKILLed after the timeout)'}`);
+        log.scaleDown.startedBeforeSigterm = started;
+        opts.say(`runner ${ev.slot}: SIGTERM${started ? '' : ' (its topologies were not all running after 30 s)'} (one runner from now on) → exit ${r.code ?? r.signal} in ${secs(Date.now() - t0)}${r.graceful ? '' : ' (SIGKILLed after the timeout)'}`);
         break;
       }
     }

@@ -42,6 +42,8 @@ export interface DrainResult {
 async function waitQuiet(kafka: KafkaClient, fleet: RunnerFleet, opts: { quietMs: number; deadline: number; label: string; say: (l: string) => void }): Promise<boolean> {
   const groups = topologyGroups();
   let last = '';
+  let lastEnds: Record<string, string> = {};
+  let moving = new Set<string>();
   let stableSince = Date.now();
   let lastSay = 0;
   while (Date.now() < opts.deadline) {
@@ -50,13 +52,19 @@ async function waitQuiet(kafka: KafkaClient, fleet: RunnerFleet, opts: { quietMs
       topicEnds(kafka).catch(() => undefined),
       Promise.all(fleet.alive().map((s) => fleet.readyz(s))),
     ]);
-    const inFlight = ready.reduce((n, r) => n + (r?.topologies.reduce((m, t) => m + t.inFlight, 0) ?? 1), 0);
+    const inFlight = ready.reduce((n, r) => n + (r?.topologies?.reduce((m, t) => m + t.inFlight, 0) ?? 1), 0);
     const state = JSON.stringify([lags, ends]);
+    if (ends) {
+      for (const [t, e] of Object.entries(ends)) if (lastEnds[t] !== e) moving.add(t);
+      lastEnds = ends;
+    }
     if (!lags || !ends || state !== last || inFlight > 0) { last = state; stableSince = Date.now(); }
     const totalLag = lags ? Object.values(lags).reduce((n, g) => n + g.lag, 0) : NaN;
     if (Date.now() - lastSay > 10_000) {
       lastSay = Date.now();
-      opts.say(`${opts.label}: lag ${totalLag} (HW − committed over ${Object.keys(groups).length} groups), in flight ${inFlight}, stable for ${Math.round((Date.now() - stableSince) / 1000)}s`);
+      const lagging = lags ? Object.entries(lags).filter(([, g]) => g.lag > 0).map(([g, l]) => `${g} ${l.lag}`).join(', ') : '?';
+      opts.say(`${opts.label}: lag ${totalLag} (${lagging || 'HW − committed, every group'}), in flight ${inFlight}, stable for ${Math.round((Date.now() - stableSince) / 1000)}s${moving.size ? `; growing: ${[...moving].slice(0, 6).join(', ')}` : ''}`);
+      moving = new Set();
     }
     if (Date.now() - stableSince >= opts.quietMs) return true;
     await sleep(1000);

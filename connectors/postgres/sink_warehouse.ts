@@ -638,6 +638,64 @@ type DeadLetter = NonNullable<SinkContext['deadLetter']>;
 /** The table whose statement a flush error came from (the dead letter names it). */
 const failedIn = new WeakMap<object, string>();
 
+/** Refusals found before sending (they are dead-lettered as they are, not described from a server error). */
+const refusals = new WeakSet<object>();
+
+/** What `landOrDeadLetter` does with a part of a batch or one of its records. */
+export interface IsolationSteps<T> {
+  /** Writes the part in one transaction (all or nothing); throws what failed. */
+  land(part: T[]): Promise<void>;
+  /** Dead-letters one item for `why` (its own failure, or its refusal); resolves once that is durable. */
+  deadLetter(item: T, why: unknown): Promise<void>;
+  /** Does the failure blame the rows? Anything else stops the isolation and is thrown. */
+  isRejection(err: unknown): boolean;
+  /** Why the item is refused without trying it (client-side checks), if it is. */
+  refusedBefore?(item: T): unknown;
+}
+
+/**
+ * Lands `items` (in order) with as few transactions as it can, dead-lettering the ones that
+ * cannot land: the refused ones as they come, the rest by bisection. A run of items between
+ * refused ones is tried whole; a part that fails is split in halves (left first); an item that
+ * fails on its own is dead-lettered. When a part failed and its left half landed, the right half
+ * holds the culprit and is split without being tried whole; a single item is always tried on its
+ * own, so only its own failure dead-letters it. Per bad item: at most two transactions per
+ * halving and ⌈log2 n⌉ halvings. `failure`: the whole list already failed with it.
+ *
+ * Everything happens strictly in order: when `land(part)` runs, every item before the part is
+ * landed or dead-lettered, and no item after it is — what lets the warehouse store offsets.
+ */
+export async function landOrDeadLetter<T>(items: T[], steps: IsolationSteps<T>, failure?: unknown): Promise<void> {
+  const settle = async (part: T[], failed?: unknown): Promise<void> => {
+    if (!part.length) return;
+    if (failed === undefined) {
+      try { await steps.land(part); return; } catch (err) { if (!steps.isRejection(err)) throw err; failed = err; }
+    }
+    if (part.length === 1) { await steps.deadLetter(part[0], failed); return; }
+    const mid = part.length >>> 1;
+    const left = part.slice(0, mid), right = part.slice(mid);
+    let leftLanded = true;
+    try {
+      await steps.land(left);
+    } catch (err) {
+      if (!steps.isRejection(err)) throw err;
+      leftLanded = false;
+      await settle(left, err);
+    }
+    await settle(right, leftLanded && right.length > 1 ? failed : undefined);
+  };
+  let run: T[] = [];
+  for (const item of items) {
+    const why = steps.refusedBefore?.(item);
+    if (why === undefined) { run.push(item); continue; }
+    await settle(run);
+    run = [];
+    await steps.deadLetter(item, why);
+  }
+  // The whole list's failure, when there is one, is this run's only if nothing was refused.
+  await settle(run, failure !== undefined && run.length === items.length ? failure : undefined);
+}
+
 /** One source record's rows in a flush, per table: what lands or is dead-lettered as a whole. */
 interface Unit { source?: SourceRecord; rows: Map<Member, Output[]> }
 
@@ -903,22 +961,19 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
 
   /**
    * A batch holding rows the tables refuse (isRowRejection): everything else lands, those rows
-   * are dead-lettered (Kafka Connect's errors.tolerance=all).
+   * are dead-lettered (Kafka Connect's errors.tolerance=all), by `landOrDeadLetter`.
    *
    * The unit is a source record: its rows in every table of the group land or are dead-lettered
-   * together (one dead letter; no table of a group holds a record another lacks). Rows refused
-   * client-side (`refused`) go first, without a round trip. The others are sorted by partition
-   * and offset and bisected: a part is tried in its own transaction (COPY, merge and offsets, as
-   * any batch: exactly-once holds), a part that commits is done, one that fails is split in
-   * halves, and a record that fails on its own is dead-lettered. When a part failed and its left
-   * half lands, the right half holds the culprit and is split at once. That costs about two
-   * transactions per halving, ⌈log2 n⌉ halvings per bad row, instead of one transaction per row.
+   * together (one dead letter; no table of a group holds a record another lacks). Units are
+   * sorted by partition and offset; each part is tried in its own transaction — COPY, merge and
+   * offsets, as any batch, so exactly-once holds.
    *
-   * Offsets: parts commit in offset order, so a stored offset never passes a record that is
-   * neither landed nor dead-lettered, and `greatest()` keeps it from moving back. A dead letter
-   * is waited for until it is durable before any later commit stores an offset past it (a crash
-   * in between would lose the record); its offsets then ride with the next commit, or with an
-   * offsets-only transaction at the end, so a restart does not dead-letter it again.
+   * Offsets: parts are settled strictly in offset order, so when one commits every record before
+   * it is landed or dead-lettered, and the offsets it stores (the greatest of its rows and of the
+   * dead letters before it) never pass a record that is neither; `greatest()` keeps them from
+   * moving back. A dead letter is waited for until it is durable before any later commit stores
+   * an offset past it (a crash in between would lose the record); its offsets ride with the next
+   * commit, or with an offsets-only transaction at the end, so a restart does not send it again.
    */
   async function isolate(cut: Cut, deadLetter: DeadLetter, refused: Map<Output, SinkRecordError>, failure: unknown): Promise<void> {
     const members = cut.map(([m]) => m);
@@ -945,34 +1000,13 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
       for (const [m, rows] of u.rows) m.stats.deadLettered += rows.length;
     };
     const rejection = (err: unknown): SinkRecordError => ({ sink: (typeof err === 'object' && err !== null ? failedIn.get(err) : undefined) ?? members[0].name, ...describeRowRejection(err) });
-    const settle = async (part: Unit[], failed?: unknown): Promise<void> => {
-      if (!part.length) return;
-      if (failed === undefined) {
-        try { await land(part); return; } catch (err) { if (!isRowRejection(err)) throw err; failed = err; }
-      }
-      if (part.length === 1) { await deadLetterUnit(part[0], rejection(failed)); return; }
-      const mid = part.length >>> 1;
-      const left = part.slice(0, mid), right = part.slice(mid);
-      let leftLanded = true;
-      try {
-        await land(left);
-      } catch (err) {
-        if (!isRowRejection(err)) throw err;
-        leftLanded = false;
-        await settle(left, err);
-      }
-      // A single record is still tried on its own: only its own failure dead-letters it.
-      await settle(right, leftLanded && right.length > 1 ? failed : undefined);
-    };
-
     try {
-      const rest: Unit[] = [];
-      for (const u of units) {
-        const why = firstRefusal(u, refused);
-        if (why) await deadLetterUnit(u, why);
-        else rest.push(u);
-      }
-      await settle(rest, failure);
+      await landOrDeadLetter(units, {
+        land,
+        deadLetter: (u, why) => deadLetterUnit(u, refusals.has(why as object) ? why as SinkRecordError : rejection(why)),
+        isRejection: isRowRejection,
+        refusedBefore: (u) => firstRefusal(u, refused),
+      }, failure);
       if (unstored.length) await landOnce([], unstored, true);
     } catch (err) {
       // A failure that is not the rows' (or the runner refused a dead letter: SLUICE_SINK_ERRORS=fail):
@@ -988,7 +1022,10 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
       const cols = m.textColumns ?? [];
       for (const o of rows) {
         const column = nulColumnOf(o, cols);
-        if (column !== undefined) refused.set(o, { sink: m.name, code: '22021', message: `invalid byte sequence for encoding "UTF8": 0x00 (column ${column}; found before sending: Postgres text cannot hold a NUL byte)` });
+        if (column === undefined) continue;
+        const why: SinkRecordError = { sink: m.name, code: '22021', message: `invalid byte sequence for encoding "UTF8": 0x00 (column ${column}; found before sending: Postgres text cannot hold a NUL byte)` };
+        refusals.add(why);
+        refused.set(o, why);
       }
     }
     return refused;

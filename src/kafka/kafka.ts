@@ -19,6 +19,14 @@ const log = createLogger('kafka');
 process.removeAllListeners('warning');
 process.on('warning', (w) => { if (w.name !== 'TimeoutNegativeWarning') process.stderr.write(`${w.name}: ${w.message}\n`); });
 
+// A partition's leader not in place yet: every new topic answers so for a moment, and
+// ensureTopics polls through it on purpose (the caller retries; retryKafka warns if it lasts).
+const LEADER_NOT_READY = new Set([
+  'This server is not the leader for that topic-partition',
+  'This server does not host this topic-partition',
+  'There is no leader for this topic-partition as we are in the middle of a leadership election',
+]);
+
 // kafkajs logs through its own levels; route them into our JSON log at matching severity.
 function logCreator() {
   return ({ level, log: entry }: LogEntry) => {
@@ -27,6 +35,7 @@ function logCreator() {
     // Error responses (coordinator loading, leader moved) are retried by kafkajs itself; they are
     // worth a warning, not an error line on every broker restart.
     if (level === logLevel.ERROR && !message.startsWith('Response ')) log.error(fields, message);
+    else if (level === logLevel.ERROR && LEADER_NOT_READY.has(String((rest as { error?: unknown }).error))) log.debug(fields, message);
     else if (level === logLevel.ERROR) log.warn(fields, message);
     else if (level === logLevel.WARN) log.warn(fields, message);
     else if (level === logLevel.INFO) log.debug(fields, message);

@@ -60,6 +60,12 @@ interface WindowState {
    * after a crash is recognised even when the partition checkpoint had not caught up yet.
    */
   up: Map<string, UpstreamPos>;
+  /**
+   * Session keys this session absorbed since it was last written. Its next changelog record
+   * names them, so a restore that reads it drops them even if their tombstones (written right
+   * after) did not survive the crash: the merged session already counts their contributions.
+   */
+  absorbed?: Set<string>;
 }
 
 interface UpstreamPos { offset: bigint; seq: number }
@@ -269,6 +275,7 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
     const acks: Ack[] = [ack];
     let applied = offset;
     const up = new Map<string, UpstreamPos>(pos ? [[src, pos]] : []);
+    const absorbed = new Set<string>();
     ack.retain();
     // Merge every session of this key that the new event touches: they become one session.
     for (const [k, w] of sessions) {
@@ -279,10 +286,14 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
       acks.push(...w.acks);
       if (w.applied > applied) applied = w.applied;
       for (const [s, q] of w.up) if (!seenUpstream(q, up.get(s) ?? { offset: -1n, seq: -1 })) up.set(s, q);
+      for (const a of w.absorbed ?? []) absorbed.add(a);
+      absorbed.add(k);
       deleteWindow(state, k);
       state.merged.add(k); // tombstoned by the next tick, after the merged session is written
     }
-    setWindow(state, storeKey(start, group), { group, start, end, acc, changed: true, resultPending: true, lastEmitAt: -Infinity, acks, applied, up });
+    const key = storeKey(start, group);
+    absorbed.delete(key);
+    setWindow(state, key, { group, start, end, acc, changed: true, resultPending: true, lastEmitAt: -Infinity, acks, applied, up, absorbed: absorbed.size ? absorbed : undefined });
     state.dirty.add(storeKey(start, group));
   }
 
@@ -340,13 +351,18 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
         // changelog before a checkpoint whose watermark closes it is durable, so a restore never
         // reopens it from re-delivered records.
         const closing: [string, WindowState][] = [];
+        // The inputs' acks ride on the checkpoint, the last of this partition's writes (one
+        // changelog partition: durable in order). Were they released with their windows' records,
+        // an input could be committed while the checkpoint covering it (its event time) is lost,
+        // and a restore would resume behind it with nothing left to move event time on.
+        const acks: Ack[] = [];
         for (const [k, w] of visit) {
           if (w.changed) {
-            const acks = w.acks;
+            acks.push(...w.acks);
             w.acks = [];
-            emitChangelog(p, k, { g: w.group, s: w.start, e: w.end, a: w.acc, o: String(w.applied), u: encodeUp(w.up) }, acks);
-            for (const a of acks) a.release(); // our hold; the changelog output now holds them
+            emitChangelog(p, k, { g: w.group, s: w.start, e: w.end, a: w.acc, o: String(w.applied), u: encodeUp(w.up), m: w.absorbed ? [...w.absorbed] : undefined }, []);
             w.changed = false;
+            w.absorbed = undefined; // their tombstones follow in this tick
           }
           if (full && closeAt(w) <= wm) closing.push([k, w]);
           else {
@@ -359,8 +375,9 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
         // Light ticks write the checkpoint too: it must keep up with the offsets those windows let
         // the runner commit, or a restore would resume with an older watermark than the records
         // before the commit set.
-        if (((Number.isFinite(wm) && wm > state.persistedWm) || state.lastOffset > state.persistedOffset || state.upstreamChanged)) {
-          emitChangelog(p, WATERMARK_KEY, { wm: Number.isFinite(wm) ? wm : null, offset: String(state.lastOffset), upstream: encodeUp(state.upstream) ?? {} }, []);
+        if (acks.length || (Number.isFinite(wm) && wm > state.persistedWm) || state.lastOffset > state.persistedOffset || state.upstreamChanged) {
+          emitChangelog(p, WATERMARK_KEY, { wm: Number.isFinite(wm) ? wm : null, offset: String(state.lastOffset), upstream: encodeUp(state.upstream) ?? {} }, acks);
+          for (const a of acks) a.release(); // our hold; the checkpoint output now holds them
           state.upstreamChanged = false;
           if (Number.isFinite(wm)) state.persistedWm = Math.max(state.persistedWm, wm);
           state.persistedOffset = state.lastOffset;
@@ -390,7 +407,8 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
         return;
       }
       if (value === null) { deleteWindow(state, key); return; }
-      const v = JSON.parse(value.toString()) as { g: string; s: number; e: number; a: unknown; o?: string; u?: Record<string, string> };
+      const v = JSON.parse(value.toString()) as { g: string; s: number; e: number; a: unknown; o?: string; u?: Record<string, string>; m?: string[] };
+      for (const gone of v.m ?? []) deleteWindow(state, gone);
       // Restored windows re-emit their result once; a final result re-emitted after a restart
       // carries the same value, so downstream upserts by key stay correct.
       setWindow(state, key, { group: v.g, start: v.s, end: v.e, acc: v.a, changed: false, resultPending: true, lastEmitAt: -Infinity, acks: [], applied: v.o === undefined ? -1n : BigInt(v.o), up: decodeUp(v.u) });

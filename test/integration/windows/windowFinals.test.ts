@@ -102,7 +102,7 @@ test('a closed window keeps its one final value across repeated SIGKILLs and res
   await admin.disconnect();
   const groupId = uniqueName('it-finals');
   let runner = await child(prefix, groupId);
-  const clicks = await produce(cfg, kafka, `${prefix}.silver.clickstream`, 12_000);
+  const clicks = await produce(cfg, kafka, `${prefix}.silver.clickstream`, 30_000);
   const expected = offlineFunnel(clicks, TIMING);
   const lastWindow = Math.max(...expected.finals.keys()); // still open at the end: no final expected
   expected.finals.delete(lastWindow);
