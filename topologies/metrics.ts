@@ -171,7 +171,7 @@ export function metricsTopology(opts: MetricsOptions = {}) {
         result: (group, w, n, m) => {
           const i = group.lastIndexOf('|');
           const reason = group.slice(i + 1);
-          return { window_start: w.start, window_end: w.end, source: group.slice(0, i), reason: ['deserialize', 'schema', 'rule', 'processing'].includes(reason) ? reason : 'processing', count: n, final: m.final, emitted_at: m.emittedAt };
+          return { window_start: w.start, window_end: w.end, source: group.slice(0, i), reason: ['deserialize', 'schema', 'rule', 'processing', 'sink'].includes(reason) ? reason : 'processing', count: n, final: m.final, emitted_at: m.emittedAt };
         },
       })),
     );

@@ -107,7 +107,7 @@ export async function runChaos(cfg: Config, fleet: RunnerFleet, opts: {
       }
       case 'scale-down': {
         // A runner stops gracefully once started: wait until every topology of it runs (/readyz).
-        const readyBy = Date.now() + 30_000;
+        const readyBy = Date.now() + 60_000;
         let started = false;
         while (!(started = Boolean((await fleet.readyz(ev.slot))?.topologies?.every((t) => t.running))) && Date.now() < readyBy) await sleep(250);
         const at = since();
@@ -115,7 +115,7 @@ export async function runChaos(cfg: Config, fleet: RunnerFleet, opts: {
         const r = await fleet.stop(ev.slot);
         log.scaleDown = { at, slot: ev.slot, graceful: r.graceful, code: r.code, signal: r.signal, ms: Date.now() - t0 };
         log.scaleDown.startedBeforeSigterm = started;
-        opts.say(`runner ${ev.slot}: SIGTERM${started ? '' : ' (its topologies were not all running after 30 s)'} (one runner from now on) → exit ${r.code ?? r.signal} in ${secs(Date.now() - t0)}${r.graceful ? '' : ' (SIGKILLed after the timeout)'}`);
+        opts.say(`runner ${ev.slot}: SIGTERM${started ? '' : ' (its topologies were not all running after 60 s)'} (one runner from now on) → exit ${r.code ?? r.signal} in ${secs(Date.now() - t0)}${r.graceful ? '' : ' (SIGKILLed after the timeout)'}`);
         break;
       }
     }

@@ -10,7 +10,7 @@ import { OLTP_PRIMARY_KEYS, OLTP_TABLES, type OltpTable } from '../../src/oltp/o
 import { createS3Client } from '../../src/s3/s3Client.ts';
 import { forSchema } from '../../src/serde/logicalTypes.ts';
 import { LAKE_QUARANTINE_TOPICS, LAKE_RAW_TOPICS, LAKE_STAGING_TOPICS } from '../../topologies/lake.ts';
-import { DLQ_SOURCES } from '../../topologies/metrics.ts';
+import { DLQ_SOURCES, REPARTITION_TOPIC } from '../../topologies/metrics.ts';
 import { readTopics, type TopicRead } from './topicReader.ts';
 
 /**
@@ -63,7 +63,8 @@ export interface Snapshot {
 export async function collectSnapshot(cfg: Config, kafka: KafkaClient, say: (l: string) => void): Promise<Snapshot> {
   const timingsMs: Record<string, number> = {};
   let t0 = Date.now();
-  const topics = [...LAKE_RAW_TOPICS, ...LAKE_QUARANTINE_TOPICS, ...LAKE_STAGING_TOPICS, ...METRIC_TOPICS, LATE_TOPIC];
+  // The repartition topic only to tell whether the metrics runner consumed all of it.
+  const topics = [...LAKE_RAW_TOPICS, ...LAKE_QUARANTINE_TOPICS, ...LAKE_STAGING_TOPICS, ...METRIC_TOPICS, LATE_TOPIC, REPARTITION_TOPIC];
   const read = await readTopics(kafka, topics);
   timingsMs.readTopics = Date.now() - t0;
   const n = [...read.records.values()].reduce((a, r) => a + r.length, 0);

@@ -8,7 +8,7 @@ import { createAvroSerde } from '../../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../../src/serde/schemaRegistry.ts';
 import { TOPOLOGIES } from '../../topologies/index.ts';
 import type { RunnerFleet } from './runnerFleet.ts';
-import { groupLags } from './topicReader.ts';
+import { groupLags, type GroupLag } from './topicReader.ts';
 
 /**
  * The end of a run: wait until the runners have nothing left to do, then close the last windows.
@@ -35,7 +35,7 @@ export interface DrainResult {
   quietAfterSentinelMs: number;
   timedOut: boolean;
   /** High watermark − committed offset per group at the end (under exactly_once a trailing commit marker counts 1). */
-  residualLag: Record<string, { lag: number; partitions: Record<string, number> }>;
+  residualLag: Record<string, GroupLag>;
 }
 
 /** Until topic ends and committed offsets stay put for `quietMs` and the runners hold nothing in flight. */

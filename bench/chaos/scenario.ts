@@ -12,7 +12,7 @@ import { checkLake } from './checkLake.ts';
 import { checkWarehouse } from './checkWarehouse.ts';
 import { checkWindows } from './checkWindows.ts';
 import { startClickFeed, type ClickTruth } from './clickFeed.ts';
-import { collectSnapshot } from './collect.ts';
+import { collectSnapshot, type Snapshot } from './collect.ts';
 import { drain, type DrainResult } from './drain.ts';
 import { finalExtract, seedShop, sqlBadCounts, startShopActivity } from './oltpFeed.ts';
 import type { ChaosOptions, Guarantee } from './options.ts';
@@ -117,7 +117,7 @@ export async function runGuarantee(guarantee: Guarantee, opts: ChaosOptions, say
       const c3 = checkWindows(snap, serde, result.drain.sentinelTime);
       const c4 = checkWarehouse(snap, serde);
       const c5 = checkLake(snap);
-      const c6 = resumeChecks(result, s.kills);
+      const c6 = [...resumeChecks(result, s.kills), drainCheck(result.drain, snap)];
       result.checks.push(...c1.checks, ...c2.checks, ...c3.checks, ...c4.checks, ...c5.checks, ...c6);
       result.facts = { clicks: c1.facts, entities: c2.facts, sqlBadCounts: sqlTruth, windows: c3.facts, warehouse: c4.facts, lake: c5.facts, errorTopics: snap.errorTopicCounts, incompleteReads: snap.read.incomplete, readTimingsMs: snap.timingsMs };
       phase('checks');
@@ -166,7 +166,6 @@ function resumeChecks(result: GuaranteeResult, killsPlanned: number): Check[] {
   const max = ok.length ? ok[ok.length - 1] : null;
   result.resume = { killsPlanned, killsDone: kills.length, resumeMs: resume, medianMs: median, maxMs: max };
   const secs = (ms: number | null) => (ms === null ? '-' : `${(ms / 1000).toFixed(1)}s`);
-  const d = result.drain;
   const exits = result.unexpectedExits;
   const sd = result.chaos?.scaleDown;
   return [
@@ -175,7 +174,34 @@ function resumeChecks(result: GuaranteeResult, killsPlanned: number): Check[] {
     check({ section: 6, id: 'resume.max', name: 'time to resume, max', expected: '-', actual: secs(max), pass: null }),
     check({ section: 6, id: 'chaos.exits', name: 'runner exits nobody asked for (restarted by the harness)', expected: '0', actual: String(exits.length), pass: null, note: exits.length ? exits.slice(0, 3).map((e) => `runner ${e.slot} code ${e.code}: ${e.logTail.split('\n').at(-1)?.slice(0, 160)}`).join(' | ') : undefined }),
     check({ section: 6, id: 'chaos.events', name: 'broker crash + restart; Postgres SIGSTOP', expected: 'done', actual: `broker ${result.chaos?.broker ? (result.chaos.broker.error ? `failed: ${result.chaos.broker.error}` : `down ${secs(result.chaos.broker.downMs)}`) : 'skipped'}; postgres ${result.chaos?.pgFreeze ? (result.chaos.pgFreeze.error ? `failed: ${result.chaos.pgFreeze.error}` : `frozen ${secs(result.chaos.pgFreeze.ms)}`) : 'skipped'}`, pass: Boolean(result.chaos?.broker && !result.chaos.broker.error && result.chaos.pgFreeze && !result.chaos.pgFreeze.error) }),
-    check({ section: 6, id: 'chaos.sigterm', name: 'second runner stopped with SIGTERM half-way: graceful exit 0', expected: 'exit 0', actual: sd ? `exit ${sd.code ?? sd.signal} in ${secs(sd.ms)}` : 'skipped', pass: sd ? sd.code === 0 : null, required: false, note: sd && !sd.startedBeforeSigterm ? 'its topologies were not all running 30 s after its last restart; a SIGTERM before `sluice run` installs its handler ends the process at once' : undefined }),
-    check({ section: 6, id: 'drain', name: 'drained (nothing moves, nothing in flight) within the bound', expected: 'yes', actual: d ? `${d.timedOut ? 'no' : 'yes'}: ${secs(d.quietBeforeSentinelMs)} + ${secs(d.quietAfterSentinelMs)} after the sentinel; residual lag ${Object.values(d.residualLag).reduce((n, g) => n + g.lag, 0)}` : 'no', pass: Boolean(d && !d.timedOut), note: 'residual lag = high watermark − committed offset; under exactly_once a trailing commit marker counts 1 per partition' }),
+    check({ section: 6, id: 'chaos.sigterm', name: 'second runner stopped with SIGTERM half-way: graceful exit 0', expected: 'exit 0', actual: sd ? `exit ${sd.code ?? sd.signal} in ${secs(sd.ms)}` : 'skipped', pass: sd ? sd.code === 0 : null, required: false, note: sd && !sd.startedBeforeSigterm ? 'its topologies were not all running 60 s after its last restart; a SIGTERM before `sluice run` installs its handler ends the process at once' : undefined }),
   ];
+}
+
+/**
+ * Drained: nothing moved for 10 s, nothing in flight, and no group left a record it can see
+ * unconsumed (visible records at or after its committed offset; commit markers and aborted
+ * records do not count, which plain high watermark − committed would).
+ */
+function drainCheck(d: DrainResult | undefined, snap: Snapshot): Check {
+  const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+  if (!d) return check({ section: 6, id: 'drain', name: 'drained: every group consumed every record, nothing in flight', expected: 'yes', actual: 'no drain', pass: false });
+  const unprocessed: Record<string, number> = {};
+  for (const [group, g] of Object.entries(d.residualLag)) {
+    for (const [tp, committed] of Object.entries(g.committed)) {
+      const i = tp.lastIndexOf('/');
+      const records = snap.read.records.get(tp.slice(0, i));
+      if (!records) continue;
+      const p = Number(tp.slice(i + 1));
+      const n = records.filter((r) => r.partition === p && r.offset >= committed).length;
+      if (n) unprocessed[group] = (unprocessed[group] ?? 0) + n;
+    }
+  }
+  const total = Object.values(unprocessed).reduce((a, b) => a + b, 0);
+  return check({
+    section: 6, id: 'drain', name: 'drained: every group consumed every record, nothing in flight', expected: 'yes, 0 unconsumed',
+    actual: `${d.timedOut ? 'not quiet within the bound' : 'quiet'} (${secs(d.quietBeforeSentinelMs)} + ${secs(d.quietAfterSentinelMs)} after the sentinel); ${total} unconsumed${total ? ` (${Object.entries(unprocessed).map(([g, n]) => `${g} ${n}`).join(', ')})` : ''}`,
+    pass: !d.timedOut && total === 0,
+    note: `high watermark − committed: ${Object.values(d.residualLag).reduce((n, g) => n + g.lag, 0)} (includes commit markers under exactly_once)`,
+  });
 }

@@ -102,8 +102,17 @@ export async function readTopics(kafka: KafkaClient, topics: string[], opts: { s
   return { records, incomplete, elapsedMs: Date.now() - started };
 }
 
+export interface GroupLag {
+  /** Sum of high watermark − committed offset over the group's partitions. */
+  lag: number;
+  /** `topic/partition` → lag, partitions with lag only. */
+  partitions: Record<string, number>;
+  /** `topic/partition` → committed offset (0 when none). */
+  committed: Record<string, number>;
+}
+
 /** High watermark minus committed offset per partition, for each group and the topics it consumes. */
-export async function groupLags(kafka: KafkaClient, groups: Record<string, string[]>): Promise<Record<string, { lag: number; partitions: Record<string, number> }>> {
+export async function groupLags(kafka: KafkaClient, groups: Record<string, string[]>): Promise<Record<string, GroupLag>> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -114,21 +123,23 @@ export async function groupLags(kafka: KafkaClient, groups: Record<string, strin
       const present = topics.filter((t) => existing.has(t));
       return [groupId, present.length ? await admin.fetchOffsets({ groupId, topics: present }) : []] as const;
     }));
-    const out: Record<string, { lag: number; partitions: Record<string, number> }> = {};
+    const out: Record<string, GroupLag> = {};
     for (const [groupId, offsets] of committed) {
       const partitions: Record<string, number> = {};
+      const at: Record<string, number> = {};
       let lag = 0;
       for (const t of offsets) {
         const h = highs.get(t.topic)!;
         for (const p of t.partitions) {
           const high = h.get(p.partition) ?? 0;
           const committed = Number(p.offset) < 0 ? 0 : Number(p.offset);
+          at[`${t.topic}/${p.partition}`] = committed;
           const l = Math.max(0, high - committed);
           if (l > 0) partitions[`${t.topic}/${p.partition}`] = l;
           lag += l;
         }
       }
-      out[groupId] = { lag, partitions };
+      out[groupId] = { lag, partitions, committed: at };
     }
     return out;
   } finally {

@@ -1001,11 +1001,15 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
     };
     const rejection = (err: unknown): SinkRecordError => ({ sink: (typeof err === 'object' && err !== null ? failedIn.get(err) : undefined) ?? members[0].name, ...describeRowRejection(err) });
     try {
+      // A refused record the tables already have offsets past is a replay: the run that stored
+      // them dead-lettered it. It goes with the others, and the flush skips it as any replay.
+      const stored = refused.size ? await storedPositions(units.filter((u) => firstRefusal(u, refused))) : undefined;
+      const replayed = (u: Unit) => !!u.source && [...u.rows.keys()].every((m) => BigInt(u.source!.offset) < (stored?.get(`${m.name}\u0000${tpKey(u.source!.topic, u.source!.partition)}`) ?? 0n));
       await landOrDeadLetter(units, {
         land,
         deadLetter: (u, why) => deadLetterUnit(u, refusals.has(why as object) ? why as SinkRecordError : rejection(why)),
         isRejection: isRowRejection,
-        refusedBefore: (u) => firstRefusal(u, refused),
+        refusedBefore: (u) => { const why = firstRefusal(u, refused); return why && !replayed(u) ? why : undefined; },
       }, failure);
       if (unstored.length) await landOnce([], unstored, true);
     } catch (err) {
@@ -1013,6 +1017,28 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
       // what is neither landed nor dead-lettered fails, and the runner stops.
       failRows(cutOf(units.filter((u) => !handled.has(u)), members), err);
     }
+  }
+
+  /**
+   * The stored next offsets of the units' (sink, topic, partition) positions, read without a
+   * lock: they only grow, so a stale one at worst sends a dead letter twice (at least once).
+   */
+  async function storedPositions(units: Unit[]): Promise<Map<string, bigint>> {
+    const keys = new Map<string, [string, string, number]>();
+    for (const u of units) if (u.source) for (const m of u.rows.keys()) keys.set(`${m.name}\u0000${tpKey(u.source.topic, u.source.partition)}`, [m.name, u.source.topic, u.source.partition]);
+    const out = new Map<string, bigint>();
+    if (!keys.size) return out;
+    const list = [...keys.values()];
+    try {
+      const { rows } = await writer.query<{ sink: string; topic: string; partition: number; next_offset: string }>(
+        `select o.sink, o.topic, o.partition, o.next_offset::text as next_offset from ${OFFSETS} o
+           join unnest($1::text[], $2::text[], $3::int[]) as u(s, t, p) on o.sink = u.s and o.topic = u.t and o.partition = u.p`,
+        [list.map((k) => k[0]), list.map((k) => k[1]), list.map((k) => k[2])]);
+      for (const r of rows) out.set(`${r.sink}\u0000${tpKey(r.topic, r.partition)}`, BigInt(r.next_offset));
+    } catch (err) {
+      log.warn({ sinks: [...members].map((m) => m.name), err: (err as Error).message }, 'cannot read the stored offsets; refused records are dead-lettered even if replayed');
+    }
+    return out;
   }
 
   /** Rows Postgres can never take, found without a round trip: a NUL byte in text (the server says 22021). */

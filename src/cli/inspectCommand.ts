@@ -28,7 +28,7 @@ export function formatInspected(records: InspectedRecord[]): string {
   }).join('\n\n');
 }
 
-interface InspectFlags { fromBeginning?: boolean; offset?: string; since?: number; partition?: number; limit: number; json?: boolean }
+interface InspectFlags { fromBeginning?: boolean; offset?: string; since?: number; partition?: number; limit: number; json?: boolean; readUncommitted?: boolean }
 
 export function inspectCommand(program: Command): void {
   program.command('inspect').argument('<topic>', 'the topic to read')
@@ -39,10 +39,11 @@ export function inspectCommand(program: Command): void {
     .option('--partition <n>', 'only this partition', wholeNumber)
     .option('--limit <n>', 'at most this many records', positiveWholeNumber, 20)
     .option('--json', 'one JSON object per line, for scripts')
+    .option('--read-uncommitted', 'also records of open and aborted transactions (exactly-once topics; default: committed only, as every Sluice reader)')
     .action(async (topic: string, flags: InspectFlags) => {
       const cfg = loadConfig();
       const records = await inspectTopic(cfg, {
-        topic, fromBeginning: flags.fromBeginning, offset: flags.offset, since: flags.since, partition: flags.partition, limit: flags.limit,
+        topic, fromBeginning: flags.fromBeginning, offset: flags.offset, since: flags.since, partition: flags.partition, limit: flags.limit, readUncommitted: flags.readUncommitted,
       });
       if (flags.json) {
         for (const r of records) process.stdout.write(`${terminalSafe(JSON.stringify(r))}\n`);

@@ -29,7 +29,7 @@ export interface DlqPerMinute {
   window_end: number;
   /** Source topic whose records went to the dead-letter topic (e.g. oltp.orders for oltp.orders.dlq). */
   source: string;
-  /** Why the records were dead-lettered: deserialize (cannot be decoded), schema (does not match its schema), rule (breaks a data-quality rule), processing (processing threw). */
+  /** Why the records were dead-lettered: deserialize (cannot be decoded), schema (does not match its schema), rule (breaks a data-quality rule), processing (processing threw), sink (the S3 or warehouse sink could not store it). */
   reason: DlqReason;
   /** Number of dead-letter records of this source and reason in the window. */
   count: number;
@@ -40,7 +40,7 @@ export interface DlqPerMinute {
 }
 
 /** Why a record was dead-lettered (header sluice.error.reason). */
-export type DlqReason = "deserialize" | "schema" | "rule" | "processing";
+export type DlqReason = "deserialize" | "schema" | "rule" | "processing" | "sink";
 
 // ---- schemas/metrics.funnel_5m.avsc
 

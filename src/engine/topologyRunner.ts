@@ -79,6 +79,7 @@ export class TopologyRunner {
   /** Exactly-once: the input partition whose batch is being pushed (its transaction takes the outputs). */
   private batchKey?: string;
   private txFailures = 0;
+  private txFailingSince = 0;
   /** Bumped by every assignment and rewind: a batch begun before it must not commit after it. */
   private epoch = 0;
 
@@ -260,14 +261,16 @@ export class TopologyRunner {
   /** A transaction failed (broker restart, fenced): start again from what is committed. */
   private rewind(err: unknown): void {
     if (this.stopping) return;
-    if (++this.txFailures > 10) { this.fail(new SluiceError('KAFKA_PRODUCE_FAILED', `exactly-once transactions of ${this.def.name} keep failing: ${(err as Error).message}`, { cause: err })); return; }
+    // Broker restarts and leader moves pass; two minutes of nothing but failures do not.
+    if (this.txFailures++ === 0) this.txFailingSince = Date.now();
+    if (Date.now() - this.txFailingSince > 120_000) { this.fail(new SluiceError('KAFKA_PRODUCE_FAILED', `exactly-once transactions of ${this.def.name} failed for two minutes: ${(err as Error).message}`, { cause: err })); return; }
     log.warn({ code: 'SLUICE_ERR_KAFKA_TRANSIENT', topology: this.def.name, err: (err as Error).message, failures: this.txFailures }, 'transaction failed; resuming from the committed offsets and state');
     this.resetTracking();
     this.restoring = true;
     this.epoch++;
     this.tx!.discard();
     const previous = this.seeking;
-    this.seeking = previous.then(() => new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** this.txFailures))))
+    this.seeking = previous.then(() => new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(this.txFailures, 6)))))
       .then(() => this.resumeTransactional(this.assignment))
       .then(() => { this.restoring = false; }, (e) => this.fail(e));
   }
@@ -378,12 +381,14 @@ export class TopologyRunner {
     const { topic, partition } = batch;
     const key = this.tp(topic, partition);
     if (this.paused.has(key)) return;
-    await this.seeking;
+    // A batch fetched before an assignment or a rewind is from the old position: dropped (the
+    // seek that follows makes kafkajs fetch again from the committed offsets).
     const epoch = this.epoch;
+    await this.seeking;
     // Resolve unseen schema ids once per batch (retried inside on registry outages), so the
     // pipeline itself stays synchronous and acknowledgements exact.
     await this.serde.prepare(batch.messages.map((m) => m.value));
-    if (epoch !== this.epoch) return; // reassigned or rewound meanwhile: fetched again from there
+    if (epoch !== this.epoch || isStale()) return;
     if (this.tx) this.batchKey = txKeyOf(topic, partition);
     let last: bigint | undefined;
     const tracker = this.tracker(topic, partition);

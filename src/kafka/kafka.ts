@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel, Partitioners, CompressionTypes, type LogEntry, type SASLOptions, type ITopicConfig } from 'kafkajs';
 import type { Config } from '../config/config.ts';
@@ -34,7 +35,7 @@ function logCreator() {
     const fields = { kafkajs: rest };
     // Error responses (coordinator loading, leader moved) are retried by kafkajs itself; they are
     // worth a warning, not an error line on every broker restart.
-    if (level === logLevel.ERROR && !message.startsWith('Response ')) log.error(fields, message);
+    if (level === logLevel.ERROR && !message.startsWith('Response ') && !isTransientCrashLine(message)) log.error(fields, message);
     else if (level === logLevel.ERROR && LEADER_NOT_READY.has(String((rest as { error?: unknown }).error))) log.debug(fields, message);
     else if (level === logLevel.ERROR) log.warn(fields, message);
     else if (level === logLevel.WARN) log.warn(fields, message);
@@ -59,6 +60,11 @@ export interface ConsumerOptions {
   maxWaitTimeInMs?: number;
   /** How long the coordinator waits for live members to rejoin a rebalance (kafkajs default 60 s). */
   rebalanceTimeout?: number;
+  /**
+   * Read records of open and aborted transactions too (default: read committed, what every
+   * Sluice reader does so exactly-once outputs are seen once). For inspection only.
+   */
+  readUncommitted?: boolean;
 }
 
 export interface KafkaClient {
@@ -110,7 +116,8 @@ export function createKafkaClient(cfg: Config, clientId = cfg.kafkaClientId, opt
       groupId: opts.groupId,
       allowAutoTopicCreation: false,
       maxBytesPerPartition: opts.maxBytesPerPartition ?? 1024 * 1024,
-      ...consumerTimings(cfg, opts),
+      readUncommitted: opts.readUncommitted ?? false,
+      ...consumerTimings(cfg, { sessionTimeout: opts.sessionTimeout, heartbeatInterval: opts.heartbeatInterval, maxWaitTimeInMs: opts.maxWaitTimeInMs, rebalanceTimeout: opts.rebalanceTimeout }),
     }),
   };
 }
@@ -167,6 +174,31 @@ const TRANSIENT_CLIENT_ERRORS = new Set([
   'KafkaJSGroupCoordinatorNotFound',
   'KafkaJSLockTimeout',
 ]);
+
+/**
+ * kafkajs' message of each transient broker error, read from its own error table (kafkajs is
+ * pinned; should that internal file ever move, only log levels are affected).
+ */
+const TRANSIENT_MESSAGES: ReadonlySet<string> = (() => {
+  try {
+    const { errorCodes } = createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as { errorCodes: { type: string; message: string }[] };
+    return new Set(errorCodes.filter((e) => TRANSIENT_PROTOCOL_ERRORS.has(e.type)).map((e) => e.message));
+  } catch {
+    return new Set<string>();
+  }
+})();
+
+/**
+ * kafkajs logs a consumer crash ("Crash: <name>: <message>", then "Restarting the consumer in
+ * …") at error level even when it restarts the consumer on a transient error (a coordinator
+ * still loading on a fresh broker, say): a warning. A crash it does not restart is reported by
+ * the consumer's owner (runner, readers) through the CRASH event.
+ */
+function isTransientCrashLine(message: string): boolean {
+  if (message.startsWith('Restarting the consumer')) return true;
+  const crash = /^Crash: (\w+): (.*)$/s.exec(message);
+  return crash !== null && (TRANSIENT_CLIENT_ERRORS.has(crash[1]) || TRANSIENT_MESSAGES.has(crash[2]));
+}
 
 const TRANSIENT_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 

@@ -40,6 +40,8 @@ export interface ReadRangeOptions {
   signal?: AbortSignal;
   /** Prefix of the throwaway consumer group id (never committed, deleted afterwards). */
   groupPrefix?: string;
+  /** Also records of open and aborted transactions (default: read committed). */
+  readUncommitted?: boolean;
   /**
    * Called for each record, one at a time, in offset order within a partition. Return `false` to
    * stop the whole read, `'skip-topic'` to stop reading this record's topic.
@@ -121,7 +123,7 @@ export async function readTopicRange(kafka: KafkaClient, topics: string | string
   opts.signal?.addEventListener('abort', onAbort, { once: true });
 
   const groupId = `${opts.groupPrefix ?? 'sluice-ops'}-${randomBytes(6).toString('hex')}`;
-  const consumer = kafka.consumer({ groupId });
+  const consumer = kafka.consumer({ groupId, readUncommitted: opts.readUncommitted });
   consumer.on(consumer.events.CRASH, (e) => {
     if (!(e.payload as { restart?: boolean }).restart) finish(true, e.payload.error);
   });
@@ -293,6 +295,8 @@ export interface InspectOptions {
   /** At most this many records (default 20). Without a start option, the newest `limit` records. */
   limit?: number;
   partition?: number;
+  /** Show records of open and aborted transactions too (exactly-once topics; default: committed only). */
+  readUncommitted?: boolean;
   signal?: AbortSignal;
 }
 
@@ -318,6 +322,7 @@ export async function inspectTopic(cfg: Config, opts: InspectOptions): Promise<I
     maxPerPartition: limit,
     signal: opts.signal,
     groupPrefix: 'sluice-inspect',
+    readUncommitted: opts.readUncommitted,
     onRecord: (r) => { raw.push(r); },
   });
   // Each partition contributed at most `limit`; keep the earliest (or, tailing, the newest) overall.

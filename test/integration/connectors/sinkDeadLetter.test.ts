@@ -7,7 +7,8 @@ import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/
 import avro from 'avsc';
 import { Readable } from 'node:stream';
 import pg from 'pg';
-import { liveWarehouseSinks, OFFSETS_SCHEMA, OFFSETS_TABLE } from '../../../connectors/postgres/sink_warehouse.ts';
+import { createWarehouseSinkConnector, liveWarehouseSinks, OFFSETS_SCHEMA, OFFSETS_TABLE } from '../../../connectors/postgres/sink_warehouse.ts';
+import { parseWarehouseSinkConfig } from '../../../connectors/postgres/sink_warehouse.config.ts';
 import { createS3SinkConnector, parseObjectKey } from '../../../connectors/s3/sink_s3.ts';
 import { parseS3SinkConfig } from '../../../connectors/s3/sink_s3.config.ts';
 import { pgConnection, type Config } from '../../../src/config/config.ts';
@@ -225,6 +226,64 @@ test('warehouse with SLUICE_SINK_ERRORS=fail: a poison row stops the runner (exi
     }
   } finally {
     await proc.stop();
+    await dropWarehouse(client, schema);
+    await client.end();
+  }
+});
+
+// ---- warehouse connector: replays, and no dead-letter queue
+
+test('warehouse connector: a replay of dead-lettered records is skipped, not dead-lettered again; without a dead-letter queue the batch fails as before', { timeout: 60_000 }, async () => {
+  const cfg = await realStack();
+  const schema = uniqueName('it_dl');
+  const client = pgClient(cfg);
+  await client.connect();
+  const sinkConfig = parseWarehouseSinkConfig({
+    avroSchema: 'silver.orders', schema, table: 'orders_log', mode: 'append', connection: pgConnection(cfg, cfg.warehouseDatabase), lingerMs: 10,
+    setupSql: [`alter table "${schema}"."orders_log" alter column total_amount type numeric(8,2)`],
+  });
+  const outcome = new Map<number, 'released' | 'failed'>();
+  const output = (offset: number, order: Order): Output => ({
+    topic: 'wh.orders_log', key: String(order.order_id), value: order, timestamp: T0,
+    acks: [{ retain() {}, release() { outcome.set(offset, 'released'); }, fail() { outcome.set(offset, 'failed'); } }],
+    source: { topic: 'it.orders', partition: 0, offset: String(offset), key: Buffer.from(String(order.order_id)), value: Buffer.from('v'), headers: {}, timestamp: T0 },
+  });
+  // Offsets 0–9: orders 10–19, with a NUL (order 17 → offset 7) and an overflow (order 250 at offset 4).
+  const batch = () => Array.from({ length: 10 }, (_, i) => output(i, i === 4 ? orderOf(250) : orderOf(10 + i)));
+  const run = async (ctx: SinkContext, outputs: Output[]) => {
+    const sink = createWarehouseSinkConnector(sinkConfig, ctx);
+    await sink.connect();
+    for (const o of outputs) sink.add(o);
+    await sink.flush();
+    await sink.close(5000);
+    return sink.stats;
+  };
+  const rows = async () => (await client.query<{ id: string }>(`select order_id::text as id from "${schema}".orders_log order by order_id`)).rows.map((r) => Number(r.id));
+  try {
+    const first = deadLetterContext();
+    const s1 = await run(first.ctx, batch());
+    assert.deepEqual(first.dead.map((d) => [d.offset, d.error.code]), [[4, '22003'], [7, '22021']]);
+    assert.deepEqual(await rows(), [10, 11, 12, 13, 15, 16, 18, 19]);
+    assert.equal(s1.deadLettered, 2);
+    assert.deepEqual([...outcome.values()].filter((v) => v === 'released').length, 10);
+    assert.equal((await storedOffsets(client, `${schema}.orders_log`, 'it.orders')).get(0), '10');
+
+    // The restart re-reads offsets 0–9 (e.g. from an older Kafka commit): nothing is written or dead-lettered twice.
+    outcome.clear();
+    const second = deadLetterContext();
+    const s2 = await run(second.ctx, batch());
+    assert.deepEqual(second.dead, [], 'no dead letter sent again');
+    assert.equal(s2.skippedReplays, 10);
+    assert.equal([...outcome.values()].filter((v) => v === 'released').length, 10, 'the replays are acknowledged');
+    assert.deepEqual(await rows(), [10, 11, 12, 13, 15, 16, 18, 19]);
+
+    // No dead-letter queue (no runner): a refused row fails its whole batch, as before.
+    outcome.clear();
+    const s3 = await run({ topology: 'it', schemaFor: loadType, schemaIds: new Map() }, [output(10, orderOf(20)), output(11, orderOf(17)), output(12, orderOf(21))]);
+    assert.deepEqual([...outcome.entries()].sort(), [[10, 'failed'], [11, 'failed'], [12, 'failed']]);
+    assert.equal(s3.failures, 1);
+    assert.deepEqual(await rows(), [10, 11, 12, 13, 15, 16, 18, 19]);
+  } finally {
     await dropWarehouse(client, schema);
     await client.end();
   }

@@ -8,6 +8,7 @@ import { PROJECT_ROOT } from '../../../src/config/config.ts';
 import { loadSchema } from '../../../src/domain/schemas.ts';
 import { buildClickstreamEvents, syntheticPrice } from '../../../src/generate/clickstreamGenerator.ts';
 import { createKafkaClient, ensureTopics } from '../../../src/kafka/kafka.ts';
+import { inspectTopic } from '../../../src/ops/inspectTopic.ts';
 import { createAvroSerde } from '../../../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../../../src/serde/schemaRegistry.ts';
 import { readAll, topicCount } from '../../support/kafkaHelpers.ts';
@@ -99,4 +100,28 @@ test('exactly_once: SIGKILLs and a fenced zombie leave every valid click once in
     await stop(runner, 'SIGKILL');
     await stop(successor, 'SIGTERM');
   }
+});
+
+test('readers of Sluice topics read committed: an aborted transaction is invisible to them, and shown by inspect --read-uncommitted', async () => {
+  const cfg = { ...(await realStack()), httpPort: 0 };
+  const topic = uniqueName('it-eos-aborted');
+  const kafka = createKafkaClient(cfg, 'it-eos-aborted');
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, [{ topic, partitions: 1 }], { partitions: 1, replicationFactor: 1 });
+  await admin.disconnect();
+  const producer = kafka.producer({ transactionalId: uniqueName('it-eos-tx') });
+  await producer.connect();
+  const aborted = await producer.transaction();
+  await aborted.send({ topic, messages: [{ value: 'a1' }, { value: 'a2' }, { value: 'a3' }] });
+  await aborted.abort();
+  const committed = await producer.transaction();
+  await committed.send({ topic, messages: [{ value: 'c1' }] });
+  await committed.commit();
+  await producer.disconnect();
+
+  assert.deepEqual((await readAll(cfg, topic, kafka)).map((r) => r.value!.toString()), ['c1'], 'the test reader reads committed');
+  const values = (records: { value: unknown }[]) => records.map((r) => (r.value as { preview: string }).preview).sort();
+  assert.deepEqual(values(await inspectTopic(cfg, { topic, fromBeginning: true, limit: 100 })), ['c1']);
+  assert.deepEqual(values(await inspectTopic(cfg, { topic, fromBeginning: true, limit: 100, readUncommitted: true })), ['a1', 'a2', 'a3', 'c1']);
 });

@@ -57,8 +57,10 @@ async function produce(cfg: Config, kafka: KafkaClient, topic: string, count: nu
   return clicks;
 }
 
-function child(prefix: string, groupId: string): Promise<ChildProcess> {
-  const c = spawn(process.execPath, [path.join(PROJECT_ROOT, 'test/support/runTopologyChild.ts'), 'metrics', prefix, groupId, '-', String(IDLE_MS), String(PARTITIONS)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SLUICE_LOG_LEVEL: 'error' } });
+type Guarantee = 'at_least_once' | 'exactly_once';
+
+function child(prefix: string, groupId: string, guarantee: Guarantee): Promise<ChildProcess> {
+  const c = spawn(process.execPath, [path.join(PROJECT_ROOT, 'test/support/runTopologyChild.ts'), 'metrics', prefix, groupId, '-', String(IDLE_MS), String(PARTITIONS)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SLUICE_LOG_LEVEL: 'error', SLUICE_PROCESSING_GUARANTEE: guarantee } });
   return new Promise((resolve, reject) => {
     c.once('exit', (code) => reject(new Error(`runner child exited early with ${code}`)));
     createInterface({ input: c.stdout! }).on('line', (line) => { if (line.startsWith('ready ')) resolve(c); });
@@ -91,7 +93,7 @@ function conflictingFinals(rows: Result[]): Map<string, Set<string>> {
   return new Map([...byKey].filter(([, v]) => v.size > 1));
 }
 
-test('a closed window keeps its one final value across repeated SIGKILLs and restores of a long changelog', async () => {
+for (const guarantee of ['at_least_once', 'exactly_once'] as const) test(`${guarantee}: a closed window keeps its one final value across a rebalance, repeated SIGKILLs and restores of a long changelog`, async () => {
   const cfg = { ...(await realStack()), httpPort: 0, topicPartitions: PARTITIONS };
   const prefix = uniqueName('it-finals');
   const kafka = createKafkaClient(cfg, 'it-finals');
@@ -101,7 +103,7 @@ test('a closed window keeps its one final value across repeated SIGKILLs and res
   await ensureTopics(admin, [{ topic: `${prefix}.${REPARTITION_TOPIC}`, partitions: PARTITIONS }], { partitions: PARTITIONS, replicationFactor: 1 });
   await admin.disconnect();
   const groupId = uniqueName('it-finals');
-  let runner = await child(prefix, groupId);
+  let runner = await child(prefix, groupId, guarantee);
   const clicks = await produce(cfg, kafka, `${prefix}.silver.clickstream`, 30_000);
   const expected = offlineFunnel(clicks, TIMING);
   const lastWindow = Math.max(...expected.finals.keys()); // still open at the end: no final expected
@@ -120,11 +122,11 @@ test('a closed window keeps its one final value across repeated SIGKILLs and res
     let extra: ChildProcess | undefined;
     for (let restart = 1; restart <= 3; restart++) {
       const before = await topicCount(kafka, funnel);
-      if (restart === 1) extra = await child(prefix, groupId);
+      if (restart === 1) extra = await child(prefix, groupId, guarantee);
       else {
         if (extra) { await kill(extra); extra = undefined; }
         await kill(runner);
-        runner = await child(prefix, groupId);
+        runner = await child(prefix, groupId, guarantee);
       }
       // The still-open last window is restored and re-emitted: the restore has finished.
       await eventually(async () => (await topicCount(kafka, funnel)) > before, `restart ${restart}: the restored open window re-emitted`, 120_000);

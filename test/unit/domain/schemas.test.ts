@@ -144,7 +144,7 @@ test('enum symbols as specified; order status is a plain string', () => {
   const enumSymbols = (topic: string, field: string) => (loadSchema(topic) as Json).fields.find((f: Json) => f.name === field).type.symbols;
   for (const topic of ['oltp.customers', 'oltp.products', 'oltp.orders', 'oltp.order_items']) assert.deepEqual(enumSymbols(topic, 'op'), ['c', 'u', 'r']);
   assert.deepEqual(enumSymbols('web.clickstream', 'event_type'), ['page_view', 'product_view', 'add_to_cart', 'remove_from_cart', 'checkout_started', 'purchase']);
-  assert.deepEqual(enumSymbols('metrics.dlq_per_minute', 'reason'), ['deserialize', 'schema', 'rule', 'processing']);
+  assert.deepEqual(enumSymbols('metrics.dlq_per_minute', 'reason'), ['deserialize', 'schema', 'rule', 'processing', 'sink']);
   const status = (loadSchema('oltp.orders') as Json).fields.find((f: Json) => f.name === 'status');
   assert.equal(status.type, 'string');
   for (const known of ['pending', 'paid', 'shipped', 'delivered', 'cancelled', 'refunded']) assert.match(status.doc, new RegExp(known));
