@@ -1,3 +1,4 @@
+import { dedupeChangelogTopic } from '../topology/rules.ts';
 import type { Envelope, Output, Rule } from '../topology/types.ts';
 
 /**
@@ -38,10 +39,6 @@ export interface DedupeStore {
 export function originOfRecord(env: Envelope<unknown>): string {
   const s = env.source;
   return s.headers['sluice.replay.origin'] || `${s.topic}/${s.partition}/${s.offset}`;
-}
-
-export function dedupeChangelogTopic(topology: string, rule: string): string {
-  return `sluice.${topology}.${rule}.dedupe.changelog`;
 }
 
 interface Entry { t: number; o: string }

@@ -1,5 +1,6 @@
 import { dlqTopicOf } from './defineTopology.ts';
 import type { TopologyDefinition } from './types.ts';
+import { dedupeChangelogTopic } from './rules.ts';
 
 /**
  * The graph of a topology for `sluice describe`: sources, rules, operators, sinks and the
@@ -10,7 +11,7 @@ export interface TopologyGraph {
   description?: string;
   sources: { topic: string; schema: string; dlq: string }[];
   references: { name: string; topic: string; key: string }[];
-  rules: { name: string; kind: string; field?: string; check: string }[];
+  rules: { name: string; kind: string; field?: string; check: string; state?: string }[];
   outputs: { topic: string; schema: string }[];
   lineage: { from: string; via: string[]; to: string }[];
 }
@@ -22,7 +23,8 @@ export function describeTopology(def: TopologyDefinition): TopologyGraph {
     description: def.description,
     sources: def.sources.map((s) => ({ topic: s.topic, schema: s.schema ?? s.topic, dlq: dlqTopicOf(s) })),
     references: Object.entries(def.references ?? {}).map(([name, r]) => ({ name, topic: r.topic, key: r.key })),
-    rules: (def.rules ?? []).map((r) => ({ name: r.name, kind: r.kind, field: r.field, check: r.describe() })),
+    // Dedupe rules keep durable state, scoped to one partition of the topic they validate.
+    rules: (def.rules ?? []).map((r) => ({ name: r.name, kind: r.kind, field: r.field, check: r.describe(), ...(r.dedupe ? { state: dedupeChangelogTopic(def.name, r.name) } : {}) })),
     outputs: def.outputs.map((o) => ({ topic: o.topic, schema: o.schema })),
     // Every source also feeds its DLQ: decode and rule failures leave the pipeline there.
     lineage: [...lineage, ...def.sources.map((s) => ({ from: s.topic, via: ['decode/validate failures'], to: dlqTopicOf(s) }))],
@@ -33,7 +35,7 @@ export function graphAsText(g: TopologyGraph): string {
   const lines = [`topology ${g.name}${g.description ? ` — ${g.description}` : ''}`];
   lines.push('  sources:', ...g.sources.map((s) => `    ${s.topic} (schema ${s.schema}, dlq ${s.dlq})`));
   if (g.references.length) lines.push('  reference tables:', ...g.references.map((r) => `    ${r.name} ← ${r.topic} by ${r.key}`));
-  if (g.rules.length) lines.push('  rules:', ...g.rules.map((r) => `    ${r.name} [${r.kind}] ${r.check}`));
+  if (g.rules.length) lines.push('  rules:', ...g.rules.map((r) => `    ${r.name} [${r.kind}] ${r.check}${r.state ? ` — state ${r.state}, co-partitioned with the source: a duplicate is found only in the partition of its original (key the topic by the id, or repartition by it)` : ''}`));
   lines.push('  outputs:', ...g.outputs.map((o) => `    ${o.topic} (schema ${o.schema})`));
   lines.push('  lineage:', ...g.lineage.map((l) => `    ${l.from} → ${l.via.join(' → ')} → ${l.to}`));
   return lines.join('\n');

@@ -93,6 +93,11 @@ export function uniqueWithin(name: string, path: string, windowMs: number, opts:
   };
 }
 
+/** The compacted changelog of a `uniqueWithin` rule's durable state. */
+export function dedupeChangelogTopic(topology: string, rule: string): string {
+  return `sluice.${topology}.${rule}.dedupe.changelog`;
+}
+
 /** The value under `path` exists as a key of the reference table `table`. */
 export function references(name: string, path: string, table: string): Rule & { table: string } {
   return {
