@@ -37,6 +37,7 @@ export function createEngineMetrics(registry = new client.Registry()) {
   });
   gauge('sluice_connector_batches_total', 'Batches (objects, transactions) made durable', (s) => s.batches);
   gauge('sluice_connector_rows_total', 'Records written', (s) => s.rows);
+  gauge('sluice_connector_dead_lettered_total', 'Records the sink could never take, sent to <source>.dlq with reason sink', (s) => s.deadLettered);
   gauge('sluice_connector_bytes_total', 'Bytes written', (s) => s.bytes);
   gauge('sluice_connector_retries_total', 'Retried writes', (s) => s.retries);
   gauge('sluice_connector_failures_total', 'Batches given up (never committed)', (s) => s.failures);
@@ -52,6 +53,7 @@ export interface ConnectorStats {
   bytes?: number;
   retries?: number;
   failures?: number;
+  deadLettered?: number;
   lastFlushAt?: number | null;
   flushSeconds?: number | { sum: number };
 }

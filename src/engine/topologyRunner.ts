@@ -68,6 +68,8 @@ export class TopologyRunner {
   private committing: Promise<void> = Promise.resolve();
   private running = false;
   private stopping = false;
+  /** A fatal error was reported: nothing in flight will complete, so stop() does not wait for it. */
+  private failed = false;
   private lastProgressAt = Date.now();
   private assignment: Record<string, number[]> = {};
   private seeking: Promise<void> = Promise.resolve();
@@ -479,6 +481,7 @@ export class TopologyRunner {
 
   private fail(err: unknown): void {
     if (this.stopping) return;
+    this.failed = true;
     this.onFatal(asSluiceError(err));
   }
 
@@ -506,7 +509,7 @@ export class TopologyRunner {
       for (const s of this.sinks.values()) await s.flush().catch((err) => log.error({ topology: this.def.name, sink: s.name, err: String(err) }, 'sink flush failed'));
     };
     await flushAll();
-    while (Date.now() < deadline && [...this.trackers.values()].some((t) => t.inFlight > 0)) {
+    while (!this.failed && Date.now() < deadline && [...this.trackers.values()].some((t) => t.inFlight > 0)) {
       await new Promise((r) => setTimeout(r, 20));
       await flushAll();
     }

@@ -112,13 +112,51 @@ export function createKafkaClient(cfg: Config, clientId = cfg.kafkaClientId, opt
       // An idempotent producer must retry without limit, or kafkajs can no longer promise no duplicates.
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 5000 },
     }),
-    consumer: (opts) => kafka.consumer({
-      groupId: opts.groupId,
-      allowAutoTopicCreation: false,
-      maxBytesPerPartition: opts.maxBytesPerPartition ?? 1024 * 1024,
-      readUncommitted: opts.readUncommitted ?? false,
-      ...consumerTimings(cfg, { sessionTimeout: opts.sessionTimeout, heartbeatInterval: opts.heartbeatInterval, maxWaitTimeInMs: opts.maxWaitTimeInMs, rebalanceTimeout: opts.rebalanceTimeout }),
-    }),
+    consumer: (opts) => {
+      const timings = consumerTimings(cfg, { sessionTimeout: opts.sessionTimeout, heartbeatInterval: opts.heartbeatInterval, maxWaitTimeInMs: opts.maxWaitTimeInMs, rebalanceTimeout: opts.rebalanceTimeout });
+      const consumer = kafka.consumer({
+        groupId: opts.groupId,
+        allowAutoTopicCreation: false,
+        maxBytesPerPartition: opts.maxBytesPerPartition ?? 1024 * 1024,
+        readUncommitted: opts.readUncommitted ?? false,
+        ...timings,
+      });
+      const keepAlive = { heartbeatInterval: timings.heartbeatInterval, maxProcessingMs: timings.rebalanceTimeout ?? KAFKAJS_REBALANCE_TIMEOUT_MS };
+      const run = consumer.run;
+      consumer.run = (config) => run({
+        ...config,
+        ...(config?.eachBatch ? { eachBatch: keepSessionAlive(config.eachBatch, keepAlive) } : {}),
+        ...(config?.eachMessage ? { eachMessage: keepSessionAlive(config.eachMessage, keepAlive) } : {}),
+      });
+      return consumer;
+    },
+  };
+}
+
+/** kafkajs' default rebalance timeout, which it also uses when none is given. */
+const KAFKAJS_REBALANCE_TIMEOUT_MS = 60_000;
+
+/**
+ * Heartbeats while a batch (or message) handler runs. kafkajs heartbeats only between batches,
+ * so a handler that waits longer than the session timeout (a state restore, a registry outage)
+ * got its member evicted: with the 6 s session, a 9 s batch was re-delivered to a rejoined
+ * member. The Java client heartbeats from a background thread and bounds processing by
+ * max.poll.interval.ms; likewise this stops after `maxProcessingMs` (the rebalance timeout), so
+ * a handler that hangs lets the session lapse and its partitions go to another member.
+ */
+export function keepSessionAlive<P extends { heartbeat(): Promise<void> }>(handler: (payload: P) => Promise<void>, opts: { heartbeatInterval: number; maxProcessingMs: number }): (payload: P) => Promise<void> {
+  return async (payload) => {
+    const started = Date.now();
+    const timer = setInterval(() => {
+      if (Date.now() - started > opts.maxProcessingMs) return clearInterval(timer);
+      // A rebalance this reports is handled where kafkajs heartbeats after the batch.
+      payload.heartbeat().catch(() => {});
+    }, opts.heartbeatInterval);
+    try {
+      await handler(payload);
+    } finally {
+      clearInterval(timer);
+    }
   };
 }
 
@@ -273,7 +311,7 @@ export const TOPICS_SERVED_TIMEOUT_MS = 30_000;
 /**
  * Creates missing topics; checks existing ones against the spec and refuses to silently alter
  * them (partition count and cleanup policy differences are reported, not "fixed"). Returns the
- * topics it created, once every partition of every listed topic is served by its leader: a new
+ * topics it created, once every partition of each is served by its leader: a new
  * topic is in the metadata, with a leader, a few hundred milliseconds before that leader hosts
  * the partition, and a ListOffsets, Produce or Fetch in between fails with NOT_LEADER_FOR_PARTITION
  * or UNKNOWN_TOPIC_OR_PARTITION. kafkajs' own `waitForLeaders` only polls the metadata.
@@ -304,8 +342,10 @@ export async function ensureTopics(admin: ReturnType<Kafka['admin']>, specs: Top
       }
     }
   }
-  // Topics another process created a moment ago need the same wait as our own.
-  await waitUntilServed(admin, specs.map((s) => s.topic), opts.servedTimeoutMs ?? TOPICS_SERVED_TIMEOUT_MS);
+  // Only new topics wait (ours, or one another process created at the same moment): every
+  // Sluice creator waits before it returns, and an existing topic with a partition offline must
+  // not keep a runner from starting on the others.
+  if (missing.length) await waitUntilServed(admin, missing.map((s) => s.topic), opts.servedTimeoutMs ?? TOPICS_SERVED_TIMEOUT_MS);
   return missing.map((s) => s.topic);
 }
 

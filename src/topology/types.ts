@@ -100,7 +100,10 @@ export interface SinkContext {
 export interface SinkRecordError {
   /** The sink's name (`warehouse`, `s3-lake`, ...). */
   sink: string;
-  /** The database's or S3's own message. */
+  /**
+   * What went wrong, from the database's or S3's own message — never the value itself: the
+   * runner logs it and writes it into the dead letter's headers (values may be personal data).
+   */
   message: string;
   /** The server's error code (SQLSTATE, S3 error code), when there is one. */
   code?: string;
