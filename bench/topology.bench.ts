@@ -2,7 +2,8 @@
  * The clickstream topology's throughput on the local stack next to its peer measured in the same
  * run: a hand-rolled kafkajs loop doing the minimum (consume, Avro decode, Avro encode, produce,
  * commit) with no rules, DLQ, metrics or commit-after-durable bookkeeping. Prints records/s of
- * both, their ratio, and the runner's resident memory. Not part of the tests.
+ * both, their ratio, the runner's resident memory, and the cost of exactly-once (the same topology
+ * with SLUICE_PROCESSING_GUARANTEE=exactly_once, same run). Not part of the tests.
  *
  *   node bench/topology.bench.ts [events=50000]
  */
@@ -41,20 +42,29 @@ await producer.disconnect();
 const committed = async (groupId: string) => (await admin.fetchOffsets({ groupId, topics: [source] }))[0].partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
 async function until(groupId: string) { while ((await committed(groupId)) < N) await new Promise((r) => setTimeout(r, 100)); }
 
-// Sluice: the real topology through the runner.
-const group = `${prefix}-sluice`;
-let t0 = performance.now();
-const proc = await startRunnerProcess(cfg, [prefixTopology(clickstream, prefix)], { groupId: group, feed: false, maxInFlightPerPartition: Number(process.env.BENCH_MAX_IN_FLIGHT ?? 10_000) });
-const startupSeconds = (performance.now() - t0) / 1000;
-const doneAtReady = await committed(group);
-let rss = 0;
-const sampler = setInterval(() => { rss = Math.max(rss, process.memoryUsage().rss); }, 100);
-await until(group);
-const sluiceSeconds = (performance.now() - t0) / 1000;
-// Steady state: records committed after the runner was up, over the time after it was up.
-const steadyRate = Math.round((N - doneAtReady) / Math.max(0.001, sluiceSeconds - startupSeconds));
-clearInterval(sampler);
-await proc.stop();
+// Sluice: the real topology through the runner, under each processing guarantee (exactly-once
+// commits a transaction per batch per partition: its cost is the difference).
+async function runSluice(guarantee: 'at_least_once' | 'exactly_once') {
+  const group = `${prefix}-sluice-${guarantee}`;
+  const t0 = performance.now();
+  const proc = await startRunnerProcess({ ...cfg, processingGuarantee: guarantee }, [prefixTopology(clickstream, prefix)], { groupId: group, feed: false, maxInFlightPerPartition: Number(process.env.BENCH_MAX_IN_FLIGHT ?? 10_000) });
+  const startupSeconds = (performance.now() - t0) / 1000;
+  const doneAtReady = await committed(group);
+  let rss = 0;
+  const sampler = setInterval(() => { rss = Math.max(rss, process.memoryUsage().rss); }, 100);
+  await until(group);
+  const seconds = (performance.now() - t0) / 1000;
+  clearInterval(sampler);
+  await proc.stop();
+  // Steady state: records committed after the runner was up, over the time after it was up.
+  return { seconds, startupSeconds, steadyRate: Math.round((N - doneAtReady) / Math.max(0.001, seconds - startupSeconds)), rss };
+}
+const alos = await runSluice('at_least_once');
+const eos = await runSluice('exactly_once');
+const sluiceSeconds = alos.seconds;
+const startupSeconds = alos.startupSeconds;
+const steadyRate = alos.steadyRate;
+const rss = Math.max(alos.rss, eos.rss);
 
 // Peer: a hand-rolled kafkajs loop.
 const peerGroup = `${prefix}-peer`;
@@ -63,7 +73,7 @@ await out.connect();
 const consumer = kafka.consumer({ groupId: peerGroup });
 await consumer.connect();
 await consumer.subscribe({ topic: source, fromBeginning: true });
-t0 = performance.now();
+const t0 = performance.now();
 await consumer.run({
   autoCommit: false,
   eachBatch: async ({ batch }) => {
@@ -86,6 +96,8 @@ const result = {
   sluiceRecordsPerSecond: Math.round(N / sluiceSeconds), sluiceSteadyRecordsPerSecond: steadyRate, sluiceStartupSeconds: Number(startupSeconds.toFixed(2)),
   peerRecordsPerSecond: Math.round(N / peerSeconds),
   ratio: Number((peerSeconds / sluiceSeconds).toFixed(2)), sluiceRssMiB: Math.round(rss / 2 ** 20),
+  exactlyOnceRecordsPerSecond: Math.round(N / eos.seconds), exactlyOnceSteadyRecordsPerSecond: eos.steadyRate,
+  exactlyOnceVsAtLeastOnce: Number((alos.seconds / eos.seconds).toFixed(2)),
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);
 process.exit(0);

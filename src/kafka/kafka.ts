@@ -35,7 +35,10 @@ function logCreator() {
     const fields = { kafkajs: rest };
     // Error responses (coordinator loading, leader moved) are retried by kafkajs itself; they are
     // worth a warning, not an error line on every broker restart.
-    if (level === logLevel.ERROR && !message.startsWith('Response ') && !isTransientCrashLine(message)) log.error(fields, message);
+    // A send it retries (a transaction's partitions still being added after the previous commit:
+    // CONCURRENT_TRANSACTIONS) carries its retry count: a warning, not an error.
+    const retried = (rest as { retryCount?: unknown }).retryCount !== undefined;
+    if (level === logLevel.ERROR && !message.startsWith('Response ') && !isTransientCrashLine(message) && !retried) log.error(fields, message);
     else if (level === logLevel.ERROR && LEADER_NOT_READY.has(String((rest as { error?: unknown }).error))) log.debug(fields, message);
     else if (level === logLevel.ERROR) log.warn(fields, message);
     else if (level === logLevel.WARN) log.warn(fields, message);
