@@ -17,16 +17,35 @@ const log = createLogger('reference');
  * it rejects if the consumer crashes for good before that. A crash after that is handed to
  * `onFatal` (a table that silently stops following its topic would answer stale lookups).
  */
-export async function startReferenceReader(cfg: Config, kafka: KafkaClient, serde: AvroSerde, spec: ReferenceSpec, table: MapReferenceTable, onFatal?: (err: unknown) => void) {
+export interface ReferenceReader {
+  /** Resolves once the table holds everything up to the end offsets the topic had at start. */
+  ready: Promise<void>;
+  /**
+   * Waits until the table holds everything the topic held when this was called (false if that
+   * took longer than `timeoutMs`). The runner calls it before each batch: a record may reference
+   * a row produced just before it (an extract publishes customers, then their orders), and a
+   * follower that is a fetch behind would reject it.
+   */
+  catchUp(timeoutMs?: number): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+export async function startReferenceReader(cfg: Config, kafka: KafkaClient, serde: AvroSerde, spec: ReferenceSpec, table: MapReferenceTable, onFatal?: (err: unknown) => void): Promise<ReferenceReader> {
   const ends = await fetchEndOffsets(kafka, spec.topic);
-  const target = new Map(ends.map((p) => [p.partition, BigInt(p.high)]));
+  // A partition with nothing left to read (empty, or everything deleted) counts as read.
+  const target = new Map(ends.filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)]));
   const position = new Map<number, bigint>();
+  const waiters: { ends: Map<number, bigint>; done: () => void }[] = [];
+  const holds = (want: Map<number, bigint>) => [...want].every(([p, high]) => (position.get(p) ?? 0n) >= high);
   let markReady: () => void = () => {};
   let failBeforeReady: (err: unknown) => void = () => {};
   let isReady = false;
   const ready = new Promise<void>((resolve, reject) => { markReady = resolve; failBeforeReady = reject; });
   ready.catch(() => {}); // the caller awaits `ready`; this only keeps an early crash from being "unhandled"
-  const check = () => { if ([...target].every(([p, high]) => high === 0n || (position.get(p) ?? 0n) >= high)) { isReady = true; markReady(); } };
+  const check = () => {
+    if (!isReady && holds(target)) { isReady = true; markReady(); }
+    for (const w of [...waiters]) if (holds(w.ends)) w.done();
+  };
   check();
   // A throwaway group id: the table is rebuilt from the beginning on every start, never committed.
   const consumer = kafka.consumer({ groupId: `sluice-ref-${spec.topic}-${randomBytes(4).toString('hex')}` });
@@ -70,5 +89,25 @@ export async function startReferenceReader(cfg: Config, kafka: KafkaClient, serd
     throw err;
   }
   log.info({ topic: spec.topic, partitions: target.size }, 'reference table loading');
-  return { ready, stop: () => consumer.disconnect() };
+  let admin: Promise<ReturnType<KafkaClient['admin']>> | undefined;
+  async function catchUp(timeoutMs = 10_000): Promise<boolean> {
+    admin ??= (async () => { const a = kafka.admin(); await a.connect(); return a; })();
+    const a = await admin;
+    const offsets = await retryKafka(() => a.fetchTopicOffsets(spec.topic), `end offsets of the reference topic ${spec.topic}`);
+    const want = new Map(offsets.filter((o) => BigInt(o.high) > BigInt(o.low)).map((o) => [o.partition, BigInt(o.high)]));
+    if (holds(want)) return true;
+    return new Promise<boolean>((resolve) => {
+      const w = { ends: want, done: () => { clearTimeout(timer); waiters.splice(waiters.indexOf(w), 1); resolve(true); } };
+      const timer = setTimeout(() => { waiters.splice(waiters.indexOf(w), 1); resolve(false); }, timeoutMs);
+      waiters.push(w);
+    });
+  }
+  return {
+    ready,
+    catchUp,
+    async stop() {
+      await consumer.disconnect();
+      await (await admin?.catch(() => undefined))?.disconnect().catch(() => {});
+    },
+  };
 }

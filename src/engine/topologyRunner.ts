@@ -12,7 +12,7 @@ import { createAck } from './ack.ts';
 import type { ConnectorStats, EngineMetrics } from './engineMetrics.ts';
 import { OffsetTracker } from './offsetTracker.ts';
 import { createOutputSink, type OutputSink } from './outputSink.ts';
-import { startReferenceReader } from './referenceReader.ts';
+import { startReferenceReader, type ReferenceReader } from './referenceReader.ts';
 import { readToEnd } from './readToEnd.ts';
 import { MapReferenceTable } from './referenceTable.ts';
 import { startTopology, type TopologyInstance } from './topologyInstance.ts';
@@ -62,7 +62,7 @@ export class TopologyRunner {
   private readonly trackers = new Map<string, OffsetTracker>();
   private readonly paused = new Set<string>();
   private readonly lag = new Map<string, number>();
-  private readonly readers: { stop(): Promise<void> }[] = [];
+  private readonly readers: ReferenceReader[] = [];
   private readonly sinks = new Map<string, SinkConnector>();
   private commitTimer?: NodeJS.Timeout;
   private committing: Promise<void> = Promise.resolve();
@@ -390,6 +390,11 @@ export class TopologyRunner {
     // Resolve unseen schema ids once per batch (retried inside on registry outages), so the
     // pipeline itself stays synchronous and acknowledgements exact.
     await this.serde.prepare(batch.messages.map((m) => m.value));
+    // Reference tables first catch up with what their topics hold now: a row produced before
+    // this batch was fetched is in the table when the batch's records are checked against it.
+    if (this.readers.length && !(await Promise.all(this.readers.map((r) => r.catchUp(3000)))).every(Boolean)) {
+      log.warn({ topology: this.def.name, topic, partition }, 'a reference table is more than 3 s behind its topic; checking against what it holds');
+    }
     if (epoch !== this.epoch || isStale()) return;
     if (this.tx) this.batchKey = txKeyOf(topic, partition);
     let last: bigint | undefined;
