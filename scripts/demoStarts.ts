@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { loadConfig, pgConnection, PROJECT_ROOT } from '../src/config/config.ts';
+import { inspectTopic } from '../src/ops/inspectTopic.ts';
 import { stackDown } from '../src/stack/stack.ts';
 
 const args = process.argv.slice(2);
@@ -65,18 +66,20 @@ async function productIds(): Promise<Set<number>> {
   }
 }
 
-/** Clicks dead-lettered by click_product_exists: those whose product exists, and the rest. */
+/**
+ * Clicks dead-lettered by click_product_exists: those whose product exists, and the rest. Read
+ * with the library behind `sluice inspect --json` (same decoding): piping the CLI's output would
+ * cut it short at exit when the DLQ holds megabyte records (the generator's too_large kind).
+ */
 async function productRejections(): Promise<{ validLost: number; unknown: number }> {
-  const { code, stdout, stderr } = await sluice(['inspect', 'web.clickstream.dlq', '--json', '--from-beginning', '--limit', '10000000']);
-  if (code !== 0) throw new Error(`sluice inspect failed: ${stderr.trim().split('\n').at(-1)}`);
+  const records = await inspectTopic(loadConfig(), { topic: 'web.clickstream.dlq', fromBeginning: true, limit: 10_000_000 });
   const catalogue = await productIds();
   let validLost = 0;
   let unknown = 0;
-  for (const line of stdout.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const r = JSON.parse(line) as { headers: Record<string, string>; value: { product_id?: number | null } };
+  for (const r of records) {
     if (r.headers['sluice.error.rule'] !== 'click_product_exists') continue;
-    if (r.value.product_id != null && catalogue.has(Number(r.value.product_id))) validLost++;
+    const productId = (r.value as { product_id?: number | null } | null)?.product_id;
+    if (productId != null && catalogue.has(Number(productId))) validLost++;
     else unknown++;
   }
   return { validLost, unknown };

@@ -2,7 +2,7 @@ import type { Config } from '../config/config.ts';
 import { SluiceError, asSluiceError } from '../core/errors.ts';
 import { createLogger } from '../core/log.ts';
 import { loadSchema, loadType } from '../domain/schemas.ts';
-import { ensureTopics, type Consumer, type EachBatchPayload, type KafkaClient, type Producer, type TopicSpec } from '../kafka/kafka.ts';
+import { ensureTopics, isTransientKafkaError, retryKafka, type Consumer, type EachBatchPayload, type KafkaClient, type Producer, type TopicSpec } from '../kafka/kafka.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import type { RegistryClient } from '../serde/schemaRegistry.ts';
 import { dlqTopicOf } from '../topology/defineTopology.ts';
@@ -141,7 +141,7 @@ export class TopologyRunner {
     const tables: Record<string, MapReferenceTable> = {};
     for (const [name, spec] of Object.entries(def.references ?? {})) {
       tables[name] = new MapReferenceTable();
-      const reader = await startReferenceReader(cfg, this.kafka, this.serde, spec, tables[name]);
+      const reader = await startReferenceReader(cfg, this.kafka, this.serde, spec, tables[name], (err) => this.fail(err));
       this.readers.push(reader);
       await reader.ready;
       log.info({ topology: def.name, table: name, rows: tables[name].size }, 'reference table ready');
@@ -188,7 +188,10 @@ export class TopologyRunner {
     const { CRASH, GROUP_JOIN, REBALANCING } = consumer.events;
     consumer.on(CRASH, (e) => {
       const restart = (e.payload as { restart?: boolean }).restart;
-      log.error({ code: 'SLUICE_ERR_KAFKA_CONSUMER_CRASHED', topology: def.name, restart, err: String(e.payload.error?.message ?? e.payload.error) }, 'consumer crashed');
+      const fields = { code: 'SLUICE_ERR_KAFKA_CONSUMER_CRASHED', topology: def.name, restart, err: String(e.payload.error?.message ?? e.payload.error) };
+      // A restart after a transient broker error (a coordinator still loading on a fresh broker) is recovery, not an error.
+      if (restart && isTransientKafkaError(e.payload.error)) log.warn(fields, 'consumer crashed; kafkajs restarts it');
+      else log.error(fields, 'consumer crashed');
       if (restart) { this.metrics.consumerRestarts.inc({ topology: def.name }); this.resetTracking(); }
       else if (!this.stopping) this.fail(new SluiceError('KAFKA_CONSUMER_CRASHED', `consumer of ${def.name} crashed and will not restart: ${e.payload.error?.message}`));
     });
@@ -249,7 +252,7 @@ export class TopologyRunner {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      for (const { topic, partitions } of await admin.fetchOffsets({ groupId: this.opts.groupId, topics: Object.keys(assignment) })) {
+      for (const { topic, partitions } of await retryKafka(() => admin.fetchOffsets({ groupId: this.opts.groupId, topics: Object.keys(assignment) }), 'the committed offsets')) {
         for (const { partition, offset } of partitions) {
           if (assignment[topic]?.includes(partition) && offset !== '-1') this.consumer!.seek({ topic, partition, offset });
         }
@@ -334,7 +337,7 @@ export class TopologyRunner {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      const meta = await admin.fetchTopicMetadata({ topics: this.def.sources.map((s) => s.topic) });
+      const meta = await retryKafka(() => admin.fetchTopicMetadata({ topics: this.def.sources.map((s) => s.topic) }), 'reading the source topics\' metadata');
       const partitions = Math.max(this.cfg.topicPartitions, ...meta.topics.map((t) => t.partitions.length));
       await ensureTopics(admin, [
         ...stores.map((s) => ({ topic: s.changelog, partitions, compacted: true, config: s.config })),

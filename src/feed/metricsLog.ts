@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { createLogger } from '../core/log.ts';
-import type { Admin, Consumer, KafkaClient } from '../kafka/kafka.ts';
+import { retryKafka, type Admin, type Consumer, type KafkaClient } from '../kafka/kafka.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import { parseTpKey, tpKey } from './feedCursor.ts';
 import { metricOfTopic, topicOfMetric, type LoggedUpdate } from './feedUpdate.ts';
@@ -145,7 +145,7 @@ export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
   async function discover(): Promise<Map<string, number>> {
     const names = (await admin.listTopics()).filter((t) => topicPattern.test(t)).sort();
     if (!names.length) return new Map();
-    const meta = await admin.fetchTopicMetadata({ topics: names });
+    const meta = await retryKafka(() => admin.fetchTopicMetadata({ topics: names }), 'metric topics\' metadata');
     return new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
   }
 
@@ -155,7 +155,7 @@ export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
     for (const [topic, count] of found) {
       const known = Array.from({ length: count }, (_, p) => positions.has(tpKey(topic, p)));
       if (known.every(Boolean) && !targets) continue;
-      const [starts, ends] = await Promise.all([admin.fetchTopicOffsetsByTimestamp(topic, since), admin.fetchTopicOffsets(topic)]);
+      const [starts, ends] = await retryKafka(() => Promise.all([admin.fetchTopicOffsetsByTimestamp(topic, since), admin.fetchTopicOffsets(topic)]), `offsets of ${topic}`);
       for (const s of starts) {
         const tp = tpKey(topic, s.partition);
         if (!positions.has(tp)) {
@@ -332,7 +332,7 @@ export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
       return () => partitionListeners.delete(listener);
     },
     async watermarks(topic) {
-      const offsets = await admin.fetchTopicOffsets(topic);
+      const offsets = await retryKafka(() => admin.fetchTopicOffsets(topic), `end offsets of ${topic}`);
       return new Map(offsets.map((o) => [o.partition, { low: Number(o.low), high: Number(o.high) }]));
     },
     stats: () => ({ topics: topics.size, partitions: positions.size, entries }),

@@ -1,3 +1,4 @@
+import { loadSchema } from '../domain/schemas.ts';
 import { ALL, funnelStep, lineAmount, type MetricInput } from '../../topologies/metrics.ts';
 
 /**
@@ -122,10 +123,17 @@ export interface OracleWindow {
   start: number;
   end: number;
   value: Record<string, number | string>;
+  /** Inputs that fed the window, and how many distinct ids they carry (sessions: event ids). */
+  inputs: number;
+  distinctIds: number;
 }
 
 const MINUTE = 60_000;
-const DLQ_REASONS = ['deserialize', 'schema', 'rule', 'processing'];
+/** The reasons `metrics.dlq_per_minute` can carry (its enum); any other reason is reported as `processing`. */
+const DLQ_REASONS: readonly string[] = (() => {
+  const fields = (loadSchema('metrics.dlq_per_minute') as { fields: { name: string; type: { symbols?: string[] } }[] }).fields;
+  return fields.find((f) => f.name === 'reason')?.type.symbols ?? [];
+})();
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
 /**
@@ -136,11 +144,11 @@ const round2 = (x: number) => Math.round(x * 100) / 100;
 export function offlineFinals(inputs: MetricInput[], opts: { sessionGapMs: number }): Map<string, Map<string, OracleWindow>> {
   const out = new Map<string, Map<string, OracleWindow>>(Object.values(METRIC_STORES).map((s) => [s, new Map()]));
   const tumbling = new Map<string, { store: string; group: string; start: number; end: number; inputs: MetricInput[] }>();
-  const sessions = new Map<string, number[]>();
+  const sessions = new Map<string, MetricInput[]>();
   for (const m of inputs) {
     if (m.metric === 'sessions') {
-      const times = sessions.get(m.group);
-      if (times) times.push(m.time); else sessions.set(m.group, [m.time]);
+      const list = sessions.get(m.group);
+      if (list) list.push(m); else sessions.set(m.group, [m]);
       continue;
     }
     const size = m.metric === 'funnel' ? 5 * MINUTE : MINUTE;
@@ -153,19 +161,20 @@ export function offlineFinals(inputs: MetricInput[], opts: { sessionGapMs: numbe
   }
   for (const w of tumbling.values()) {
     const key = `${w.start}|${w.group}`;
-    out.get(w.store)!.set(key, { store: w.store, key, group: w.group, start: w.start, end: w.end, value: tumblingValue(w.store, w.group, w.inputs) });
+    out.get(w.store)!.set(key, { store: w.store, key, group: w.group, start: w.start, end: w.end, value: tumblingValue(w.store, w.group, w.inputs), inputs: w.inputs.length, distinctIds: new Set(w.inputs.map((m) => m.id)).size });
   }
-  for (const [group, times] of sessions) {
-    times.sort((a, b) => a - b);
-    let first = times[0];
-    let count = 0;
-    for (let i = 0; i < times.length; i++) {
-      count++;
-      if (i === times.length - 1 || times[i + 1] - times[i] > opts.sessionGapMs) {
-        const key = `${first}|${group}`;
-        out.get('active_sessions')!.set(key, { store: 'active_sessions', key, group, start: first, end: times[i] + opts.sessionGapMs, value: { count } });
-        first = times[i + 1];
-        count = 0;
+  for (const [group, events] of sessions) {
+    events.sort((a, b) => a.time - b.time);
+    let from = 0;
+    for (let i = 0; i < events.length; i++) {
+      if (i === events.length - 1 || events[i + 1].time - events[i].time > opts.sessionGapMs) {
+        const part = events.slice(from, i + 1);
+        const key = `${part[0].time}|${group}`;
+        out.get('active_sessions')!.set(key, {
+          store: 'active_sessions', key, group, start: part[0].time, end: events[i].time + opts.sessionGapMs,
+          value: { count: part.length }, inputs: part.length, distinctIds: new Set(part.map((m) => m.id)).size,
+        });
+        from = i + 1;
       }
     }
   }

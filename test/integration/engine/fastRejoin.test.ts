@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { PROJECT_ROOT } from '../../../src/config/config.ts';
+import { createKafkaClient, ensureTopics } from '../../../src/kafka/kafka.ts';
 import { readAll } from '../../support/kafkaHelpers.ts';
 import { customersSource } from '../../support/customersSource.ts';
 import { eventually, realStack, uniqueName } from '../../support/stack.ts';
@@ -142,6 +143,48 @@ test('a gracefully stopped runner leaves its group at once (LeaveGroup), so its 
       await once(second.child, 'exit');
     }
   } finally {
+    await producer.disconnect();
+    await admin.disconnect();
+  }
+});
+
+test('a batch that takes longer than the short session keeps its member: no eviction, no re-delivery', async () => {
+  const cfg = await realStack();
+  const kafka = createKafkaClient(cfg, 'it-keepalive');
+  const topic = uniqueName('it_keepalive');
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, [{ topic, partitions: 1 }], { partitions: 1, replicationFactor: 1 });
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({ topic, acks: -1, messages: [{ key: 'k', value: 'v' }] });
+  const groupId = uniqueName('it-keepalive');
+  const consumer = kafka.consumer({ groupId });
+  let joins = 0;
+  let deliveries = 0;
+  consumer.on(consumer.events.GROUP_JOIN, () => { joins++; });
+  let processed: () => void = () => {};
+  const done = new Promise<void>((r) => { processed = r; });
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        deliveries += batch.messages.length;
+        // The work of this batch outlasts the session (a window restore, a registry outage):
+        // 1.5 session timeouts, in which kafkajs itself would send no heartbeat.
+        await new Promise((r) => setTimeout(r, cfg.kafkaSessionTimeoutMs * 1.5));
+        processed();
+      },
+    });
+    await done;
+    // The member is still the one that joined; an evicted one would rejoin and get the record again.
+    await eventually(async () => (await admin.describeGroups([groupId])).groups[0].state === 'Stable', 'the group is stable', 30_000);
+    assert.equal(joins, 1, 'joined once, never evicted');
+    assert.equal(deliveries, 1, 'the record was delivered once');
+  } finally {
+    await consumer.disconnect();
     await producer.disconnect();
     await admin.disconnect();
   }
