@@ -28,9 +28,17 @@ export interface KillRecord {
   upMs: number | null;
   /** Kill → the restarted process has consumed records (`sluice_records_in_total` > 0). */
   resumeMs: number | null;
+  /** Which process of the slot the restart was (RunnerFleet.lives). */
+  process: number;
+  /** Kill → `sluice run` of the restarted process says every topology runs (all seven joined their groups); null: never. */
+  allRunningMs?: number | null;
+  /** The restarted process was killed (or died) before it said it runs every topology. */
+  killedBeforeRunning?: boolean;
 }
 
 export interface ChaosLog {
+  /** Epoch ms of the run's start; event times are relative to it. */
+  startedAt: number;
   plan: ChaosEvent[];
   kills: KillRecord[];
   skippedKills: number;
@@ -54,7 +62,7 @@ export async function runChaos(cfg: Config, fleet: RunnerFleet, opts: {
   seed: string; plan: ChaosEvent[]; startedAt: number; hardStopAt: number; resumeTimeoutMs: number; say: (line: string) => void;
 }): Promise<ChaosLog> {
   const rng = createRng(opts.seed).fork('chaos-targets');
-  const log: ChaosLog = { plan: opts.plan, kills: [], skippedKills: 0 };
+  const log: ChaosLog = { startedAt: opts.startedAt, plan: opts.plan, kills: [], skippedKills: 0 };
   const since = () => Date.now() - opts.startedAt;
   const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
   for (const ev of opts.plan) {
@@ -73,9 +81,9 @@ export async function runChaos(cfg: Config, fleet: RunnerFleet, opts: {
         const at = since();
         const t0 = Date.now();
         await fleet.kill(slot);
-        fleet.start(slot);
+        const life = fleet.start(slot);
         const { upMs, resumeMs } = await awaitResume(fleet, slot, t0, opts.resumeTimeoutMs);
-        log.kills.push({ n: ev.n, slot, runners: alive.length, plannedAt: ev.at, at, upMs, resumeMs });
+        log.kills.push({ n: ev.n, slot, process: life.n, runners: alive.length, plannedAt: ev.at, at, upMs, resumeMs });
         opts.say(`kill ${ev.n}/${opts.plan.filter((e) => e.kind === 'kill').length}: SIGKILL runner ${slot} (${alive.length} running) → up ${upMs === null ? '-' : secs(upMs)}, consuming again after ${resumeMs === null ? `> ${secs(opts.resumeTimeoutMs)} (gave up)` : secs(resumeMs)}`);
         break;
       }
@@ -106,16 +114,16 @@ export async function runChaos(cfg: Config, fleet: RunnerFleet, opts: {
         break;
       }
       case 'scale-down': {
-        // A runner stops gracefully once started: wait until every topology of it runs (/readyz).
+        // `sluice run` handles SIGTERM once started: wait (a while) until it says so.
         const readyBy = Date.now() + 60_000;
         let started = false;
-        while (!(started = Boolean((await fleet.readyz(ev.slot))?.topologies?.every((t) => t.running))) && Date.now() < readyBy) await sleep(250);
+        while (!(started = fleet.life(ev.slot)?.startedAt !== undefined) && Date.now() < readyBy) await sleep(250);
         const at = since();
         const t0 = Date.now();
         const r = await fleet.stop(ev.slot);
         log.scaleDown = { at, slot: ev.slot, graceful: r.graceful, code: r.code, signal: r.signal, ms: Date.now() - t0 };
         log.scaleDown.startedBeforeSigterm = started;
-        opts.say(`runner ${ev.slot}: SIGTERM${started ? '' : ' (its topologies were not all running after 60 s)'} (one runner from now on) → exit ${r.code ?? r.signal} in ${secs(Date.now() - t0)}${r.graceful ? '' : ' (SIGKILLed after the timeout)'}`);
+        opts.say(`runner ${ev.slot}: SIGTERM${started ? '' : ' (it had not said it runs every topology 60 s after its start)'} (one runner from now on) → exit ${r.code ?? r.signal} in ${secs(Date.now() - t0)}${r.graceful ? '' : ' (SIGKILLed after the timeout)'}`);
         break;
       }
     }

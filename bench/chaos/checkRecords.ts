@@ -5,6 +5,7 @@ import { OLTP_PRIMARY_KEYS, OLTP_TABLES, type OltpTable } from '../../src/oltp/o
 import type { AvroSerde } from '../../src/serde/avroSerde.ts';
 import { valueHash, type ClickTruth } from './clickFeed.ts';
 import type { Snapshot } from './collect.ts';
+import type { Guarantee } from './options.ts';
 import { SENTINEL_SESSION } from './drain.ts';
 import { check, type Check } from './report.ts';
 import type { TopicRecord } from './topicReader.ts';
@@ -15,8 +16,6 @@ import type { TopicRecord } from './topicReader.ts';
  * than once. A DLQ record names its source record (`sluice.error.partition` / `.offset`), so a
  * dead letter written twice for one input is told apart from two inputs.
  */
-
-type Guarantee = 'at_least_once' | 'exactly_once';
 
 /** What each generated bad kind must be dead-lettered as. */
 const EXPECTED_DLQ: Record<ClickBadKind, { reason: string; rule?: string }> = {
@@ -30,11 +29,6 @@ const coordsOf = (r: TopicRecord) => `${r.headers['sluice.error.partition']}/${r
 
 function decodeAll<T>(serde: AvroSerde, records: TopicRecord[]): T[] {
   return records.map((r) => serde.decodeSync(r.value).value as T);
-}
-
-export interface RecordFacts {
-  clicks: Record<string, unknown>;
-  entities: Record<string, unknown>;
 }
 
 export function checkClicks(snap: Snapshot, truth: ClickTruth, serde: AvroSerde, guarantee: Guarantee): { checks: Check[]; facts: Record<string, unknown> } {

@@ -38,6 +38,8 @@ const VALID_KINDS = new Set<ClickMessageKind>(['normal', 'out_of_order', 'late']
 
 export interface ClickFeed {
   produced(): number;
+  /** Ends production after the batch in flight (a harness failure); `done` then holds what was sent. */
+  stop(): void;
   done: Promise<ClickTruth>;
 }
 
@@ -45,6 +47,7 @@ export function startClickFeed(cfg: Config, opts: {
   count: number; rate: number; seed: string; badRatio: number; products: CatalogEntry[]; customerIds: number[]; say: (line: string) => void;
 }): ClickFeed {
   let produced = 0;
+  let stopped = false;
   const done = (async (): Promise<ClickTruth> => {
     const t0 = Date.now();
     const registry = createRegistryClient(cfg);
@@ -77,7 +80,7 @@ export function startClickFeed(cfg: Config, opts: {
       }
     };
     try {
-      while (produced < opts.count) {
+      while (produced < opts.count && !stopped) {
         const n = bucket.take(Math.min(500, opts.count - produced));
         if (n === 0) { await sleep(Math.min(100, Math.max(5, bucket.waitMs()))); continue; }
         const batch: ClickMessage[] = [];
@@ -101,5 +104,5 @@ export function startClickFeed(cfg: Config, opts: {
     truth.elapsedMs = Date.now() - t0;
     return truth;
   })();
-  return { produced: () => produced, done };
+  return { produced: () => produced, stop: () => { stopped = true; }, done };
 }

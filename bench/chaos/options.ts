@@ -36,13 +36,13 @@ export interface ChaosSizes {
 }
 
 const QUICK: ChaosSizes = {
-  clicks: 30_000, runSeconds: 150, clickBadRatio: 0.02, maxMessageBytes: 64 * 1024,
+  clicks: 24_000, runSeconds: 120, clickBadRatio: 0.02, maxMessageBytes: 64 * 1024,
   seed: { customers: 500, products: 100, orders: 1000 }, oltpChangesPerSecond: 5, oltpBadRatio: 0.05, extractEverySeconds: 15,
   kills: 6, pgFreezeSeconds: 30, drainSeconds: 240, resumeTimeoutSeconds: 60,
 };
 
 const FULL: ChaosSizes = {
-  clicks: 200_000, runSeconds: 600, clickBadRatio: 0.02, maxMessageBytes: 64 * 1024,
+  clicks: 200_000, runSeconds: 540, clickBadRatio: 0.02, maxMessageBytes: 64 * 1024,
   seed: { customers: 2000, products: 200, orders: 5000 }, oltpChangesPerSecond: 10, oltpBadRatio: 0.05, extractEverySeconds: 20,
   kills: 20, pgFreezeSeconds: 30, drainSeconds: 360, resumeTimeoutSeconds: 90,
 };
@@ -52,7 +52,8 @@ export const USAGE = `usage: npm run chaos -- [--quick] [--guarantee at_least_on
 
 Drives the real product on the local stack (SLUICE_* ports) under chaos and checks the
 guarantees. Per guarantee it WIPES the stack directory (SLUICE_STACK_DIR) and starts a clean
-stack. --quick: ~5 min per guarantee; default: ~15 min per guarantee. Writes
+stack. --quick: ~5 min per guarantee (24k clicks, 6 kills); default: ~15 min per guarantee
+(200k clicks, 20 kills) on a 2-core machine. Writes
 bench/results/chaos.json; exit code 1 when a required check fails.`;
 
 export function parseChaosOptions(argv: string[]): ChaosOptions | 'help' {

@@ -12,10 +12,17 @@ import { PROJECT_ROOT } from '../../src/config/config.ts';
 
 export interface UnexpectedExit { slot: number; code: number | null; signal: string | null; at: number; logFile: string; logTail: string }
 
+/** One process of a slot: when it was spawned, when `sluice run` said it runs every topology, when it exited. */
+export interface RunnerLife { slot: number; n: number; pid: number; spawnedAt: number; startedAt?: number; exitedAt?: number }
+
+/** What `sluice run` prints on stdout once every topology has joined its group (and its signal handlers are set). */
+const STARTED_LINE = 'sluice run:';
+
 interface Slot {
   slot: number;
   port: number;
   proc?: ChildProcess;
+  life?: RunnerLife;
   /** Set while we are killing or stopping it on purpose. */
   expectingExit: boolean;
   exited?: Promise<void>;
@@ -24,8 +31,12 @@ interface Slot {
 }
 
 export interface RunnerFleet {
-  /** Starts the runner of `slot` (a new process); resolves once spawned (not yet consuming). */
-  start(slot: number): number;
+  /** Starts the runner of `slot` (a new process); returns at once (not yet consuming). */
+  start(slot: number): RunnerLife;
+  /** Every process started so far; `startedAt` fills in when its log shows the started line. */
+  lives: RunnerLife[];
+  /** The current process of `slot`. */
+  life(slot: number): RunnerLife | undefined;
   /** SIGKILL; resolves when the process is gone. */
   kill(slot: number): Promise<void>;
   /** SIGTERM and wait (drain, commit, leave the group); SIGKILL after `timeoutMs`. */
@@ -44,6 +55,7 @@ export interface ReadyStatus { ready: boolean; topologies: { topology: string; r
 export function createRunnerFleet(opts: { env: NodeJS.ProcessEnv; basePort: number; logDir: string; say: (line: string) => void }): RunnerFleet {
   const slots = new Map<number, Slot>();
   const unexpectedExits: UnexpectedExit[] = [];
+  const lives: RunnerLife[] = [];
   let closing = false;
   mkdirSync(opts.logDir, { recursive: true });
 
@@ -53,19 +65,32 @@ export function createRunnerFleet(opts: { env: NodeJS.ProcessEnv; basePort: numb
     return s;
   };
 
-  function start(n: number): number {
+  function start(n: number): RunnerLife {
     const s = slotOf(n);
     if (s.proc && s.proc.exitCode === null && s.proc.signalCode === null) throw new Error(`runner ${n} is already running`);
     s.starts++;
-    s.logFile = path.join(opts.logDir, `runner-${n}-${s.starts}.log`);
-    const fd = openSync(s.logFile, 'a');
+    const logFile = path.join(opts.logDir, `runner-${n}-${s.starts}.log`);
+    s.logFile = logFile;
+    const fd = openSync(logFile, 'a');
     const proc = spawn(process.execPath, [path.join(PROJECT_ROOT, 'src/cli/main.ts'), 'run', '--no-feed', '--no-extract'], {
       cwd: PROJECT_ROOT, env: { ...opts.env, SLUICE_HTTP_PORT: String(s.port) }, stdio: ['ignore', fd, fd],
     });
     closeSync(fd);
+    const life: RunnerLife = { slot: n, n: s.starts, pid: proc.pid!, spawnedAt: Date.now() };
+    lives.push(life);
+    s.life = life;
+    // Watch the log for the started line (the process writes it to its stdout, our log file).
+    const watch = setInterval(() => {
+      if (life.exitedAt !== undefined) { clearInterval(watch); return; }
+      try {
+        if (readFileSync(logFile, 'utf8').includes(STARTED_LINE)) { life.startedAt = Date.now(); clearInterval(watch); }
+      } catch { /* not yet written */ }
+    }, 250);
     s.proc = proc;
     s.expectingExit = false;
     s.exited = new Promise<void>((resolve) => proc.once('exit', (code, signal) => {
+      life.exitedAt = Date.now();
+      clearInterval(watch);
       if (!s.expectingExit && !closing && s.proc === proc) {
         const exit: UnexpectedExit = { slot: n, code, signal, at: Date.now(), logFile: s.logFile!, logTail: tail(s.logFile!) };
         unexpectedExits.push(exit);
@@ -74,7 +99,7 @@ export function createRunnerFleet(opts: { env: NodeJS.ProcessEnv; basePort: numb
       }
       resolve();
     }));
-    return proc.pid!;
+    return life;
   }
 
   async function kill(n: number): Promise<void> {
@@ -107,7 +132,8 @@ export function createRunnerFleet(opts: { env: NodeJS.ProcessEnv; basePort: numb
   }
 
   return {
-    start, kill, stop, unexpectedExits,
+    start, kill, stop, unexpectedExits, lives,
+    life: (n) => slotOf(n).life,
     alive: () => [...slots.values()].filter((s) => s.proc && s.proc.exitCode === null && s.proc.signalCode === null).map((s) => s.slot),
     port: (n) => slotOf(n).port,
     async recordsIn(n) {

@@ -26,19 +26,24 @@ export function runCommand(program: Command): void {
     .action(async (opts: { topology?: string[]; printConfig?: boolean; maxInFlight: string; extract: boolean; feed: boolean; extractInterval: string }) => {
       const cfg = loadConfig();
       if (opts.printConfig) { process.stdout.write(`${JSON.stringify(redactedConfig(cfg), null, 2)}\n`); return; }
-      const proc = await startRunnerProcess(cfg, selectTopologies(opts.topology), { maxInFlightPerPartition: Number(opts.maxInFlight), feed: opts.feed });
-      process.stdout.write(`sluice run: ${proc.runners.map((r) => r.def.name).join(', ')} — ${proc.url}/metrics ${proc.url}/readyz\n`);
-      // The hourly extract of the shop database runs inside the runner (SPEC §3).
-      const extract = opts.extract ? startExtractSchedule(cfg, { intervalMs: parseDuration(opts.extractInterval) }) : undefined;
-      let signalled = false;
+      // Signals are handled from the first moment: one that arrives while the topologies are still
+      // starting (joining groups, restoring state) stops them gracefully once they are up.
+      let signalled: string | undefined;
+      let shutdown: (() => void) | undefined;
       const onSignal = (sig: string) => {
         if (signalled) return;
-        signalled = true;
+        signalled = sig;
         process.stderr.write(`${sig}: draining, committing and leaving the group...\n`);
-        void Promise.all([extract?.stop(), proc.stop()]).then(() => process.exit(0));
+        shutdown?.();
       };
       process.on('SIGTERM', () => onSignal('SIGTERM'));
       process.on('SIGINT', () => onSignal('SIGINT'));
+      const proc = await startRunnerProcess(cfg, selectTopologies(opts.topology), { maxInFlightPerPartition: Number(opts.maxInFlight), feed: opts.feed });
+      process.stdout.write(`sluice run: ${proc.runners.map((r) => r.def.name).join(', ')} — ${proc.url}/metrics ${proc.url}/readyz\n`);
+      // The hourly extract of the shop database runs inside the runner (SPEC §3).
+      const extract = opts.extract && !signalled ? startExtractSchedule(cfg, { intervalMs: parseDuration(opts.extractInterval) }) : undefined;
+      shutdown = () => { void Promise.all([extract?.stop(), proc.stop()]).then(() => process.exit(0)); };
+      if (signalled) shutdown();
       const code = await proc.done;
       process.exit(code);
     });

@@ -93,12 +93,24 @@ export function createRegistryClient(cfg: Config): RegistryClient {
       // Set the level ourselves first: the library's own first-time config call is not portable
       // across registries, but PUT /config/{subject} is accepted by Confluent and Apicurio alike.
       await call(`set compatibility of ${subject}`, () => http('PUT', `/config/${encodeURIComponent(subject)}`, { compatibility }));
-      const { id } = await call(`register ${subject}`, () => lib.register(
+      const registerOnce = () => call(`register ${subject}`, () => lib.register(
         { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
         { subject, compatibility: compatibility as never },
       ).catch((err: { status?: number; message?: string }) => {
         throw err.status ? new RegistryHttpError(err.status, { message: err.message }) : err;
       }));
+      // Two runners registering the same new version at once: the registry can refuse the second
+      // as a conflict while the first is being written. A schema that is really incompatible is
+      // refused again; the same schema is then found registered.
+      let id: number | undefined;
+      for (let attempt = 1; id === undefined; attempt++) {
+        try {
+          ({ id } = await registerOnce());
+        } catch (err) {
+          if (attempt >= 3 || !(err instanceof SluiceError && err.shortCode === 'REGISTRY_INCOMPATIBLE')) throw err;
+          await new Promise((r) => setTimeout(r, 200 + Math.random() * 800));
+        }
+      }
       types.set(id, forSchema(schema));
       return id;
     },
