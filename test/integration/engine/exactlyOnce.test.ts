@@ -1,16 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { PROJECT_ROOT } from '../../../src/config/config.ts';
-import { loadSchema } from '../../../src/domain/schemas.ts';
-import { buildClickstreamEvents, syntheticPrice } from '../../../src/generate/clickstreamGenerator.ts';
+import { buildClickstreamEvents } from '../../../src/generate/clickstreamGenerator.ts';
 import { createKafkaClient, ensureTopics } from '../../../src/kafka/kafka.ts';
 import { inspectTopic } from '../../../src/ops/inspectTopic.ts';
-import { createAvroSerde } from '../../../src/serde/avroSerde.ts';
-import { createRegistryClient } from '../../../src/serde/schemaRegistry.ts';
+import { clickstreamSource, runnerChild, stopChild as stop } from '../../support/clickstreamSource.ts';
 import { readAll, topicCount } from '../../support/kafkaHelpers.ts';
 import { eventually, realStack, uniqueName } from '../../support/stack.ts';
 
@@ -21,45 +14,12 @@ import { eventually, realStack, uniqueName } from '../../support/stack.ts';
  * read_committed reader of silver and the DLQ sees every record exactly once.
  */
 
-function child(prefix: string, groupId: string): Promise<ChildProcess> {
-  const c = spawn(process.execPath, [path.join(PROJECT_ROOT, 'test/support/runTopologyChild.ts'), 'clickstream', prefix, groupId, '-', '', '3'], {
-    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SLUICE_LOG_LEVEL: 'error', SLUICE_PROCESSING_GUARANTEE: 'exactly_once' },
-  });
-  return new Promise((resolve, reject) => {
-    c.once('exit', (code) => reject(new Error(`runner child exited early with ${code}`)));
-    createInterface({ input: c.stdout! }).on('line', (line) => { if (line.startsWith('ready ')) resolve(c); });
-  });
-}
-
-async function stop(c: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  c.removeAllListeners('exit');
-  if (c.exitCode !== null || c.signalCode !== null) return;
-  c.kill(signal);
-  await once(c, 'exit');
-}
+const child = (prefix: string, groupId: string) => runnerChild('clickstream', prefix, groupId, { env: { SLUICE_PROCESSING_GUARANTEE: 'exactly_once' } });
 
 test('exactly_once: SIGKILLs and a fenced zombie leave every valid click once in silver and every bad one once in the DLQ', async () => {
   const cfg = { ...(await realStack()), httpPort: 0 };
   const prefix = uniqueName('it-eos');
-  const clicks = `${prefix}.web.clickstream`;
-  const silver = `${prefix}.silver.clickstream`;
-  const dlq = `${clicks}.dlq`;
-  const kafka = createKafkaClient(cfg, 'it-eos');
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, [{ topic: clicks }, { topic: `${prefix}.oltp.products` }], { partitions: 3, replicationFactor: 1 });
-  await admin.disconnect();
-
-  const registry = createRegistryClient(cfg);
-  const serde = createAvroSerde(registry, { maxMessageBytes: cfg.maxMessageBytes });
-  const pid = await registry.register('oltp.products-value', loadSchema('oltp.products'));
-  const cid = await registry.register('web.clickstream-value', loadSchema('web.clickstream'));
-  const products = Array.from({ length: 30 }, (_, i) => ({ id: i + 1, price: syntheticPrice(i + 1) }));
-  const producer = kafka.producer();
-  await producer.connect();
-  await producer.send({ topic: `${prefix}.oltp.products`, acks: -1, messages: await Promise.all(products.map(async (p) => ({
-    key: String(p.id), value: await serde.encode(pid, { product_id: p.id, sku: `S${p.id}`, name: `P${p.id}`, category: 'toys', price: p.price, active: true, created_at: 1, updated_at: 1, op: 'r', extracted_at: 1 }),
-  }))) });
+  const { kafka, serde, producer, clicks, silver, dlq, clickSchemaId: cid, products } = await clickstreamSource(cfg, prefix);
   // Bad records of every kind as well (their DLQ records are part of the transactions too).
   const { messages, counts } = buildClickstreamEvents({ count: 12_000, schemaId: cid, products, seed: 'eos', baseTime: Date.now() - 20 * 60_000, rate: 10, badRatio: 0.05, maxMessageBytes: cfg.maxMessageBytes });
   for (let i = 0; i < messages.length; i += 1000) await producer.send({ topic: clicks, acks: -1, messages: messages.slice(i, i + 1000).map((m) => ({ key: m.key, value: m.value })) });

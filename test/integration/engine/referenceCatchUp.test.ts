@@ -1,13 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import clickstream from '../../../topologies/clickstream.ts';
-import { loadSchema } from '../../../src/domain/schemas.ts';
 import { buildClickstreamEvents, syntheticPrice } from '../../../src/generate/clickstreamGenerator.ts';
-import { createKafkaClient, ensureTopics } from '../../../src/kafka/kafka.ts';
 import { startRunnerProcess } from '../../../src/runner/runnerProcess.ts';
-import { createAvroSerde } from '../../../src/serde/avroSerde.ts';
-import { createRegistryClient } from '../../../src/serde/schemaRegistry.ts';
 import { prefixTopology } from '../../../src/testing/prefixTopology.ts';
+import { clickstreamSource } from '../../support/clickstreamSource.ts';
 import { readAll, topicCount } from '../../support/kafkaHelpers.ts';
 import { eventually, realStack, uniqueName } from '../../support/stack.ts';
 
@@ -20,21 +17,7 @@ import { eventually, realStack, uniqueName } from '../../support/stack.ts';
 test('a reference row produced just before the record referencing it is found: no valid record is rejected by a lagging table', async () => {
   const cfg = { ...(await realStack()), httpPort: 0 };
   const prefix = uniqueName('it-refs');
-  const clicks = `${prefix}.web.clickstream`;
-  const productsTopic = `${prefix}.oltp.products`;
-  const kafka = createKafkaClient(cfg, 'it-refs');
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, [{ topic: clicks }, { topic: productsTopic }], { partitions: 3, replicationFactor: 1 });
-  await admin.disconnect();
-  const registry = createRegistryClient(cfg);
-  const serde = createAvroSerde(registry, { maxMessageBytes: cfg.maxMessageBytes });
-  const pid = await registry.register('oltp.products-value', loadSchema('oltp.products'));
-  const cid = await registry.register('web.clickstream-value', loadSchema('web.clickstream'));
-  const product = (id: number) => serde.encode(pid, { product_id: id, sku: `S${id}`, name: `P${id}`, category: 'toys', price: syntheticPrice(id), active: true, created_at: 1, updated_at: 1, op: 'c', extracted_at: 1 });
-  const producer = kafka.producer();
-  await producer.connect();
-  await producer.send({ topic: productsTopic, acks: -1, messages: [{ key: '1', value: await product(1) }] });
+  const { kafka, serde, producer, clicks, clickSchemaId: cid, productsTopic, productValue: product } = await clickstreamSource(cfg, prefix, 1);
 
   const proc = await startRunnerProcess(cfg, [prefixTopology(clickstream, prefix)], { groupId: uniqueName('it-refs'), commitIntervalMs: 200 });
   try {
