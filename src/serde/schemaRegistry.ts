@@ -70,6 +70,22 @@ export function createRegistryClient(cfg: Config): RegistryClient {
     throw new SluiceError('REGISTRY_UNAVAILABLE', `${what}: ${(err as Error).message} (registry ${base})`, { cause: err });
   });
 
+  /**
+   * Two runners registering the same subject at once: the registry can refuse the second with a
+   * conflict (Apicurio: "a rule named 'COMPATIBILITY' already exists" while the first creates the
+   * subject's config; or a version being written). A conflict that is real comes back on retry.
+   */
+  async function raceTolerant<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (attempt >= 3 || !(err instanceof SluiceError && err.shortCode === 'REGISTRY_INCOMPATIBLE')) throw err;
+        await new Promise((r) => setTimeout(r, 200 + Math.random() * 800));
+      }
+    }
+  }
+
   async function fetchType(id: number): Promise<avro.Type> {
     try {
       const res = await call(`schema id ${id}`, () => http<{ schema: string; schemaType?: string }>('GET', `/schemas/ids/${id}`));
@@ -92,25 +108,14 @@ export function createRegistryClient(cfg: Config): RegistryClient {
       const compatibility = opts.compatibility ?? cfg.registryCompatibility;
       // Set the level ourselves first: the library's own first-time config call is not portable
       // across registries, but PUT /config/{subject} is accepted by Confluent and Apicurio alike.
-      await call(`set compatibility of ${subject}`, () => http('PUT', `/config/${encodeURIComponent(subject)}`, { compatibility }));
+      await raceTolerant(() => call(`set compatibility of ${subject}`, () => http('PUT', `/config/${encodeURIComponent(subject)}`, { compatibility })));
       const registerOnce = () => call(`register ${subject}`, () => lib.register(
         { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
         { subject, compatibility: compatibility as never },
       ).catch((err: { status?: number; message?: string }) => {
         throw err.status ? new RegistryHttpError(err.status, { message: err.message }) : err;
       }));
-      // Two runners registering the same new version at once: the registry can refuse the second
-      // as a conflict while the first is being written. A schema that is really incompatible is
-      // refused again; the same schema is then found registered.
-      let id: number | undefined;
-      for (let attempt = 1; id === undefined; attempt++) {
-        try {
-          ({ id } = await registerOnce());
-        } catch (err) {
-          if (attempt >= 3 || !(err instanceof SluiceError && err.shortCode === 'REGISTRY_INCOMPATIBLE')) throw err;
-          await new Promise((r) => setTimeout(r, 200 + Math.random() * 800));
-        }
-      }
+      const { id } = await raceTolerant(registerOnce);
       types.set(id, forSchema(schema));
       return id;
     },

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isSluiceError } from '../../../src/core/errors.ts';
 import { createRegistryClient } from '../../../src/serde/schemaRegistry.ts';
+import { loadSchema } from '../../../src/domain/schemas.ts';
 import { realStack, uniqueName } from '../../support/stack.ts';
 
 const V1 = { type: 'record', name: 'Customer', namespace: 'sluice.test', fields: [{ name: 'id', type: 'long' }, { name: 'email', type: 'string' }] };
@@ -37,4 +38,12 @@ test('a registry that is down is reported as REGISTRY_UNAVAILABLE after retries'
   const cfg = await realStack();
   const down = createRegistryClient({ ...cfg, registryUrl: 'http://127.0.0.1:1/apis/ccompat/v7' });
   await assert.rejects(down.typeForId(1), (err: unknown) => isSluiceError(err, 'REGISTRY_UNAVAILABLE'));
+});
+
+test('runners registering the same new subject at the same moment all get its id (the registry\'s conflict on a concurrent first registration is retried)', async () => {
+  const cfg = await realStack();
+  const subject = `${uniqueName('it-race')}-value`;
+  const schema = loadSchema('web.clickstream');
+  const ids = await Promise.all(Array.from({ length: 4 }, () => createRegistryClient(cfg).register(subject, schema)));
+  assert.equal(new Set(ids).size, 1, `one id for all: ${ids.join(', ')}`);
 });
