@@ -16,3 +16,12 @@ test('describe gives the lineage from every source to every output, its DLQ incl
   assert.match(mermaid, /^flowchart LR/);
   for (const t of Object.values(TOPOLOGIES)) assert.match(mermaid, new RegExp(`topology ${t.name}`));
 });
+
+test('describe names a dedupe rule\'s durable state and its partition scope', () => {
+  const g = describeTopology(TOPOLOGIES.clickstream);
+  const unique = g.rules.find((r) => r.kind === 'unique')!;
+  assert.equal(unique.state, 'sluice.clickstream.click_event_unique.dedupe.changelog');
+  assert.match(unique.check, /of event_time, per source partition/);
+  assert.match(graphAsText(g), /click_event_unique .*state sluice\.clickstream\.click_event_unique\.dedupe\.changelog, co-partitioned with the source/);
+  assert.equal(describeTopology(TOPOLOGIES.orders).rules.find((r) => r.kind === 'referential')!.state, undefined);
+});
