@@ -6,7 +6,17 @@ import { secretOf } from '../config/config.ts';
  * S3 client for AWS or an S3-compatible server. Static keys when configured (local servers),
  * otherwise the standard AWS credential chain. Checksums only when required: emulators reject
  * the SDK's default flexible checksums.
+ *
+ * The SDK's HTTP handler waits forever by default: a connection the server never answers (a
+ * dropped keep-alive socket, a stalled server) would leave an upload or a listing pending, and
+ * with it the commit of every record behind it. Bounded waits turn that into an error, which the
+ * sinks retry under the same object name.
  */
+/** Time to open a connection. */
+const S3_CONNECT_TIMEOUT_MS = 5_000;
+/** Time a request may go without any bytes moving on its socket (not the whole transfer). */
+const S3_IDLE_SOCKET_TIMEOUT_MS = 30_000;
+
 export function createS3Client(cfg: Config): S3Client {
   const secret = secretOf(cfg, 's3SecretAccessKey');
   return new S3Client({
@@ -16,5 +26,6 @@ export function createS3Client(cfg: Config): S3Client {
     credentials: cfg.s3AccessKeyId && secret ? { accessKeyId: cfg.s3AccessKeyId, secretAccessKey: secret } : undefined,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: { connectionTimeout: S3_CONNECT_TIMEOUT_MS, requestTimeout: S3_IDLE_SOCKET_TIMEOUT_MS },
   });
 }

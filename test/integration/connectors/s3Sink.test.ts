@@ -114,6 +114,9 @@ async function readTopic(kafka: KafkaClient, topic: string): Promise<TopicRecord
   return records;
 }
 
+/** The first partition found behind by the last `committedEverything` call, for timeout messages. */
+let lastLag = '';
+
 async function committedEverything(kafka: KafkaClient, groupId: string, topics: string[]): Promise<boolean> {
   const admin = kafka.admin();
   await admin.connect();
@@ -123,7 +126,10 @@ async function committedEverything(kafka: KafkaClient, groupId: string, topics: 
       const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
       for (const p of committed.partitions) {
         const high = highs.get(p.partition) ?? 0n;
-        if (high > 0n && (p.offset === '-1' || BigInt(p.offset) < high)) return false;
+        if (high > 0n && (p.offset === '-1' || BigInt(p.offset) < high)) {
+          lastLag = `${topic}[${p.partition}] committed ${p.offset} of ${high}`;
+          return false;
+        }
       }
     }
     return true;
@@ -218,7 +224,11 @@ test('the lake topology lands every record exactly once in its zone under the SP
   const proc = await startRunnerProcess(cfg, [def], { groupId, commitIntervalMs: 200 });
   try {
     // Commit-after-durable: once everything is committed, everything is in S3.
-    await eventually(() => committedEverything(kafka, groupId, [orders, silver, dlq]), 'all offsets committed', 90_000);
+    await eventually(() => committedEverything(kafka, groupId, [orders, silver, dlq]), 'all offsets committed', 90_000)
+      .catch(async (err: Error) => {
+        const state = (await (await fetch(`${proc.url}/metrics`)).text()).split('\n').filter((l) => /^sluice_(connector|consumer|in_flight|paused|records_in)/.test(l));
+        throw new Error(`${err.message}; still behind: ${lastLag}; runner state:\n${state.join('\n')}`);
+      });
 
     const raw = await readLake(s3, cfg.s3Bucket, `raw/${orders}/`);
     assertExactlyOnce(raw, await readTopic(kafka, orders), 'raw', orders);

@@ -20,6 +20,7 @@ import { eventually, realStack, uniqueName } from '../../support/stack.ts';
  */
 
 const KILLS = 5;
+const BURST = 5000;
 
 function startChild(prefix: string, groupId: string): Promise<{ child: ChildProcess; readyAt: number }> {
   const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'test/support/runTopologyChild.ts'), 'customers', prefix, groupId], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SLUICE_LOG_LEVEL: 'error' } });
@@ -56,12 +57,15 @@ test('a SIGKILLed runner restarted at once resumes within about a session timeou
   await producer.connect();
   let produced = 0;
   let producing = true;
+  const sendRows = async (n: number) => {
+    const messages = [];
+    // Every 10th row breaks a rule, so both outputs (silver and the DLQ) are exercised.
+    for (let i = 0; i < n; i++, produced++) messages.push({ key: String(produced), value: encode(row(produced, produced % 10 === 0 ? { email: null } : {})) });
+    await producer.send({ topic: source, acks: -1, messages });
+  };
   const stream = (async () => {
     while (producing) {
-      const messages = [];
-      // Every 10th row breaks a rule, so both outputs (silver and the DLQ) are exercised.
-      for (let i = 0; i < 20; i++, produced++) messages.push({ key: String(produced), value: encode(row(produced, produced % 10 === 0 ? { email: null } : {})) });
-      await producer.send({ topic: source, acks: -1, messages });
+      await sendRows(20);
       await new Promise((r) => setTimeout(r, 50)); // pacing of the stream, not a wait for a condition
     }
   })();
@@ -71,8 +75,11 @@ test('a SIGKILLed runner restarted at once resumes within about a session timeou
   let runner = await startChild(prefix, groupId);
   try {
     for (let kill = 1; kill <= KILLS; kill++) {
+      // A burst on top of the steady stream leaves the runner a backlog: the kill lands while it
+      // works through it (the steady stream alone can be fully caught up at any instant).
       const before = await committed();
-      await eventually(async () => (await committed()) > before + 500, 'the runner commits progress before the kill', 60_000);
+      await sendRows(BURST);
+      await eventually(async () => { const c = await committed(); return c > before + 500 && c < produced - 1000; }, 'the runner is working through the burst', 60_000);
       const killedAt = await killHard(runner.child);
       // Read after the exit: a commit the dead process had in flight has landed by now.
       const atKill = await committed();
