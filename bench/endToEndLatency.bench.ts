@@ -39,7 +39,7 @@ import { metricsTopology } from '../topologies/metrics.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { loadSchema } from '../src/domain/schemas.ts';
 import { readToEnd } from '../src/engine/readToEnd.ts';
-import { syntheticPrice } from '../src/generate/clickstreamGenerator.ts';
+import { syntheticPrice } from '../src/shop/generate/clickstreamGenerator.ts';
 import { createKafkaClient } from '../src/kafka/kafka.ts';
 import { startRunnerProcess } from '../src/runner/runnerProcess.ts';
 import { createAvroSerde } from '../src/serde/avroSerde.ts';

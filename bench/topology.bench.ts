@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import clickstream from '../topologies/clickstream.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { loadSchema } from '../src/domain/schemas.ts';
-import { buildClickstreamEvents, syntheticPrice } from '../src/generate/clickstreamGenerator.ts';
+import { buildClickstreamEvents, syntheticPrice } from '../src/shop/generate/clickstreamGenerator.ts';
 import { createKafkaClient, ensureTopics } from '../src/kafka/kafka.ts';
 import { startRunnerProcess } from '../src/runner/runnerProcess.ts';
 import { createAvroSerde } from '../src/serde/avroSerde.ts';

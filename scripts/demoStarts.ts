@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { loadConfig, pgConnection, PROJECT_ROOT } from '../src/config/config.ts';
-import { inspectTopic } from '../src/ops/inspectTopic.ts';
+import { inspectTopic } from '../src/admin/inspectTopic.ts';
 import { stackDown } from '../src/stack/stack.ts';
 
 const args = process.argv.slice(2);

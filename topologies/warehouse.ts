@@ -1,6 +1,6 @@
 import { merge, share } from 'rxjs';
 import { warehouseSink } from '../connectors/postgres/sink_warehouse.ts';
-import { WAREHOUSE_ENTITIES, medallionTables, type WarehouseSinkOverrides } from '../connectors/postgres/warehouseModel.ts';
+import { WAREHOUSE_ENTITIES, medallionTables, type WarehouseSinkOverrides } from '../src/shop/warehouseModel.ts';
 import { defineTopology } from '../src/topology/defineTopology.ts';
 import type { TopologyDefinition } from '../src/topology/types.ts';
 

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../src/config/config.ts';
-import { createRng } from '../../src/generate/random.ts';
+import { createRng } from '../../src/shop/generate/random.ts';
 import type { RunnerFleet } from './runnerFleet.ts';
 import { freezePostgres, restartBroker } from './stackControl.ts';
 

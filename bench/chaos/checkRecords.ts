@@ -1,7 +1,7 @@
-import type { ClickBadKind } from '../../src/generate/clickstreamGenerator.ts';
-import type { ActivityCounts } from '../../src/generate/oltpGenerator.ts';
-import { ORPHAN_CUSTOMER_BASE } from '../../src/generate/oltpGenerator.ts';
-import { OLTP_PRIMARY_KEYS, OLTP_TABLES, type OltpTable } from '../../src/oltp/oltpDdl.ts';
+import type { ClickBadKind } from '../../src/shop/generate/clickstreamGenerator.ts';
+import type { ActivityCounts } from '../../src/shop/generate/oltpGenerator.ts';
+import { ORPHAN_CUSTOMER_BASE } from '../../src/shop/generate/oltpGenerator.ts';
+import { OLTP_PRIMARY_KEYS, OLTP_TABLES, type OltpTable } from '../../src/shop/oltp/oltpDdl.ts';
 import type { AvroSerde } from '../../src/serde/avroSerde.ts';
 import { valueHash, type ClickTruth } from './clickFeed.ts';
 import type { Snapshot } from './collect.ts';

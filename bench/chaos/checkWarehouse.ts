@@ -1,4 +1,4 @@
-import { WAREHOUSE_ENTITIES } from '../../connectors/postgres/warehouseModel.ts';
+import { WAREHOUSE_ENTITIES } from '../../src/shop/warehouseModel.ts';
 import type { AvroSerde } from '../../src/serde/avroSerde.ts';
 import type { Snapshot } from './collect.ts';
 import { check, type Check } from './report.ts';

@@ -4,8 +4,8 @@ import { loadSchema, subjectFor } from '../../src/domain/schemas.ts';
 import {
   CLICKSTREAM_TOPIC, clickstreamMessages, emptyClickstreamCounts, tally,
   type CatalogEntry, type ClickMessage, type ClickMessageKind, type ClickstreamCounts,
-} from '../../src/generate/clickstreamGenerator.ts';
-import { sleep, TokenBucket } from '../../src/generate/pacing.ts';
+} from '../../src/shop/generate/clickstreamGenerator.ts';
+import { sleep, TokenBucket } from '../../src/shop/generate/pacing.ts';
 import { createKafkaClient, ensureTopics } from '../../src/kafka/kafka.ts';
 import { createAvroSerde } from '../../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../../src/serde/schemaRegistry.ts';

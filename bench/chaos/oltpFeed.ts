@@ -1,9 +1,9 @@
 import pg from 'pg';
 import { extractOnce } from '../../connectors/postgres/source_postgres_incremental.ts';
 import { pgConnection, type Config } from '../../src/config/config.ts';
-import type { CatalogEntry } from '../../src/generate/clickstreamGenerator.ts';
-import { ORDER_STATUSES, runOltpActivity, seedOltp, type ActivityCounts, type SeedResult } from '../../src/generate/oltpGenerator.ts';
-import { sleep } from '../../src/generate/pacing.ts';
+import type { CatalogEntry } from '../../src/shop/generate/clickstreamGenerator.ts';
+import { ORDER_STATUSES, runOltpActivity, seedOltp, type ActivityCounts, type SeedResult } from '../../src/shop/generate/oltpGenerator.ts';
+import { sleep } from '../../src/shop/generate/pacing.ts';
 
 /**
  * The shop side of the chaos run: the seeded OLTP database, its activity (with the generator's

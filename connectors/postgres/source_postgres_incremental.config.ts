@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SluiceError } from '../../src/core/errors.ts';
-import { OLTP_TABLES } from '../../src/oltp/oltpDdl.ts';
+import { OLTP_TABLES } from '../../src/shop/oltp/oltpDdl.ts';
 
 /**
  * Configuration of the Postgres incremental source (`source_postgres_incremental.ts`): the

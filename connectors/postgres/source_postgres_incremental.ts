@@ -5,7 +5,7 @@ import { asSluiceError, SluiceError } from '../../src/core/errors.ts';
 import { createLogger } from '../../src/core/log.ts';
 import { loadSchema, subjectFor } from '../../src/domain/schemas.ts';
 import { createKafkaClient, ensureTopics, retryKafka, type KafkaClient, type Message, type Producer } from '../../src/kafka/kafka.ts';
-import { OLTP_PRIMARY_KEYS, type OltpTable } from '../../src/oltp/oltpDdl.ts';
+import { OLTP_PRIMARY_KEYS, type OltpTable } from '../../src/shop/oltp/oltpDdl.ts';
 import { createAvroSerde, type AvroSerde } from '../../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../../src/serde/schemaRegistry.ts';
 import { parseExtractSourceConfig, type PostgresIncrementalSourceConfig, type PostgresIncrementalSourceInput } from './source_postgres_incremental.config.ts';

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { parseTime } from '../ops/inspectTopic.ts';
+import { parseTime } from '../admin/inspectTopic.ts';
 
 /** Option parsers shared by the commands: each rejects bad input with a message saying what to give. */
 

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import { createLogger } from '../core/log.ts';
-import { parseDuration } from '../generate/pacing.ts';
+import { parseDuration } from '../shop/generate/pacing.ts';
 import { formatStatus, stackDown, stackUp } from '../stack/stack.ts';
-import { runDemo } from '../demo/runDemo.ts';
+import { runDemo } from '../shop/demo/runDemo.ts';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const log = createLogger('demo');

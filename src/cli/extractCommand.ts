@@ -1,8 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import { SluiceError } from '../core/errors.ts';
-import { OLTP_TABLES, type OltpTable } from '../oltp/oltpDdl.ts';
-import { parseDuration } from '../generate/pacing.ts';
+import { OLTP_TABLES, type OltpTable } from '../shop/oltp/oltpDdl.ts';
+import { parseDuration } from '../shop/generate/pacing.ts';
 import { extractOnce, type ExtractProgress, type ExtractResult } from '../../connectors/postgres/source_postgres_incremental.ts';
 import { describeExtractSourceConfig } from '../../connectors/postgres/source_postgres_incremental.config.ts';
 

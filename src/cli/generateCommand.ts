@@ -1,10 +1,10 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import { SluiceError } from '../core/errors.ts';
-import { connectOltp, ensureDatabase, resetOltp } from '../oltp/oltpDdl.ts';
-import { isSeedAborted, runOltpActivity, seedOltp, type ActivityCounts, type SeedResult } from '../generate/oltpGenerator.ts';
-import { CLICKSTREAM_TOPIC, generateClickstream } from '../generate/clickstreamGenerator.ts';
-import { parseDuration } from '../generate/pacing.ts';
+import { connectOltp, ensureDatabase, resetOltp } from '../shop/oltp/oltpDdl.ts';
+import { isSeedAborted, runOltpActivity, seedOltp, type ActivityCounts, type SeedResult } from '../shop/generate/oltpGenerator.ts';
+import { CLICKSTREAM_TOPIC, generateClickstream } from '../shop/generate/clickstreamGenerator.ts';
+import { parseDuration } from '../shop/generate/pacing.ts';
 
 /**
  * `sluice generate oltp|clickstream`: the data generators. Ctrl-C stops cleanly: the counts of

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import { kafkaOffset, pointInTime, positiveWholeNumber, wholeNumber } from './argParsers.ts';
-import { inspectTopic, parseTime, terminalSafe, type InspectedRecord } from '../ops/inspectTopic.ts';
+import { inspectTopic, parseTime, terminalSafe, type InspectedRecord } from '../admin/inspectTopic.ts';
 
 /**
  * `sluice inspect TOPIC`: decoded records with their headers. Avro values through the registry,

@@ -1,9 +1,10 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import { kafkaOffset, pointInTime, positiveNumber, wholeNumber } from './argParsers.ts';
-import { formatRate, startProgress } from '../generate/pacing.ts';
-import { parseTime } from '../ops/inspectTopic.ts';
-import { DEFAULT_MAX_ATTEMPTS, DEFAULT_TRACKING_TOPIC, replayDlq, type DryRunReport, type ReplayProgress, type ReplaySummary } from '../ops/replayDlq.ts';
+import { formatRate, startProgress } from '../shop/generate/pacing.ts';
+import { parseTime } from '../admin/inspectTopic.ts';
+import { DEFAULT_MAX_ATTEMPTS, DEFAULT_TRACKING_TOPIC, replayDlq, type DryRunReport, type ReplayProgress, type ReplaySummary } from '../admin/replayDlq.ts';
+import { TOPOLOGIES } from '../../topologies/index.ts';
 
 /**
  * `sluice replay-dlq --from TOPIC`: re-publish dead-letter records once their cause is fixed
@@ -98,7 +99,7 @@ export function replayDlqCommand(program: Command): void {
           from: flags.from, to: flags.to, reason: flags.reason, rule: flags.rule, partition: flags.partition,
           fromOffset: flags.fromOffset, toOffset: flags.toOffset, since: flags.since, until: flags.until, key: flags.key,
           schemaId: flags.schemaId, limit: flags.limit, rate: flags.rate, maxAttempts: flags.maxAttempts, retryFailed: flags.retryFailed,
-          dryRun: Boolean(flags.dryRun), trackingTopic: flags.trackingTopic, signal: ac.signal,
+          dryRun: Boolean(flags.dryRun), topologies: TOPOLOGIES, trackingTopic: flags.trackingTopic, signal: ac.signal,
           onProgress: (p) => { latest = p; },
         });
         stopProgress(true);

@@ -4,7 +4,7 @@ import { SluiceError } from '../core/errors.ts';
 import { startRunnerProcess } from '../runner/runnerProcess.ts';
 import { TOPOLOGIES } from '../../topologies/index.ts';
 import { startExtractSchedule } from '../../connectors/postgres/source_postgres_incremental.ts';
-import { parseDuration } from '../generate/pacing.ts';
+import { parseDuration } from '../shop/generate/pacing.ts';
 
 export function selectTopologies(names: string[] | undefined) {
   const chosen = names?.length ? names : Object.keys(TOPOLOGIES);

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
-import { terminalSafe } from '../ops/inspectTopic.ts';
-import { formatTopicsTable, listSluiceTopics } from '../ops/listTopics.ts';
+import { terminalSafe } from '../admin/inspectTopic.ts';
+import { formatTopicsTable, listSluiceTopics } from '../admin/listTopics.ts';
 
 /** `sluice topics`: every topic with partitions, end offsets, consumer-group lag and DLQ counts by reason. */
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type http from 'node:http';
-import type { Route } from '../runner/httpServer.ts';
+import type { Route } from '../http/httpServer.ts';
 
 /**
  * The dashboard page at `/`: plain HTML, one browser script and uPlot (served from node_modules by

@@ -1,6 +1,6 @@
 import client from 'prom-client';
 import type { Config } from '../config/config.ts';
-import { json, startHttpServer, type Route } from '../runner/httpServer.ts';
+import { json, startHttpServer, type Route } from '../http/httpServer.ts';
 import { dashboardRoutes, type DashboardOptions } from './dashboard.ts';
 import { attachMetricsFeed, type MetricsFeed, type MetricsFeedOptions } from './metricsFeed.ts';
 

@@ -2,14 +2,14 @@ import type { Config } from '../config/config.ts';
 import { createLogger } from '../core/log.ts';
 import { SluiceError } from '../core/errors.ts';
 import { createEngineMetrics } from '../engine/engineMetrics.ts';
-import { TopologyRunner, type RunnerOptions } from '../engine/topologyRunner.ts';
+import { TopologyRunner, type RunnerOptions } from './topologyRunner.ts';
 import { createKafkaClient } from '../kafka/kafka.ts';
 import { createAvroSerde } from '../serde/avroSerde.ts';
 import { dashboardRoutes } from '../feed/dashboard.ts';
 import { attachMetricsFeed, type MetricsFeed, type MetricsFeedOptions } from '../feed/metricsFeed.ts';
 import { createRegistryClient } from '../serde/schemaRegistry.ts';
 import type { TopologyDefinition } from '../topology/types.ts';
-import { json, startHttpServer, type Route } from './httpServer.ts';
+import { json, startHttpServer, type Route } from '../http/httpServer.ts';
 
 const log = createLogger('runner');
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { PROJECT_ROOT, type Config } from '../../src/config/config.ts';
 import { loadSchema } from '../../src/domain/schemas.ts';
-import { syntheticPrice } from '../../src/generate/clickstreamGenerator.ts';
+import { syntheticPrice } from '../../src/shop/generate/clickstreamGenerator.ts';
 import { createKafkaClient, ensureTopics, type KafkaClient, type Producer } from '../../src/kafka/kafka.ts';
 import { createAvroSerde, type AvroSerde } from '../../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../../src/serde/schemaRegistry.ts';

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createWarehouseSinkConnector, OFFSETS_SCHEMA, OFFSETS_TABLE } from '../../../connectors/postgres/sink_warehouse.ts';
 import { parseWarehouseSinkConfig } from '../../../connectors/postgres/sink_warehouse.config.ts';
-import { dateKeyOf, layerSchemas, medallionTables, multiplyDecimal } from '../../../connectors/postgres/warehouseModel.ts';
+import { dateKeyOf, layerSchemas, medallionTables, multiplyDecimal } from '../../../src/shop/warehouseModel.ts';
 import { pgConnection, type Config } from '../../../src/config/config.ts';
 import { loadSchema, loadType } from '../../../src/domain/schemas.ts';
 import type { Customer, Order, OrderItem, Product } from '../../../src/domain/types.generated.ts';

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import clickstream from '../../../topologies/clickstream.ts';
-import { buildClickstreamEvents } from '../../../src/generate/clickstreamGenerator.ts';
-import { replayDlq } from '../../../src/ops/replayDlq.ts';
+import { buildClickstreamEvents } from '../../../src/shop/generate/clickstreamGenerator.ts';
+import { replayDlq } from '../../../src/admin/replayDlq.ts';
 import { prefixTopology } from '../../../src/testing/prefixTopology.ts';
 import { clickstreamSource, runnerChild, stopChild as stop } from '../../support/clickstreamSource.ts';
 import { readAll, topicCount } from '../../support/kafkaHelpers.ts';

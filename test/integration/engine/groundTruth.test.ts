@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import clickstream from '../../../topologies/clickstream.ts';
 import { loadSchema } from '../../../src/domain/schemas.ts';
-import { generateClickstream, syntheticPrice } from '../../../src/generate/clickstreamGenerator.ts';
+import { generateClickstream, syntheticPrice } from '../../../src/shop/generate/clickstreamGenerator.ts';
 import { createKafkaClient, ensureTopics } from '../../../src/kafka/kafka.ts';
 import { startRunnerProcess } from '../../../src/runner/runnerProcess.ts';
 import { createAvroSerde } from '../../../src/serde/avroSerde.ts';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import clickstream from '../../../topologies/clickstream.ts';
-import { buildClickstreamEvents, syntheticPrice } from '../../../src/generate/clickstreamGenerator.ts';
+import { buildClickstreamEvents, syntheticPrice } from '../../../src/shop/generate/clickstreamGenerator.ts';
 import { startRunnerProcess } from '../../../src/runner/runnerProcess.ts';
 import { prefixTopology } from '../../../src/testing/prefixTopology.ts';
 import { clickstreamSource } from '../../support/clickstreamSource.ts';

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import client from 'prom-client';
 import { decodeCursor } from '../../../src/feed/feedCursor.ts';
 import { attachMetricsFeed, type MetricsFeed, type MetricsFeedOptions } from '../../../src/feed/metricsFeed.ts';
-import { startHttpServer } from '../../../src/runner/httpServer.ts';
+import { startHttpServer } from '../../../src/http/httpServer.ts';
 import { eventually, realStack } from '../../support/stack.ts';
 import { createMetricTopic, feedCaughtUp, FeedClient, refusedStatus, result, type Msg, type RevenueResult } from './feedTestKit.ts';
 

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { PROJECT_ROOT, type Config } from '../../../src/config/config.ts';
-import { buildClickstreamEvents, syntheticPrice } from '../../../src/generate/clickstreamGenerator.ts';
+import { buildClickstreamEvents, syntheticPrice } from '../../../src/shop/generate/clickstreamGenerator.ts';
 import { createKafkaClient, ensureTopics, type KafkaClient } from '../../../src/kafka/kafka.ts';
 import { startRunnerProcess } from '../../../src/runner/runnerProcess.ts';
 import { createAvroSerde } from '../../../src/serde/avroSerde.ts';

@@ -5,7 +5,7 @@ import {
   type ExistingColumn, type TablePlan,
 } from '../../../connectors/postgres/sink_warehouse.ts';
 import { parseWarehouseSinkConfig } from '../../../connectors/postgres/sink_warehouse.config.ts';
-import { dateKeyOf, dimDateSql, medallionTables, multiplyDecimal, toFactOrder, toFactOrderItem } from '../../../connectors/postgres/warehouseModel.ts';
+import { dateKeyOf, dimDateSql, medallionTables, multiplyDecimal, toFactOrder, toFactOrderItem } from '../../../src/shop/warehouseModel.ts';
 import { loadSchema } from '../../../src/domain/schemas.ts';
 import { isSluiceError } from '../../../src/core/errors.ts';
 import { item, order } from '../topologies/fixtures.ts';

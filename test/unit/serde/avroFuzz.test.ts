@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isSluiceError } from '../../../src/core/errors.ts';
 import { loadSchema, SCHEMA_FILES } from '../../../src/domain/schemas.ts';
-import { createRng } from '../../../src/generate/random.ts';
+import { createRng } from '../../../src/shop/generate/random.ts';
 import { createAvroSerde } from '../../../src/serde/avroSerde.ts';
 import { forSchema } from '../../../src/serde/logicalTypes.ts';
 import { createMemoryRegistry } from '../../../src/testing/memoryRegistry.ts';

@@ -6,7 +6,7 @@ import { count } from '../../../src/windows/aggregations.ts';
 import { createWindowOperator, type WindowSpec } from '../../../src/windows/windowOperator.ts';
 import { WatermarkTracker } from '../../../src/windows/watermarks.ts';
 import { session, tumbling, type WindowKind } from '../../../src/windows/windowTypes.ts';
-import { createRng } from '../../../src/generate/random.ts';
+import { createRng } from '../../../src/shop/generate/random.ts';
 
 /**
  * Finals stay final whatever prefix of the operator's writes survives a crash. The writes of one

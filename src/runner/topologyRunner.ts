@@ -7,15 +7,15 @@ import type { AvroSerde } from '../serde/avroSerde.ts';
 import type { RegistryClient } from '../serde/schemaRegistry.ts';
 import { dlqTopicOf } from '../topology/defineTopology.ts';
 import type { Output, SinkConnector, SinkRecordError, TopologyDefinition } from '../topology/types.ts';
-import { dlqHeaders, withoutErrorHeaders } from './dlqHeaders.ts';
-import { createAck } from './ack.ts';
-import type { ConnectorStats, EngineMetrics } from './engineMetrics.ts';
-import { OffsetTracker } from './offsetTracker.ts';
+import { dlqHeaders, withoutErrorHeaders } from '../engine/dlqHeaders.ts';
+import { createAck } from '../engine/ack.ts';
+import type { ConnectorStats, EngineMetrics } from '../engine/engineMetrics.ts';
+import { OffsetTracker } from '../engine/offsetTracker.ts';
 import { createOutputSink, type OutputSink } from './outputSink.ts';
 import { startReferenceReader, type ReferenceReader } from './referenceReader.ts';
-import { readToEnd } from './readToEnd.ts';
-import { MapReferenceTable } from './referenceTable.ts';
-import { startTopology, type TopologyInstance } from './topologyInstance.ts';
+import { readToEnd } from '../engine/readToEnd.ts';
+import { MapReferenceTable } from '../engine/referenceTable.ts';
+import { startTopology, type TopologyInstance } from '../engine/topologyInstance.ts';
 import { createTransactionalOutputs, txKeyOf, type TransactionalOutputs } from './transactionalOutputs.ts';
 
 /**

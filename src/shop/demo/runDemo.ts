@@ -1,14 +1,14 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import pg from 'pg';
-import { pgConnection, type Config } from '../config/config.ts';
-import { createLogger } from '../core/log.ts';
+import { pgConnection, type Config } from '../../config/config.ts';
+import { createLogger } from '../../core/log.ts';
 import { generateClickstream } from '../generate/clickstreamGenerator.ts';
 import { runOltpActivity, seedOltp } from '../generate/oltpGenerator.ts';
-import { createKafkaClient, retryKafka } from '../kafka/kafka.ts';
-import { startRunnerProcess } from '../runner/runnerProcess.ts';
-import { createS3Client } from '../s3/s3Client.ts';
-import { extractOnce, startExtractSchedule } from '../../connectors/postgres/source_postgres_incremental.ts';
-import { TOPOLOGIES } from '../../topologies/index.ts';
+import { createKafkaClient, retryKafka } from '../../kafka/kafka.ts';
+import { startRunnerProcess } from '../../runner/runnerProcess.ts';
+import { createS3Client } from '../../s3/s3Client.ts';
+import { extractOnce, startExtractSchedule } from '../../../connectors/postgres/source_postgres_incremental.ts';
+import { TOPOLOGIES } from '../../../topologies/index.ts';
 
 /**
  * `sluice demo`: the whole flow on the local stack. Seeds the shop database (once), keeps the

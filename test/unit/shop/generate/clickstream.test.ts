@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadSchema } from '../../../src/domain/schemas.ts';
-import { createAvroSerde } from '../../../src/serde/avroSerde.ts';
-import { createMemoryRegistry } from '../../../src/testing/memoryRegistry.ts';
+import { loadSchema } from '../../../../src/domain/schemas.ts';
+import { createAvroSerde } from '../../../../src/serde/avroSerde.ts';
+import { createMemoryRegistry } from '../../../../src/testing/memoryRegistry.ts';
 import {
   buildClickstreamEvents, CLICK_BAD_KINDS, EVENT_TYPES, syntheticPrice, type ClickstreamEventOptions,
-} from '../../../src/generate/clickstreamGenerator.ts';
-import { newClassifier } from '../../support/clickClassifier.ts';
+} from '../../../../src/shop/generate/clickstreamGenerator.ts';
+import { newClassifier } from '../../../support/clickClassifier.ts';
 
 const BASE_TIME = Date.UTC(2025, 5, 15, 12, 0, 0);
 const MAX_BYTES = 65_536;

@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Config } from '../../src/config/config.ts';
-import { createKafkaClient, ensureTopics, type KafkaMessage } from '../../src/kafka/kafka.ts';
-import { createAvroSerde } from '../../src/serde/avroSerde.ts';
-import { createRegistryClient } from '../../src/serde/schemaRegistry.ts';
-import { CLICK_BAD_KINDS, EVENT_TYPES, generateClickstream } from '../../src/generate/clickstreamGenerator.ts';
-import { newClassifier } from '../support/clickClassifier.ts';
-import { eventually, realStack, uniqueName } from '../support/stack.ts';
+import type { Config } from '../../../src/config/config.ts';
+import { createKafkaClient, ensureTopics, type KafkaMessage } from '../../../src/kafka/kafka.ts';
+import { createAvroSerde } from '../../../src/serde/avroSerde.ts';
+import { createRegistryClient } from '../../../src/serde/schemaRegistry.ts';
+import { CLICK_BAD_KINDS, EVENT_TYPES, generateClickstream } from '../../../src/shop/generate/clickstreamGenerator.ts';
+import { newClassifier } from '../../support/clickClassifier.ts';
+import { eventually, realStack, uniqueName } from '../../support/stack.ts';
 
 /**
  * The clickstream generator against the real Kafka and schema registry: what a consumer reads

@@ -1,6 +1,6 @@
-import type { Customer, Order, OrderItem, Product } from '../../src/domain/types.generated.ts';
-import type { AvroRecordSchema, WarehouseSinkOptions } from './sink_warehouse.config.ts';
-import { quoteIdent, sqlLiteral } from './sink_warehouse.ts';
+import type { Customer, Order, OrderItem, Product } from '../domain/types.generated.ts';
+import type { AvroRecordSchema, WarehouseSinkOptions } from '../../connectors/postgres/sink_warehouse.config.ts';
+import { quoteIdent, sqlLiteral } from '../../connectors/postgres/sink_warehouse.ts';
 
 /**
  * The medallion in the warehouse: what each table is, how it is keyed and merged, and the pure

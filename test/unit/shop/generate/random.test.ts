@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRng, DailyRhythmSampler, DAILY_RHYTHM, WeightedSampler, ZipfSampler } from '../../../src/generate/random.ts';
-import { parseDuration, TokenBucket } from '../../../src/generate/pacing.ts';
+import { createRng, DailyRhythmSampler, DAILY_RHYTHM, WeightedSampler, ZipfSampler } from '../../../../src/shop/generate/random.ts';
+import { parseDuration, TokenBucket } from '../../../../src/shop/generate/pacing.ts';
 
 test('the same seed gives the same sequence; different seeds differ; forks are independent and stable', () => {
   const draw = (seed: string | number) => {

@@ -1,15 +1,15 @@
-import type { ClickEvent as GeneratedClickEvent } from '../domain/types.generated.ts';
+import type { ClickEvent as GeneratedClickEvent } from '../../domain/types.generated.ts';
 import { writeFileSync } from 'node:fs';
-import type { Config } from '../config/config.ts';
-import { SluiceError } from '../core/errors.ts';
-import { createLogger } from '../core/log.ts';
+import type { Config } from '../../config/config.ts';
+import { SluiceError } from '../../core/errors.ts';
+import { createLogger } from '../../core/log.ts';
 import avro from 'avsc';
-import { loadSchema, subjectFor } from '../domain/schemas.ts';
-import { DecimalType } from '../serde/logicalTypes.ts';
-import { createKafkaClient, ensureTopics, type Message } from '../kafka/kafka.ts';
+import { loadSchema, subjectFor } from '../../domain/schemas.ts';
+import { DecimalType } from '../../serde/logicalTypes.ts';
+import { createKafkaClient, ensureTopics, type Message } from '../../kafka/kafka.ts';
 import { connectOltp, type OltpTarget } from '../oltp/oltpDdl.ts';
-import { createRegistryClient } from '../serde/schemaRegistry.ts';
-import { frame } from '../serde/wireFormat.ts';
+import { createRegistryClient } from '../../serde/schemaRegistry.ts';
+import { frame } from '../../serde/wireFormat.ts';
 import { createRng, WeightedSampler, ZipfSampler, type Rng, type Seed } from './random.ts';
 import { formatRate, sleep, startProgress, TokenBucket } from './pacing.ts';
 

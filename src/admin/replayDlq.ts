@@ -3,15 +3,14 @@ import { SluiceError, asSluiceError } from '../core/errors.ts';
 import { createLogger } from '../core/log.ts';
 import { createAck } from '../engine/ack.ts';
 import { readToEnd } from '../engine/readToEnd.ts';
-import { startReferenceReader } from '../engine/referenceReader.ts';
+import { startReferenceReader } from '../runner/referenceReader.ts';
 import { MapReferenceTable } from '../engine/referenceTable.ts';
 import { startTopology, type TopologyInstance } from '../engine/topologyInstance.ts';
-import { sleep, TokenBucket } from '../generate/pacing.ts';
+import { sleep, TokenBucket } from '../shop/generate/pacing.ts';
 import { createKafkaClient, ensureTopics, type Admin, type IHeaders, type KafkaClient, type Message, type Producer } from '../kafka/kafka.ts';
 import { createAvroSerde, type AvroSerde } from '../serde/avroSerde.ts';
 import { createRegistryClient } from '../serde/schemaRegistry.ts';
 import type { Output, TopologyDefinition } from '../topology/types.ts';
-import { TOPOLOGIES } from '../../topologies/index.ts';
 import { headersAsText, readTopicRange, type RawRecord } from './inspectTopic.ts';
 
 /**
@@ -75,7 +74,7 @@ export interface ReplayOptions extends ReplayFilters {
    * up to maxAttempts, then parked). Without it, a record replayed once is skipped on later runs.
    */
   retryFailed?: boolean;
-  /** Topologies to validate with in a dry run (default: every topology of `topologies/`). */
+  /** The topologies a dry run validates with (the CLI passes the application's); none: nothing validates. */
   topologies?: Record<string, TopologyDefinition>;
   trackingTopic?: string;
   /** Aborting stops after the current record; what was replayed is tracked, so a rerun continues. */
@@ -375,7 +374,7 @@ export async function replayDlq(cfg: Config, opts: ReplayOptions): Promise<Repla
       return n;
     };
 
-    if (dryRun) validator = createValidator(cfg, kafka, serde, opts.topologies ?? TOPOLOGIES);
+    if (dryRun) validator = createValidator(cfg, kafka, serde, opts.topologies ?? {});
     else {
       producer = kafka.producer();
       await producer.connect();

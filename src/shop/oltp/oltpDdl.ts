@@ -1,7 +1,7 @@
 import pg from 'pg';
-import type { Config } from '../config/config.ts';
-import { pgConnection } from '../config/config.ts';
-import { SluiceError } from '../core/errors.ts';
+import type { Config } from '../../config/config.ts';
+import { pgConnection } from '../../config/config.ts';
+import { SluiceError } from '../../core/errors.ts';
 
 /**
  * The shop's OLTP database (`oltp`), shaped like a legacy web shop: primary keys, foreign keys

@@ -1,10 +1,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { pgConnection, type Config } from '../../src/config/config.ts';
-import { dropDatabase, ensureDatabase, ORDER_STATUSES } from '../../src/oltp/oltpDdl.ts';
-import { runOltpActivity, seedOltp, type SeedResult } from '../../src/generate/oltpGenerator.ts';
-import { realStack, uniqueName } from '../support/stack.ts';
+import { pgConnection, type Config } from '../../../src/config/config.ts';
+import { dropDatabase, ensureDatabase, ORDER_STATUSES } from '../../../src/shop/oltp/oltpDdl.ts';
+import { runOltpActivity, seedOltp, type SeedResult } from '../../../src/shop/generate/oltpGenerator.ts';
+import { realStack, uniqueName } from '../../support/stack.ts';
 
 /**
  * The OLTP generator against the real Postgres, in throwaway databases created here.
