@@ -38,7 +38,10 @@ if (opts === 'help') {
 }
 
 const t0 = Date.now();
-const clock = () => { const s = Math.floor((Date.now() - t0) / 1000); return `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`; };
+const clock = () => {
+  const s = Math.floor((Date.now() - t0) / 1000);
+  return `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+};
 const sayAs = (tag: string) => (line: string) => process.stdout.write(`[${clock()} ${tag}] ${line}\n`);
 const say = sayAs('chaos');
 
@@ -74,7 +77,9 @@ mkdirSync(path.dirname(file), { recursive: true });
 writeFileSync(file, `${JSON.stringify(out, (_k, v) => (v instanceof Map ? Object.fromEntries(v) : v), 2)}\n`);
 
 process.stdout.write(`\n${table}\n\n`);
-process.stdout.write(`(${opts.mode} mode: ${describeSizes(opts.sizes).replaceAll('\n  ', '; ')}; ${runs.map((r) => `${r.guarantee} ${Math.round(r.durationMs / 1000)}s`).join(', ')})\n`);
+process.stdout.write(
+  `(${opts.mode} mode: ${describeSizes(opts.sizes).replaceAll('\n  ', '; ')}; ${runs.map((r) => `${r.guarantee} ${Math.round(r.durationMs / 1000)}s`).join(', ')})\n`,
+);
 say(`results: ${file}`);
 
 if (!opts.keepStack) {

@@ -45,7 +45,11 @@ import { startRunnerProcess } from '../src/runner/runnerProcess.ts';
 import { createAvroSerde } from '../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../src/serde/schemaRegistry.ts';
 
-type ChildMsg = { type: 'started'; url: string } | { type: 'rss'; rss: number } | { type: 'stopped'; peakRss: number } | { type: 'failed'; error: string };
+type ChildMsg =
+  | { type: 'started'; url: string }
+  | { type: 'rss'; rss: number }
+  | { type: 'stopped'; peakRss: number }
+  | { type: 'failed'; error: string };
 
 if (process.argv[2] === '--child') await runChild(process.argv[3], process.argv[4], Number(process.argv[5]));
 else await main();
@@ -54,11 +58,19 @@ else await main();
 async function runChild(topology: string, groupId: string, emitEveryMs: number): Promise<void> {
   const send = (m: ChildMsg) => process.send?.(m);
   let peak = 0;
-  const sample = () => { const rss = process.memoryUsage().rss; peak = Math.max(peak, rss); return rss; };
+  const sample = () => {
+    const rss = process.memoryUsage().rss;
+    peak = Math.max(peak, rss);
+    return rss;
+  };
   try {
     const cfg = { ...loadConfig(), httpPort: 0 };
     const def = topology === 'clickstream' ? clickstream : metricsTopology({ emitEveryMs });
-    const proc = await startRunnerProcess(cfg, [def], { groupId, feed: topology === 'metrics', shutdownDeadlineMs: 10_000 });
+    const proc = await startRunnerProcess(cfg, [def], {
+      groupId,
+      feed: topology === 'metrics',
+      shutdownDeadlineMs: 10_000,
+    });
     const timer = setInterval(() => send({ type: 'rss', rss: sample() }), 250);
     let stopping = false;
     const stop = async (code: number) => {
@@ -71,8 +83,12 @@ async function runChild(topology: string, groupId: string, emitEveryMs: number):
       process.disconnect?.();
       process.exit(code);
     };
-    process.on('message', (m) => { if ((m as { type?: string }).type === 'stop') void stop(0); });
-    process.on('disconnect', () => { void stop(0); });
+    process.on('message', (m) => {
+      if ((m as { type?: string }).type === 'stop') void stop(0);
+    });
+    process.on('disconnect', () => {
+      void stop(0);
+    });
     void proc.done.then((code) => stop(code));
     send({ type: 'started', url: proc.url });
   } catch (err) {
@@ -81,7 +97,13 @@ async function runChild(topology: string, groupId: string, emitEveryMs: number):
   }
 }
 
-interface Child { proc: ChildProcess; url: string; rss: number; peakRss: number; exited: Promise<void> }
+interface Child {
+  proc: ChildProcess;
+  url: string;
+  rss: number;
+  peakRss: number;
+  exited: Promise<void>;
+}
 
 async function main(): Promise<void> {
   const RATE = Number(process.argv[2] ?? 1000);
@@ -106,8 +128,17 @@ async function main(): Promise<void> {
   const clickSchemaId = await registry.register('web.clickstream-value', loadSchema('web.clickstream'));
   const productSchemaId = await registry.register('oltp.products-value', loadSchema('oltp.products'));
   const clickEvent = (session: string, eventTime: number, productId: number) => ({
-    event_id: randomUUID(), event_type: 'page_view', session_id: session, customer_id: null, event_time: eventTime,
-    page_url: '/bench', product_id: productId, quantity: null, price: null, order_id: null, user_agent: 'sluice-bench',
+    event_id: randomUUID(),
+    event_type: 'page_view',
+    session_id: session,
+    customer_id: null,
+    event_time: eventTime,
+    page_url: '/bench',
+    product_id: productId,
+    quantity: null,
+    price: null,
+    order_id: null,
+    user_agent: 'sluice-bench',
   });
   await serde.encode(clickSchemaId, clickEvent('prime', Date.now(), 1)); // loads the schema for encodeSync (nothing is sent)
   const children: Child[] = [];
@@ -115,19 +146,40 @@ async function main(): Promise<void> {
 
   // Products 1..20 in the reference table: produce only those missing (or deleted).
   const present = new Map<string, boolean>();
-  await readToEnd(kafka, 'oltp.products', (_p, key, value) => { if (key !== null) present.set(key, value !== null); });
+  await readToEnd(kafka, 'oltp.products', (_p, key, value) => {
+    if (key !== null) present.set(key, value !== null);
+  });
   const missing = Array.from({ length: PRODUCTS }, (_, i) => i + 1).filter((id) => !present.get(String(id)));
   if (missing.length) {
     const now = Date.now();
     await producer.send({
-      topic: 'oltp.products', acks: -1,
-      messages: await Promise.all(missing.map(async (id) => ({ key: String(id), value: await serde.encode(productSchemaId, { product_id: id, sku: `BENCH-${id}`, name: `Bench product ${id}`, category: 'bench', price: syntheticPrice(id), active: true, created_at: now, updated_at: now, op: 'c', extracted_at: now }) }))),
+      topic: 'oltp.products',
+      acks: -1,
+      messages: await Promise.all(
+        missing.map(async (id) => ({
+          key: String(id),
+          value: await serde.encode(productSchemaId, {
+            product_id: id,
+            sku: `BENCH-${id}`,
+            name: `Bench product ${id}`,
+            category: 'bench',
+            price: syntheticPrice(id),
+            active: true,
+            created_at: now,
+            updated_at: now,
+            op: 'c',
+            extracted_at: now,
+          }),
+        })),
+      ),
     });
   }
 
   function startChild(topology: string, groupId: string, emitEveryMs: number): Promise<Child> {
     groups.push(groupId);
-    const proc = fork(fileURLToPath(import.meta.url), ['--child', topology, groupId, String(emitEveryMs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const proc = fork(fileURLToPath(import.meta.url), ['--child', topology, groupId, String(emitEveryMs)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     const exited = new Promise<void>((r) => proc.once('exit', () => r()));
     return new Promise<Child>((resolve, reject) => {
       proc.on('message', (raw) => {
@@ -137,7 +189,10 @@ async function main(): Promise<void> {
           children.push(child);
           proc.on('message', (r) => {
             const x = r as ChildMsg;
-            if (x.type === 'rss') { child.rss = x.rss; child.peakRss = Math.max(child.peakRss, x.rss); }
+            if (x.type === 'rss') {
+              child.rss = x.rss;
+              child.peakRss = Math.max(child.peakRss, x.rss);
+            }
             if (x.type === 'stopped') child.peakRss = Math.max(child.peakRss, x.peakRss);
           });
           resolve(child);
@@ -150,20 +205,32 @@ async function main(): Promise<void> {
   async function stopChild(c: Child): Promise<void> {
     if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
     c.proc.send({ type: 'stop' });
-    const t = setTimeout(() => { if (c.proc.pid && c.proc.exitCode === null) process.kill(c.proc.pid, 'SIGKILL'); }, 30_000);
+    const t = setTimeout(() => {
+      if (c.proc.pid && c.proc.exitCode === null) process.kill(c.proc.pid, 'SIGKILL');
+    }, 30_000);
     await c.exited;
     clearTimeout(t);
   }
 
-  interface ReadyStatus { topologies: { topology: string; running: boolean; assigned: number; inFlight: number; lag: number }[] }
+  interface ReadyStatus {
+    topologies: { topology: string; running: boolean; assigned: number; inFlight: number; lag: number }[];
+  }
   async function caughtUp(urls: string[]): Promise<void> {
     const deadline = Date.now() + CATCH_UP_TIMEOUT_MS;
     let idleSince: number | undefined;
     while (Date.now() < deadline) {
-      const states = await Promise.all(urls.map(async (u) => {
-        try { return (await (await fetch(`${u}/readyz`)).json()) as ReadyStatus; } catch { return undefined; }
-      }));
-      const idle = states.every((s) => s && s.topologies.every((t) => t.running && t.assigned > 0 && t.lag === 0 && t.inFlight === 0));
+      const states = await Promise.all(
+        urls.map(async (u) => {
+          try {
+            return (await (await fetch(`${u}/readyz`)).json()) as ReadyStatus;
+          } catch {
+            return undefined;
+          }
+        }),
+      );
+      const idle = states.every(
+        (s) => s && s.topologies.every((t) => t.running && t.assigned > 0 && t.lag === 0 && t.inFlight === 0),
+      );
       if (!idle) idleSince = undefined;
       else if ((idleSince ??= Date.now()) + SETTLE_MS <= Date.now()) return;
       await sleep(200);
@@ -171,7 +238,8 @@ async function main(): Promise<void> {
     throw new Error(`runners did not catch up within ${CATCH_UP_TIMEOUT_MS / 1000} s`);
   }
 
-  const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : NaN);
+  const pct = (sorted: number[], p: number) =>
+    sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : NaN;
   const ms = (x: number) => Math.round(x * 10) / 10;
   const mib = (b: number) => Math.round(b / 2 ** 20);
 
@@ -190,20 +258,41 @@ async function main(): Promise<void> {
     let updates = 0;
     let snapshots = 0;
     let readyResolve: () => void = () => {};
-    const readyP = new Promise<void>((r) => { readyResolve = r; });
-    const ws = new WebSocket(`${metricsChild.url.replace(/^http/, 'ws')}/ws`, { headers: { Origin: metricsChild.url } });
+    const readyP = new Promise<void>((r) => {
+      readyResolve = r;
+    });
+    const ws = new WebSocket(`${metricsChild.url.replace(/^http/, 'ws')}/ws`, {
+      headers: { Origin: metricsChild.url },
+    });
     ws.on('error', (err) => process.stderr.write(`websocket error: ${err.message}\n`));
     ws.on('open', () => ws.send(JSON.stringify({ subscribe: ['funnel_5m'] })));
     ws.on('message', (data) => {
       const at = performance.now();
-      const msg = JSON.parse(data.toString()) as { type: string; snapshot?: boolean; window?: { start: number }; value?: { views: number }; code?: string; message?: string };
-      if (msg.type === 'ready') { readyResolve(); return; }
-      if (msg.type === 'error') { process.stderr.write(`feed error: ${msg.code} ${msg.message}\n`); return; }
+      const msg = JSON.parse(data.toString()) as {
+        type: string;
+        snapshot?: boolean;
+        window?: { start: number };
+        value?: { views: number };
+        code?: string;
+        message?: string;
+      };
+      if (msg.type === 'ready') {
+        readyResolve();
+        return;
+      }
+      if (msg.type === 'error') {
+        process.stderr.write(`feed error: ${msg.code} ${msg.message}\n`);
+        return;
+      }
       if (msg.type !== 'update' || !msg.window || !msg.value) return;
       const start = Number(msg.window.start);
       const views = Number(msg.value.views);
-      if (msg.snapshot) snapshots++; else updates++;
-      if (!producing) { baseline.set(start, views); return; }
+      if (msg.snapshot) snapshots++;
+      else updates++;
+      if (!producing) {
+        baseline.set(start, views);
+        return;
+      }
       const w = windows.get(start);
       if (!w) return;
       const reached = views - (baseline.get(start) ?? 0);
@@ -214,7 +303,12 @@ async function main(): Promise<void> {
 
     process.stderr.write(`pass ${index}: producing ${RATE}/s for ${SECONDS} s...\n`);
     let rssPeak = { click: clickChild.rss, metrics: metricsChild.rss };
-    const rssTimer = setInterval(() => { rssPeak = { click: Math.max(rssPeak.click, clickChild.rss), metrics: Math.max(rssPeak.metrics, metricsChild.rss) }; }, 250);
+    const rssTimer = setInterval(() => {
+      rssPeak = {
+        click: Math.max(rssPeak.click, clickChild.rss),
+        metrics: Math.max(rssPeak.metrics, metricsChild.rss),
+      };
+    }, 250);
     producing = true;
     const acks: number[] = [];
     const sends: Promise<unknown>[] = [];
@@ -231,13 +325,23 @@ async function main(): Promise<void> {
         const eventTime = Date.now();
         const ws0 = Math.floor(eventTime / WINDOW_MS) * WINDOW_MS;
         let w = windows.get(ws0);
-        if (!w) { w = { sentAt: [], next: 0 }; windows.set(ws0, w); }
+        if (!w) {
+          w = { sentAt: [], next: 0 };
+          windows.set(ws0, w);
+        }
         batch.push({ w, i: w.sentAt.push(0) - 1 });
-        messages.push({ key: session, value: serde.encodeSync(clickSchemaId, clickEvent(session, eventTime, (seq % PRODUCTS) + 1)) });
+        messages.push({
+          key: session,
+          value: serde.encodeSync(clickSchemaId, clickEvent(session, eventTime, (seq % PRODUCTS) + 1)),
+        });
       }
       const sentAt = performance.now(); // just before send: what the latencies are measured from
       for (const b of batch) b.w.sentAt[b.i] = sentAt;
-      sends.push(producer.send({ topic: 'web.clickstream', acks: -1, messages }).then(() => { acks.push(performance.now() - sentAt); }));
+      sends.push(
+        producer.send({ topic: 'web.clickstream', acks: -1, messages }).then(() => {
+          acks.push(performance.now() - sentAt);
+        }),
+      );
     }
     await Promise.all(sends);
     const produceSeconds = (performance.now() - start) / 1000;
@@ -256,10 +360,22 @@ async function main(): Promise<void> {
       eventsMeasured: sorted.length,
       achievedRatePerSecond: Math.round(total / produceSeconds),
       windows: [...windows.keys()].map((s) => new Date(s).toISOString()),
-      latencyMs: { p50: ms(pct(sorted, 50)), p90: ms(pct(sorted, 90)), p99: ms(pct(sorted, 99)), max: ms(sorted[sorted.length - 1] ?? NaN), min: ms(sorted[0] ?? NaN), mean: ms(sorted.reduce((a, b) => a + b, 0) / (sorted.length || 1)) },
+      latencyMs: {
+        p50: ms(pct(sorted, 50)),
+        p90: ms(pct(sorted, 90)),
+        p99: ms(pct(sorted, 99)),
+        max: ms(sorted[sorted.length - 1] ?? NaN),
+        min: ms(sorted[0] ?? NaN),
+        mean: ms(sorted.reduce((a, b) => a + b, 0) / (sorted.length || 1)),
+      },
       produceAckMs: { p50: ms(pct(ackSorted, 50)), p99: ms(pct(ackSorted, 99)) },
       feedMessages: { snapshot: snapshots, updates },
-      runnerRssMiB: { metrics: mib(rssPeak.metrics), clickstream: mib(rssPeak.click), total: mib(rssPeak.metrics + rssPeak.click), note: 'peak RSS sampled every 250 ms while producing and draining' },
+      runnerRssMiB: {
+        metrics: mib(rssPeak.metrics),
+        clickstream: mib(rssPeak.click),
+        total: mib(rssPeak.metrics + rssPeak.click),
+        note: 'peak RSS sampled every 250 ms while producing and draining',
+      },
       catchUpSeconds: Math.round(catchUpSeconds * 10) / 10,
     };
     await stopChild(metricsChild);
@@ -274,13 +390,19 @@ async function main(): Promise<void> {
     passes.push(await pass(2, 200, clickChild));
     const out = {
       bench: 'end-to-end latency: produce click event → provisional funnel_5m update at a WebSocket client',
-      run, rateEventsPerSecond: RATE, seconds: SECONDS, batch: `${PER_TICK} events every ${TICK_MS} ms, acks=-1`,
-      measuredFrom: 'performance.now() just before producer.send of the event\'s batch (not the ack)',
-      measuredTo: 'arrival at the WebSocket client of the first funnel_5m update whose views - baseline >= k for the k-th event of that window',
+      run,
+      rateEventsPerSecond: RATE,
+      seconds: SECONDS,
+      batch: `${PER_TICK} events every ${TICK_MS} ms, acks=-1`,
+      measuredFrom: "performance.now() just before producer.send of the event's batch (not the ack)",
+      measuredTo:
+        'arrival at the WebSocket client of the first funnel_5m update whose views - baseline >= k for the k-th event of that window',
       passes,
     };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-    if (passes.some((p) => p.eventsMeasured < p.eventsProduced)) { process.stderr.write('WARNING: not every event was reflected within the drain time\n'); }
+    if (passes.some((p) => p.eventsMeasured < p.eventsProduced)) {
+      process.stderr.write('WARNING: not every event was reflected within the drain time\n');
+    }
   } catch (err) {
     process.stderr.write(`FAILED: ${String((err as Error)?.stack ?? err)}\n`);
     exitCode = 1;

@@ -38,7 +38,14 @@ await ensureTopics(admin, [{ topic, partitions: 3 }], { partitions: 3, replicati
 const registry = createRegistryClient(cfg);
 const schemaId = await registry.register(`${topic}-value`, loadSchema('metrics.revenue_per_minute'));
 const serde = createAvroSerde(registry, { maxMessageBytes: cfg.maxMessageBytes });
-await serde.encode(schemaId, { window_start: 0, window_end: 60_000, category: 'x', revenue: 0, final: false, emitted_at: 0 });
+await serde.encode(schemaId, {
+  window_start: 0,
+  window_end: 60_000,
+  category: 'x',
+  revenue: 0,
+  final: false,
+  emitted_at: 0,
+});
 const producer = kafka.producer();
 await producer.connect();
 const srv = await startFeedServer(cfg, { host: '127.0.0.1', port: 0, feed: { topicRefreshMs: 500 } });
@@ -50,29 +57,40 @@ const seen: Set<number>[] = Array.from({ length: CLIENTS }, () => new Set());
 let duplicates = 0;
 let firstMeasuredSeq = Infinity;
 
-const sockets = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => new Promise<WebSocket>((resolve, reject) => {
-  const ws = new WebSocket(`${srv.url.replace(/^http/, 'ws')}/ws`);
-  ws.on('error', reject);
-  ws.on('open', () => ws.send(JSON.stringify({ subscribe: [metric] })));
-  ws.on('message', (data) => {
-    const now = performance.now();
-    const msg = JSON.parse(data.toString()) as { type: string; snapshot?: boolean; value?: { revenue: number } };
-    if (msg.type === 'ready') resolve(ws);
-    if (msg.type !== 'update' || msg.snapshot) return;
-    const seq = msg.value!.revenue;
-    if (seen[i].has(seq)) { duplicates++; return; }
-    seen[i].add(seq);
-    if (seq >= firstMeasuredSeq) measured[i].push(now - sentAt.get(seq)!);
-  });
-})));
+const sockets = await Promise.all(
+  Array.from(
+    { length: CLIENTS },
+    (_, i) =>
+      new Promise<WebSocket>((resolve, reject) => {
+        const ws = new WebSocket(`${srv.url.replace(/^http/, 'ws')}/ws`);
+        ws.on('error', reject);
+        ws.on('open', () => ws.send(JSON.stringify({ subscribe: [metric] })));
+        ws.on('message', (data) => {
+          const now = performance.now();
+          const msg = JSON.parse(data.toString()) as { type: string; snapshot?: boolean; value?: { revenue: number } };
+          if (msg.type === 'ready') resolve(ws);
+          if (msg.type !== 'update' || msg.snapshot) return;
+          const seq = msg.value!.revenue;
+          if (seen[i].has(seq)) {
+            duplicates++;
+            return;
+          }
+          seen[i].add(seq);
+          if (seq >= firstMeasuredSeq) measured[i].push(now - sentAt.get(seq)!);
+        });
+      }),
+  ),
+);
 
-const perTick = Math.max(1, Math.round(RATE * TICK_MS / 1000));
+const perTick = Math.max(1, Math.round((RATE * TICK_MS) / 1000));
 const totalTicks = Math.round(((WARMUP_SECONDS + SECONDS) * 1000) / TICK_MS);
 const windowStart = Math.floor(Date.now() / 60_000) * 60_000;
 let seq = 0;
 const sends: Promise<unknown>[] = [];
 const t0 = performance.now();
-process.stderr.write(`producing ${RATE}/s for ${WARMUP_SECONDS}s warm-up + ${SECONDS}s measured to ${topic}, ${CLIENTS} client(s)...\n`);
+process.stderr.write(
+  `producing ${RATE}/s for ${WARMUP_SECONDS}s warm-up + ${SECONDS}s measured to ${topic}, ${CLIENTS} client(s)...\n`,
+);
 for (let tick = 0; tick < totalTicks; tick++) {
   const due = t0 + tick * TICK_MS;
   const wait = due - performance.now();
@@ -82,7 +100,14 @@ for (let tick = 0; tick < totalTicks; tick++) {
   const at = performance.now();
   for (let j = 0; j < perTick; j++, seq++) {
     sentAt.set(seq, at);
-    const value = { window_start: windowStart, window_end: windowStart + 60_000, category: `c${seq % KEYS}`, revenue: seq, final: false, emitted_at: Date.now() };
+    const value = {
+      window_start: windowStart,
+      window_end: windowStart + 60_000,
+      category: `c${seq % KEYS}`,
+      revenue: seq,
+      final: false,
+      emitted_at: Date.now(),
+    };
     messages.push({ key: `${windowStart}|c${seq % KEYS}`, value: serde.encodeSync(schemaId, value) });
   }
   sends.push(producer.send({ topic, acks: -1, messages }));
@@ -97,17 +122,19 @@ function pct(sorted: number[], p: number): number {
 }
 const all = measured.flat().sort((a, b) => a - b);
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
-process.stdout.write([
-  `feed latency, produce call → WebSocket client (${RATE} records/s, ${SECONDS} s measured, ${CLIENTS} client(s))`,
-  `  records produced      ${seq} in ${produceSeconds.toFixed(1)} s (${Math.round(seq / produceSeconds)}/s achieved)`,
-  `  received per client   ${seen.map((s) => s.size).join(', ')} (duplicates: ${duplicates})`,
-  `  samples               ${all.length}`,
-  `  p50                   ${fmt(pct(all, 50))}`,
-  `  p90                   ${fmt(pct(all, 90))}`,
-  `  p99                   ${fmt(pct(all, 99))}`,
-  `  max                   ${fmt(all[all.length - 1])}`,
-  '',
-].join('\n'));
+process.stdout.write(
+  [
+    `feed latency, produce call → WebSocket client (${RATE} records/s, ${SECONDS} s measured, ${CLIENTS} client(s))`,
+    `  records produced      ${seq} in ${produceSeconds.toFixed(1)} s (${Math.round(seq / produceSeconds)}/s achieved)`,
+    `  received per client   ${seen.map((s) => s.size).join(', ')} (duplicates: ${duplicates})`,
+    `  samples               ${all.length}`,
+    `  p50                   ${fmt(pct(all, 50))}`,
+    `  p90                   ${fmt(pct(all, 90))}`,
+    `  p99                   ${fmt(pct(all, 99))}`,
+    `  max                   ${fmt(all[all.length - 1])}`,
+    '',
+  ].join('\n'),
+);
 const ok = seen.every((s) => s.size === seq) && duplicates === 0;
 
 for (const ws of sockets) ws.close();
@@ -116,5 +143,8 @@ await producer.disconnect();
 await admin.deleteTopics({ topics: [topic] }).catch(() => {});
 await registry.deleteSubject(`${topic}-value`);
 await admin.disconnect();
-if (!ok) { process.stderr.write('FAILED: not every record arrived exactly once\n'); process.exit(1); }
+if (!ok) {
+  process.stderr.write('FAILED: not every record arrived exactly once\n');
+  process.exit(1);
+}
 process.exit(0);

@@ -18,7 +18,11 @@ const benches: [string, string[]][] = [
 const results: Record<string, unknown> = { at: new Date().toISOString() };
 for (const [file, args] of benches) {
   process.stdout.write(`== ${file}\n`);
-  const res = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'bench', file), ...args], { encoding: 'utf8', env: { ...process.env, SLUICE_LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const res = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'bench', file), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, SLUICE_LOG_LEVEL: 'error' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   process.stdout.write(res.stdout);
   results[file] = { exitCode: res.status, output: res.stdout.trim().split('\n').slice(-30) };
 }

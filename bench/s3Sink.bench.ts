@@ -41,14 +41,25 @@ const cfg = loadConfig();
 const s3 = createS3Client(cfg);
 const topic = `bench_${Date.now().toString(36)}.${zone === 'staging' ? 'silver.orders' : 'oltp.orders'}`;
 const sinkCfg = parseS3SinkConfig({ zone, format: args.format as 'avro' | 'jsonl.gz', idleCloseMs: 0 });
-const sink = createS3SinkConnector(sinkCfg, { topology: 'bench', schemaFor: loadType, schemaIds: new Map() }, { client: s3, config: cfg });
+const sink = createS3SinkConnector(
+  sinkCfg,
+  { topology: 'bench', schemaFor: loadType, schemaIds: new Map() },
+  { client: s3, config: cfg },
+);
 await sink.connect();
 
 // A pool of random values, so generating input costs (almost) nothing.
 const pool = Array.from({ length: 256 }, () => randomBytes(recordBytes));
 const order = (i: number) => ({
-  order_id: i, customer_id: i % 5000, status: 'paid', total_amount: `${i % 100000}.${String(i % 100).padStart(2, '0')}`, currency: 'EUR',
-  ordered_at: 1_767_000_000_000 + i, updated_at: 1_767_000_000_000 + i, op: 'c', extracted_at: 1_767_000_000_000 + i,
+  order_id: i,
+  customer_id: i % 5000,
+  status: 'paid',
+  total_amount: `${i % 100000}.${String(i % 100).padStart(2, '0')}`,
+  currency: 'EUR',
+  ordered_at: 1_767_000_000_000 + i,
+  updated_at: 1_767_000_000_000 + i,
+  op: 'c',
+  extracted_at: 1_767_000_000_000 + i,
   // Pad staging rows to the record size with a long currency-like field is not possible (fixed schema): staging rows stay ~80 bytes.
 });
 
@@ -58,8 +69,17 @@ let failed = 0;
 let waiting: (() => void) | undefined;
 const ackFor = (p: number): Ack => ({
   retain() {},
-  release() { inFlight[p]--; released++; waiting?.(); },
-  fail(err) { failed++; console.error('ack failed', err); inFlight[p]--; waiting?.(); },
+  release() {
+    inFlight[p]--;
+    released++;
+    waiting?.();
+  },
+  fail(err) {
+    failed++;
+    console.error('ack failed', err);
+    inFlight[p]--;
+    waiting?.();
+  },
 });
 
 let peakRss = 0;
@@ -81,41 +101,89 @@ let recordBytesFed = 0;
 const offsets = new Array<number>(PARTITIONS).fill(0);
 for (let i = 0; recordBytesFed < totalBytes; i++) {
   const p = i % PARTITIONS;
-  while (inFlight[p] >= maxInFlight) await new Promise<void>((r) => { waiting = r; });
+  while (inFlight[p] >= maxInFlight)
+    await new Promise<void>((r) => {
+      waiting = r;
+    });
   const value = pool[i & 255];
-  const source: SourceRecord = { topic, partition: p, offset: String(offsets[p]++), key: Buffer.from(`o${i}`), value, headers: {}, timestamp: t0 + Math.floor(i / 50) };
+  const source: SourceRecord = {
+    topic,
+    partition: p,
+    offset: String(offsets[p]++),
+    key: Buffer.from(`o${i}`),
+    value,
+    headers: {},
+    timestamp: t0 + Math.floor(i / 50),
+  };
   inFlight[p]++;
-  const o: Output = zone === 'staging'
-    ? { topic: 'bench', key: source.key, value: order(i), schemaSubjectTopic: 'silver.orders', acks: [ackFor(p)], source }
-    : { topic: 'bench', key: source.key, value, raw: true, acks: [ackFor(p)], source };
+  const o: Output =
+    zone === 'staging'
+      ? {
+          topic: 'bench',
+          key: source.key,
+          value: order(i),
+          schemaSubjectTopic: 'silver.orders',
+          acks: [ackFor(p)],
+          source,
+        }
+      : { topic: 'bench', key: source.key, value, raw: true, acks: [ackFor(p)], source };
   sink.add(o);
   fed++;
   recordBytesFed += zone === 'staging' ? 80 : value.length;
   if (fed % 1000 === 0) await new Promise((r) => setImmediate(r));
 }
 await sink.flush();
-while (released + failed < fed) await new Promise<void>((r) => { waiting = r; });
+while (released + failed < fed)
+  await new Promise<void>((r) => {
+    waiting = r;
+  });
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 clearInterval(sampler);
 
 const st = sink.stats;
 const MiB = 1024 * 1024;
-console.log(JSON.stringify({
-  zone, format: sinkCfg.format, records: fed, recordBytes, failed,
-  inputMiB: +(recordBytesFed / MiB).toFixed(1), objectMiB: +(st.bytes / MiB).toFixed(1), objects: st.batches,
-  seconds: +seconds.toFixed(2),
-  inputMiBps: +(recordBytesFed / MiB / seconds).toFixed(1), objectMiBps: +(st.bytes / MiB / seconds).toFixed(1),
-  recordsPerSecond: Math.round(fed / seconds),
-  liveMemory: Boolean(gc), rssBeforeMiB: Math.round(rssBefore / MiB), peakRssMiB: Math.round(peakRss / MiB), peakExternalMiB: Math.round(peakExternal / MiB),
-  flushSecondsMean: +(st.flushSeconds.sum / Math.max(1, st.flushSeconds.count)).toFixed(3), retries: st.retries,
-  config: { rollRecords: sinkCfg.rollRecords, rollBytes: sinkCfg.rollBytes, partSize: sinkCfg.partSize, queueSize: sinkCfg.queueSize, maxConcurrentUploads: sinkCfg.maxConcurrentUploads, maxInFlightPerPartition: maxInFlight },
-}, null, 2));
+console.log(
+  JSON.stringify(
+    {
+      zone,
+      format: sinkCfg.format,
+      records: fed,
+      recordBytes,
+      failed,
+      inputMiB: +(recordBytesFed / MiB).toFixed(1),
+      objectMiB: +(st.bytes / MiB).toFixed(1),
+      objects: st.batches,
+      seconds: +seconds.toFixed(2),
+      inputMiBps: +(recordBytesFed / MiB / seconds).toFixed(1),
+      objectMiBps: +(st.bytes / MiB / seconds).toFixed(1),
+      recordsPerSecond: Math.round(fed / seconds),
+      liveMemory: Boolean(gc),
+      rssBeforeMiB: Math.round(rssBefore / MiB),
+      peakRssMiB: Math.round(peakRss / MiB),
+      peakExternalMiB: Math.round(peakExternal / MiB),
+      flushSecondsMean: +(st.flushSeconds.sum / Math.max(1, st.flushSeconds.count)).toFixed(3),
+      retries: st.retries,
+      config: {
+        rollRecords: sinkCfg.rollRecords,
+        rollBytes: sinkCfg.rollBytes,
+        partSize: sinkCfg.partSize,
+        queueSize: sinkCfg.queueSize,
+        maxConcurrentUploads: sinkCfg.maxConcurrentUploads,
+        maxInFlightPerPartition: maxInFlight,
+      },
+    },
+    null,
+    2,
+  ),
+);
 
 await sink.close(10_000);
 if (!args.keep) {
   let token: string | undefined;
   do {
-    const res = await s3.send(new ListObjectsV2Command({ Bucket: cfg.s3Bucket, Prefix: `${zone}/${topic}/`, ContinuationToken: token }));
+    const res = await s3.send(
+      new ListObjectsV2Command({ Bucket: cfg.s3Bucket, Prefix: `${zone}/${topic}/`, ContinuationToken: token }),
+    );
     const keys = (res.Contents ?? []).map((c) => ({ Key: c.Key! }));
     if (keys.length) await s3.send(new DeleteObjectsCommand({ Bucket: cfg.s3Bucket, Delete: { Objects: keys } }));
     token = res.IsTruncated ? res.NextContinuationToken : undefined;

@@ -29,35 +29,89 @@ const products = Array.from({ length: 50 }, (_, i) => ({ id: i + 1, price: synth
 
 const admin = kafka.admin();
 await admin.connect();
-await ensureTopics(admin, [source, `${prefix}.oltp.products`, `${prefix}.peer.out`].map((topic) => ({ topic })), { partitions: 3, replicationFactor: 1 });
+await ensureTopics(
+  admin,
+  [source, `${prefix}.oltp.products`, `${prefix}.peer.out`].map((topic) => ({ topic })),
+  { partitions: 3, replicationFactor: 1 },
+);
 const schemaId = await registry.register('web.clickstream-value', loadSchema('web.clickstream'));
 const pid = await registry.register('oltp.products-value', loadSchema('oltp.products'));
 const producer = kafka.producer();
 await producer.connect();
-await producer.send({ topic: `${prefix}.oltp.products`, acks: -1, messages: await Promise.all(products.map(async (p) => ({ key: String(p.id), value: await serde.encode(pid, { product_id: p.id, sku: `S${p.id}`, name: 'p', category: 'c', price: p.price, active: true, created_at: 1, updated_at: 1, op: 'r', extracted_at: 1 }) }))) });
-const { messages } = buildClickstreamEvents({ count: N, schemaId, products, seed: 'bench', baseTime: Date.now() - 3600_000, badRatio: 0.02, maxMessageBytes: cfg.maxMessageBytes });
-for (let i = 0; i < messages.length; i += 5000) await producer.send({ topic: source, acks: -1, messages: messages.slice(i, i + 5000).map((m) => ({ key: m.key, value: m.value })) });
+await producer.send({
+  topic: `${prefix}.oltp.products`,
+  acks: -1,
+  messages: await Promise.all(
+    products.map(async (p) => ({
+      key: String(p.id),
+      value: await serde.encode(pid, {
+        product_id: p.id,
+        sku: `S${p.id}`,
+        name: 'p',
+        category: 'c',
+        price: p.price,
+        active: true,
+        created_at: 1,
+        updated_at: 1,
+        op: 'r',
+        extracted_at: 1,
+      }),
+    })),
+  ),
+});
+const { messages } = buildClickstreamEvents({
+  count: N,
+  schemaId,
+  products,
+  seed: 'bench',
+  baseTime: Date.now() - 3600_000,
+  badRatio: 0.02,
+  maxMessageBytes: cfg.maxMessageBytes,
+});
+for (let i = 0; i < messages.length; i += 5000)
+  await producer.send({
+    topic: source,
+    acks: -1,
+    messages: messages.slice(i, i + 5000).map((m) => ({ key: m.key, value: m.value })),
+  });
 await producer.disconnect();
 
-const committed = async (groupId: string) => (await admin.fetchOffsets({ groupId, topics: [source] }))[0].partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
-async function until(groupId: string) { while ((await committed(groupId)) < N) await new Promise((r) => setTimeout(r, 100)); }
+const committed = async (groupId: string) =>
+  (await admin.fetchOffsets({ groupId, topics: [source] }))[0].partitions.reduce(
+    (n, p) => n + Math.max(0, Number(p.offset)),
+    0,
+  );
+async function until(groupId: string) {
+  while ((await committed(groupId)) < N) await new Promise((r) => setTimeout(r, 100));
+}
 
 // Sluice: the real topology through the runner, under each processing guarantee (exactly-once
 // commits a transaction per batch per partition: its cost is the difference).
 async function runSluice(guarantee: 'at_least_once' | 'exactly_once') {
   const group = `${prefix}-sluice-${guarantee}`;
   const t0 = performance.now();
-  const proc = await startRunnerProcess({ ...cfg, processingGuarantee: guarantee }, [prefixTopology(clickstream, prefix)], { groupId: group, feed: false, maxInFlightPerPartition: Number(process.env.BENCH_MAX_IN_FLIGHT ?? 10_000) });
+  const proc = await startRunnerProcess(
+    { ...cfg, processingGuarantee: guarantee },
+    [prefixTopology(clickstream, prefix)],
+    { groupId: group, feed: false, maxInFlightPerPartition: Number(process.env.BENCH_MAX_IN_FLIGHT ?? 10_000) },
+  );
   const startupSeconds = (performance.now() - t0) / 1000;
   const doneAtReady = await committed(group);
   let rss = 0;
-  const sampler = setInterval(() => { rss = Math.max(rss, process.memoryUsage().rss); }, 100);
+  const sampler = setInterval(() => {
+    rss = Math.max(rss, process.memoryUsage().rss);
+  }, 100);
   await until(group);
   const seconds = (performance.now() - t0) / 1000;
   clearInterval(sampler);
   await proc.stop();
   // Steady state: records committed after the runner was up, over the time after it was up.
-  return { seconds, startupSeconds, steadyRate: Math.round((N - doneAtReady) / Math.max(0.001, seconds - startupSeconds)), rss };
+  return {
+    seconds,
+    startupSeconds,
+    steadyRate: Math.round((N - doneAtReady) / Math.max(0.001, seconds - startupSeconds)),
+    rss,
+  };
 }
 const alos = await runSluice('at_least_once');
 const eos = await runSluice('exactly_once');
@@ -79,10 +133,17 @@ await consumer.run({
   eachBatch: async ({ batch }) => {
     const outgoing = [];
     for (const m of batch.messages) {
-      try { const { value, schemaId: id } = await serde.decode(m.value); outgoing.push({ key: m.key, value: serde.encodeSync(id, value) }); } catch { /* a loop like this drops bad records */ }
+      try {
+        const { value, schemaId: id } = await serde.decode(m.value);
+        outgoing.push({ key: m.key, value: serde.encodeSync(id, value) });
+      } catch {
+        /* a loop like this drops bad records */
+      }
     }
     if (outgoing.length) await out.send({ topic: `${prefix}.peer.out`, acks: -1, messages: outgoing });
-    await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(BigInt(batch.lastOffset()) + 1n) }]);
+    await consumer.commitOffsets([
+      { topic: batch.topic, partition: batch.partition, offset: String(BigInt(batch.lastOffset()) + 1n) },
+    ]);
   },
 });
 await until(peerGroup);
@@ -92,11 +153,16 @@ await out.disconnect();
 await admin.disconnect();
 
 const result = {
-  bench: 'clickstream topology vs hand-rolled kafkajs loop', events: N,
-  sluiceRecordsPerSecond: Math.round(N / sluiceSeconds), sluiceSteadyRecordsPerSecond: steadyRate, sluiceStartupSeconds: Number(startupSeconds.toFixed(2)),
+  bench: 'clickstream topology vs hand-rolled kafkajs loop',
+  events: N,
+  sluiceRecordsPerSecond: Math.round(N / sluiceSeconds),
+  sluiceSteadyRecordsPerSecond: steadyRate,
+  sluiceStartupSeconds: Number(startupSeconds.toFixed(2)),
   peerRecordsPerSecond: Math.round(N / peerSeconds),
-  ratio: Number((peerSeconds / sluiceSeconds).toFixed(2)), sluiceRssMiB: Math.round(rss / 2 ** 20),
-  exactlyOnceRecordsPerSecond: Math.round(N / eos.seconds), exactlyOnceSteadyRecordsPerSecond: eos.steadyRate,
+  ratio: Number((peerSeconds / sluiceSeconds).toFixed(2)),
+  sluiceRssMiB: Math.round(rss / 2 ** 20),
+  exactlyOnceRecordsPerSecond: Math.round(N / eos.seconds),
+  exactlyOnceSteadyRecordsPerSecond: eos.steadyRate,
   exactlyOnceVsAtLeastOnce: Number((alos.seconds / eos.seconds).toFixed(2)),
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -16,7 +16,13 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { copyValue, createWarehouseSinkConnector, OFFSETS_SCHEMA, OFFSETS_TABLE, tablePlanOf } from '../connectors/postgres/sink_warehouse.ts';
+import {
+  copyValue,
+  createWarehouseSinkConnector,
+  OFFSETS_SCHEMA,
+  OFFSETS_TABLE,
+  tablePlanOf,
+} from '../connectors/postgres/sink_warehouse.ts';
 import { parseWarehouseSinkConfig, type WarehouseSinkOptions } from '../connectors/postgres/sink_warehouse.config.ts';
 import { loadConfig, pgConnection } from '../src/config/config.ts';
 import { loadSchema, loadType } from '../src/domain/schemas.ts';
@@ -34,10 +40,21 @@ const schema = `bench_${Date.now().toString(36)}_${randomBytes(2).toString('hex'
 const client = new pg.Client(connection);
 await client.connect();
 
-const rows: Order[] = Array.from({ length: N }, (_, i) => ({
-  order_id: i + 1, customer_id: 1 + (i % 5000), status: ['pending', 'paid', 'shipped'][i % 3], total_amount: `${(i % 100_000) / 100}`.includes('.') ? ((i % 100_000) / 100).toFixed(2) : `${i % 1000}.00`,
-  currency: 'EUR', ordered_at: T0 + i * 1000, updated_at: T0 + i * 1000, op: 'c', extracted_at: T0 + i * 1000 + 5,
-} as Order));
+const rows: Order[] = Array.from(
+  { length: N },
+  (_, i) =>
+    ({
+      order_id: i + 1,
+      customer_id: 1 + (i % 5000),
+      status: ['pending', 'paid', 'shipped'][i % 3],
+      total_amount: `${(i % 100_000) / 100}`.includes('.') ? ((i % 100_000) / 100).toFixed(2) : `${i % 1000}.00`,
+      currency: 'EUR',
+      ordered_at: T0 + i * 1000,
+      updated_at: T0 + i * 1000,
+      op: 'c',
+      extracted_at: T0 + i * 1000 + 5,
+    }) as Order,
+);
 
 function rate(n: number, seconds: number): string {
   return `${Math.round(n / seconds).toLocaleString('en-US')} rows/s`;
@@ -45,10 +62,15 @@ function rate(n: number, seconds: number): string {
 
 /** COPY of all rows in one statement into `table` (created with the sink's column types). */
 async function plainCopy(table: string, constraint: string): Promise<number> {
-  const plan = tablePlanOf(parseWarehouseSinkConfig({ avroSchema: 'silver.orders', schema, table }), loadSchema('silver.orders') as never);
+  const plan = tablePlanOf(
+    parseWarehouseSinkConfig({ avroSchema: 'silver.orders', schema, table }),
+    loadSchema('silver.orders') as never,
+  );
   const cols = plan.columns;
   await client.query(`create schema if not exists "${schema}"`);
-  await client.query(`create table "${schema}"."${table}" (${cols.map((c) => `"${c.name}" ${c.pgType}`).join(', ')}, _topic text, _partition integer, _offset bigint${constraint})`);
+  await client.query(
+    `create table "${schema}"."${table}" (${cols.map((c) => `"${c.name}" ${c.pgType}`).join(', ')}, _topic text, _partition integer, _offset bigint${constraint})`,
+  );
   const started = process.hrtime.bigint();
   function* chunks(): Generator<string> {
     let buf = '';
@@ -57,7 +79,10 @@ async function plainCopy(table: string, constraint: string): Promise<number> {
       let line = '';
       for (const c of cols) line += copyValue(v[c.name], c.kind) + '\t';
       buf += `${line}bench.orders\t${i % PARTITIONS}\t${Math.floor(i / PARTITIONS)}\n`;
-      if (buf.length >= 1024 * 1024) { yield buf; buf = ''; }
+      if (buf.length >= 1024 * 1024) {
+        yield buf;
+        buf = '';
+      }
     }
     if (buf) yield buf;
   }
@@ -65,30 +90,67 @@ async function plainCopy(table: string, constraint: string): Promise<number> {
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
-async function throughSink(options: Partial<WarehouseSinkOptions>): Promise<{ seconds: number; batches: number; mb: number }> {
-  const sink = createWarehouseSinkConnector(parseWarehouseSinkConfig({ avroSchema: 'silver.orders', schema, connection, ...options }), {
-    topology: 'bench', schemaIds: new Map(), schemaFor: (name) => loadType(name),
-  });
+async function throughSink(
+  options: Partial<WarehouseSinkOptions>,
+): Promise<{ seconds: number; batches: number; mb: number }> {
+  const sink = createWarehouseSinkConnector(
+    parseWarehouseSinkConfig({ avroSchema: 'silver.orders', schema, connection, ...options }),
+    {
+      topology: 'bench',
+      schemaIds: new Map(),
+      schemaFor: (name) => loadType(name),
+    },
+  );
   await sink.connect();
   let inFlight = 0;
   let failed: unknown;
   let wake: () => void = () => {};
   const started = process.hrtime.bigint();
   for (let i = 0; i < rows.length; i++) {
-    while (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((r) => { wake = r; });
+    while (inFlight >= MAX_IN_FLIGHT)
+      await new Promise<void>((r) => {
+        wake = r;
+      });
     if (failed) throw failed;
     inFlight++;
     const partition = i % PARTITIONS;
     const output: Output = {
-      topic: 'bench', key: String(rows[i].order_id), value: rows[i], timestamp: rows[i].updated_at,
-      acks: [{ retain() {}, release() { inFlight--; wake(); }, fail(err) { failed = err; inFlight--; wake(); } }],
-      source: { topic: 'bench.orders', partition, offset: String(Math.floor(i / PARTITIONS)), key: null, value: null, headers: {}, timestamp: rows[i].updated_at },
+      topic: 'bench',
+      key: String(rows[i].order_id),
+      value: rows[i],
+      timestamp: rows[i].updated_at,
+      acks: [
+        {
+          retain() {},
+          release() {
+            inFlight--;
+            wake();
+          },
+          fail(err) {
+            failed = err;
+            inFlight--;
+            wake();
+          },
+        },
+      ],
+      source: {
+        topic: 'bench.orders',
+        partition,
+        offset: String(Math.floor(i / PARTITIONS)),
+        key: null,
+        value: null,
+        headers: {},
+        timestamp: rows[i].updated_at,
+      },
     };
     sink.add(output);
     // The runner hands records over batch by batch; let the event loop breathe between them.
     if (i % 1000 === 999) await new Promise((r) => setImmediate(r));
   }
-  while (inFlight > 0) await new Promise<void>((r) => { wake = r; });
+  while (inFlight > 0)
+    await new Promise<void>((r) => {
+      wake = r;
+    });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (failed) throw failed;
   const { batches, bytes } = sink.stats;
@@ -97,17 +159,26 @@ async function throughSink(options: Partial<WarehouseSinkOptions>): Promise<{ se
 }
 
 try {
-  console.log(`warehouse sink benchmark: ${N.toLocaleString('en-US')} silver.orders rows, Postgres ${(await client.query('show server_version')).rows[0].server_version}`);
+  console.log(
+    `warehouse sink benchmark: ${N.toLocaleString('en-US')} silver.orders rows, Postgres ${(await client.query('show server_version')).rows[0].server_version}`,
+  );
   const copy = await plainCopy('plain_orders', '');
   console.log(`plain COPY, no index (baseline)   ${rate(N, copy).padStart(16)}  ${copy.toFixed(2)} s`);
   const copyPk = await plainCopy('plain_orders_pk', ', primary key (_topic, _partition, _offset)');
-  console.log(`plain COPY, with bronze's key     ${rate(N, copyPk).padStart(16)}  ${copyPk.toFixed(2)} s  ratio to baseline ${(copy / copyPk).toFixed(2)}`);
+  console.log(
+    `plain COPY, with bronze's key     ${rate(N, copyPk).padStart(16)}  ${copyPk.toFixed(2)} s  ratio to baseline ${(copy / copyPk).toFixed(2)}`,
+  );
   for (const [label, options] of [
     ['sink append (bronze)', { table: 'bronze_orders', mode: 'append' }],
-    ['sink upsert (silver)', { table: 'silver_orders', mode: 'upsert', keyColumns: ['order_id'], orderingColumn: 'updated_at' }],
+    [
+      'sink upsert (silver)',
+      { table: 'silver_orders', mode: 'upsert', keyColumns: ['order_id'], orderingColumn: 'updated_at' },
+    ],
   ] as [string, Partial<WarehouseSinkOptions>][]) {
     const r = await throughSink(options);
-    console.log(`${label.padEnd(33)} ${rate(N, r.seconds).padStart(16)}  ${r.seconds.toFixed(2)} s  ${r.batches} transactions, ${r.mb.toFixed(1)} MiB copied  ratio to baseline ${(copy / r.seconds).toFixed(2)}`);
+    console.log(
+      `${label.padEnd(33)} ${rate(N, r.seconds).padStart(16)}  ${r.seconds.toFixed(2)} s  ${r.batches} transactions, ${r.mb.toFixed(1)} MiB copied  ratio to baseline ${(copy / r.seconds).toFixed(2)}`,
+    );
   }
 } finally {
   await client.query(`drop schema if exists "${schema}" cascade`);

@@ -11,7 +11,9 @@ const pinned = path.join(root, 'node_modules', '.bin', 'node');
 const major = Number(process.versions.node.split('.')[0]);
 const node = major >= 24 ? process.execPath : existsSync(pinned) ? pinned : undefined;
 if (!node) {
-  process.stderr.write('error SLUICE_ERR_STACK_PREREQUISITE_MISSING: Node 24 not found; run `npm ci` in the project first\n');
+  process.stderr.write(
+    'error SLUICE_ERR_STACK_PREREQUISITE_MISSING: Node 24 not found; run `npm ci` in the project first\n',
+  );
   process.exit(1);
 }
 const child = spawn(node, [path.join(root, 'src', 'cli', 'main.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });

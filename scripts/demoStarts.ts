@@ -22,7 +22,10 @@ import { inspectTopic } from '../src/admin/inspectTopic.ts';
 import { stackDown } from '../src/stack/stack.ts';
 
 const args = process.argv.slice(2);
-const arg = (name: string, fallback: string) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : fallback; };
+const arg = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
 const runs = Number(arg('runs', '10'));
 const duration = arg('duration', '30s');
 const fresh = args.includes('--fresh');
@@ -33,11 +36,18 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 
 function sluice(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'src/cli/main.ts'), ...argv], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'src/cli/main.ts'), ...argv], {
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
 }
@@ -46,11 +56,16 @@ function sluice(argv: string[]): Promise<{ code: number; stdout: string; stderr:
 function errorsIn(stderr: string): string[] {
   const out: string[] = [];
   for (const line of stderr.split('\n')) {
-    if (line.startsWith('error ')) { out.push(line); continue; }
+    if (line.startsWith('error ')) {
+      out.push(line);
+      continue;
+    }
     try {
       const entry = JSON.parse(line) as { level?: number; msg?: string; code?: string };
       if ((entry.level ?? 0) >= 50) out.push(`${entry.code ?? ''} ${entry.msg ?? ''}`.trim());
-    } catch { /* not a log line */ }
+    } catch {
+      /* not a log line */
+    }
   }
   return out;
 }
@@ -72,7 +87,11 @@ async function productIds(): Promise<Set<number>> {
  * cut it short at exit when the DLQ holds megabyte records (the generator's too_large kind).
  */
 async function productRejections(): Promise<{ validLost: number; unknown: number }> {
-  const records = await inspectTopic(loadConfig(), { topic: 'web.clickstream.dlq', fromBeginning: true, limit: 10_000_000 });
+  const records = await inspectTopic(loadConfig(), {
+    topic: 'web.clickstream.dlq',
+    fromBeginning: true,
+    limit: 10_000_000,
+  });
   const catalogue = await productIds();
   let validLost = 0;
   let unknown = 0;
@@ -108,10 +127,16 @@ for (let run = 1; run <= runs; run++) {
   }
   if (ok) clean++;
   if (completed) completedRuns++;
-  const verdict = ok ? 'clean' : completed ? `completed, but ${errors.length} error-level log lines` : `FAILED (exit ${demo.code})`;
+  const verdict = ok
+    ? 'clean'
+    : completed
+      ? `completed, but ${errors.length} error-level log lines`
+      : `FAILED (exit ${demo.code})`;
   say(`run ${run}: ${verdict} in ${((Date.now() - started) / 1000).toFixed(0)} s; ${rejections}`);
   for (const e of errors.slice(0, 5)) say(`    ${e.slice(0, 300)}`);
 }
-say(`clean starts: ${clean} of ${runs} (completed: ${completedRuns}); valid clicks dead-lettered as unknown products: ${validLostTotal}`);
+say(
+  `clean starts: ${clean} of ${runs} (completed: ${completedRuns}); valid clicks dead-lettered as unknown products: ${validLostTotal}`,
+);
 if (fresh) await stackDown(cfg);
 process.exit(clean === runs && validLostTotal === 0 ? 0 : 1);

@@ -9,7 +9,12 @@ import { stackDown, stackStatus, stackUp } from '../src/stack/stack.ts';
 
 const only = process.argv[2];
 const say = (l: string) => process.stdout.write(`${l}\n`);
-const globs = only === 'unit' ? ['test/unit/**/*.test.ts'] : only === 'integration' ? ['test/integration/**/*.test.ts'] : ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'];
+const globs =
+  only === 'unit'
+    ? ['test/unit/**/*.test.ts']
+    : only === 'integration'
+      ? ['test/integration/**/*.test.ts']
+      : ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'];
 const needsStack = only !== 'unit';
 
 const cfg = loadConfig();

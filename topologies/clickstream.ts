@@ -21,11 +21,28 @@ export default defineTopology({
     references('click_product_exists', 'product_id', 'products'),
   ],
   outputs: [{ topic: 'silver.clickstream', schema: 'silver.clickstream' }],
-  pipeline: ({ sources, ops }) => sources['web.clickstream'].pipe(
-    ops.decode<ClickEvent>(),
-    ops.validate(['click_session_present', 'click_event_time_not_future', 'click_price_range', 'click_product_exists', 'click_event_unique']),
-    ops.keyBy((e: ClickEvent) => e.session_id),
-    ops.toTopic('silver.clickstream'),
-  ),
-  lineage: [{ from: 'web.clickstream', via: ['decode', 'validate(click_session_present, click_event_time_not_future, click_price_range, click_product_exists→oltp.products, click_event_unique)', 'keyBy(session_id)'], to: 'silver.clickstream' }],
+  pipeline: ({ sources, ops }) =>
+    sources['web.clickstream'].pipe(
+      ops.decode<ClickEvent>(),
+      ops.validate([
+        'click_session_present',
+        'click_event_time_not_future',
+        'click_price_range',
+        'click_product_exists',
+        'click_event_unique',
+      ]),
+      ops.keyBy((e: ClickEvent) => e.session_id),
+      ops.toTopic('silver.clickstream'),
+    ),
+  lineage: [
+    {
+      from: 'web.clickstream',
+      via: [
+        'decode',
+        'validate(click_session_present, click_event_time_not_future, click_price_range, click_product_exists→oltp.products, click_event_unique)',
+        'keyBy(session_id)',
+      ],
+      to: 'silver.clickstream',
+    },
+  ],
 });

@@ -13,13 +13,20 @@ export default defineTopology({
     regex('customer_email_format', 'email', /^[^@\s]+@[^@\s]+\.[^@\s]+$/),
   ],
   outputs: [{ topic: 'silver.customers', schema: 'silver.customers' }],
-  pipeline: ({ sources, ops }) => merge(
-    sources['oltp.customers'].pipe(
-      ops.decode<Customer>(),
-      ops.validate(['customer_email_present', 'customer_email_format']),
-      ops.keyBy((c: Customer) => String(c.customer_id)),
-      ops.toTopic('silver.customers'),
+  pipeline: ({ sources, ops }) =>
+    merge(
+      sources['oltp.customers'].pipe(
+        ops.decode<Customer>(),
+        ops.validate(['customer_email_present', 'customer_email_format']),
+        ops.keyBy((c: Customer) => String(c.customer_id)),
+        ops.toTopic('silver.customers'),
+      ),
     ),
-  ),
-  lineage: [{ from: 'oltp.customers', via: ['decode', 'validate(customer_email_present, customer_email_format)', 'keyBy(customer_id)'], to: 'silver.customers' }],
+  lineage: [
+    {
+      from: 'oltp.customers',
+      via: ['decode', 'validate(customer_email_present, customer_email_format)', 'keyBy(customer_id)'],
+      to: 'silver.customers',
+    },
+  ],
 });

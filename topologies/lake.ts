@@ -5,9 +5,21 @@ import { defineTopology } from '../src/topology/defineTopology.ts';
 import type { OutputSpec, SourceSpec, TopologyDefinition } from '../src/topology/types.ts';
 
 /** Source topics archived as they came, every record, in the `raw` zone. */
-export const LAKE_RAW_TOPICS = ['oltp.customers', 'oltp.products', 'oltp.orders', 'oltp.order_items', 'web.clickstream'] as const;
+export const LAKE_RAW_TOPICS = [
+  'oltp.customers',
+  'oltp.products',
+  'oltp.orders',
+  'oltp.order_items',
+  'web.clickstream',
+] as const;
 /** Validated topics, decoded and written with their own schema, in the `staging` zone. */
-export const LAKE_STAGING_TOPICS = ['silver.customers', 'silver.products', 'silver.orders', 'silver.order_items', 'silver.clickstream'] as const;
+export const LAKE_STAGING_TOPICS = [
+  'silver.customers',
+  'silver.products',
+  'silver.orders',
+  'silver.order_items',
+  'silver.clickstream',
+] as const;
 /** The validation topologies' DLQs, original bytes and error headers, in the `quarantine` zone. */
 export const LAKE_QUARANTINE_TOPICS = LAKE_RAW_TOPICS.map((t) => `${t}.dlq`);
 
@@ -37,7 +49,11 @@ export function lakeTopology(sink: Omit<S3SinkConfigInput, 'zone' | 'name'> = {}
   const sources: SourceSpec[] = [
     ...LAKE_RAW_TOPICS.map((topic) => ({ topic, dlq: lakeErrorsTopic(topic) })),
     ...LAKE_STAGING_TOPICS.map((topic) => ({ topic, dlq: lakeErrorsTopic(topic) })),
-    ...LAKE_QUARANTINE_TOPICS.map((topic) => ({ topic, schema: quarantineSchemaOf(topic), dlq: lakeErrorsTopic(topic) })),
+    ...LAKE_QUARANTINE_TOPICS.map((topic) => ({
+      topic,
+      schema: quarantineSchemaOf(topic),
+      dlq: lakeErrorsTopic(topic),
+    })),
   ];
   const output = (zone: S3Zone, topic: string, schema: string, raw: boolean): OutputSpec => ({
     topic: lakeOutput(zone, topic),
@@ -54,15 +70,20 @@ export function lakeTopology(sink: Omit<S3SinkConfigInput, 'zone' | 'name'> = {}
       ...LAKE_STAGING_TOPICS.map((t) => output('staging', t, t, false)),
       ...LAKE_QUARANTINE_TOPICS.map((t) => output('quarantine', t, quarantineSchemaOf(t), true)),
     ],
-    pipeline: ({ sources: input, ops }) => merge(
-      ...LAKE_RAW_TOPICS.map((t) => input[t].pipe(ops.toTopic(lakeOutput('raw', t)))),
-      ...LAKE_STAGING_TOPICS.map((t) => input[t].pipe(ops.decode(), ops.toTopic(lakeOutput('staging', t)))),
-      ...LAKE_QUARANTINE_TOPICS.map((t) => input[t].pipe(ops.toTopic(lakeOutput('quarantine', t)))),
-    ),
+    pipeline: ({ sources: input, ops }) =>
+      merge(
+        ...LAKE_RAW_TOPICS.map((t) => input[t].pipe(ops.toTopic(lakeOutput('raw', t)))),
+        ...LAKE_STAGING_TOPICS.map((t) => input[t].pipe(ops.decode(), ops.toTopic(lakeOutput('staging', t)))),
+        ...LAKE_QUARANTINE_TOPICS.map((t) => input[t].pipe(ops.toTopic(lakeOutput('quarantine', t)))),
+      ),
     lineage: [
       ...LAKE_RAW_TOPICS.map((t) => ({ from: t, via: ['raw bytes', 's3 raw'], to: lakeOutput('raw', t) })),
       ...LAKE_STAGING_TOPICS.map((t) => ({ from: t, via: ['decode', 's3 staging'], to: lakeOutput('staging', t) })),
-      ...LAKE_QUARANTINE_TOPICS.map((t) => ({ from: t, via: ['raw bytes', 's3 quarantine'], to: lakeOutput('quarantine', t) })),
+      ...LAKE_QUARANTINE_TOPICS.map((t) => ({
+        from: t,
+        via: ['raw bytes', 's3 quarantine'],
+        to: lakeOutput('quarantine', t),
+      })),
     ],
   });
 }

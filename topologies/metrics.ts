@@ -13,7 +13,13 @@ import { session, tumbling } from '../src/windows/windowTypes.ts';
  */
 
 export const REPARTITION_TOPIC = 'sluice.metrics.repartition';
-export const DLQ_SOURCES = ['oltp.customers.dlq', 'oltp.products.dlq', 'oltp.orders.dlq', 'oltp.order_items.dlq', 'web.clickstream.dlq'];
+export const DLQ_SOURCES = [
+  'oltp.customers.dlq',
+  'oltp.products.dlq',
+  'oltp.orders.dlq',
+  'oltp.order_items.dlq',
+  'web.clickstream.dlq',
+];
 export const ALL = '__all__';
 const MINUTE = 60_000;
 
@@ -45,11 +51,24 @@ export function lineAmount(item: Pick<OrderItem, 'quantity' | 'unit_price'>): nu
 
 /** Funnel step of a click event (remove_from_cart does not count). */
 export function funnelStep(type: string): string | undefined {
-  return ({ page_view: 'views', product_view: 'product_views', add_to_cart: 'carts', checkout_started: 'checkouts', purchase: 'purchases' } as Record<string, string>)[type];
+  return (
+    {
+      page_view: 'views',
+      product_view: 'product_views',
+      add_to_cart: 'carts',
+      checkout_started: 'checkouts',
+      purchase: 'purchases',
+    } as Record<string, string>
+  )[type];
 }
 
 export function metricsTopology(opts: MetricsOptions = {}) {
-  const timing = { outOfOrdernessMs: opts.outOfOrdernessMs ?? 10_000, graceMs: opts.graceMs ?? 5_000, idleTimeoutMs: opts.idleTimeoutMs ?? 30_000, emitEveryMs: opts.emitEveryMs ?? 1_000 };
+  const timing = {
+    outOfOrdernessMs: opts.outOfOrdernessMs ?? 10_000,
+    graceMs: opts.graceMs ?? 5_000,
+    idleTimeoutMs: opts.idleTimeoutMs ?? 30_000,
+    emitEveryMs: opts.emitEveryMs ?? 1_000,
+  };
 
   return defineTopology({
     name: 'metrics',
@@ -74,22 +93,51 @@ export function metricsTopology(opts: MetricsOptions = {}) {
       { topic: 'metrics.active_sessions', schema: 'metrics.active_sessions' },
       { topic: 'metrics.dlq_per_minute', schema: 'metrics.dlq_per_minute' },
     ],
-    pipeline: ({ sources, ops }) => merge(stage1(sources, ops), stage2(sources[REPARTITION_TOPIC], ops, timing, opts.sessionGapMs ?? 5 * MINUTE)),
+    pipeline: ({ sources, ops }) =>
+      merge(stage1(sources, ops), stage2(sources[REPARTITION_TOPIC], ops, timing, opts.sessionGapMs ?? 5 * MINUTE)),
     lineage: [
-      { from: 'silver.order_items', via: ['decode', 'enrich(products: category, orders: ordered_at)', `repartition by category → ${REPARTITION_TOPIC}`, 'window tumbling 1m: sum line amount once per item'], to: 'metrics.revenue_per_minute' },
-      { from: 'silver.orders', via: ['decode', `repartition by status → ${REPARTITION_TOPIC}`, 'window tumbling 1m: distinct orders'], to: 'metrics.orders_per_minute' },
-      { from: 'silver.clickstream', via: ['decode', `repartition → ${REPARTITION_TOPIC}`, 'window tumbling 5m: distinct sessions per step'], to: 'metrics.funnel_5m' },
-      { from: 'silver.clickstream', via: ['decode', `repartition by session → ${REPARTITION_TOPIC}`, 'session window: events per session'], to: 'metrics.active_sessions' },
-      ...DLQ_SOURCES.map((t) => ({ from: t, via: ['headers (reason)', `repartition by source+reason → ${REPARTITION_TOPIC}`, 'window tumbling 1m: count'], to: 'metrics.dlq_per_minute' })),
+      {
+        from: 'silver.order_items',
+        via: [
+          'decode',
+          'enrich(products: category, orders: ordered_at)',
+          `repartition by category → ${REPARTITION_TOPIC}`,
+          'window tumbling 1m: sum line amount once per item',
+        ],
+        to: 'metrics.revenue_per_minute',
+      },
+      {
+        from: 'silver.orders',
+        via: ['decode', `repartition by status → ${REPARTITION_TOPIC}`, 'window tumbling 1m: distinct orders'],
+        to: 'metrics.orders_per_minute',
+      },
+      {
+        from: 'silver.clickstream',
+        via: ['decode', `repartition → ${REPARTITION_TOPIC}`, 'window tumbling 5m: distinct sessions per step'],
+        to: 'metrics.funnel_5m',
+      },
+      {
+        from: 'silver.clickstream',
+        via: ['decode', `repartition by session → ${REPARTITION_TOPIC}`, 'session window: events per session'],
+        to: 'metrics.active_sessions',
+      },
+      ...DLQ_SOURCES.map((t) => ({
+        from: t,
+        via: ['headers (reason)', `repartition by source+reason → ${REPARTITION_TOPIC}`, 'window tumbling 1m: count'],
+        to: 'metrics.dlq_per_minute',
+      })),
     ],
   });
 
   function stage1(sources: Record<string, Observable<Envelope<Buffer | null>>>, ops: Operators): Observable<Output> {
     const repartition = ops.repartition<MetricInput>(REPARTITION_TOPIC, {
-      key: (m) => `${m.metric}|${m.group}`, eventTime: (m) => m.time, outOfOrdernessMs: timing.outOfOrdernessMs,
+      key: (m) => `${m.metric}|${m.group}`,
+      eventTime: (m) => m.time,
+      outOfOrdernessMs: timing.outOfOrdernessMs,
     });
     // One input record may feed several metric groups: each copy shares the input's ack.
-    const many = <T>(fn: (v: T) => MetricInput[]) => mergeMap((env: Envelope<T>) => of(...fn(env.value).map((value) => ({ ...env, value }))));
+    const many = <T>(fn: (v: T) => MetricInput[]) =>
+      mergeMap((env: Envelope<T>) => of(...fn(env.value).map((value) => ({ ...env, value }))));
     const orders = sources['silver.orders'].pipe(
       ops.decode<Order>(),
       many((o: Order) => [{ metric: 'orders', group: o.status, time: o.updated_at, id: String(o.order_id) }]),
@@ -97,18 +145,39 @@ export function metricsTopology(opts: MetricsOptions = {}) {
     );
     const revenue = sources['silver.order_items'].pipe(
       ops.decode<OrderItem>(),
-      ops.enrich('products', (i: OrderItem) => String(i.product_id), (i: OrderItem, p: { category?: string } | undefined) => ({ ...i, category: p?.category ?? 'unknown' })),
-      ops.enrich('orders', (i: OrderItem & { category: string }) => String(i.order_id), (i: OrderItem & { category: string }, o: Order | undefined) => ({ ...i, ordered_at: o?.ordered_at ?? i.updated_at })),
+      ops.enrich(
+        'products',
+        (i: OrderItem) => String(i.product_id),
+        (i: OrderItem, p: { category?: string } | undefined) => ({ ...i, category: p?.category ?? 'unknown' }),
+      ),
+      ops.enrich(
+        'orders',
+        (i: OrderItem & { category: string }) => String(i.order_id),
+        (i: OrderItem & { category: string }, o: Order | undefined) => ({
+          ...i,
+          ordered_at: o?.ordered_at ?? i.updated_at,
+        }),
+      ),
       many((i: OrderItem & { category: string; ordered_at: number }) => {
-        const base = { metric: 'revenue' as const, time: i.ordered_at, id: String(i.order_item_id), amount: lineAmount(i) };
-        return [{ ...base, group: i.category }, { ...base, group: ALL }];
+        const base = {
+          metric: 'revenue' as const,
+          time: i.ordered_at,
+          id: String(i.order_item_id),
+          amount: lineAmount(i),
+        };
+        return [
+          { ...base, group: i.category },
+          { ...base, group: ALL },
+        ];
       }),
       repartition,
     );
     const clicks = sources['silver.clickstream'].pipe(
       ops.decode<ClickEvent>(),
       many((e: ClickEvent) => {
-        const out: MetricInput[] = [{ metric: 'sessions', group: e.session_id ?? 'unknown', time: e.event_time, id: e.event_id }];
+        const out: MetricInput[] = [
+          { metric: 'sessions', group: e.session_id ?? 'unknown', time: e.event_time, id: e.event_id },
+        ];
         const step = funnelStep(e.event_type);
         if (step) out.push({ metric: 'funnel', group: ALL, time: e.event_time, id: e.session_id ?? '', step });
         return out;
@@ -131,59 +200,147 @@ export function metricsTopology(opts: MetricsOptions = {}) {
     return merge(orders, revenue, clicks, dlqRecords);
   }
 
-  function stage2(source: Observable<Envelope<Buffer | null>>, ops: Operators, t: typeof timing, sessionGapMs: number): Observable<Output> {
+  function stage2(
+    source: Observable<Envelope<Buffer | null>>,
+    ops: Operators,
+    t: typeof timing,
+    sessionGapMs: number,
+  ): Observable<Output> {
     const inputs = source.pipe(ops.fromJson<MetricInput>(), share());
     const only = (metric: MetricInput['metric']) => ops.filterValue((m: MetricInput) => m.metric === metric);
-    const common = { key: (m: MetricInput) => m.group, eventTime: (m: MetricInput) => m.time, inputTopic: REPARTITION_TOPIC, ...t };
+    const common = {
+      key: (m: MetricInput) => m.group,
+      eventTime: (m: MetricInput) => m.time,
+      inputTopic: REPARTITION_TOPIC,
+      ...t,
+    };
     return merge(
-      inputs.pipe(only('revenue'), ops.window({
-        ...common, store: 'revenue_per_minute', output: 'metrics.revenue_per_minute', window: tumbling(MINUTE),
-        aggregate: sumDistinct((m: MetricInput) => m.id!, (m: MetricInput) => m.amount ?? 0),
-        result: (category, w, acc, m) => ({ window_start: w.start, window_end: w.end, category, revenue: round2(acc.total), final: m.final, emitted_at: m.emittedAt }),
-      })),
-      inputs.pipe(only('orders'), ops.window({
-        ...common, store: 'orders_per_minute', output: 'metrics.orders_per_minute', window: tumbling(MINUTE),
-        aggregate: distinct((m: MetricInput) => m.id),
-        result: (status, w, acc, m) => ({ window_start: w.start, window_end: w.end, status, count: distinctCount(acc), final: m.final, emitted_at: m.emittedAt }),
-      })),
-      inputs.pipe(only('funnel'), ops.window({
-        ...common, store: 'funnel_5m', output: 'metrics.funnel_5m', window: tumbling(5 * MINUTE),
-        aggregate: combine({
-          views: distinct((m: MetricInput) => (m.step === 'views' ? m.id : null)),
-          product_views: distinct((m: MetricInput) => (m.step === 'product_views' ? m.id : null)),
-          carts: distinct((m: MetricInput) => (m.step === 'carts' ? m.id : null)),
-          checkouts: distinct((m: MetricInput) => (m.step === 'checkouts' ? m.id : null)),
-          purchases: distinct((m: MetricInput) => (m.step === 'purchases' ? m.id : null)),
+      inputs.pipe(
+        only('revenue'),
+        ops.window({
+          ...common,
+          store: 'revenue_per_minute',
+          output: 'metrics.revenue_per_minute',
+          window: tumbling(MINUTE),
+          aggregate: sumDistinct(
+            (m: MetricInput) => m.id!,
+            (m: MetricInput) => m.amount ?? 0,
+          ),
+          result: (category, w, acc, m) => ({
+            window_start: w.start,
+            window_end: w.end,
+            category,
+            revenue: round2(acc.total),
+            final: m.final,
+            emitted_at: m.emittedAt,
+          }),
         }),
-        result: (_k, w, acc, m) => funnelResult(w, {
-          views: distinctCount(acc.views), product_views: distinctCount(acc.product_views), carts: distinctCount(acc.carts),
-          checkouts: distinctCount(acc.checkouts), purchases: distinctCount(acc.purchases),
-        }, m),
-      })),
-      inputs.pipe(only('sessions'), ops.window({
-        ...common, store: 'active_sessions', output: 'metrics.active_sessions', window: session(sessionGapMs),
-        aggregate: count<MetricInput>(),
-        result: (_session, w, n, m) => ({ window_start: w.start, window_end: w.end, count: n, final: m.final, emitted_at: m.emittedAt }),
-      })),
-      inputs.pipe(only('dlq'), ops.window({
-        ...common, store: 'dlq_per_minute', output: 'metrics.dlq_per_minute', window: tumbling(MINUTE),
-        aggregate: count<MetricInput>(),
-        result: (group, w, n, m) => {
-          const i = group.lastIndexOf('|');
-          const reason = group.slice(i + 1);
-          return { window_start: w.start, window_end: w.end, source: group.slice(0, i), reason: ['deserialize', 'schema', 'rule', 'processing', 'sink'].includes(reason) ? reason : 'processing', count: n, final: m.final, emitted_at: m.emittedAt };
-        },
-      })),
+      ),
+      inputs.pipe(
+        only('orders'),
+        ops.window({
+          ...common,
+          store: 'orders_per_minute',
+          output: 'metrics.orders_per_minute',
+          window: tumbling(MINUTE),
+          aggregate: distinct((m: MetricInput) => m.id),
+          result: (status, w, acc, m) => ({
+            window_start: w.start,
+            window_end: w.end,
+            status,
+            count: distinctCount(acc),
+            final: m.final,
+            emitted_at: m.emittedAt,
+          }),
+        }),
+      ),
+      inputs.pipe(
+        only('funnel'),
+        ops.window({
+          ...common,
+          store: 'funnel_5m',
+          output: 'metrics.funnel_5m',
+          window: tumbling(5 * MINUTE),
+          aggregate: combine({
+            views: distinct((m: MetricInput) => (m.step === 'views' ? m.id : null)),
+            product_views: distinct((m: MetricInput) => (m.step === 'product_views' ? m.id : null)),
+            carts: distinct((m: MetricInput) => (m.step === 'carts' ? m.id : null)),
+            checkouts: distinct((m: MetricInput) => (m.step === 'checkouts' ? m.id : null)),
+            purchases: distinct((m: MetricInput) => (m.step === 'purchases' ? m.id : null)),
+          }),
+          result: (_k, w, acc, m) =>
+            funnelResult(
+              w,
+              {
+                views: distinctCount(acc.views),
+                product_views: distinctCount(acc.product_views),
+                carts: distinctCount(acc.carts),
+                checkouts: distinctCount(acc.checkouts),
+                purchases: distinctCount(acc.purchases),
+              },
+              m,
+            ),
+        }),
+      ),
+      inputs.pipe(
+        only('sessions'),
+        ops.window({
+          ...common,
+          store: 'active_sessions',
+          output: 'metrics.active_sessions',
+          window: session(sessionGapMs),
+          aggregate: count<MetricInput>(),
+          result: (_session, w, n, m) => ({
+            window_start: w.start,
+            window_end: w.end,
+            count: n,
+            final: m.final,
+            emitted_at: m.emittedAt,
+          }),
+        }),
+      ),
+      inputs.pipe(
+        only('dlq'),
+        ops.window({
+          ...common,
+          store: 'dlq_per_minute',
+          output: 'metrics.dlq_per_minute',
+          window: tumbling(MINUTE),
+          aggregate: count<MetricInput>(),
+          result: (group, w, n, m) => {
+            const i = group.lastIndexOf('|');
+            const reason = group.slice(i + 1);
+            return {
+              window_start: w.start,
+              window_end: w.end,
+              source: group.slice(0, i),
+              reason: ['deserialize', 'schema', 'rule', 'processing', 'sink'].includes(reason) ? reason : 'processing',
+              count: n,
+              final: m.final,
+              emitted_at: m.emittedAt,
+            };
+          },
+        }),
+      ),
     );
   }
 }
 
-export function funnelResult(w: { start: number; end: number }, c: { views: number; product_views: number; carts: number; checkouts: number; purchases: number }, m: { final: boolean; emittedAt: number }) {
+export function funnelResult(
+  w: { start: number; end: number },
+  c: { views: number; product_views: number; carts: number; checkouts: number; purchases: number },
+  m: { final: boolean; emittedAt: number },
+) {
   return {
-    window_start: w.start, window_end: w.end, ...c,
-    view_to_cart: ratio(c.carts, c.views), cart_to_checkout: ratio(c.checkouts, c.carts),
-    checkout_to_purchase: ratio(c.purchases, c.checkouts), view_to_purchase: ratio(c.purchases, c.views),
-    final: m.final, emitted_at: m.emittedAt,
+    window_start: w.start,
+    window_end: w.end,
+    ...c,
+    view_to_cart: ratio(c.carts, c.views),
+    cart_to_checkout: ratio(c.checkouts, c.carts),
+    checkout_to_purchase: ratio(c.purchases, c.checkouts),
+    view_to_purchase: ratio(c.purchases, c.views),
+    final: m.final,
+    emitted_at: m.emittedAt,
   };
 }
 

@@ -31,22 +31,39 @@ export default defineTopology({
     { topic: 'silver.orders', schema: 'silver.orders' },
     { topic: 'silver.order_items', schema: 'silver.order_items' },
   ],
-  pipeline: ({ sources, ops }) => merge(
-    sources['oltp.orders'].pipe(
-      ops.decode<Order>(),
-      ops.validate(['order_amount_non_negative', 'order_status_known', 'order_customer_exists']),
-      ops.keyBy((o: Order) => String(o.order_id)),
-      ops.toTopic('silver.orders'),
+  pipeline: ({ sources, ops }) =>
+    merge(
+      sources['oltp.orders'].pipe(
+        ops.decode<Order>(),
+        ops.validate(['order_amount_non_negative', 'order_status_known', 'order_customer_exists']),
+        ops.keyBy((o: Order) => String(o.order_id)),
+        ops.toTopic('silver.orders'),
+      ),
+      sources['oltp.order_items'].pipe(
+        ops.decode<OrderItem>(),
+        ops.validate(['item_quantity_positive', 'item_price_non_negative', 'item_order_exists', 'item_product_exists']),
+        ops.keyBy((i: OrderItem) => String(i.order_item_id)),
+        ops.toTopic('silver.order_items'),
+      ),
     ),
-    sources['oltp.order_items'].pipe(
-      ops.decode<OrderItem>(),
-      ops.validate(['item_quantity_positive', 'item_price_non_negative', 'item_order_exists', 'item_product_exists']),
-      ops.keyBy((i: OrderItem) => String(i.order_item_id)),
-      ops.toTopic('silver.order_items'),
-    ),
-  ),
   lineage: [
-    { from: 'oltp.orders', via: ['decode', 'validate(order_amount_non_negative, order_status_known, order_customer_exists→oltp.customers)', 'keyBy(order_id)'], to: 'silver.orders' },
-    { from: 'oltp.order_items', via: ['decode', 'validate(item_quantity_positive, item_price_non_negative, item_order_exists→oltp.orders, item_product_exists→oltp.products)', 'keyBy(order_item_id)'], to: 'silver.order_items' },
+    {
+      from: 'oltp.orders',
+      via: [
+        'decode',
+        'validate(order_amount_non_negative, order_status_known, order_customer_exists→oltp.customers)',
+        'keyBy(order_id)',
+      ],
+      to: 'silver.orders',
+    },
+    {
+      from: 'oltp.order_items',
+      via: [
+        'decode',
+        'validate(item_quantity_positive, item_price_non_negative, item_order_exists→oltp.orders, item_product_exists→oltp.products)',
+        'keyBy(order_item_id)',
+      ],
+      to: 'silver.order_items',
+    },
   ],
 });

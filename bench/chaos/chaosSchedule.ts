@@ -44,23 +44,41 @@ export interface ChaosLog {
   skippedKills: number;
   broker?: { at: number; downMs: number; error?: string };
   pgFreeze?: { at: number; ms: number; pids?: number; error?: string };
-  scaleDown?: { at: number; slot: number; graceful: boolean; code: number | null; signal: string | null; ms: number; startedBeforeSigterm?: boolean };
+  scaleDown?: {
+    at: number;
+    slot: number;
+    graceful: boolean;
+    code: number | null;
+    signal: string | null;
+    ms: number;
+    startedBeforeSigterm?: boolean;
+  };
 }
 
 /** The seeded plan: `kills` spread over the run (one per slice, at a random point of it). */
 export function planChaos(seed: string, runMs: number, kills: number, pgFreezeMs: number): ChaosEvent[] {
   const rng = createRng(seed).fork('chaos-plan');
   const events: ChaosEvent[] = [];
-  for (let i = 0; i < kills; i++) events.push({ kind: 'kill', n: i + 1, at: Math.round((runMs * (i + 0.1 + 0.8 * rng.next())) / kills) });
+  for (let i = 0; i < kills; i++)
+    events.push({ kind: 'kill', n: i + 1, at: Math.round((runMs * (i + 0.1 + 0.8 * rng.next())) / kills) });
   events.push({ kind: 'broker-restart', at: Math.round(runMs * 0.3) });
   events.push({ kind: 'scale-down', at: Math.round(runMs * 0.5), slot: 1 });
   events.push({ kind: 'pg-freeze', at: Math.round(runMs * 0.7), ms: pgFreezeMs });
   return events.sort((a, b) => a.at - b.at);
 }
 
-export async function runChaos(cfg: Config, fleet: RunnerFleet, opts: {
-  seed: string; plan: ChaosEvent[]; startedAt: number; hardStopAt: number; resumeTimeoutMs: number; say: (line: string) => void;
-}): Promise<ChaosLog> {
+export async function runChaos(
+  cfg: Config,
+  fleet: RunnerFleet,
+  opts: {
+    seed: string;
+    plan: ChaosEvent[];
+    startedAt: number;
+    hardStopAt: number;
+    resumeTimeoutMs: number;
+    say: (line: string) => void;
+  },
+): Promise<ChaosLog> {
   const rng = createRng(opts.seed).fork('chaos-targets');
   const log: ChaosLog = { startedAt: opts.startedAt, plan: opts.plan, kills: [], skippedKills: 0 };
   const since = () => Date.now() - opts.startedAt;
@@ -76,7 +94,10 @@ export async function runChaos(cfg: Config, fleet: RunnerFleet, opts: {
     switch (ev.kind) {
       case 'kill': {
         const alive = fleet.alive().sort((a, b) => a - b);
-        if (!alive.length) { log.skippedKills++; break; }
+        if (!alive.length) {
+          log.skippedKills++;
+          break;
+        }
         const slot = alive.length === 1 ? alive[0] : rng.pick(alive);
         const at = since();
         const t0 = Date.now();
@@ -84,7 +105,9 @@ export async function runChaos(cfg: Config, fleet: RunnerFleet, opts: {
         const life = fleet.start(slot);
         const { upMs, resumeMs } = await awaitResume(fleet, slot, t0, opts.resumeTimeoutMs);
         log.kills.push({ n: ev.n, slot, process: life.n, runners: alive.length, plannedAt: ev.at, at, upMs, resumeMs });
-        opts.say(`kill ${ev.n}/${opts.plan.filter((e) => e.kind === 'kill').length}: SIGKILL runner ${slot} (${alive.length} running) → up ${upMs === null ? '-' : secs(upMs)}, consuming again after ${resumeMs === null ? `> ${secs(opts.resumeTimeoutMs)} (gave up)` : secs(resumeMs)}`);
+        opts.say(
+          `kill ${ev.n}/${opts.plan.filter((e) => e.kind === 'kill').length}: SIGKILL runner ${slot} (${alive.length} running) → up ${upMs === null ? '-' : secs(upMs)}, consuming again after ${resumeMs === null ? `> ${secs(opts.resumeTimeoutMs)} (gave up)` : secs(resumeMs)}`,
+        );
         break;
       }
       case 'broker-restart': {
@@ -121,9 +144,18 @@ export async function runChaos(cfg: Config, fleet: RunnerFleet, opts: {
         const at = since();
         const t0 = Date.now();
         const r = await fleet.stop(ev.slot);
-        log.scaleDown = { at, slot: ev.slot, graceful: r.graceful, code: r.code, signal: r.signal, ms: Date.now() - t0 };
+        log.scaleDown = {
+          at,
+          slot: ev.slot,
+          graceful: r.graceful,
+          code: r.code,
+          signal: r.signal,
+          ms: Date.now() - t0,
+        };
         log.scaleDown.startedBeforeSigterm = started;
-        opts.say(`runner ${ev.slot}: SIGTERM${started ? '' : ' (it had not said it runs every topology 60 s after its start)'} (one runner from now on) → exit ${r.code ?? r.signal} in ${secs(Date.now() - t0)}${r.graceful ? '' : ' (SIGKILLed after the timeout)'}`);
+        opts.say(
+          `runner ${ev.slot}: SIGTERM${started ? '' : ' (it had not said it runs every topology 60 s after its start)'} (one runner from now on) → exit ${r.code ?? r.signal} in ${secs(Date.now() - t0)}${r.graceful ? '' : ' (SIGKILLed after the timeout)'}`,
+        );
         break;
       }
     }
@@ -132,7 +164,12 @@ export async function runChaos(cfg: Config, fleet: RunnerFleet, opts: {
 }
 
 /** Polls the restarted runner until it answers /metrics and until it has consumed records. */
-async function awaitResume(fleet: RunnerFleet, slot: number, killedAt: number, timeoutMs: number): Promise<{ upMs: number | null; resumeMs: number | null }> {
+async function awaitResume(
+  fleet: RunnerFleet,
+  slot: number,
+  killedAt: number,
+  timeoutMs: number,
+): Promise<{ upMs: number | null; resumeMs: number | null }> {
   let upMs: number | null = null;
   while (Date.now() - killedAt < timeoutMs) {
     const n = await fleet.recordsIn(slot);

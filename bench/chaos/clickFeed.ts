@@ -2,8 +2,14 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../../src/config/config.ts';
 import { loadSchema, subjectFor } from '../../src/domain/schemas.ts';
 import {
-  CLICKSTREAM_TOPIC, clickstreamMessages, emptyClickstreamCounts, tally,
-  type CatalogEntry, type ClickMessage, type ClickMessageKind, type ClickstreamCounts,
+  CLICKSTREAM_TOPIC,
+  clickstreamMessages,
+  emptyClickstreamCounts,
+  tally,
+  type CatalogEntry,
+  type ClickMessage,
+  type ClickMessageKind,
+  type ClickstreamCounts,
 } from '../../src/shop/generate/clickstreamGenerator.ts';
 import { sleep, TokenBucket } from '../../src/shop/generate/pacing.ts';
 import { createKafkaClient, ensureTopics } from '../../src/kafka/kafka.ts';
@@ -43,9 +49,18 @@ export interface ClickFeed {
   done: Promise<ClickTruth>;
 }
 
-export function startClickFeed(cfg: Config, opts: {
-  count: number; rate: number; seed: string; badRatio: number; products: CatalogEntry[]; customerIds: number[]; say: (line: string) => void;
-}): ClickFeed {
+export function startClickFeed(
+  cfg: Config,
+  opts: {
+    count: number;
+    rate: number;
+    seed: string;
+    badRatio: number;
+    products: CatalogEntry[];
+    customerIds: number[];
+    say: (line: string) => void;
+  },
+): ClickFeed {
   let produced = 0;
   let stopped = false;
   const done = (async (): Promise<ClickTruth> => {
@@ -57,17 +72,35 @@ export function startClickFeed(cfg: Config, opts: {
     const kafka = createKafkaClient(cfg, 'sluice-chaos-clicks');
     const admin = kafka.admin();
     await admin.connect();
-    await ensureTopics(admin, [{ topic: CLICKSTREAM_TOPIC }], { partitions: cfg.topicPartitions, replicationFactor: cfg.topicReplication });
+    await ensureTopics(admin, [{ topic: CLICKSTREAM_TOPIC }], {
+      partitions: cfg.topicPartitions,
+      replicationFactor: cfg.topicReplication,
+    });
     await admin.disconnect();
     const producer = kafka.producer();
     await producer.connect();
 
     const baseTime = Date.now();
     const source = clickstreamMessages({
-      schemaId, products: opts.products, customerIds: opts.customerIds, seed: opts.seed, baseTime, rate: opts.rate,
-      badRatio: opts.badRatio, maxMessageBytes: cfg.maxMessageBytes,
+      schemaId,
+      products: opts.products,
+      customerIds: opts.customerIds,
+      seed: opts.seed,
+      baseTime,
+      rate: opts.rate,
+      badRatio: opts.badRatio,
+      maxMessageBytes: cfg.maxMessageBytes,
     });
-    const truth: ClickTruth = { counts: emptyClickstreamCounts(), kindByHash: new Map(), validIds: new Set(), baseTime, lastEventTime: baseTime, failedSends: 0, elapsedMs: 0, schemaId };
+    const truth: ClickTruth = {
+      counts: emptyClickstreamCounts(),
+      kindByHash: new Map(),
+      validIds: new Set(),
+      baseTime,
+      lastEventTime: baseTime,
+      failedSends: 0,
+      elapsedMs: 0,
+      schemaId,
+    };
     const bucket = new TokenBucket(opts.rate, Math.max(1, opts.rate / 2));
     const record = (m: ClickMessage) => {
       tally(truth.counts, m);
@@ -82,16 +115,26 @@ export function startClickFeed(cfg: Config, opts: {
     try {
       while (produced < opts.count && !stopped) {
         const n = bucket.take(Math.min(500, opts.count - produced));
-        if (n === 0) { await sleep(Math.min(100, Math.max(5, bucket.waitMs()))); continue; }
+        if (n === 0) {
+          await sleep(Math.min(100, Math.max(5, bucket.waitMs())));
+          continue;
+        }
         const batch: ClickMessage[] = [];
         for (let i = 0; i < n; i++) batch.push(source.next().value as ClickMessage);
         for (;;) {
           try {
-            await producer.send({ topic: CLICKSTREAM_TOPIC, acks: -1, timeout: 30_000, messages: batch.map((m) => ({ key: m.key, value: m.value })) });
+            await producer.send({
+              topic: CLICKSTREAM_TOPIC,
+              acks: -1,
+              timeout: 30_000,
+              messages: batch.map((m) => ({ key: m.key, value: m.value })),
+            });
             break;
           } catch (err) {
             truth.failedSends++;
-            opts.say(`clicks: send of ${batch.length} records failed (${(err as Error).message}); sending the batch again`);
+            opts.say(
+              `clicks: send of ${batch.length} records failed (${(err as Error).message}); sending the batch again`,
+            );
             await sleep(1000);
           }
         }
@@ -104,5 +147,11 @@ export function startClickFeed(cfg: Config, opts: {
     truth.elapsedMs = Date.now() - t0;
     return truth;
   })();
-  return { produced: () => produced, stop: () => { stopped = true; }, done };
+  return {
+    produced: () => produced,
+    stop: () => {
+      stopped = true;
+    },
+    done,
+  };
 }

@@ -18,7 +18,13 @@ import { readTopics, type TopicRead } from './topicReader.ts';
  * shop database's final rows, the warehouse tables and the lake objects.
  */
 
-export const METRIC_TOPICS = ['metrics.funnel_5m', 'metrics.revenue_per_minute', 'metrics.orders_per_minute', 'metrics.active_sessions', 'metrics.dlq_per_minute'] as const;
+export const METRIC_TOPICS = [
+  'metrics.funnel_5m',
+  'metrics.revenue_per_minute',
+  'metrics.orders_per_minute',
+  'metrics.active_sessions',
+  'metrics.dlq_per_minute',
+] as const;
 export const LATE_TOPIC = 'metrics.late';
 /** Where records that a later stage could not take go (counted, not read). */
 export const ERROR_TOPICS = [
@@ -28,7 +34,11 @@ export const ERROR_TOPICS = [
   'sluice.metrics.repartition.errors',
 ];
 
-export interface FinalRow { key: string; updatedAt: number; fields: Record<string, unknown> }
+export interface FinalRow {
+  key: string;
+  updatedAt: number;
+  fields: Record<string, unknown>;
+}
 
 export interface LakeObject extends ParsedObjectKey {
   key: string;
@@ -64,11 +74,20 @@ export async function collectSnapshot(cfg: Config, kafka: KafkaClient, say: (l: 
   const timingsMs: Record<string, number> = {};
   let t0 = Date.now();
   // The repartition topic only to tell whether the metrics runner consumed all of it.
-  const topics = [...LAKE_RAW_TOPICS, ...LAKE_QUARANTINE_TOPICS, ...LAKE_STAGING_TOPICS, ...METRIC_TOPICS, LATE_TOPIC, REPARTITION_TOPIC];
+  const topics = [
+    ...LAKE_RAW_TOPICS,
+    ...LAKE_QUARANTINE_TOPICS,
+    ...LAKE_STAGING_TOPICS,
+    ...METRIC_TOPICS,
+    LATE_TOPIC,
+    REPARTITION_TOPIC,
+  ];
   const read = await readTopics(kafka, topics);
   timingsMs.readTopics = Date.now() - t0;
   const n = [...read.records.values()].reduce((a, r) => a + r.length, 0);
-  say(`read ${n.toLocaleString('en')} records of ${topics.length} topics in ${(timingsMs.readTopics / 1000).toFixed(1)}s${read.incomplete.length ? `; INCOMPLETE: ${read.incomplete.map((i) => `${i.topic}/${i.partition} at ${i.reached} of ${i.high}`).join(', ')}` : ''}`);
+  say(
+    `read ${n.toLocaleString('en')} records of ${topics.length} topics in ${(timingsMs.readTopics / 1000).toFixed(1)}s${read.incomplete.length ? `; INCOMPLETE: ${read.incomplete.map((i) => `${i.topic}/${i.partition} at ${i.reached} of ${i.high}`).join(', ')}` : ''}`,
+  );
   const errorTopicCounts = await countRecords(kafka, ERROR_TOPICS);
 
   t0 = Date.now();
@@ -85,7 +104,9 @@ export async function collectSnapshot(cfg: Config, kafka: KafkaClient, say: (l: 
     s3.destroy();
   }
   timingsMs.readLake = Date.now() - t0;
-  say(`read ${lake.length} lake objects in ${(timingsMs.readLake / 1000).toFixed(1)}s, the shop and the warehouse in ${(timingsMs.readDatabases / 1000).toFixed(1)}s`);
+  say(
+    `read ${lake.length} lake objects in ${(timingsMs.readLake / 1000).toFixed(1)}s, the shop and the warehouse in ${(timingsMs.readDatabases / 1000).toFixed(1)}s`,
+  );
   return { read, errorTopicCounts, oltpFinal, warehouse, lake, timingsMs };
 }
 
@@ -114,7 +135,9 @@ async function readOltpFinal(cfg: Config): Promise<Record<OltpTable, FinalRow[]>
     const out = {} as Record<OltpTable, FinalRow[]>;
     for (const table of OLTP_TABLES) {
       const pk = OLTP_PRIMARY_KEYS[table];
-      const { rows } = await client.query(`select *, ${pk}::text as _key, floor(extract(epoch from updated_at) * 1000)::bigint::text as _updated from ${table}`);
+      const { rows } = await client.query(
+        `select *, ${pk}::text as _key, floor(extract(epoch from updated_at) * 1000)::bigint::text as _updated from ${table}`,
+      );
       out[table] = rows.map((r) => ({ key: r._key as string, updatedAt: Number(r._updated), fields: r }));
     }
     return out;
@@ -137,17 +160,38 @@ async function readWarehouse(cfg: Config): Promise<WarehouseEntityState[]> {
   const out: WarehouseEntityState[] = [];
   try {
     for (const e of WAREHOUSE_ENTITIES) {
-      const state: WarehouseEntityState = { entity: e.entity, bronzeRows: 0, bronzeDistinctOffsets: 0, silverRows: 0, silverUpdatedAt: new Map() };
+      const state: WarehouseEntityState = {
+        entity: e.entity,
+        bronzeRows: 0,
+        bronzeDistinctOffsets: 0,
+        silverRows: 0,
+        silverUpdatedAt: new Map(),
+      };
       try {
-        const b = (await client.query(`select count(*)::int as n, count(distinct ("_partition", "_offset"))::int as d from "${s.bronze}"."${e.entity}"`)).rows[0];
+        const b = (
+          await client.query(
+            `select count(*)::int as n, count(distinct ("_partition", "_offset"))::int as d from "${s.bronze}"."${e.entity}"`,
+          )
+        ).rows[0];
         state.bronzeRows = b.n;
         state.bronzeDistinctOffsets = b.d;
-        const silver = await client.query(`select "${e.key}"::text as k, floor(extract(epoch from updated_at) * 1000)::bigint::text as u from "${s.silver}"."${e.entity}"`);
+        const silver = await client.query(
+          `select "${e.key}"::text as k, floor(extract(epoch from updated_at) * 1000)::bigint::text as u from "${s.silver}"."${e.entity}"`,
+        );
         state.silverRows = silver.rowCount ?? 0;
         for (const r of silver.rows) state.silverUpdatedAt.set(r.k, Number(r.u));
         const g = GOLD[e.entity];
-        const gold = (await client.query(`select count(*)::int as n, count(distinct "${g.key}")::int as k${g.current ? ', count(*) filter (where is_current)::int as c' : ''} from "${s.gold}"."${g.table}"`)).rows[0];
-        state.gold = { table: `gold.${g.table}`, rows: gold.n, keys: gold.k, ...(g.current ? { currentRows: gold.c } : {}) };
+        const gold = (
+          await client.query(
+            `select count(*)::int as n, count(distinct "${g.key}")::int as k${g.current ? ', count(*) filter (where is_current)::int as c' : ''} from "${s.gold}"."${g.table}"`,
+          )
+        ).rows[0];
+        state.gold = {
+          table: `gold.${g.table}`,
+          rows: gold.n,
+          keys: gold.k,
+          ...(g.current ? { currentRows: gold.c } : {}),
+        };
       } catch (err) {
         state.error = (err as Error).message;
       }

@@ -39,7 +39,17 @@ export interface DrainResult {
 }
 
 /** Until topic ends and committed offsets stay put for `quietMs` and the runners hold nothing in flight. */
-async function waitQuiet(kafka: KafkaClient, fleet: RunnerFleet, opts: { quietMs: number; deadline: number; label: string; ignore?: (topic: string) => boolean; say: (l: string) => void }): Promise<boolean> {
+async function waitQuiet(
+  kafka: KafkaClient,
+  fleet: RunnerFleet,
+  opts: {
+    quietMs: number;
+    deadline: number;
+    label: string;
+    ignore?: (topic: string) => boolean;
+    say: (l: string) => void;
+  },
+): Promise<boolean> {
   const groups = topologyGroups();
   let last = '';
   let lastEnds: Record<string, string> = {};
@@ -58,12 +68,22 @@ async function waitQuiet(kafka: KafkaClient, fleet: RunnerFleet, opts: { quietMs
       for (const [t, e] of Object.entries(ends)) if (lastEnds[t] !== e) moving.add(t);
       lastEnds = ends;
     }
-    if (!lags || !ends || state !== last || inFlight > 0) { last = state; stableSince = Date.now(); }
+    if (!lags || !ends || state !== last || inFlight > 0) {
+      last = state;
+      stableSince = Date.now();
+    }
     const totalLag = lags ? Object.values(lags).reduce((n, g) => n + g.lag, 0) : NaN;
     if (Date.now() - lastSay > 10_000) {
       lastSay = Date.now();
-      const lagging = lags ? Object.entries(lags).filter(([, g]) => g.lag > 0).map(([g, l]) => `${g} ${l.lag}`).join(', ') : '?';
-      opts.say(`${opts.label}: lag ${totalLag} (${lagging || 'HW − committed, every group'}), in flight ${inFlight}, stable for ${Math.round((Date.now() - stableSince) / 1000)}s${moving.size ? `; growing: ${[...moving].slice(0, 6).join(', ')}` : ''}`);
+      const lagging = lags
+        ? Object.entries(lags)
+            .filter(([, g]) => g.lag > 0)
+            .map(([g, l]) => `${g} ${l.lag}`)
+            .join(', ')
+        : '?';
+      opts.say(
+        `${opts.label}: lag ${totalLag} (${lagging || 'HW − committed, every group'}), in flight ${inFlight}, stable for ${Math.round((Date.now() - stableSince) / 1000)}s${moving.size ? `; growing: ${[...moving].slice(0, 6).join(', ')}` : ''}`,
+      );
       moving = new Set();
     }
     if (Date.now() - stableSince >= opts.quietMs) return true;
@@ -72,13 +92,20 @@ async function waitQuiet(kafka: KafkaClient, fleet: RunnerFleet, opts: { quietMs
   return false;
 }
 
-async function topicEnds(kafka: KafkaClient, ignore: (topic: string) => boolean = () => false): Promise<Record<string, string>> {
+async function topicEnds(
+  kafka: KafkaClient,
+  ignore: (topic: string) => boolean = () => false,
+): Promise<Record<string, string>> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     // Changelogs take a checkpoint on every window tick, whether or not anything changed.
-    const topics = (await admin.listTopics()).filter((t) => !t.startsWith('__') && !t.endsWith('.changelog') && !ignore(t)).sort();
-    const ends = await Promise.all(topics.map(async (t) => [t, (await admin.fetchTopicOffsets(t)).map((p) => p.high).join(',')] as const));
+    const topics = (await admin.listTopics())
+      .filter((t) => !t.startsWith('__') && !t.endsWith('.changelog') && !ignore(t))
+      .sort();
+    const ends = await Promise.all(
+      topics.map(async (t) => [t, (await admin.fetchTopicOffsets(t)).map((p) => p.high).join(',')] as const),
+    );
     return Object.fromEntries(ends);
   } finally {
     await admin.disconnect();
@@ -92,8 +119,17 @@ async function produceSentinel(cfg: Config, kafka: KafkaClient): Promise<number>
   const schemaId = await registry.register(subjectFor(CLICKSTREAM_TOPIC), loadSchema(CLICKSTREAM_TOPIC));
   const time = Date.now() + SENTINEL_AHEAD_MS;
   const value = await serde.encode(schemaId, {
-    event_id: `chaos-sentinel-${randomUUID()}`, event_type: 'page_view', session_id: SENTINEL_SESSION, customer_id: null, event_time: time,
-    page_url: '/', product_id: null, quantity: null, price: null, order_id: null, user_agent: 'sluice-chaos',
+    event_id: `chaos-sentinel-${randomUUID()}`,
+    event_type: 'page_view',
+    session_id: SENTINEL_SESSION,
+    customer_id: null,
+    event_time: time,
+    page_url: '/',
+    product_id: null,
+    quantity: null,
+    price: null,
+    order_id: null,
+    user_agent: 'sluice-chaos',
   });
   const producer = kafka.producer();
   await producer.connect();
@@ -105,19 +141,37 @@ async function produceSentinel(cfg: Config, kafka: KafkaClient): Promise<number>
   return time;
 }
 
-export async function drain(cfg: Config, kafka: KafkaClient, fleet: RunnerFleet, opts: { timeoutMs: number; say: (l: string) => void }): Promise<DrainResult> {
+export async function drain(
+  cfg: Config,
+  kafka: KafkaClient,
+  fleet: RunnerFleet,
+  opts: { timeoutMs: number; say: (l: string) => void },
+): Promise<DrainResult> {
   const deadline = Date.now() + opts.timeoutMs;
   let t0 = Date.now();
   // Results keep coming while event time creeps on with the wall clock (the idle timeout): the
   // inputs being consumed is what lets the sentinel go, not the metrics topics standing still.
-  const quiet1 = await waitQuiet(kafka, fleet, { quietMs: 10_000, deadline, label: 'drain', ignore: (t) => t.startsWith('metrics.'), say: opts.say });
+  const quiet1 = await waitQuiet(kafka, fleet, {
+    quietMs: 10_000,
+    deadline,
+    label: 'drain',
+    ignore: (t) => t.startsWith('metrics.'),
+    say: opts.say,
+  });
   const quietBeforeSentinelMs = Date.now() - t0;
-  opts.say(`drain: ${quiet1 ? 'quiet' : 'NOT quiet (time bound)'} after ${(quietBeforeSentinelMs / 1000).toFixed(0)}s; sentinel click ${SENTINEL_AHEAD_MS / 60_000} min ahead to close the last windows`);
+  opts.say(
+    `drain: ${quiet1 ? 'quiet' : 'NOT quiet (time bound)'} after ${(quietBeforeSentinelMs / 1000).toFixed(0)}s; sentinel click ${SENTINEL_AHEAD_MS / 60_000} min ahead to close the last windows`,
+  );
   const sentinelTime = await produceSentinel(cfg, kafka);
   t0 = Date.now();
   // Every upstream partition must go idle before event time moves with the sentinel; then the timer closes windows.
   await sleep(IDLE_TIMEOUT_MS + 10_000);
-  const quiet2 = await waitQuiet(kafka, fleet, { quietMs: 10_000, deadline: Math.max(deadline, Date.now() + 120_000), label: 'closing windows', say: opts.say });
+  const quiet2 = await waitQuiet(kafka, fleet, {
+    quietMs: 10_000,
+    deadline: Math.max(deadline, Date.now() + 120_000),
+    label: 'closing windows',
+    say: opts.say,
+  });
   const quietAfterSentinelMs = Date.now() - t0;
   const residualLag = await groupLags(kafka, topologyGroups());
   return { sentinelTime, quietBeforeSentinelMs, quietAfterSentinelMs, timedOut: !quiet1 || !quiet2, residualLag };

@@ -2,7 +2,13 @@ import pg from 'pg';
 import { extractOnce } from '../../connectors/postgres/source_postgres_incremental.ts';
 import { pgConnection, type Config } from '../../src/config/config.ts';
 import type { CatalogEntry } from '../../src/shop/generate/clickstreamGenerator.ts';
-import { ORDER_STATUSES, runOltpActivity, seedOltp, type ActivityCounts, type SeedResult } from '../../src/shop/generate/oltpGenerator.ts';
+import {
+  ORDER_STATUSES,
+  runOltpActivity,
+  seedOltp,
+  type ActivityCounts,
+  type SeedResult,
+} from '../../src/shop/generate/oltpGenerator.ts';
 import { sleep } from '../../src/shop/generate/pacing.ts';
 
 /**
@@ -11,31 +17,55 @@ import { sleep } from '../../src/shop/generate/pacing.ts';
  * inside the runners (`sluice run --no-extract`) so that killing a runner never kills an extract.
  */
 
-export async function seedShop(cfg: Config, sizes: { customers: number; products: number; orders: number }, seed: string): Promise<{ seeded: SeedResult; products: CatalogEntry[]; customerIds: number[]; extractedRows: number }> {
+export async function seedShop(
+  cfg: Config,
+  sizes: { customers: number; products: number; orders: number },
+  seed: string,
+): Promise<{ seeded: SeedResult; products: CatalogEntry[]; customerIds: number[]; extractedRows: number }> {
   const seeded = await seedOltp(cfg, { ...sizes, seed, progress: false });
   const extracted = await extractOnce(cfg);
   const client = new pg.Client(pgConnection(cfg, cfg.oltpDatabase));
   await client.connect();
   try {
-    const products = (await client.query('select product_id, price::text as price from products where active order by product_id')).rows.map((r) => ({ id: Number(r.product_id), price: String(r.price) }));
-    const customerIds = (await client.query('select customer_id from customers order by customer_id')).rows.map((r) => Number(r.customer_id));
+    const products = (
+      await client.query('select product_id, price::text as price from products where active order by product_id')
+    ).rows.map((r) => ({ id: Number(r.product_id), price: String(r.price) }));
+    const customerIds = (await client.query('select customer_id from customers order by customer_id')).rows.map((r) =>
+      Number(r.customer_id),
+    );
     return { seeded, products, customerIds, extractedRows: extracted.rows };
   } finally {
     await client.end();
   }
 }
 
-export interface ExtractLoopStats { runs: number; failures: number; rows: number; errors: string[] }
+export interface ExtractLoopStats {
+  runs: number;
+  failures: number;
+  rows: number;
+  errors: string[];
+}
 
 export interface ShopActivity {
   /** Stops the activity and the extract schedule (an extract in progress completes). */
   stop(): Promise<{ activity?: ActivityCounts; activityError?: string; extracts: ExtractLoopStats }>;
 }
 
-export function startShopActivity(cfg: Config, opts: { rate: number; badRatio: number; seed: string; extractEveryMs: number; say: (line: string) => void }): ShopActivity {
+export function startShopActivity(
+  cfg: Config,
+  opts: { rate: number; badRatio: number; seed: string; extractEveryMs: number; say: (line: string) => void },
+): ShopActivity {
   const ac = new AbortController();
-  const activity = runOltpActivity(cfg, { rate: opts.rate, badRatio: opts.badRatio, seed: opts.seed, signal: ac.signal, progress: false })
-    .then((counts) => ({ counts }), (err: Error) => ({ error: err.message }));
+  const activity = runOltpActivity(cfg, {
+    rate: opts.rate,
+    badRatio: opts.badRatio,
+    seed: opts.seed,
+    signal: ac.signal,
+    progress: false,
+  }).then(
+    (counts) => ({ counts }),
+    (err: Error) => ({ error: err.message }),
+  );
   const extracts: ExtractLoopStats = { runs: 0, failures: 0, rows: 0, errors: [] };
   const loop = (async () => {
     while (!ac.signal.aborted) {
@@ -47,7 +77,9 @@ export function startShopActivity(cfg: Config, opts: { rate: number; badRatio: n
       } catch (err) {
         extracts.failures++;
         extracts.errors.push((err as Error).message);
-        opts.say(`extract failed (will run again in ${opts.extractEveryMs / 1000}s): ${(err as Error).message.split('\n')[0]}`);
+        opts.say(
+          `extract failed (will run again in ${opts.extractEveryMs / 1000}s): ${(err as Error).message.split('\n')[0]}`,
+        );
       }
     }
   })();
@@ -78,11 +110,14 @@ export async function sqlBadCounts(cfg: Config): Promise<Record<string, number>>
   const client = new pg.Client(pgConnection(cfg, cfg.oltpDatabase));
   await client.connect();
   try {
-    const { rows } = await client.query(`select
+    const { rows } = await client.query(
+      `select
       (select count(*) from orders where total_amount < 0)::int as negative_total,
       (select count(*) from orders where status <> all($1::text[]))::int as unknown_status,
       (select count(*) from orders o where not exists (select 1 from customers c where c.customer_id = o.customer_id))::int as unknown_customer,
-      (select count(*) from customers where email is null)::int as null_email`, [[...ORDER_STATUSES]]);
+      (select count(*) from customers where email is null)::int as null_email`,
+      [[...ORDER_STATUSES]],
+    );
     return rows[0];
   } finally {
     await client.end();

@@ -36,15 +36,33 @@ export interface ChaosSizes {
 }
 
 const QUICK: ChaosSizes = {
-  clicks: 24_000, runSeconds: 120, clickBadRatio: 0.02, maxMessageBytes: 64 * 1024,
-  seed: { customers: 500, products: 100, orders: 1000 }, oltpChangesPerSecond: 5, oltpBadRatio: 0.05, extractEverySeconds: 15,
-  kills: 6, pgFreezeSeconds: 30, drainSeconds: 240, resumeTimeoutSeconds: 60,
+  clicks: 24_000,
+  runSeconds: 120,
+  clickBadRatio: 0.02,
+  maxMessageBytes: 64 * 1024,
+  seed: { customers: 500, products: 100, orders: 1000 },
+  oltpChangesPerSecond: 5,
+  oltpBadRatio: 0.05,
+  extractEverySeconds: 15,
+  kills: 6,
+  pgFreezeSeconds: 30,
+  drainSeconds: 240,
+  resumeTimeoutSeconds: 60,
 };
 
 const FULL: ChaosSizes = {
-  clicks: 200_000, runSeconds: 540, clickBadRatio: 0.02, maxMessageBytes: 64 * 1024,
-  seed: { customers: 2000, products: 200, orders: 5000 }, oltpChangesPerSecond: 10, oltpBadRatio: 0.05, extractEverySeconds: 20,
-  kills: 20, pgFreezeSeconds: 30, drainSeconds: 360, resumeTimeoutSeconds: 90,
+  clicks: 200_000,
+  runSeconds: 540,
+  clickBadRatio: 0.02,
+  maxMessageBytes: 64 * 1024,
+  seed: { customers: 2000, products: 200, orders: 5000 },
+  oltpChangesPerSecond: 10,
+  oltpBadRatio: 0.05,
+  extractEverySeconds: 20,
+  kills: 20,
+  pgFreezeSeconds: 30,
+  drainSeconds: 360,
+  resumeTimeoutSeconds: 90,
 };
 
 export const USAGE = `usage: npm run chaos -- [--quick] [--guarantee at_least_once|exactly_once|both] [--seed S]
@@ -73,7 +91,8 @@ export function parseChaosOptions(argv: string[]): ChaosOptions | 'help' {
   });
   if (values.help) return 'help';
   const g = values.guarantee;
-  if (!['at_least_once', 'exactly_once', 'both'].includes(g)) throw new Error(`--guarantee must be at_least_once, exactly_once or both, not ${g}`);
+  if (!['at_least_once', 'exactly_once', 'both'].includes(g))
+    throw new Error(`--guarantee must be at_least_once, exactly_once or both, not ${g}`);
   const sizes = { ...(values.quick ? QUICK : FULL) };
   const int = (name: string, v: string | undefined) => {
     if (v === undefined) return undefined;

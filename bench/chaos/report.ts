@@ -49,7 +49,10 @@ const cell = (s: string) => s.replaceAll('|', '\\|').replaceAll('\n', ' ');
 /** One row per check id, one column per guarantee: `actual mark`. */
 export function markdownTable(runs: { guarantee: string; checks: Check[] }[]): string {
   const ids: { id: string; section: number; name: string; expected: string }[] = [];
-  for (const r of runs) for (const c of r.checks) if (!ids.some((x) => x.id === c.id)) ids.push({ id: c.id, section: c.section, name: c.name, expected: c.expected });
+  for (const r of runs)
+    for (const c of r.checks)
+      if (!ids.some((x) => x.id === c.id))
+        ids.push({ id: c.id, section: c.section, name: c.name, expected: c.expected });
   ids.sort((a, b) => a.section - b.section);
   const head = `| check | expected | ${runs.map((r) => r.guarantee).join(' | ')} |`;
   const sep = `|---|---|${runs.map(() => '---').join('|')}|`;
@@ -57,7 +60,9 @@ export function markdownTable(runs: { guarantee: string; checks: Check[] }[]): s
     const found = runs.map((r) => r.checks.find((y) => y.id === x.id));
     // Ground truth that depends on the run (the shop's activity follows the wall clock) goes in each cell.
     const same = new Set(found.filter(Boolean).map((c) => c!.expected)).size <= 1;
-    const cols = found.map((c) => (c ? `${cell(c.actual)}${same ? '' : ` (expected ${cell(c.expected)})`} ${mark(c)}` : '-'));
+    const cols = found.map((c) =>
+      c ? `${cell(c.actual)}${same ? '' : ` (expected ${cell(c.expected)})`} ${mark(c)}` : '-',
+    );
     return `| ${x.section}. ${cell(x.name)} | ${same ? cell(x.expected) : 'see cells'} | ${cols.join(' | ')} |`;
   });
   return [head, sep, ...rows].join('\n');

@@ -10,10 +10,24 @@ import { PROJECT_ROOT } from '../../src/config/config.ts';
  * job) and the exit is recorded. `/metrics` tells when a (re)started runner processes records.
  */
 
-export interface UnexpectedExit { slot: number; code: number | null; signal: string | null; at: number; logFile: string; logTail: string }
+export interface UnexpectedExit {
+  slot: number;
+  code: number | null;
+  signal: string | null;
+  at: number;
+  logFile: string;
+  logTail: string;
+}
 
 /** One process of a slot: when it was spawned, when `sluice run` said it runs every topology, when it exited. */
-export interface RunnerLife { slot: number; n: number; pid: number; spawnedAt: number; startedAt?: number; exitedAt?: number }
+export interface RunnerLife {
+  slot: number;
+  n: number;
+  pid: number;
+  spawnedAt: number;
+  startedAt?: number;
+  exitedAt?: number;
+}
 
 /** What `sluice run` prints on stdout once every topology has joined its group (and its signal handlers are set). */
 const STARTED_LINE = 'sluice run:';
@@ -50,9 +64,17 @@ export interface RunnerFleet {
   stopAll(): Promise<void>;
 }
 
-export interface ReadyStatus { ready: boolean; topologies: { topology: string; running: boolean; assigned: number; paused: number; inFlight: number; lag: number }[] }
+export interface ReadyStatus {
+  ready: boolean;
+  topologies: { topology: string; running: boolean; assigned: number; paused: number; inFlight: number; lag: number }[];
+}
 
-export function createRunnerFleet(opts: { env: NodeJS.ProcessEnv; basePort: number; logDir: string; say: (line: string) => void }): RunnerFleet {
+export function createRunnerFleet(opts: {
+  env: NodeJS.ProcessEnv;
+  basePort: number;
+  logDir: string;
+  say: (line: string) => void;
+}): RunnerFleet {
   const slots = new Map<number, Slot>();
   const unexpectedExits: UnexpectedExit[] = [];
   const lives: RunnerLife[] = [];
@@ -61,44 +83,73 @@ export function createRunnerFleet(opts: { env: NodeJS.ProcessEnv; basePort: numb
 
   const slotOf = (n: number): Slot => {
     let s = slots.get(n);
-    if (!s) { s = { slot: n, port: opts.basePort + n, expectingExit: false, starts: 0 }; slots.set(n, s); }
+    if (!s) {
+      s = { slot: n, port: opts.basePort + n, expectingExit: false, starts: 0 };
+      slots.set(n, s);
+    }
     return s;
   };
 
   function start(n: number): RunnerLife {
     const s = slotOf(n);
-    if (s.proc && s.proc.exitCode === null && s.proc.signalCode === null) throw new Error(`runner ${n} is already running`);
+    if (s.proc && s.proc.exitCode === null && s.proc.signalCode === null)
+      throw new Error(`runner ${n} is already running`);
     s.starts++;
     const logFile = path.join(opts.logDir, `runner-${n}-${s.starts}.log`);
     s.logFile = logFile;
     const fd = openSync(logFile, 'a');
-    const proc = spawn(process.execPath, [path.join(PROJECT_ROOT, 'src/cli/main.ts'), 'run', '--no-feed', '--no-extract'], {
-      cwd: PROJECT_ROOT, env: { ...opts.env, SLUICE_HTTP_PORT: String(s.port) }, stdio: ['ignore', fd, fd],
-    });
+    const proc = spawn(
+      process.execPath,
+      [path.join(PROJECT_ROOT, 'src/cli/main.ts'), 'run', '--no-feed', '--no-extract'],
+      {
+        cwd: PROJECT_ROOT,
+        env: { ...opts.env, SLUICE_HTTP_PORT: String(s.port) },
+        stdio: ['ignore', fd, fd],
+      },
+    );
     closeSync(fd);
     const life: RunnerLife = { slot: n, n: s.starts, pid: proc.pid!, spawnedAt: Date.now() };
     lives.push(life);
     s.life = life;
     // Watch the log for the started line (the process writes it to its stdout, our log file).
     const watch = setInterval(() => {
-      if (life.exitedAt !== undefined) { clearInterval(watch); return; }
+      if (life.exitedAt !== undefined) {
+        clearInterval(watch);
+        return;
+      }
       try {
-        if (readFileSync(logFile, 'utf8').includes(STARTED_LINE)) { life.startedAt = Date.now(); clearInterval(watch); }
-      } catch { /* not yet written */ }
+        if (readFileSync(logFile, 'utf8').includes(STARTED_LINE)) {
+          life.startedAt = Date.now();
+          clearInterval(watch);
+        }
+      } catch {
+        /* not yet written */
+      }
     }, 250);
     s.proc = proc;
     s.expectingExit = false;
-    s.exited = new Promise<void>((resolve) => proc.once('exit', (code, signal) => {
-      life.exitedAt = Date.now();
-      clearInterval(watch);
-      if (!s.expectingExit && !closing && s.proc === proc) {
-        const exit: UnexpectedExit = { slot: n, code, signal, at: Date.now(), logFile: s.logFile!, logTail: tail(s.logFile!) };
-        unexpectedExits.push(exit);
-        opts.say(`runner ${n} exited on its own (code ${code}, signal ${signal}); restarting it (log ${s.logFile})`);
-        setTimeout(() => { if (!closing && s.proc === proc) start(n); }, 1000);
-      }
-      resolve();
-    }));
+    s.exited = new Promise<void>((resolve) =>
+      proc.once('exit', (code, signal) => {
+        life.exitedAt = Date.now();
+        clearInterval(watch);
+        if (!s.expectingExit && !closing && s.proc === proc) {
+          const exit: UnexpectedExit = {
+            slot: n,
+            code,
+            signal,
+            at: Date.now(),
+            logFile: s.logFile!,
+            logTail: tail(s.logFile!),
+          };
+          unexpectedExits.push(exit);
+          opts.say(`runner ${n} exited on its own (code ${code}, signal ${signal}); restarting it (log ${s.logFile})`);
+          setTimeout(() => {
+            if (!closing && s.proc === proc) start(n);
+          }, 1000);
+        }
+        resolve();
+      }),
+    );
     return life;
   }
 
@@ -110,14 +161,21 @@ export function createRunnerFleet(opts: { env: NodeJS.ProcessEnv; basePort: numb
     await s.exited;
   }
 
-  async function stop(n: number, timeoutMs = 40_000): Promise<{ code: number | null; signal: string | null; graceful: boolean }> {
+  async function stop(
+    n: number,
+    timeoutMs = 40_000,
+  ): Promise<{ code: number | null; signal: string | null; graceful: boolean }> {
     const s = slotOf(n);
     const proc = s.proc;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return { code: proc?.exitCode ?? null, signal: proc?.signalCode ?? null, graceful: true };
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null)
+      return { code: proc?.exitCode ?? null, signal: proc?.signalCode ?? null, graceful: true };
     s.expectingExit = true;
     proc.kill('SIGTERM');
     let graceful = true;
-    const timer = setTimeout(() => { graceful = false; proc.kill('SIGKILL'); }, timeoutMs);
+    const timer = setTimeout(() => {
+      graceful = false;
+      proc.kill('SIGKILL');
+    }, timeoutMs);
     await s.exited;
     clearTimeout(timer);
     return { code: proc.exitCode, signal: proc.signalCode, graceful };
@@ -132,9 +190,16 @@ export function createRunnerFleet(opts: { env: NodeJS.ProcessEnv; basePort: numb
   }
 
   return {
-    start, kill, stop, unexpectedExits, lives,
+    start,
+    kill,
+    stop,
+    unexpectedExits,
+    lives,
     life: (n) => slotOf(n).life,
-    alive: () => [...slots.values()].filter((s) => s.proc && s.proc.exitCode === null && s.proc.signalCode === null).map((s) => s.slot),
+    alive: () =>
+      [...slots.values()]
+        .filter((s) => s.proc && s.proc.exitCode === null && s.proc.signalCode === null)
+        .map((s) => s.slot),
     port: (n) => slotOf(n).port,
     async recordsIn(n) {
       const res = await get(n, '/metrics');
@@ -144,7 +209,11 @@ export function createRunnerFleet(opts: { env: NodeJS.ProcessEnv; basePort: numb
     async readyz(n) {
       const res = await get(n, '/readyz');
       if (!res) return undefined;
-      try { return (await res.json()) as ReadyStatus; } catch { return undefined; }
+      try {
+        return (await res.json()) as ReadyStatus;
+      } catch {
+        return undefined;
+      }
     },
     async stopAll() {
       closing = true;

@@ -36,7 +36,13 @@ export interface GuaranteeResult {
   chaos?: ChaosLog;
   unexpectedExits: UnexpectedExit[];
   drain?: DrainResult;
-  resume?: { killsPlanned: number; killsDone: number; resumeMs: (number | null)[]; medianMs: number | null; maxMs: number | null };
+  resume?: {
+    killsPlanned: number;
+    killsDone: number;
+    resumeMs: (number | null)[];
+    medianMs: number | null;
+    maxMs: number | null;
+  };
   checks: Check[];
   facts: Record<string, unknown>;
   error?: string;
@@ -45,14 +51,30 @@ export interface GuaranteeResult {
 /** Fleets still running, for the harness's SIGINT handler. */
 export const liveFleets = new Set<RunnerFleet>();
 
-export async function runGuarantee(guarantee: Guarantee, opts: ChaosOptions, say: (line: string) => void): Promise<GuaranteeResult> {
+export async function runGuarantee(
+  guarantee: Guarantee,
+  opts: ChaosOptions,
+  say: (line: string) => void,
+): Promise<GuaranteeResult> {
   const s = opts.sizes;
   const t0 = Date.now();
   const phasesMs: Record<string, number> = {};
   let mark = Date.now();
-  const phase = (name: string) => { phasesMs[name] = Date.now() - mark; mark = Date.now(); };
+  const phase = (name: string) => {
+    phasesMs[name] = Date.now() - mark;
+    mark = Date.now();
+  };
   const logDir = mkdtempSync(path.join(tmpdir(), `sluice-chaos-${guarantee}-`));
-  const result: GuaranteeResult = { guarantee, startedAt: new Date(t0).toISOString(), durationMs: 0, phasesMs, logDir, unexpectedExits: [], checks: [], facts: {} };
+  const result: GuaranteeResult = {
+    guarantee,
+    startedAt: new Date(t0).toISOString(),
+    durationMs: 0,
+    phasesMs,
+    logDir,
+    unexpectedExits: [],
+    checks: [],
+    facts: {},
+  };
   let fleet: RunnerFleet | undefined;
   let kafka: KafkaClient | undefined;
   // Feeds still running if the harness fails half-way: stopped before the next guarantee starts.
@@ -62,18 +84,29 @@ export async function runGuarantee(guarantee: Guarantee, opts: ChaosOptions, say
     const cfg: Config = { ...stackCfg, maxMessageBytes: s.maxMessageBytes };
     phase('stack');
     const shop = await seedShop(cfg, s.seed, `${opts.seed}-shop`);
-    say(`seeded: ${shop.seeded.customers} customers, ${shop.seeded.products} products, ${shop.seeded.orders} orders (${shop.seeded.orderItems} items); initial extract ${shop.extractedRows} rows`);
+    say(
+      `seeded: ${shop.seeded.customers} customers, ${shop.seeded.products} products, ${shop.seeded.orders} orders (${shop.seeded.orderItems} items); initial extract ${shop.extractedRows} rows`,
+    );
     phase('seed');
 
     fleet = createRunnerFleet({
-      env: { ...process.env, SLUICE_PROCESSING_GUARANTEE: guarantee, SLUICE_MAX_MESSAGE_BYTES: String(s.maxMessageBytes), SLUICE_LOG_LEVEL: process.env.SLUICE_CHAOS_RUNNER_LOG_LEVEL ?? 'warn' },
-      basePort: cfg.httpPort + 10, logDir, say,
+      env: {
+        ...process.env,
+        SLUICE_PROCESSING_GUARANTEE: guarantee,
+        SLUICE_MAX_MESSAGE_BYTES: String(s.maxMessageBytes),
+        SLUICE_LOG_LEVEL: process.env.SLUICE_CHAOS_RUNNER_LOG_LEVEL ?? 'warn',
+      },
+      basePort: cfg.httpPort + 10,
+      logDir,
+      say,
     });
     liveFleets.add(fleet);
     result.unexpectedExits = fleet.unexpectedExits;
     fleet.start(0);
     fleet.start(1);
-    say(`runners 0 and 1 started (sluice run --no-feed --no-extract, HTTP ${fleet.port(0)} and ${fleet.port(1)}, SLUICE_PROCESSING_GUARANTEE=${guarantee}; logs in ${logDir})`);
+    say(
+      `runners 0 and 1 started (sluice run --no-feed --no-extract, HTTP ${fleet.port(0)} and ${fleet.port(1)}, SLUICE_PROCESSING_GUARANTEE=${guarantee}; logs in ${logDir})`,
+    );
     await waitConsuming(fleet, 0, 180_000);
     phase('runnersUp');
     say(`runner 0 consuming after ${(phasesMs.runnersUp / 1000).toFixed(1)}s`);
@@ -81,21 +114,63 @@ export async function runGuarantee(guarantee: Guarantee, opts: ChaosOptions, say
     kafka = createKafkaClient(cfg, 'sluice-chaos');
     const runMs = s.runSeconds * 1000;
     const runStart = Date.now();
-    const clicks = startClickFeed(cfg, { count: s.clicks, rate: s.clicks / s.runSeconds, seed: `${opts.seed}-clicks`, badRatio: s.clickBadRatio, products: shop.products, customerIds: shop.customerIds, say });
-    const activity = startShopActivity(cfg, { rate: s.oltpChangesPerSecond, badRatio: s.oltpBadRatio, seed: `${opts.seed}-activity`, extractEveryMs: s.extractEverySeconds * 1000, say });
-    cleanups.push(() => { clicks.stop(); return clicks.done; }, () => activity.stop());
+    const clicks = startClickFeed(cfg, {
+      count: s.clicks,
+      rate: s.clicks / s.runSeconds,
+      seed: `${opts.seed}-clicks`,
+      badRatio: s.clickBadRatio,
+      products: shop.products,
+      customerIds: shop.customerIds,
+      say,
+    });
+    const activity = startShopActivity(cfg, {
+      rate: s.oltpChangesPerSecond,
+      badRatio: s.oltpBadRatio,
+      seed: `${opts.seed}-activity`,
+      extractEveryMs: s.extractEverySeconds * 1000,
+      say,
+    });
+    cleanups.push(
+      () => {
+        clicks.stop();
+        return clicks.done;
+      },
+      () => activity.stop(),
+    );
     const plan = planChaos(opts.seed, runMs, s.kills, s.pgFreezeSeconds * 1000);
-    const chaos = runChaos(cfg, fleet, { seed: opts.seed, plan, startedAt: runStart, hardStopAt: runStart + runMs * 1.5, resumeTimeoutMs: s.resumeTimeoutSeconds * 1000, say });
-    const ticker = setInterval(() => { void progressLine(kafka!, fleet!, clicks.produced(), s.clicks, runStart, runMs).then(say, () => {}); }, 15_000);
+    const chaos = runChaos(cfg, fleet, {
+      seed: opts.seed,
+      plan,
+      startedAt: runStart,
+      hardStopAt: runStart + runMs * 1.5,
+      resumeTimeoutMs: s.resumeTimeoutSeconds * 1000,
+      say,
+    });
+    const ticker = setInterval(() => {
+      void progressLine(kafka!, fleet!, clicks.produced(), s.clicks, runStart, runMs).then(say, () => {});
+    }, 15_000);
     try {
       result.chaos = await chaos;
       const left = runStart + runMs - Date.now();
       if (left > 0) await sleep(left);
       const shopEnd = await activity.stop();
-      result.shop = { seeded: shop.seeded, initialExtractRows: shop.extractedRows, activity: shopEnd.activity, activityError: shopEnd.activityError, extracts: shopEnd.extracts };
-      say(`run phase over after ${((Date.now() - runStart) / 1000).toFixed(0)}s; shop activity stopped (${shopEnd.activity?.total ?? '?'} changes, ${shopEnd.extracts.runs} extracts, ${shopEnd.extracts.failures} failed); waiting for the last clicks (${clicks.produced()}/${s.clicks})`);
+      result.shop = {
+        seeded: shop.seeded,
+        initialExtractRows: shop.extractedRows,
+        activity: shopEnd.activity,
+        activityError: shopEnd.activityError,
+        extracts: shopEnd.extracts,
+      };
+      say(
+        `run phase over after ${((Date.now() - runStart) / 1000).toFixed(0)}s; shop activity stopped (${shopEnd.activity?.total ?? '?'} changes, ${shopEnd.extracts.runs} extracts, ${shopEnd.extracts.failures} failed); waiting for the last clicks (${clicks.produced()}/${s.clicks})`,
+      );
       // The producer may be behind its schedule (throttled by the chaos): give it a bounded while.
-      const late = setTimeout(() => { say(`clicks: still ${s.clicks - clicks.produced()} to send 120s after the run; stopping there (the checks use what was sent)`); clicks.stop(); }, 120_000);
+      const late = setTimeout(() => {
+        say(
+          `clicks: still ${s.clicks - clicks.produced()} to send 120s after the run; stopping there (the checks use what was sent)`,
+        );
+        clicks.stop();
+      }, 120_000);
       const truth = await clicks.done;
       clearTimeout(late);
       clearInterval(ticker);
@@ -130,7 +205,17 @@ export async function runGuarantee(guarantee: Guarantee, opts: ChaosOptions, say
       const c5 = checkLake(snap);
       const c6 = [...resumeChecks(result, s.kills), drainCheck(result.drain, snap)];
       result.checks.push(...c1.checks, ...c2.checks, ...c3.checks, ...c4.checks, ...c5.checks, ...c6);
-      result.facts = { clicks: c1.facts, entities: c2.facts, sqlBadCounts: sqlTruth, windows: c3.facts, warehouse: c4.facts, lake: c5.facts, errorTopics: snap.errorTopicCounts, incompleteReads: snap.read.incomplete, readTimingsMs: snap.timingsMs };
+      result.facts = {
+        clicks: c1.facts,
+        entities: c2.facts,
+        sqlBadCounts: sqlTruth,
+        windows: c3.facts,
+        warehouse: c4.facts,
+        lake: c5.facts,
+        errorTopics: snap.errorTopicCounts,
+        incompleteReads: snap.read.incomplete,
+        readTimingsMs: snap.timingsMs,
+      };
       phase('checks');
     } finally {
       clearInterval(ticker);
@@ -138,10 +223,22 @@ export async function runGuarantee(guarantee: Guarantee, opts: ChaosOptions, say
   } catch (err) {
     result.error = (err as Error)?.stack ?? String(err);
     say(`FAILED: ${(err as Error)?.message ?? err}`);
-    result.checks.push(check({ section: 1, id: 'harness', name: 'harness ran to the end', expected: 'yes', actual: `no: ${(err as Error)?.message ?? err}`, pass: false }));
+    result.checks.push(
+      check({
+        section: 1,
+        id: 'harness',
+        name: 'harness ran to the end',
+        expected: 'yes',
+        actual: `no: ${(err as Error)?.message ?? err}`,
+        pass: false,
+      }),
+    );
   } finally {
     await Promise.all(cleanups.map((c) => c().catch(() => {})));
-    if (fleet) { await fleet.stopAll().catch(() => {}); liveFleets.delete(fleet); }
+    if (fleet) {
+      await fleet.stopAll().catch(() => {});
+      liveFleets.delete(fleet);
+    }
     result.durationMs = Date.now() - t0;
   }
   for (const c of result.checks) say(formatCheckLine(c));
@@ -158,12 +255,24 @@ async function waitConsuming(fleet: RunnerFleet, slot: number, timeoutMs: number
   throw new Error(`runner ${slot} consumed nothing within ${timeoutMs / 1000}s (see its log)`);
 }
 
-async function progressLine(kafka: KafkaClient, fleet: RunnerFleet, produced: number, total: number, runStart: number, runMs: number): Promise<string> {
+async function progressLine(
+  kafka: KafkaClient,
+  fleet: RunnerFleet,
+  produced: number,
+  total: number,
+  runStart: number,
+  runMs: number,
+): Promise<string> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const count = async (t: string) => (await admin.fetchTopicOffsets(t).catch(() => [])).reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
-    const [silver, dlq, finals] = await Promise.all([count('silver.clickstream'), count('web.clickstream.dlq'), count('metrics.funnel_5m')]);
+    const count = async (t: string) =>
+      (await admin.fetchTopicOffsets(t).catch(() => [])).reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+    const [silver, dlq, finals] = await Promise.all([
+      count('silver.clickstream'),
+      count('web.clickstream.dlq'),
+      count('metrics.funnel_5m'),
+    ]);
     return `run ${Math.round((Date.now() - runStart) / 1000)}s/${runMs / 1000}s: clicks produced ${produced.toLocaleString('en')}/${total.toLocaleString('en')} · silver.clickstream ${silver.toLocaleString('en')} · web.clickstream.dlq ${dlq} · metrics.funnel_5m ${finals} · runners [${fleet.alive().join(', ')}]`;
   } finally {
     await admin.disconnect();
@@ -172,7 +281,9 @@ async function progressLine(kafka: KafkaClient, fleet: RunnerFleet, produced: nu
 
 function median_(sorted: number[]): number | null {
   if (!sorted.length) return null;
-  return sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+  return sorted.length % 2
+    ? sorted[(sorted.length - 1) / 2]
+    : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
 }
 
 function resumeChecks(result: GuaranteeResult, killsPlanned: number): Check[] {
@@ -182,7 +293,10 @@ function resumeChecks(result: GuaranteeResult, killsPlanned: number): Check[] {
   const median = median_(ok);
   const max = ok.length ? ok[ok.length - 1] : null;
   result.resume = { killsPlanned, killsDone: kills.length, resumeMs: resume, medianMs: median, maxMs: max };
-  const all = kills.map((k) => k.allRunningMs).filter((x): x is number => typeof x === 'number').sort((a, b) => a - b);
+  const all = kills
+    .map((k) => k.allRunningMs)
+    .filter((x): x is number => typeof x === 'number')
+    .sort((a, b) => a - b);
   const allMedian = median_(all);
   const allMax = all.length ? all[all.length - 1] : null;
   const allNever = kills.filter((k) => k.allRunningMs === null && !k.killedBeforeRunning).length;
@@ -191,13 +305,70 @@ function resumeChecks(result: GuaranteeResult, killsPlanned: number): Check[] {
   const exits = result.unexpectedExits;
   const sd = result.chaos?.scaleDown;
   return [
-    check({ section: 6, id: 'resume.kills', name: 'runner SIGKILLs done / resumed', expected: `${killsPlanned} / ${killsPlanned}`, actual: `${kills.length} / ${ok.length}`, pass: kills.length === killsPlanned && ok.length === kills.length, note: `resume per kill: ${resume.map(secs).join(', ')}` }),
-    check({ section: 6, id: 'resume.median', name: 'time to resume (SIGKILL → restarted runner consumes), median', expected: '-', actual: secs(median), pass: null }),
+    check({
+      section: 6,
+      id: 'resume.kills',
+      name: 'runner SIGKILLs done / resumed',
+      expected: `${killsPlanned} / ${killsPlanned}`,
+      actual: `${kills.length} / ${ok.length}`,
+      pass: kills.length === killsPlanned && ok.length === kills.length,
+      note: `resume per kill: ${resume.map(secs).join(', ')}`,
+    }),
+    check({
+      section: 6,
+      id: 'resume.median',
+      name: 'time to resume (SIGKILL → restarted runner consumes), median',
+      expected: '-',
+      actual: secs(median),
+      pass: null,
+    }),
     check({ section: 6, id: 'resume.max', name: 'time to resume, max', expected: '-', actual: secs(max), pass: null }),
-    check({ section: 6, id: 'resume.all', name: 'SIGKILL → restarted runner runs all 7 topologies (`sluice run:` line), median / max', expected: '-', actual: `${secs(allMedian)} / ${secs(allMax)}${killedEarly ? ` (${killedEarly} killed again before)` : ''}${allNever ? ` (${allNever} never)` : ''}`, pass: null, note: `per kill: ${kills.map((k) => (k.killedBeforeRunning ? 'killed before' : secs(k.allRunningMs ?? null))).join(', ')}` }),
-    check({ section: 6, id: 'chaos.exits', name: 'runner exits nobody asked for (restarted by the harness)', expected: '0', actual: String(exits.length), pass: null, note: exits.length ? exits.slice(0, 3).map((e) => `runner ${e.slot} code ${e.code}: ${e.logTail.split('\n').at(-1)?.slice(0, 160)}`).join(' | ') : undefined }),
-    check({ section: 6, id: 'chaos.events', name: 'broker crash + restart; Postgres SIGSTOP', expected: 'done', actual: `broker ${result.chaos?.broker ? (result.chaos.broker.error ? `failed: ${result.chaos.broker.error}` : `down ${secs(result.chaos.broker.downMs)}`) : 'skipped'}; postgres ${result.chaos?.pgFreeze ? (result.chaos.pgFreeze.error ? `failed: ${result.chaos.pgFreeze.error}` : `frozen ${secs(result.chaos.pgFreeze.ms)}`) : 'skipped'}`, pass: Boolean(result.chaos?.broker && !result.chaos.broker.error && result.chaos.pgFreeze && !result.chaos.pgFreeze.error) }),
-    check({ section: 6, id: 'chaos.sigterm', name: 'second runner stopped with SIGTERM half-way: graceful exit 0', expected: 'exit 0', actual: sd ? `exit ${sd.code ?? sd.signal} in ${secs(sd.ms)}` : 'skipped', pass: sd ? sd.code === 0 : null, required: false, note: sd && !sd.startedBeforeSigterm ? '60 s after its last restart it had not yet said it runs every topology; a SIGTERM before `sluice run` installs its handler ends the process at once' : undefined }),
+    check({
+      section: 6,
+      id: 'resume.all',
+      name: 'SIGKILL → restarted runner runs all 7 topologies (`sluice run:` line), median / max',
+      expected: '-',
+      actual: `${secs(allMedian)} / ${secs(allMax)}${killedEarly ? ` (${killedEarly} killed again before)` : ''}${allNever ? ` (${allNever} never)` : ''}`,
+      pass: null,
+      note: `per kill: ${kills.map((k) => (k.killedBeforeRunning ? 'killed before' : secs(k.allRunningMs ?? null))).join(', ')}`,
+    }),
+    check({
+      section: 6,
+      id: 'chaos.exits',
+      name: 'runner exits nobody asked for (restarted by the harness)',
+      expected: '0',
+      actual: String(exits.length),
+      pass: null,
+      note: exits.length
+        ? exits
+            .slice(0, 3)
+            .map((e) => `runner ${e.slot} code ${e.code}: ${e.logTail.split('\n').at(-1)?.slice(0, 160)}`)
+            .join(' | ')
+        : undefined,
+    }),
+    check({
+      section: 6,
+      id: 'chaos.events',
+      name: 'broker crash + restart; Postgres SIGSTOP',
+      expected: 'done',
+      actual: `broker ${result.chaos?.broker ? (result.chaos.broker.error ? `failed: ${result.chaos.broker.error}` : `down ${secs(result.chaos.broker.downMs)}`) : 'skipped'}; postgres ${result.chaos?.pgFreeze ? (result.chaos.pgFreeze.error ? `failed: ${result.chaos.pgFreeze.error}` : `frozen ${secs(result.chaos.pgFreeze.ms)}`) : 'skipped'}`,
+      pass: Boolean(
+        result.chaos?.broker && !result.chaos.broker.error && result.chaos.pgFreeze && !result.chaos.pgFreeze.error,
+      ),
+    }),
+    check({
+      section: 6,
+      id: 'chaos.sigterm',
+      name: 'second runner stopped with SIGTERM half-way: graceful exit 0',
+      expected: 'exit 0',
+      actual: sd ? `exit ${sd.code ?? sd.signal} in ${secs(sd.ms)}` : 'skipped',
+      pass: sd ? sd.code === 0 : null,
+      required: false,
+      note:
+        sd && !sd.startedBeforeSigterm
+          ? '60 s after its last restart it had not yet said it runs every topology; a SIGTERM before `sluice run` installs its handler ends the process at once'
+          : undefined,
+    }),
   ];
 }
 
@@ -208,7 +379,15 @@ function resumeChecks(result: GuaranteeResult, killsPlanned: number): Check[] {
  */
 function drainCheck(d: DrainResult | undefined, snap: Snapshot): Check {
   const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
-  if (!d) return check({ section: 6, id: 'drain', name: 'drained: every group consumed every record, nothing in flight', expected: 'yes', actual: 'no drain', pass: false });
+  if (!d)
+    return check({
+      section: 6,
+      id: 'drain',
+      name: 'drained: every group consumed every record, nothing in flight',
+      expected: 'yes',
+      actual: 'no drain',
+      pass: false,
+    });
   const unprocessed: Record<string, number> = {};
   for (const [group, g] of Object.entries(d.residualLag)) {
     for (const [tp, committed] of Object.entries(g.committed)) {
@@ -222,8 +401,17 @@ function drainCheck(d: DrainResult | undefined, snap: Snapshot): Check {
   }
   const total = Object.values(unprocessed).reduce((a, b) => a + b, 0);
   return check({
-    section: 6, id: 'drain', name: 'drained: every group consumed every record, nothing in flight', expected: 'yes, 0 unconsumed',
-    actual: `${d.timedOut ? 'not quiet within the bound' : 'quiet'} (${secs(d.quietBeforeSentinelMs)} + ${secs(d.quietAfterSentinelMs)} after the sentinel); ${total} unconsumed${total ? ` (${Object.entries(unprocessed).map(([g, n]) => `${g} ${n}`).join(', ')})` : ''}`,
+    section: 6,
+    id: 'drain',
+    name: 'drained: every group consumed every record, nothing in flight',
+    expected: 'yes, 0 unconsumed',
+    actual: `${d.timedOut ? 'not quiet within the bound' : 'quiet'} (${secs(d.quietBeforeSentinelMs)} + ${secs(d.quietAfterSentinelMs)} after the sentinel); ${total} unconsumed${
+      total
+        ? ` (${Object.entries(unprocessed)
+            .map(([g, n]) => `${g} ${n}`)
+            .join(', ')})`
+        : ''
+    }`,
     pass: !d.timedOut && total === 0,
     note: `high watermark − committed: ${Object.values(d.residualLag).reduce((n, g) => n + g.lag, 0)} (includes commit markers under exactly_once)`,
   });

@@ -18,7 +18,9 @@ export async function freshStack(say: (line: string) => void): Promise<Config> {
   await stackDown(before, (l) => say(`  ${l}`));
   const foreign = (await stackStatus(before)).filter((s) => s.healthy);
   if (foreign.length) {
-    throw new Error(`cannot start from a clean stack: ${foreign.map((s) => `${s.name} on port ${s.port}`).join(', ')} answer(s) but were not started from ${before.stackDir}; stop them or point SLUICE_* ports elsewhere`);
+    throw new Error(
+      `cannot start from a clean stack: ${foreign.map((s) => `${s.name} on port ${s.port}`).join(', ')} answer(s) but were not started from ${before.stackDir}; stop them or point SLUICE_* ports elsewhere`,
+    );
   }
   say(`wiping ${before.stackDir} (topics, tables, lake objects, schemas of this stack)`);
   rmSync(before.stackDir, { recursive: true, force: true });
@@ -33,7 +35,8 @@ export async function freshStack(say: (line: string) => void): Promise<Config> {
 /** SIGKILLs the Kafka JVM (a crash, not a clean shutdown) and starts it again through `stackUp`. */
 export async function restartBroker(cfg: Config): Promise<{ downMs: number; pid?: number }> {
   const pid = readPid(servicePaths(cfg, 'kafka').pidFile);
-  if (pid === undefined || !isAlive(pid)) throw new Error('the Kafka broker of this stack is not running (no live pid in its pid file)');
+  if (pid === undefined || !isAlive(pid))
+    throw new Error('the Kafka broker of this stack is not running (no live pid in its pid file)');
   const t0 = Date.now();
   process.kill(pid, 'SIGKILL');
   while (isAlive(pid)) await sleep(50);
@@ -49,13 +52,26 @@ export async function restartBroker(cfg: Config): Promise<{ downMs: number; pid?
  */
 export async function freezePostgres(cfg: Config, ms: number): Promise<{ pids: number }> {
   const postmaster = readPid(servicePaths(cfg, 'postgres').pidFile);
-  if (postmaster === undefined || !isAlive(postmaster)) throw new Error('the Postgres server of this stack is not running');
+  if (postmaster === undefined || !isAlive(postmaster))
+    throw new Error('the Postgres server of this stack is not running');
   const pids = [postmaster, ...childrenOf(postmaster)];
-  for (const p of pids) { try { process.kill(p, 'SIGSTOP'); } catch { /* gone */ } }
+  for (const p of pids) {
+    try {
+      process.kill(p, 'SIGSTOP');
+    } catch {
+      /* gone */
+    }
+  }
   try {
     await sleep(ms);
   } finally {
-    for (const p of [...pids].reverse()) { try { process.kill(p, 'SIGCONT'); } catch { /* gone */ } }
+    for (const p of [...pids].reverse()) {
+      try {
+        process.kill(p, 'SIGCONT');
+      } catch {
+        /* gone */
+      }
+    }
   }
   return { pids: pids.length };
 }
@@ -70,7 +86,9 @@ function childrenOf(pid: number): number[] {
       // pid (comm) state ppid ...: comm may hold spaces and parentheses, so parse after the last ')'.
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
       if (ppid === pid) out.push(Number(entry));
-    } catch { /* exited meanwhile */ }
+    } catch {
+      /* exited meanwhile */
+    }
   }
   return out;
 }

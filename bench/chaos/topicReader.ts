@@ -32,7 +32,11 @@ export interface TopicRead {
  * `stallMs` without progress (an abandoned transaction holds read_committed readers back until
  * the broker aborts it: transaction.timeout.ms, 60 s with kafkajs).
  */
-export async function readTopics(kafka: KafkaClient, topics: string[], opts: { stallMs?: number } = {}): Promise<TopicRead> {
+export async function readTopics(
+  kafka: KafkaClient,
+  topics: string[],
+  opts: { stallMs?: number } = {},
+): Promise<TopicRead> {
   const started = Date.now();
   const stallMs = opts.stallMs ?? 90_000;
   const records = new Map<string, TopicRecord[]>(topics.map((t) => [t, []]));
@@ -53,25 +57,40 @@ export async function readTopics(kafka: KafkaClient, topics: string[], opts: { s
   const pending = new Set([...targets.keys()]);
   if (!pending.size) return { records, incomplete: [], elapsedMs: Date.now() - started };
 
-  const consumer = kafka.consumer({ groupId: `sluice-chaos-read-${randomBytes(6).toString('hex')}`, maxBytesPerPartition: 4 << 20 });
+  const consumer = kafka.consumer({
+    groupId: `sluice-chaos-read-${randomBytes(6).toString('hex')}`,
+    maxBytesPerPartition: 4 << 20,
+  });
   let lastProgress = Date.now();
   let finish: () => void = () => {};
-  const done = new Promise<void>((r) => { finish = r; });
+  const done = new Promise<void>((r) => {
+    finish = r;
+  });
   const advance = (topic: string, partition: number, nextOffset: number) => {
     const key = `${topic}/${partition}`;
     const t = targets.get(key);
     if (!t || nextOffset <= t.reached) return;
     t.reached = nextOffset;
     lastProgress = Date.now();
-    if (t.reached >= t.high) { pending.delete(key); if (!pending.size) finish(); }
+    if (t.reached >= t.high) {
+      pending.delete(key);
+      if (!pending.size) finish();
+    }
   };
   consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-    const { topic, partition, lastOffset } = e.payload as { topic: string; partition: number; lastOffset: string | null };
+    const { topic, partition, lastOffset } = e.payload as {
+      topic: string;
+      partition: number;
+      lastOffset: string | null;
+    };
     if (lastOffset !== null && lastOffset !== undefined) advance(topic, partition, Number(lastOffset) + 1);
   });
   await consumer.connect();
   try {
-    await consumer.subscribe({ topics: [...new Set([...targets.keys()].map((k) => k.slice(0, k.lastIndexOf('/'))))], fromBeginning: true });
+    await consumer.subscribe({
+      topics: [...new Set([...targets.keys()].map((k) => k.slice(0, k.lastIndexOf('/'))))],
+      fromBeginning: true,
+    });
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
@@ -82,8 +101,17 @@ export async function readTopics(kafka: KafkaClient, topics: string[], opts: { s
           const offset = Number(m.offset);
           if (offset >= t.high) break;
           const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(m.headers ?? {})) if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
-          out.push({ topic: batch.topic, partition: batch.partition, offset, key: m.key?.toString('utf8') ?? null, value: m.value, headers, timestamp: Number(m.timestamp) });
+          for (const [k, v] of Object.entries(m.headers ?? {}))
+            if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
+          out.push({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset,
+            key: m.key?.toString('utf8') ?? null,
+            value: m.value,
+            headers,
+            timestamp: Number(m.timestamp),
+          });
           advance(batch.topic, batch.partition, offset + 1);
         }
       },
@@ -96,7 +124,12 @@ export async function readTopics(kafka: KafkaClient, topics: string[], opts: { s
   }
   const incomplete = [...pending].map((k) => {
     const t = targets.get(k)!;
-    return { topic: k.slice(0, k.lastIndexOf('/')), partition: Number(k.slice(k.lastIndexOf('/') + 1)), reached: t.reached, high: t.high };
+    return {
+      topic: k.slice(0, k.lastIndexOf('/')),
+      partition: Number(k.slice(k.lastIndexOf('/') + 1)),
+      reached: t.reached,
+      high: t.high,
+    };
   });
   for (const list of records.values()) list.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
   return { records, incomplete, elapsedMs: Date.now() - started };
@@ -112,17 +145,29 @@ export interface GroupLag {
 }
 
 /** High watermark minus committed offset per partition, for each group and the topics it consumes. */
-export async function groupLags(kafka: KafkaClient, groups: Record<string, string[]>): Promise<Record<string, GroupLag>> {
+export async function groupLags(
+  kafka: KafkaClient,
+  groups: Record<string, string[]>,
+): Promise<Record<string, GroupLag>> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
     const wanted = [...new Set(Object.values(groups).flat())].filter((t) => existing.has(t));
-    const highs = new Map(await Promise.all(wanted.map(async (t) => [t, new Map((await admin.fetchTopicOffsets(t)).map((p) => [p.partition, Number(p.high)]))] as const)));
-    const committed = await Promise.all(Object.entries(groups).map(async ([groupId, topics]) => {
-      const present = topics.filter((t) => existing.has(t));
-      return [groupId, present.length ? await admin.fetchOffsets({ groupId, topics: present }) : []] as const;
-    }));
+    const highs = new Map(
+      await Promise.all(
+        wanted.map(
+          async (t) =>
+            [t, new Map((await admin.fetchTopicOffsets(t)).map((p) => [p.partition, Number(p.high)]))] as const,
+        ),
+      ),
+    );
+    const committed = await Promise.all(
+      Object.entries(groups).map(async ([groupId, topics]) => {
+        const present = topics.filter((t) => existing.has(t));
+        return [groupId, present.length ? await admin.fetchOffsets({ groupId, topics: present }) : []] as const;
+      }),
+    );
     const out: Record<string, GroupLag> = {};
     for (const [groupId, offsets] of committed) {
       const partitions: Record<string, number> = {};

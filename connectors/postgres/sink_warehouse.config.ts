@@ -14,7 +14,9 @@ import { SluiceError } from '../../src/core/errors.ts';
  */
 
 /** A Postgres identifier we create: lower/upper letters, digits and `_`, at most 63 bytes. */
-const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'letters, digits and _ (not starting with a digit), at most 63 characters');
+const identifier = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'letters, digits and _ (not starting with a digit), at most 63 characters');
 
 /** Information handed to `onPauseBeforeCommit`: where the paused transaction is. */
 export interface PauseInfo {
@@ -33,64 +35,148 @@ const avroRecordSchema = z.looseObject({
 /** An inline Avro record schema (gold tables are declared this way). */
 export type AvroRecordSchema = z.input<typeof avroRecordSchema>;
 
-export const warehouseSinkConfigSchema = z.object({
-  avroSchema: z.union([z.string().min(1), avroRecordSchema])
-    .describe('The Avro record the table is created from: a schema name from schemas/ (e.g. "silver.orders") or an inline record schema (gold tables). Field docs become column comments, the record doc the table comment. Required.'),
-  schema: identifier.default('public')
-    .describe('Postgres schema of the table (created if missing), e.g. bronze, silver, gold. Default: public.'),
-  table: z.union([z.literal(''), identifier]).default('')
-    .describe('Table name. Default: the last dotted part of avroSchema when it is a name ("silver.orders" → orders), else the record name in snake case.'),
-  name: z.string().default('')
-    .describe('Sink id: the `sink` column of sluice.sluice_warehouse_offsets, and the name in logs and stats. Default: "<schema>.<table>".'),
-  mode: z.enum(['append', 'upsert', 'scd2']).default('append')
-    .describe('append: every record is a row, unique on (_topic, _partition, _offset) so replays are idempotent (bronze). upsert: one row per key, the newer record wins (silver, facts, type-1 dims). scd2: slowly changing dimension type 2 with valid_from, valid_to, is_current. Default: append.'),
-  keyColumns: z.array(identifier).default([])
-    .describe('Key columns (upsert: the primary key; scd2: the natural key). Required for upsert and scd2. Default: none.'),
-  orderingColumn: z.union([z.literal(''), identifier]).default('')
-    .describe('Field that orders versions of a key. upsert: a table column; the row with the greater value wins, ties go to the greater source offset. scd2: a timestamp field whose value becomes valid_from (it need not be a table column). Default: none (upsert: the source offset; scd2: the Kafka record timestamp).'),
-  trackedColumns: z.array(identifier).default([])
-    .describe('scd2 only: a change in one of these columns closes the current version and opens a new one; other columns keep the value of the version\'s first record. Default: every column except the keys.'),
-  surrogateKeyColumn: z.union([z.literal(''), identifier]).default('')
-    .describe('scd2 only: name of the surrogate key (bigint identity, primary key). Default: "<table>_sk".'),
-  tableComment: z.string().default('')
-    .describe('Comment on the table. Default: the Avro record doc.'),
-  transactionGroup: z.string().default('')
-    .describe('Sinks of one runner with the same group name share one transaction per flush: their tables and consumed offsets commit together, so a crash never leaves one table of the group ahead of another (the medallion uses "medallion"). In a group the smallest batchRecords and lingerMs apply; connection, pool and retry settings come from the first sink. Default: "" (a transaction of its own).'),
-  batchRecords: z.number().int().positive().default(5000)
-    .describe('Flush when this many records are pending (one transaction per flush, everything pending goes in). Default: 5000.'),
-  lingerMs: z.number().int().nonnegative().default(500)
-    .describe('Flush pending records at the latest this long after the oldest arrived. Default: 500.'),
-  copyChunkBytes: z.number().int().min(1024).default(1024 * 1024)
-    .describe('Size of each write into the COPY stream (pg-copy-streams is slow with many tiny writes). Default: 1 MiB.'),
-  database: z.string().default('')
-    .describe('Database override. Default: SLUICE_WAREHOUSE_DATABASE.'),
-  connection: z.custom<ClientConfig>((v) => v === undefined || (typeof v === 'object' && v !== null)).optional()
-    .describe('pg connection settings (tests, benchmarks, embedding). Default: built from the Sluice configuration (SLUICE_PG_*) when the sink connects.'),
-  setupSql: z.array(z.string().min(1)).default([])
-    .describe('Idempotent statements run once at connect, inside the DDL transaction (the medallion creates gold.dim_date with it). Default: none.'),
-  retries: z.number().int().nonnegative().default(8)
-    .describe('Retries of a flush after a retriable error (connection lost, serialization failure, deadlock), with exponential backoff and jitter. Default: 8.'),
-  retryInitialMs: z.number().int().positive().default(200)
-    .describe('First retry delay. Default: 200.'),
-  retryMaxMs: z.number().int().positive().default(5000)
-    .describe('Largest retry delay. Default: 5000.'),
-  poolSize: z.number().int().min(1).default(2)
-    .describe('Connections of the sink\'s pool: one for the flush transaction, one for offset look-ups. Default: 2.'),
-  pauseBeforeCommitMs: z.number().int().nonnegative().default(0)
-    .describe('Test only: wait this long inside each flush transaction that copies rows, after COPY and merge, before COMMIT (crash tests kill the process there). Default: 0.'),
-  onPauseBeforeCommit: z.custom<(info: PauseInfo) => void>((v) => v === undefined || typeof v === 'function').optional()
-    .describe('Test only: called when a pause before COMMIT starts (the crash test prints a marker line). Default: none.'),
-}).superRefine((c, ctx) => {
-  if ((c.mode === 'upsert' || c.mode === 'scd2') && c.keyColumns.length === 0) {
-    ctx.addIssue({ code: 'custom', path: ['keyColumns'], message: `mode ${c.mode} needs keyColumns` });
-  }
-  if (c.mode !== 'scd2' && (c.trackedColumns.length > 0 || c.surrogateKeyColumn)) {
-    ctx.addIssue({ code: 'custom', path: ['trackedColumns'], message: 'trackedColumns and surrogateKeyColumn only apply to mode scd2' });
-  }
-  if (typeof c.avroSchema !== 'string' && !c.table && !/^[A-Za-z_]/.test(c.avroSchema.name)) {
-    ctx.addIssue({ code: 'custom', path: ['table'], message: 'set table: the inline record name cannot be turned into one' });
-  }
-});
+export const warehouseSinkConfigSchema = z
+  .object({
+    avroSchema: z
+      .union([z.string().min(1), avroRecordSchema])
+      .describe(
+        'The Avro record the table is created from: a schema name from schemas/ (e.g. "silver.orders") or an inline record schema (gold tables). Field docs become column comments, the record doc the table comment. Required.',
+      ),
+    schema: identifier
+      .default('public')
+      .describe('Postgres schema of the table (created if missing), e.g. bronze, silver, gold. Default: public.'),
+    table: z
+      .union([z.literal(''), identifier])
+      .default('')
+      .describe(
+        'Table name. Default: the last dotted part of avroSchema when it is a name ("silver.orders" → orders), else the record name in snake case.',
+      ),
+    name: z
+      .string()
+      .default('')
+      .describe(
+        'Sink id: the `sink` column of sluice.sluice_warehouse_offsets, and the name in logs and stats. Default: "<schema>.<table>".',
+      ),
+    mode: z
+      .enum(['append', 'upsert', 'scd2'])
+      .default('append')
+      .describe(
+        'append: every record is a row, unique on (_topic, _partition, _offset) so replays are idempotent (bronze). upsert: one row per key, the newer record wins (silver, facts, type-1 dims). scd2: slowly changing dimension type 2 with valid_from, valid_to, is_current. Default: append.',
+      ),
+    keyColumns: z
+      .array(identifier)
+      .default([])
+      .describe(
+        'Key columns (upsert: the primary key; scd2: the natural key). Required for upsert and scd2. Default: none.',
+      ),
+    orderingColumn: z
+      .union([z.literal(''), identifier])
+      .default('')
+      .describe(
+        'Field that orders versions of a key. upsert: a table column; the row with the greater value wins, ties go to the greater source offset. scd2: a timestamp field whose value becomes valid_from (it need not be a table column). Default: none (upsert: the source offset; scd2: the Kafka record timestamp).',
+      ),
+    trackedColumns: z
+      .array(identifier)
+      .default([])
+      .describe(
+        "scd2 only: a change in one of these columns closes the current version and opens a new one; other columns keep the value of the version's first record. Default: every column except the keys.",
+      ),
+    surrogateKeyColumn: z
+      .union([z.literal(''), identifier])
+      .default('')
+      .describe('scd2 only: name of the surrogate key (bigint identity, primary key). Default: "<table>_sk".'),
+    tableComment: z.string().default('').describe('Comment on the table. Default: the Avro record doc.'),
+    transactionGroup: z
+      .string()
+      .default('')
+      .describe(
+        'Sinks of one runner with the same group name share one transaction per flush: their tables and consumed offsets commit together, so a crash never leaves one table of the group ahead of another (the medallion uses "medallion"). In a group the smallest batchRecords and lingerMs apply; connection, pool and retry settings come from the first sink. Default: "" (a transaction of its own).',
+      ),
+    batchRecords: z
+      .number()
+      .int()
+      .positive()
+      .default(5000)
+      .describe(
+        'Flush when this many records are pending (one transaction per flush, everything pending goes in). Default: 5000.',
+      ),
+    lingerMs: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(500)
+      .describe('Flush pending records at the latest this long after the oldest arrived. Default: 500.'),
+    copyChunkBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(1024 * 1024)
+      .describe(
+        'Size of each write into the COPY stream (pg-copy-streams is slow with many tiny writes). Default: 1 MiB.',
+      ),
+    database: z.string().default('').describe('Database override. Default: SLUICE_WAREHOUSE_DATABASE.'),
+    connection: z
+      .custom<ClientConfig>((v) => v === undefined || (typeof v === 'object' && v !== null))
+      .optional()
+      .describe(
+        'pg connection settings (tests, benchmarks, embedding). Default: built from the Sluice configuration (SLUICE_PG_*) when the sink connects.',
+      ),
+    setupSql: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        'Idempotent statements run once at connect, inside the DDL transaction (the medallion creates gold.dim_date with it). Default: none.',
+      ),
+    retries: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(8)
+      .describe(
+        'Retries of a flush after a retriable error (connection lost, serialization failure, deadlock), with exponential backoff and jitter. Default: 8.',
+      ),
+    retryInitialMs: z.number().int().positive().default(200).describe('First retry delay. Default: 200.'),
+    retryMaxMs: z.number().int().positive().default(5000).describe('Largest retry delay. Default: 5000.'),
+    poolSize: z
+      .number()
+      .int()
+      .min(1)
+      .default(2)
+      .describe("Connections of the sink's pool: one for the flush transaction, one for offset look-ups. Default: 2."),
+    pauseBeforeCommitMs: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(0)
+      .describe(
+        'Test only: wait this long inside each flush transaction that copies rows, after COPY and merge, before COMMIT (crash tests kill the process there). Default: 0.',
+      ),
+    onPauseBeforeCommit: z
+      .custom<(info: PauseInfo) => void>((v) => v === undefined || typeof v === 'function')
+      .optional()
+      .describe(
+        'Test only: called when a pause before COMMIT starts (the crash test prints a marker line). Default: none.',
+      ),
+  })
+  .superRefine((c, ctx) => {
+    if ((c.mode === 'upsert' || c.mode === 'scd2') && c.keyColumns.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['keyColumns'], message: `mode ${c.mode} needs keyColumns` });
+    }
+    if (c.mode !== 'scd2' && (c.trackedColumns.length > 0 || c.surrogateKeyColumn)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['trackedColumns'],
+        message: 'trackedColumns and surrogateKeyColumn only apply to mode scd2',
+      });
+    }
+    if (typeof c.avroSchema !== 'string' && !c.table && !/^[A-Za-z_]/.test(c.avroSchema.name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['table'],
+        message: 'set table: the inline record name cannot be turned into one',
+      });
+    }
+  });
 
 /** What a caller writes (defaults optional). */
 export type WarehouseSinkOptions = z.input<typeof warehouseSinkConfigSchema>;
@@ -101,9 +187,12 @@ export type WarehouseSinkConfig = z.output<typeof warehouseSinkConfigSchema>;
 export function parseWarehouseSinkConfig(options: WarehouseSinkOptions): WarehouseSinkConfig {
   const parsed = warehouseSinkConfigSchema.safeParse(options);
   if (!parsed.success) {
-    const where = typeof options?.avroSchema === 'string' ? options.avroSchema : `${options?.schema ?? ''}.${options?.table ?? ''}`;
+    const where =
+      typeof options?.avroSchema === 'string' ? options.avroSchema : `${options?.schema ?? ''}.${options?.table ?? ''}`;
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`);
-    throw new SluiceError('CONFIG_INVALID', `warehouse sink ${where}: ${problems.join('; ')}`, { details: { problems } });
+    throw new SluiceError('CONFIG_INVALID', `warehouse sink ${where}: ${problems.join('; ')}`, {
+      details: { problems },
+    });
   }
   return parsed.data;
 }

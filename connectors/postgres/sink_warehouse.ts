@@ -9,8 +9,20 @@ import { SluiceError, isSluiceError } from '../../src/core/errors.ts';
 import { createLogger } from '../../src/core/log.ts';
 import { withRetry } from '../../src/core/retry.ts';
 import { loadSchema } from '../../src/domain/schemas.ts';
-import type { Ack, Output, SinkConnector, SinkContext, SinkFactory, SinkRecordError, SourceRecord } from '../../src/topology/types.ts';
-import { parseWarehouseSinkConfig, type WarehouseSinkConfig, type WarehouseSinkOptions } from './sink_warehouse.config.ts';
+import type {
+  Ack,
+  Output,
+  SinkConnector,
+  SinkContext,
+  SinkFactory,
+  SinkRecordError,
+  SourceRecord,
+} from '../../src/topology/types.ts';
+import {
+  parseWarehouseSinkConfig,
+  type WarehouseSinkConfig,
+  type WarehouseSinkOptions,
+} from './sink_warehouse.config.ts';
 
 /**
  * Postgres warehouse sink: exactly-once effect without XA.
@@ -48,8 +60,19 @@ const DDL_LOCK_KEY = 'sluice.warehouse.ddl';
 
 /** How a JavaScript value of a column is written into COPY text. */
 export type ValueKind =
-  | 'integer' | 'bigint' | 'boolean' | 'numeric' | 'float' | 'text' | 'uuid' | 'jsonb' | 'bytea'
-  | 'timestamptz' | 'timestamptz_micros' | 'timestamp' | 'date';
+  | 'integer'
+  | 'bigint'
+  | 'boolean'
+  | 'numeric'
+  | 'float'
+  | 'text'
+  | 'uuid'
+  | 'jsonb'
+  | 'bytea'
+  | 'timestamptz'
+  | 'timestamptz_micros'
+  | 'timestamp'
+  | 'date';
 
 export interface ColumnDef {
   name: string;
@@ -77,7 +100,11 @@ export interface TablePlan {
 
 type AvroJson = string | AvroJson[] | { [k: string]: unknown };
 
-interface Mapped { pgType: string; kind: ValueKind; nullable: boolean }
+interface Mapped {
+  pgType: string;
+  kind: ValueKind;
+  nullable: boolean;
+}
 
 const PRIMITIVES: Record<string, Mapped> = {
   null: { pgType: 'text', kind: 'text', nullable: true },
@@ -121,15 +148,27 @@ export function pgTypeOfAvro(type: AvroJson, named: Map<string, AvroJson> = new 
   const base = t.type as AvroJson;
   const logical = t.logicalType;
   switch (base) {
-    case 'record': case 'error': case 'array': case 'map':
-      if (base === 'record' || base === 'error') for (const f of (t.fields as { type: AvroJson }[]) ?? []) pgTypeOfAvro(f.type, named, ns);
+    case 'record':
+    case 'error':
+    case 'array':
+    case 'map':
+      if (base === 'record' || base === 'error')
+        for (const f of (t.fields as { type: AvroJson }[]) ?? []) pgTypeOfAvro(f.type, named, ns);
       return { ...JSONB };
     case 'enum':
       return { pgType: 'text', kind: 'text', nullable: false };
     case 'fixed':
     case 'bytes': {
-      const p = t.precision, s = t.scale ?? 0;
-      if (logical === 'decimal' && Number.isInteger(p) && (p as number) > 0 && Number.isInteger(s) && (s as number) >= 0 && (s as number) <= (p as number)) {
+      const p = t.precision,
+        s = t.scale ?? 0;
+      if (
+        logical === 'decimal' &&
+        Number.isInteger(p) &&
+        (p as number) > 0 &&
+        Number.isInteger(s) &&
+        (s as number) >= 0 &&
+        (s as number) <= (p as number)
+      ) {
         return { pgType: `numeric(${p},${s})`, kind: 'numeric', nullable: false };
       }
       return { pgType: 'bytea', kind: 'bytea', nullable: false };
@@ -161,7 +200,10 @@ function registerNamed(t: Record<string, unknown>, named: Map<string, AvroJson>,
 /** The data columns of an Avro record schema (one per field, docs as comments). */
 export function columnsOfAvroRecord(schema: { [k: string]: unknown }): ColumnDef[] {
   if (schema.type !== 'record' || !Array.isArray(schema.fields)) {
-    throw new SluiceError('CONFIG_INVALID', `warehouse tables are created from an Avro record schema, not ${JSON.stringify(schema.type)}`);
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `warehouse tables are created from an Avro record schema, not ${JSON.stringify(schema.type)}`,
+    );
   }
   const named = new Map<string, AvroJson>();
   const ns = typeof schema.namespace === 'string' ? schema.namespace : '';
@@ -178,15 +220,36 @@ export function tablePlanOf(cfg: WarehouseSinkConfig, schema: { [k: string]: unk
   const names = new Set(columns.map((c) => c.name));
   const table = cfg.table || defaultTableName(cfg.avroSchema);
   const where = `warehouse sink ${cfg.schema}.${table}`;
-  const reserved = new Set([...SYSTEM_COLUMN_NAMES, ...(cfg.mode === 'scd2' ? ['valid_from', 'valid_to', 'is_current', cfg.surrogateKeyColumn || `${table}_sk`] : [])]);
+  const reserved = new Set([
+    ...SYSTEM_COLUMN_NAMES,
+    ...(cfg.mode === 'scd2' ? ['valid_from', 'valid_to', 'is_current', cfg.surrogateKeyColumn || `${table}_sk`] : []),
+  ]);
   for (const c of columns) {
-    if (reserved.has(c.name)) throw new SluiceError('CONFIG_INVALID', `${where}: field ${c.name} collides with a column the sink adds; rename it`);
-    if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(c.name)) throw new SluiceError('CONFIG_INVALID', `${where}: field name ${JSON.stringify(c.name)} is not a plain identifier`);
+    if (reserved.has(c.name))
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `${where}: field ${c.name} collides with a column the sink adds; rename it`,
+      );
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(c.name))
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `${where}: field name ${JSON.stringify(c.name)} is not a plain identifier`,
+      );
   }
-  for (const k of cfg.keyColumns) if (!names.has(k)) throw new SluiceError('CONFIG_INVALID', `${where}: key column ${k} is not a field of the schema (fields: ${[...names].join(', ')})`);
-  for (const k of cfg.trackedColumns) if (!names.has(k)) throw new SluiceError('CONFIG_INVALID', `${where}: tracked column ${k} is not a field of the schema`);
+  for (const k of cfg.keyColumns)
+    if (!names.has(k))
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `${where}: key column ${k} is not a field of the schema (fields: ${[...names].join(', ')})`,
+      );
+  for (const k of cfg.trackedColumns)
+    if (!names.has(k))
+      throw new SluiceError('CONFIG_INVALID', `${where}: tracked column ${k} is not a field of the schema`);
   if (cfg.mode === 'upsert' && cfg.orderingColumn && !names.has(cfg.orderingColumn)) {
-    throw new SluiceError('CONFIG_INVALID', `${where}: orderingColumn ${cfg.orderingColumn} must be a column in upsert mode`);
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `${where}: orderingColumn ${cfg.orderingColumn} must be a column in upsert mode`,
+    );
   }
   const keySet = new Set(cfg.keyColumns);
   return {
@@ -197,8 +260,13 @@ export function tablePlanOf(cfg: WarehouseSinkConfig, schema: { [k: string]: unk
     columns: columns.map((c) => (keySet.has(c.name) ? { ...c, nullable: false } : c)),
     keyColumns: cfg.keyColumns,
     orderingColumn: cfg.orderingColumn,
-    trackedColumns: cfg.mode === 'scd2' ? (cfg.trackedColumns.length ? cfg.trackedColumns : columns.map((c) => c.name).filter((n) => !keySet.has(n))) : [],
-    surrogateKey: cfg.mode === 'scd2' ? (cfg.surrogateKeyColumn || `${table}_sk`) : '',
+    trackedColumns:
+      cfg.mode === 'scd2'
+        ? cfg.trackedColumns.length
+          ? cfg.trackedColumns
+          : columns.map((c) => c.name).filter((n) => !keySet.has(n))
+        : [],
+    surrogateKey: cfg.mode === 'scd2' ? cfg.surrogateKeyColumn || `${table}_sk` : '',
     comment: cfg.tableComment || (typeof schema.doc === 'string' ? schema.doc : undefined),
   };
 }
@@ -224,26 +292,77 @@ function qualified(plan: { schema: string; table: string }): string {
   return `${quoteIdent(plan.schema)}.${quoteIdent(plan.table)}`;
 }
 
-interface SystemColumn { name: string; ddl: string; comment: string; modes: TablePlan['mode'][] }
+interface SystemColumn {
+  name: string;
+  ddl: string;
+  comment: string;
+  modes: TablePlan['mode'][];
+}
 
 /** Columns the sink adds: lineage to the Kafka record, load time, and SCD2 validity. */
 function systemColumns(plan: TablePlan): SystemColumn[] {
   const append = plan.mode === 'append';
   const all: SystemColumn[] = [
-    { name: 'valid_from', ddl: 'timestamptz not null', comment: 'Start of validity of this version (inclusive): the source change time.', modes: ['scd2'] },
-    { name: 'valid_to', ddl: 'timestamptz', comment: 'End of validity of this version (exclusive); null while it is the current version.', modes: ['scd2'] },
-    { name: 'is_current', ddl: 'boolean not null default true', comment: 'True for the one current version of the natural key.', modes: ['scd2'] },
-    { name: '_topic', ddl: append ? 'text not null' : 'text', comment: 'Lineage: Kafka topic of the source record.', modes: ['append', 'upsert', 'scd2'] },
-    { name: '_partition', ddl: append ? 'integer not null' : 'integer', comment: 'Lineage: Kafka partition of the source record.', modes: ['append', 'upsert', 'scd2'] },
-    { name: '_offset', ddl: append ? 'bigint not null' : 'bigint', comment: 'Lineage: Kafka offset of the source record.', modes: ['append', 'upsert', 'scd2'] },
+    {
+      name: 'valid_from',
+      ddl: 'timestamptz not null',
+      comment: 'Start of validity of this version (inclusive): the source change time.',
+      modes: ['scd2'],
+    },
+    {
+      name: 'valid_to',
+      ddl: 'timestamptz',
+      comment: 'End of validity of this version (exclusive); null while it is the current version.',
+      modes: ['scd2'],
+    },
+    {
+      name: 'is_current',
+      ddl: 'boolean not null default true',
+      comment: 'True for the one current version of the natural key.',
+      modes: ['scd2'],
+    },
+    {
+      name: '_topic',
+      ddl: append ? 'text not null' : 'text',
+      comment: 'Lineage: Kafka topic of the source record.',
+      modes: ['append', 'upsert', 'scd2'],
+    },
+    {
+      name: '_partition',
+      ddl: append ? 'integer not null' : 'integer',
+      comment: 'Lineage: Kafka partition of the source record.',
+      modes: ['append', 'upsert', 'scd2'],
+    },
+    {
+      name: '_offset',
+      ddl: append ? 'bigint not null' : 'bigint',
+      comment: 'Lineage: Kafka offset of the source record.',
+      modes: ['append', 'upsert', 'scd2'],
+    },
     { name: '_key', ddl: 'text', comment: 'Kafka record key as text.', modes: ['append'] },
     { name: '_timestamp', ddl: 'timestamptz', comment: 'Kafka record timestamp.', modes: ['append'] },
-    { name: '_loaded_at', ddl: 'timestamptz not null default now()', comment: 'When the warehouse transaction that wrote this row started.', modes: ['append', 'upsert', 'scd2'] },
+    {
+      name: '_loaded_at',
+      ddl: 'timestamptz not null default now()',
+      comment: 'When the warehouse transaction that wrote this row started.',
+      modes: ['append', 'upsert', 'scd2'],
+    },
   ];
   return all.filter((c) => c.modes.includes(plan.mode));
 }
 
-const SYSTEM_COLUMN_NAMES = ['_topic', '_partition', '_offset', '_key', '_timestamp', '_loaded_at', '_seq', '_valid_from', '_h', '_prev_h'];
+const SYSTEM_COLUMN_NAMES = [
+  '_topic',
+  '_partition',
+  '_offset',
+  '_key',
+  '_timestamp',
+  '_loaded_at',
+  '_seq',
+  '_valid_from',
+  '_h',
+  '_prev_h',
+];
 
 function columnDdl(c: ColumnDef): string {
   return `${quoteIdent(c.name)} ${c.pgType}${c.nullable ? '' : ' not null'}`;
@@ -252,7 +371,8 @@ function columnDdl(c: ColumnDef): string {
 /** `create schema/table if not exists` for a new table, with its keys and indexes. */
 export function createTableSql(plan: TablePlan): string[] {
   const cols: string[] = [];
-  if (plan.mode === 'scd2') cols.push(`${quoteIdent(plan.surrogateKey)} bigint generated by default as identity primary key`);
+  if (plan.mode === 'scd2')
+    cols.push(`${quoteIdent(plan.surrogateKey)} bigint generated by default as identity primary key`);
   for (const c of plan.columns) cols.push(columnDdl(c));
   for (const s of systemColumns(plan)) cols.push(`${quoteIdent(s.name)} ${s.ddl}`);
   const keys = plan.keyColumns.map(quoteIdent).join(', ');
@@ -264,7 +384,9 @@ export function createTableSql(plan: TablePlan): string[] {
     `create table if not exists ${qualified(plan)} (\n  ${cols.join(',\n  ')}\n)`,
   ];
   if (plan.mode === 'scd2') {
-    sql.push(`create unique index if not exists ${quoteIdent(`${plan.table}_current`)} on ${qualified(plan)} (${keys}) where "is_current"`);
+    sql.push(
+      `create unique index if not exists ${quoteIdent(`${plan.table}_current`)} on ${qualified(plan)} (${keys}) where "is_current"`,
+    );
   }
   return sql;
 }
@@ -287,7 +409,10 @@ const TYPE_ALIASES: Record<string, string> = {
  * (`add column if not exists`), a field that became optional drops NOT NULL. Type changes and
  * removed fields are reported, never applied (that would rewrite or lose data).
  */
-export function evolveTableSql(plan: TablePlan, existing: ExistingColumn[]): { statements: string[]; warnings: string[] } {
+export function evolveTableSql(
+  plan: TablePlan,
+  existing: ExistingColumn[],
+): { statements: string[]; warnings: string[] } {
   const have = new Map(existing.map((c) => [c.name, c]));
   const statements: string[] = [];
   const warnings: string[] = [];
@@ -300,12 +425,20 @@ export function evolveTableSql(plan: TablePlan, existing: ExistingColumn[]): { s
     }
     const wanted = TYPE_ALIASES[c.pgType] ?? c.pgType;
     if (e.type !== wanted) warnings.push(`column ${c.name} is ${e.type}, the schema now says ${wanted}; left as it is`);
-    if (c.nullable && !e.nullable && !keys.has(c.name)) statements.push(`alter table ${qualified(plan)} alter column ${quoteIdent(c.name)} drop not null`);
+    if (c.nullable && !e.nullable && !keys.has(c.name))
+      statements.push(`alter table ${qualified(plan)} alter column ${quoteIdent(c.name)} drop not null`);
   }
   for (const s of systemColumns(plan)) {
-    if (!have.has(s.name)) statements.push(`alter table ${qualified(plan)} add column if not exists ${quoteIdent(s.name)} ${s.ddl.replace(' not null', '')}`);
+    if (!have.has(s.name))
+      statements.push(
+        `alter table ${qualified(plan)} add column if not exists ${quoteIdent(s.name)} ${s.ddl.replace(' not null', '')}`,
+      );
   }
-  const known = new Set([...plan.columns.map((c) => c.name), ...systemColumns(plan).map((s) => s.name), plan.surrogateKey]);
+  const known = new Set([
+    ...plan.columns.map((c) => c.name),
+    ...systemColumns(plan).map((s) => s.name),
+    plan.surrogateKey,
+  ]);
   for (const e of existing) {
     if (known.has(e.name)) continue;
     warnings.push(`column ${e.name} is no longer in the schema; kept`);
@@ -316,17 +449,25 @@ export function evolveTableSql(plan: TablePlan, existing: ExistingColumn[]): { s
 }
 
 /** `comment on` statements for the table and every column whose comment differs from `existing`. */
-export function commentSql(plan: TablePlan, existing: ExistingColumn[] = [], existingTableComment?: string | null): string[] {
+export function commentSql(
+  plan: TablePlan,
+  existing: ExistingColumn[] = [],
+  existingTableComment?: string | null,
+): string[] {
   const have = new Map(existing.map((c) => [c.name, c.comment ?? null]));
   const out: string[] = [];
-  if (plan.comment && plan.comment !== existingTableComment) out.push(`comment on table ${qualified(plan)} is ${sqlLiteral(plan.comment)}`);
+  if (plan.comment && plan.comment !== existingTableComment)
+    out.push(`comment on table ${qualified(plan)} is ${sqlLiteral(plan.comment)}`);
   const wanted: [string, string | undefined][] = [
-    ...(plan.mode === 'scd2' ? [[plan.surrogateKey, 'Surrogate key of this version of the row (identity).'] as [string, string]] : []),
+    ...(plan.mode === 'scd2'
+      ? [[plan.surrogateKey, 'Surrogate key of this version of the row (identity).'] as [string, string]]
+      : []),
     ...plan.columns.map((c) => [c.name, c.comment] as [string, string | undefined]),
     ...systemColumns(plan).map((s) => [s.name, s.comment] as [string, string]),
   ];
   for (const [name, comment] of wanted) {
-    if (comment && have.get(name) !== comment) out.push(`comment on column ${qualified(plan)}.${quoteIdent(name)} is ${sqlLiteral(comment)}`);
+    if (comment && have.get(name) !== comment)
+      out.push(`comment on column ${qualified(plan)}.${quoteIdent(name)} is ${sqlLiteral(comment)}`);
   }
   return out;
 }
@@ -363,7 +504,12 @@ export const COPY_NULL = '\\N';
 
 function jsonReplacer(_key: string, v: unknown): unknown {
   if (typeof v === 'bigint') return v.toString();
-  if (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data)) {
+  if (
+    v &&
+    typeof v === 'object' &&
+    (v as { type?: string }).type === 'Buffer' &&
+    Array.isArray((v as { data?: unknown }).data)
+  ) {
     return Buffer.from((v as { data: number[] }).data).toString('base64');
   }
   return v;
@@ -388,8 +534,10 @@ export function isoOfMillis(ms: number): string {
     dayPrefixes.set(day, prefix);
   }
   let rest = ms - day * DAY_MS;
-  const h = Math.floor(rest / 3_600_000); rest -= h * 3_600_000;
-  const m = Math.floor(rest / 60_000); rest -= m * 60_000;
+  const h = Math.floor(rest / 3_600_000);
+  rest -= h * 3_600_000;
+  const m = Math.floor(rest / 60_000);
+  rest -= m * 60_000;
   const sec = Math.floor(rest / 1000);
   return `${prefix}${pad2(h)}:${pad2(m)}:${pad2(sec)}.${pad3(Math.floor(rest - sec * 1000))}Z`;
 }
@@ -398,7 +546,10 @@ export function isoOfMillis(ms: number): string {
 export function copyValue(v: unknown, kind: ValueKind): string {
   if (v === null || v === undefined) return COPY_NULL;
   switch (kind) {
-    case 'integer': case 'bigint': case 'numeric': case 'float':
+    case 'integer':
+    case 'bigint':
+    case 'numeric':
+    case 'float':
       return String(v);
     case 'boolean':
       return v ? 't' : 'f';
@@ -420,7 +571,8 @@ export function copyValue(v: unknown, kind: ValueKind): string {
       return Buffer.isBuffer(v) ? `\\\\x${v.toString('hex')}` : escapeCopyText(String(v));
     case 'jsonb':
       return escapeCopyText(JSON.stringify(v, jsonReplacer));
-    case 'text': case 'uuid':
+    case 'text':
+    case 'uuid':
       return escapeCopyText(typeof v === 'string' ? v : String(v));
   }
 }
@@ -430,8 +582,13 @@ export function copyValue(v: unknown, kind: ValueKind): string {
 
 /** Staging columns after the data columns: lineage, ordering and the arrival order in the batch. */
 const STAGE_EXTRA = [
-  ['_topic', 'text'], ['_partition', 'integer'], ['_offset', 'bigint'], ['_key', 'text'],
-  ['_timestamp', 'timestamptz'], ['_valid_from', 'timestamptz'], ['_seq', 'integer'],
+  ['_topic', 'text'],
+  ['_partition', 'integer'],
+  ['_offset', 'bigint'],
+  ['_key', 'text'],
+  ['_timestamp', 'timestamptz'],
+  ['_valid_from', 'timestamptz'],
+  ['_seq', 'integer'],
 ] as const;
 
 export function stageNames(sink: string): { stage: string; versions: string } {
@@ -442,9 +599,13 @@ export function stageNames(sink: string): { stage: string; versions: string } {
 /** Session temp tables (rows vanish at commit or rollback), created once per connection. */
 export function stageTableSql(plan: TablePlan, sink: string): string[] {
   const { stage, versions } = stageNames(sink);
-  const cols = [...plan.columns.map((c) => `${quoteIdent(c.name)} ${c.pgType}`), ...STAGE_EXTRA.map(([n, t]) => `${n} ${t}`)];
+  const cols = [
+    ...plan.columns.map((c) => `${quoteIdent(c.name)} ${c.pgType}`),
+    ...STAGE_EXTRA.map(([n, t]) => `${n} ${t}`),
+  ];
   const sql = [`create temp table if not exists ${stage} (${cols.join(', ')}) on commit delete rows`];
-  if (plan.mode === 'scd2') sql.push(`create temp table if not exists ${versions} (${cols.join(', ')}) on commit delete rows`);
+  if (plan.mode === 'scd2')
+    sql.push(`create temp table if not exists ${versions} (${cols.join(', ')}) on commit delete rows`);
   return sql;
 }
 
@@ -462,25 +623,35 @@ export function mergeSql(plan: TablePlan, sink: string): string[] {
   switch (plan.mode) {
     case 'append': {
       const cols = [...data, '"_topic"', '"_partition"', '"_offset"', '"_key"', '"_timestamp"'];
-      return [`insert into ${target} (${cols.join(', ')})
+      return [
+        `insert into ${target} (${cols.join(', ')})
 select ${[...data, '_topic', '_partition', '_offset', '_key', '_timestamp'].join(', ')} from pg_temp.${stage}
-on conflict ("_topic", "_partition", "_offset") do nothing`];
+on conflict ("_topic", "_partition", "_offset") do nothing`,
+      ];
     }
     case 'upsert': {
       const cols = [...data, '"_topic"', '"_partition"', '"_offset"'];
-      const nonKey = [...plan.columns.filter((c) => !plan.keyColumns.includes(c.name)).map((c) => quoteIdent(c.name)), '"_topic"', '"_partition"', '"_offset"'];
+      const nonKey = [
+        ...plan.columns.filter((c) => !plan.keyColumns.includes(c.name)).map((c) => quoteIdent(c.name)),
+        '"_topic"',
+        '"_partition"',
+        '"_offset"',
+      ];
       const ord = plan.orderingColumn ? quoteIdent(plan.orderingColumn) : '';
       // Same partition: the greater offset is the newer record. Across partitions offsets say
       // nothing, so the later write wins.
-      const byOffset = '(excluded."_topic" is distinct from t."_topic" or excluded."_partition" is distinct from t."_partition" or excluded."_offset" >= t."_offset")';
+      const byOffset =
+        '(excluded."_topic" is distinct from t."_topic" or excluded."_partition" is distinct from t."_partition" or excluded."_offset" >= t."_offset")';
       const newer = ord
         ? `t.${ord} is null or excluded.${ord} > t.${ord} or (excluded.${ord} = t.${ord} and ${byOffset})`
         : byOffset;
-      return [`insert into ${target} as t (${cols.join(', ')})
+      return [
+        `insert into ${target} as t (${cols.join(', ')})
 select distinct on (${keys.join(', ')}) ${[...data, '_topic', '_partition', '_offset'].join(', ')} from pg_temp.${stage}
 order by ${keys.join(', ')}${ord ? `, ${ord} desc nulls last` : ''}, _seq desc
 on conflict (${keys.join(', ')}) do update set ${[...nonKey.map((c) => `${c} = excluded.${c}`), '"_loaded_at" = now()'].join(', ')}
-where ${newer}`];
+where ${newer}`,
+      ];
     }
     case 'scd2': {
       const tracked = plan.trackedColumns.map(quoteIdent);
@@ -567,7 +738,15 @@ export function liveWarehouseSinks(): readonly WarehouseSinkConnector[] {
   return [...live];
 }
 
-const RETRIABLE_NET = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const RETRIABLE_NET = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 
 /** Connection loss, server shutdown, resource exhaustion, serialization failure, deadlock. */
 export function isRetriablePgError(err: unknown): boolean {
@@ -610,10 +789,16 @@ function isRowRejection(err: unknown): boolean {
  * and the runner logs it), plus the column when the server names it.
  */
 export function describeRowRejection(err: unknown): { message: string; code?: string } {
-  if (isSluiceError(err)) return { message: err.message, code: typeof err.details?.sqlState === 'string' ? err.details.sqlState : undefined };
+  if (isSluiceError(err))
+    return { message: err.message, code: typeof err.details?.sqlState === 'string' ? err.details.sqlState : undefined };
   const e = err as { message?: unknown; code?: unknown; column?: unknown; where?: unknown };
   let message = String(e?.message ?? err).replace(/: ".*"$/s, ': (value withheld)');
-  const column = typeof e?.column === 'string' ? e.column : typeof e?.where === 'string' ? /, column ([^:]+):/.exec(e.where)?.[1] : undefined;
+  const column =
+    typeof e?.column === 'string'
+      ? e.column
+      : typeof e?.where === 'string'
+        ? /, column ([^:]+):/.exec(e.where)?.[1]
+        : undefined;
   if (column) message += ` (column ${column})`;
   return { message, code: typeof e?.code === 'string' ? e.code : undefined };
 }
@@ -669,11 +854,21 @@ export async function landOrDeadLetter<T>(items: T[], steps: IsolationSteps<T>, 
   const settle = async (part: T[], failed?: unknown): Promise<void> => {
     if (!part.length) return;
     if (failed === undefined) {
-      try { await steps.land(part); return; } catch (err) { if (!steps.isRejection(err)) throw err; failed = err; }
+      try {
+        await steps.land(part);
+        return;
+      } catch (err) {
+        if (!steps.isRejection(err)) throw err;
+        failed = err;
+      }
     }
-    if (part.length === 1) { await steps.deadLetter(part[0], failed); return; }
+    if (part.length === 1) {
+      await steps.deadLetter(part[0], failed);
+      return;
+    }
     const mid = part.length >>> 1;
-    const left = part.slice(0, mid), right = part.slice(mid);
+    const left = part.slice(0, mid),
+      right = part.slice(mid);
     let leftLanded = true;
     try {
       await steps.land(left);
@@ -687,7 +882,10 @@ export async function landOrDeadLetter<T>(items: T[], steps: IsolationSteps<T>, 
   let run: T[] = [];
   for (const item of items) {
     const why = steps.refusedBefore?.(item);
-    if (why === undefined) { run.push(item); continue; }
+    if (why === undefined) {
+      run.push(item);
+      continue;
+    }
     await settle(run);
     run = [];
     await steps.deadLetter(item, why);
@@ -697,7 +895,10 @@ export async function landOrDeadLetter<T>(items: T[], steps: IsolationSteps<T>, 
 }
 
 /** One source record's rows in a flush, per table: what lands or is dead-lettered as a whole. */
-interface Unit { source?: SourceRecord; rows: Map<Member, Output[]> }
+interface Unit {
+  source?: SourceRecord;
+  rows: Map<Member, Output[]>;
+}
 
 /** The cut's rows grouped by source record, sorted by topic, partition and offset (rows without a source last, one unit each). */
 function unitsOf(cut: Cut): Unit[] {
@@ -711,17 +912,23 @@ function unitsOf(cut: Cut): Unit[] {
       if (s) {
         const k = `${tpKey(s.topic, s.partition)}\u0000${s.offset}`;
         u = byCoordinates.get(k);
-        if (!u) { u = { source: s, rows: new Map() }; byCoordinates.set(k, u); sourced.push(u); }
+        if (!u) {
+          u = { source: s, rows: new Map() };
+          byCoordinates.set(k, u);
+          sourced.push(u);
+        }
       } else {
         u = { rows: new Map() };
         loose.push(u);
       }
       const list = u.rows.get(m);
-      if (list) list.push(o); else u.rows.set(m, [o]);
+      if (list) list.push(o);
+      else u.rows.set(m, [o]);
     }
   }
   sourced.sort((a, b) => {
-    const x = a.source!, y = b.source!;
+    const x = a.source!,
+      y = b.source!;
     if (x.topic !== y.topic) return x.topic < y.topic ? -1 : 1;
     if (x.partition !== y.partition) return x.partition - y.partition;
     const d = BigInt(x.offset) - BigInt(y.offset);
@@ -735,7 +942,10 @@ function cutOf(units: Unit[], members: Member[]): Cut {
   const out: Cut = [];
   for (const m of members) {
     const rows: Output[] = [];
-    for (const u of units) { const r = u.rows.get(m); if (r) for (const o of r) rows.push(o); }
+    for (const u of units) {
+      const r = u.rows.get(m);
+      if (r) for (const o of r) rows.push(o);
+    }
     if (rows.length) out.push([m, rows]);
   }
   return out;
@@ -743,7 +953,11 @@ function cutOf(units: Unit[], members: Member[]): Cut {
 
 function firstRefusal(u: Unit, refused: Map<Output, SinkRecordError>): SinkRecordError | undefined {
   if (!refused.size) return undefined;
-  for (const rows of u.rows.values()) for (const o of rows) { const why = refused.get(o); if (why) return why; }
+  for (const rows of u.rows.values())
+    for (const o of rows) {
+      const why = refused.get(o);
+      if (why) return why;
+    }
   return undefined;
 }
 
@@ -759,7 +973,9 @@ function handOver(deadLetter: DeadLetter, outputs: Output[], error: SinkRecordEr
     let refs = 1;
     let settled = false;
     const ack: Ack = {
-      retain() { if (!settled) refs++; },
+      retain() {
+        if (!settled) refs++;
+      },
       release() {
         if (settled || --refs > 0) return;
         settled = true;
@@ -816,14 +1032,26 @@ const groups = new WeakMap<object, Map<string, Writer>>();
 
 function writerFor(cfg: WarehouseSinkConfig, ctx: SinkContext): Writer {
   if (!cfg.transactionGroup) return createWriter(cfg, ctx, () => {});
-  const conn = cfg.connection ? JSON.stringify({ h: cfg.connection.host, p: cfg.connection.port, d: cfg.connection.database, u: cfg.connection.user }) : '';
+  const conn = cfg.connection
+    ? JSON.stringify({
+        h: cfg.connection.host,
+        p: cfg.connection.port,
+        d: cfg.connection.database,
+        u: cfg.connection.user,
+      })
+    : '';
   const key = [ctx.topology, cfg.transactionGroup, cfg.database, conn].join('\u0000');
   let byKey = groups.get(ctx.schemaIds);
-  if (!byKey) { byKey = new Map(); groups.set(ctx.schemaIds, byKey); }
+  if (!byKey) {
+    byKey = new Map();
+    groups.set(ctx.schemaIds, byKey);
+  }
   let w = byKey.get(key);
   if (!w) {
     const map = byKey;
-    w = createWriter(cfg, ctx, () => { map.delete(key); });
+    w = createWriter(cfg, ctx, () => {
+      map.delete(key);
+    });
     byKey.set(key, w);
   }
   return w;
@@ -844,15 +1072,35 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
   const batchRecords = () => Math.min(...[...members].map((m) => m.cfg.batchRecords));
   const lingerMs = () => Math.min(...[...members].map((m) => m.cfg.lingerMs));
   const retry = (what: string, onRetry?: () => void) => ({
-    retries: first.retries, initialMs: first.retryInitialMs, maxMs: first.retryMaxMs, retriable: isRetriablePgError,
-    onRetry: (err: unknown, attempt: number) => { onRetry?.(); log.warn({ sinks: [...members].map((m) => m.name), attempt, err: (err as Error).message }, `${what} failed; retrying`); },
+    retries: first.retries,
+    initialMs: first.retryInitialMs,
+    maxMs: first.retryMaxMs,
+    retriable: isRetriablePgError,
+    onRetry: (err: unknown, attempt: number) => {
+      onRetry?.();
+      log.warn(
+        { sinks: [...members].map((m) => m.name), attempt, err: (err as Error).message },
+        `${what} failed; retrying`,
+      );
+    },
   });
 
   function connectPool(): Promise<pg.Pool> {
     connecting ??= (async () => {
       // The runner's configuration first (what `sluice run` validated at start-up), the environment otherwise.
-      const base = first.connection ?? (() => { const c = ctx.config ?? loadConfig(); return pgConnection(c, c.warehouseDatabase); })();
-      const p = new pg.Pool({ ...base, ...(first.database ? { database: first.database } : {}), max: first.poolSize, idleTimeoutMillis: 30_000, application_name: 'sluice-warehouse' });
+      const base =
+        first.connection ??
+        (() => {
+          const c = ctx.config ?? loadConfig();
+          return pgConnection(c, c.warehouseDatabase);
+        })();
+      const p = new pg.Pool({
+        ...base,
+        ...(first.database ? { database: first.database } : {}),
+        max: first.poolSize,
+        idleTimeoutMillis: 30_000,
+        application_name: 'sluice-warehouse',
+      });
       p.on('error', (err) => log.warn({ err: err.message }, 'idle warehouse connection lost'));
       pool = p;
       return p;
@@ -872,12 +1120,19 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
       const relation = qualified(t);
       const { rows } = await client.query<ExistingColumn>(
         `select a.attname as name, not a.attnotnull as nullable, format_type(a.atttypid, a.atttypmod) as type, col_description(a.attrelid, a.attnum) as comment
-           from pg_attribute a where a.attrelid = to_regclass($1) and a.attnum > 0 and not a.attisdropped order by a.attnum`, [relation]);
+           from pg_attribute a where a.attrelid = to_regclass($1) and a.attnum > 0 and not a.attisdropped order by a.attnum`,
+        [relation],
+      );
       let tableComment: string | null = null;
       if (rows.length === 0) {
         for (const sql of createTableSql(t)) await client.query(sql);
       } else {
-        tableComment = (await client.query<{ c: string | null }>(`select obj_description(to_regclass($1), 'pg_class') as c`, [relation])).rows[0]?.c ?? null;
+        tableComment =
+          (
+            await client.query<{ c: string | null }>(`select obj_description(to_regclass($1), 'pg_class') as c`, [
+              relation,
+            ])
+          ).rows[0]?.c ?? null;
         const { statements, warnings } = evolveTableSql(t, rows);
         for (const w of warnings) log.warn({ sink: m.name, table: relation }, w);
         for (const sql of statements) await client.query(sql);
@@ -898,12 +1153,21 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
   function schedule(): void {
     if (scheduled) return;
     scheduled = true;
-    chain = chain.then(() => { scheduled = false; return drain(false); });
+    chain = chain.then(() => {
+      scheduled = false;
+      return drain(false);
+    });
   }
 
   function armTimer(): void {
     if (timer || total === 0) return;
-    timer = setTimeout(() => { timer = undefined; schedule(); }, Math.max(0, lingerMs() - (Date.now() - oldestPendingAt)));
+    timer = setTimeout(
+      () => {
+        timer = undefined;
+        schedule();
+      },
+      Math.max(0, lingerMs() - (Date.now() - oldestPendingAt)),
+    );
   }
 
   /**
@@ -913,7 +1177,10 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
    */
   async function drain(force: boolean): Promise<void> {
     while (total > 0 && (force || total >= batchRecords() || Date.now() - oldestPendingAt >= lingerMs())) {
-      if (timer) { clearTimeout(timer); timer = undefined; }
+      if (timer) {
+        clearTimeout(timer);
+        timer = undefined;
+      }
       const cut: [Member, Output[]][] = [];
       for (const m of members) {
         if (m.pending.length) cut.push([m, m.pending]);
@@ -956,7 +1223,12 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
   /** One flush transaction, with retries of what is retriable (connection loss, serialization failure, deadlock). */
   function landOnce(cut: Cut, advance: Unit[], isolating: boolean): Promise<{ rows: number; bytes: number }[]> {
     const taking = new Set([...cut.map(([m]) => m), ...advance.flatMap((u) => [...u.rows.keys()])]);
-    return withRetry(() => transact(cut, advance, isolating), retry('warehouse flush', () => { for (const m of taking) m.stats.retries++; }));
+    return withRetry(
+      () => transact(cut, advance, isolating),
+      retry('warehouse flush', () => {
+        for (const m of taking) m.stats.retries++;
+      }),
+    );
   }
 
   /**
@@ -975,14 +1247,27 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
    * an offset past it (a crash in between would lose the record); its offsets ride with the next
    * commit, or with an offsets-only transaction at the end, so a restart does not send it again.
    */
-  async function isolate(cut: Cut, deadLetter: DeadLetter, refused: Map<Output, SinkRecordError>, failure: unknown): Promise<void> {
+  async function isolate(
+    cut: Cut,
+    deadLetter: DeadLetter,
+    refused: Map<Output, SinkRecordError>,
+    failure: unknown,
+  ): Promise<void> {
     const members = cut.map(([m]) => m);
     const units = unitsOf(cut);
     const handled = new Set<Unit>();
     /** Dead-lettered (durably) records whose offsets are not stored yet. */
     let unstored: Unit[] = [];
     for (const m of members) m.stats.isolations++;
-    log.warn({ sinks: members.map((m) => m.name), records: units.length, refusedBeforeSending: refused.size, sqlState: failure === undefined ? undefined : describeRowRejection(failure).code }, 'warehouse batch holds rows a table refuses; isolating them');
+    log.warn(
+      {
+        sinks: members.map((m) => m.name),
+        records: units.length,
+        refusedBeforeSending: refused.size,
+        sqlState: failure === undefined ? undefined : describeRowRejection(failure).code,
+      },
+      'warehouse batch holds rows a table refuses; isolating them',
+    );
 
     const land = async (part: Unit[]): Promise<void> => {
       const partCut = cutOf(part, members);
@@ -999,23 +1284,46 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
       unstored.push(u);
       for (const [m, rows] of u.rows) m.stats.deadLettered += rows.length;
     };
-    const rejection = (err: unknown): SinkRecordError => ({ sink: (typeof err === 'object' && err !== null ? failedIn.get(err) : undefined) ?? members[0].name, ...describeRowRejection(err) });
+    const rejection = (err: unknown): SinkRecordError => ({
+      sink: (typeof err === 'object' && err !== null ? failedIn.get(err) : undefined) ?? members[0].name,
+      ...describeRowRejection(err),
+    });
     try {
       // A refused record the tables already have offsets past is a replay: the run that stored
       // them dead-lettered it. It goes with the others, and the flush skips it as any replay.
       const stored = refused.size ? await storedPositions(units.filter((u) => firstRefusal(u, refused))) : undefined;
-      const replayed = (u: Unit) => !!u.source && [...u.rows.keys()].every((m) => BigInt(u.source!.offset) < (stored?.get(`${m.name}\u0000${tpKey(u.source!.topic, u.source!.partition)}`) ?? 0n));
-      await landOrDeadLetter(units, {
-        land,
-        deadLetter: (u, why) => deadLetterUnit(u, refusals.has(why as object) ? why as SinkRecordError : rejection(why)),
-        isRejection: isRowRejection,
-        refusedBefore: (u) => { const why = firstRefusal(u, refused); return why && !replayed(u) ? why : undefined; },
-      }, failure);
+      const replayed = (u: Unit) =>
+        !!u.source &&
+        [...u.rows.keys()].every(
+          (m) =>
+            BigInt(u.source!.offset) <
+            (stored?.get(`${m.name}\u0000${tpKey(u.source!.topic, u.source!.partition)}`) ?? 0n),
+        );
+      await landOrDeadLetter(
+        units,
+        {
+          land,
+          deadLetter: (u, why) =>
+            deadLetterUnit(u, refusals.has(why as object) ? (why as SinkRecordError) : rejection(why)),
+          isRejection: isRowRejection,
+          refusedBefore: (u) => {
+            const why = firstRefusal(u, refused);
+            return why && !replayed(u) ? why : undefined;
+          },
+        },
+        failure,
+      );
       if (unstored.length) await landOnce([], unstored, true);
     } catch (err) {
       // A failure that is not the rows' (or the runner refused a dead letter: SLUICE_SINK_ERRORS=fail):
       // what is neither landed nor dead-lettered fails, and the runner stops.
-      failRows(cutOf(units.filter((u) => !handled.has(u)), members), err);
+      failRows(
+        cutOf(
+          units.filter((u) => !handled.has(u)),
+          members,
+        ),
+        err,
+      );
     }
   }
 
@@ -1025,7 +1333,14 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
    */
   async function storedPositions(units: Unit[]): Promise<Map<string, bigint>> {
     const keys = new Map<string, [string, string, number]>();
-    for (const u of units) if (u.source) for (const m of u.rows.keys()) keys.set(`${m.name}\u0000${tpKey(u.source.topic, u.source.partition)}`, [m.name, u.source.topic, u.source.partition]);
+    for (const u of units)
+      if (u.source)
+        for (const m of u.rows.keys())
+          keys.set(`${m.name}\u0000${tpKey(u.source.topic, u.source.partition)}`, [
+            m.name,
+            u.source.topic,
+            u.source.partition,
+          ]);
     const out = new Map<string, bigint>();
     if (!keys.size) return out;
     const list = [...keys.values()];
@@ -1033,10 +1348,14 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
       const { rows } = await writer.query<{ sink: string; topic: string; partition: number; next_offset: string }>(
         `select o.sink, o.topic, o.partition, o.next_offset::text as next_offset from ${OFFSETS} o
            join unnest($1::text[], $2::text[], $3::int[]) as u(s, t, p) on o.sink = u.s and o.topic = u.t and o.partition = u.p`,
-        [list.map((k) => k[0]), list.map((k) => k[1]), list.map((k) => k[2])]);
+        [list.map((k) => k[0]), list.map((k) => k[1]), list.map((k) => k[2])],
+      );
       for (const r of rows) out.set(`${r.sink}\u0000${tpKey(r.topic, r.partition)}`, BigInt(r.next_offset));
     } catch (err) {
-      log.warn({ sinks: [...members].map((m) => m.name), err: (err as Error).message }, 'cannot read the stored offsets; refused records are dead-lettered even if replayed');
+      log.warn(
+        { sinks: [...members].map((m) => m.name), err: (err as Error).message },
+        'cannot read the stored offsets; refused records are dead-lettered even if replayed',
+      );
     }
     return out;
   }
@@ -1049,7 +1368,11 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
       for (const o of rows) {
         const column = nulColumnOf(o, cols);
         if (column === undefined) continue;
-        const why: SinkRecordError = { sink: m.name, code: '22021', message: `invalid byte sequence for encoding "UTF8": 0x00 (column ${column}; found before sending: Postgres text cannot hold a NUL byte)` };
+        const why: SinkRecordError = {
+          sink: m.name,
+          code: '22021',
+          message: `invalid byte sequence for encoding "UTF8": 0x00 (column ${column}; found before sending: Postgres text cannot hold a NUL byte)`,
+        };
         refusals.add(why);
         refused.set(o, why);
       }
@@ -1079,7 +1402,11 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
 
   function failRows(cut: Cut, err: unknown): void {
     if (!cut.length) return;
-    const e = asPgError(err, `warehouse flush of ${cut.map(([m, rows]) => `${rows.length} records into ${m.name}`).join(', ')} failed`, cut[0]?.[1][0]?.source);
+    const e = asPgError(
+      err,
+      `warehouse flush of ${cut.map(([m, rows]) => `${rows.length} records into ${m.name}`).join(', ')} failed`,
+      cut[0]?.[1][0]?.source,
+    );
     log.error({ sinks: cut.map(([m]) => m.name), err: e.toJSON() }, 'warehouse flush failed');
     for (const [m, rows] of cut) {
       m.stats.failures++;
@@ -1104,7 +1431,10 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
     let keep = false;
     try {
       let ready = staged.get(client);
-      if (!ready) { ready = new Set(); staged.set(client, ready); }
+      if (!ready) {
+        ready = new Set();
+        staged.set(client, ready);
+      }
       for (const [m] of cut) {
         if (ready.has(m.name)) continue;
         for (const sql of m.sql!.stage) await client.query(sql);
@@ -1129,17 +1459,25 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
         const args = [positions.map((p) => p.sink), positions.map((p) => p.topic), positions.map((p) => p.partition)];
         // Lock the positions: a previous owner of a partition still committing (rebalance) goes
         // first, and we then see its offsets and skip what it wrote.
-        await client.query(`insert into ${OFFSETS} (sink, topic, partition, next_offset)
-          select s, t, p, 0 from unnest($1::text[], $2::text[], $3::int[]) as u(s, t, p) on conflict do nothing`, args);
+        await client.query(
+          `insert into ${OFFSETS} (sink, topic, partition, next_offset)
+          select s, t, p, 0 from unnest($1::text[], $2::text[], $3::int[]) as u(s, t, p) on conflict do nothing`,
+          args,
+        );
         const { rows } = await client.query<{ sink: string; topic: string; partition: number; next_offset: string }>(
           `select o.sink, o.topic, o.partition, o.next_offset::text as next_offset from ${OFFSETS} o
              join unnest($1::text[], $2::text[], $3::int[]) as u(s, t, p) on o.sink = u.s and o.topic = u.t and o.partition = u.p
-            order by o.sink, o.topic, o.partition for update of o`, args);
+            order by o.sink, o.topic, o.partition for update of o`,
+          args,
+        );
         for (const r of rows) stored.set(`${r.sink}\u0000${tpKey(r.topic, r.partition)}`, BigInt(r.next_offset));
       }
       const result: { rows: number; bytes: number }[] = [];
       for (const [m, rows] of cut) {
-        const fresh = freshRecords(rows, (topic, partition) => stored.get(`${m.name}\u0000${tpKey(topic, partition)}`) ?? 0n);
+        const fresh = freshRecords(
+          rows,
+          (topic, partition) => stored.get(`${m.name}\u0000${tpKey(topic, partition)}`) ?? 0n,
+        );
         let bytes = 0;
         if (fresh.length) {
           try {
@@ -1154,10 +1492,17 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
         result.push({ rows: fresh.length, bytes });
       }
       if (positions.length) {
-        await client.query(`insert into ${OFFSETS} as o (sink, topic, partition, next_offset)
+        await client.query(
+          `insert into ${OFFSETS} as o (sink, topic, partition, next_offset)
           select s, t, p, n from unnest($1::text[], $2::text[], $3::int[], $4::bigint[]) as u(s, t, p, n)
           on conflict (sink, topic, partition) do update set next_offset = greatest(o.next_offset, excluded.next_offset), updated_at = now()`,
-        [positions.map((p) => p.sink), positions.map((p) => p.topic), positions.map((p) => p.partition), positions.map((p) => p.next.toString())]);
+          [
+            positions.map((p) => p.sink),
+            positions.map((p) => p.topic),
+            positions.map((p) => p.partition),
+            positions.map((p) => p.next.toString()),
+          ],
+        );
       }
       const pausing = cut.find(([m]) => m.cfg.pauseBeforeCommitMs > 0)?.[0].cfg;
       // Only a transaction that copied rows has a "between COPY and COMMIT" worth pausing in.
@@ -1173,7 +1518,10 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
       ok = true;
       return result;
     } catch (err) {
-      const rolledBack = await client.query('rollback').then(() => true, () => false);
+      const rolledBack = await client.query('rollback').then(
+        () => true,
+        () => false,
+      );
       // A row the server refused leaves a healthy session, which isolation goes on using; any
       // other failure drops the connection (its temp tables with it; the next one stages afresh).
       keep = rolledBack && isRowRejectedSqlState((err as { code?: unknown })?.code);
@@ -1202,42 +1550,74 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
         // serialise) is this row's fault: SINK_RECORD_REJECTED, so isolation dead-letters it.
         // The message names the column, never the value.
         try {
-          for (let c = 0; c < cols.length; c++) { at = cols[c].name; line += copyValue(v[at], cols[c].kind) + '\t'; }
+          for (let c = 0; c < cols.length; c++) {
+            at = cols[c].name;
+            line += copyValue(v[at], cols[c].kind) + '\t';
+          }
           const ts = o.timestamp ?? s?.timestamp;
           let validFrom: unknown = null;
           if (scd2) {
             validFrom = ordering ? v[ordering] : ts;
             if (typeof validFrom !== 'number') {
-              throw new SluiceError('SINK_RECORD_REJECTED', `warehouse sink ${m.name}: ${ordering || 'the record timestamp'} is not an epoch-ms number; it gives valid_from`, { coordinates });
+              throw new SluiceError(
+                'SINK_RECORD_REJECTED',
+                `warehouse sink ${m.name}: ${ordering || 'the record timestamp'} is not an epoch-ms number; it gives valid_from`,
+                { coordinates },
+              );
             }
           }
           at = '_timestamp';
-          line += (s ? escapeCopyText(s.topic) : COPY_NULL) + '\t'
-            + (s ? String(s.partition) : COPY_NULL) + '\t'
-            + (s ? s.offset : COPY_NULL) + '\t'
-            + (o.key === null || o.key === undefined ? COPY_NULL : escapeCopyText(Buffer.isBuffer(o.key) ? o.key.toString('utf8') : o.key)) + '\t'
-            + (typeof ts === 'number' ? isoOfMillis(ts) : COPY_NULL) + '\t';
+          line +=
+            (s ? escapeCopyText(s.topic) : COPY_NULL) +
+            '\t' +
+            (s ? String(s.partition) : COPY_NULL) +
+            '\t' +
+            (s ? s.offset : COPY_NULL) +
+            '\t' +
+            (o.key === null || o.key === undefined
+              ? COPY_NULL
+              : escapeCopyText(Buffer.isBuffer(o.key) ? o.key.toString('utf8') : o.key)) +
+            '\t' +
+            (typeof ts === 'number' ? isoOfMillis(ts) : COPY_NULL) +
+            '\t';
           at = 'valid_from';
           line += copyValue(validFrom, 'timestamptz') + '\t' + i + '\n';
         } catch (err) {
           if (isSluiceError(err)) throw err;
-          throw new SluiceError('SINK_RECORD_REJECTED', `warehouse sink ${m.name}: column ${at}: ${err instanceof RangeError ? 'value out of range' : 'value cannot be written as COPY text'}`, { cause: err, coordinates });
+          throw new SluiceError(
+            'SINK_RECORD_REJECTED',
+            `warehouse sink ${m.name}: column ${at}: ${err instanceof RangeError ? 'value out of range' : 'value cannot be written as COPY text'}`,
+            { cause: err, coordinates },
+          );
         }
         buf += line;
-        if (buf.length >= chunkChars) { bytes += Buffer.byteLength(buf); yield buf; buf = ''; }
+        if (buf.length >= chunkChars) {
+          bytes += Buffer.byteLength(buf);
+          yield buf;
+          buf = '';
+        }
       }
-      if (buf) { bytes += Buffer.byteLength(buf); yield buf; }
+      if (buf) {
+        bytes += Buffer.byteLength(buf);
+        yield buf;
+      }
     }
     await pipeline(Readable.from(chunks()), client.query(copyFrom(m.sql!.copy)));
     return bytes;
   }
 
   const writer: Writer = {
-    join(m) { members.add(m); },
+    join(m) {
+      members.add(m);
+    },
     connectMember(m) {
       m.connecting ??= (async () => {
         m.plan = tablePlanOf({ ...m.cfg, table: m.table }, resolveSchema(m));
-        m.sql = { copy: copySql(m.plan, m.name), merge: mergeSql(m.plan, m.name), stage: stageTableSql(m.plan, m.name) };
+        m.sql = {
+          copy: copySql(m.plan, m.name),
+          merge: mergeSql(m.plan, m.name),
+          stage: stageTableSql(m.plan, m.name),
+        };
         m.textColumns = m.plan.columns.filter((c) => c.kind === 'text' || c.kind === 'uuid').map((c) => c.name);
         const p = await connectPool();
         try {
@@ -1245,8 +1625,19 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
         } catch (err) {
           throw asPgError(err, `warehouse sink ${m.name}: cannot create or evolve ${m.plan.schema}.${m.plan.table}`);
         }
-        log.info({ sink: m.name, table: `${m.plan.schema}.${m.plan.table}`, mode: m.plan.mode, group: m.cfg.transactionGroup || undefined }, 'warehouse sink connected');
-      })().catch((err) => { m.connecting = undefined; throw err; });
+        log.info(
+          {
+            sink: m.name,
+            table: `${m.plan.schema}.${m.plan.table}`,
+            mode: m.plan.mode,
+            group: m.cfg.transactionGroup || undefined,
+          },
+          'warehouse sink connected',
+        );
+      })().catch((err) => {
+        m.connecting = undefined;
+        throw err;
+      });
       return m.connecting;
     },
     add(m, output) {
@@ -1265,7 +1656,12 @@ function createWriter(first: WarehouseSinkConfig, ctx: SinkContext, onEnd: () =>
     async leave(m, deadlineMs) {
       let timeout: NodeJS.Timeout | undefined;
       try {
-        await Promise.race([writer.flush(), new Promise<void>((resolve) => { timeout = setTimeout(resolve, deadlineMs); })]);
+        await Promise.race([
+          writer.flush(),
+          new Promise<void>((resolve) => {
+            timeout = setTimeout(resolve, deadlineMs);
+          }),
+        ]);
       } finally {
         clearTimeout(timeout);
         m.closed = true;
@@ -1316,9 +1712,26 @@ export function createWarehouseSinkConnector(cfg: WarehouseSinkConfig, ctx: Sink
   const table = cfg.table || defaultTableName(cfg.avroSchema);
   const member: Member = {
     name: cfg.name || `${cfg.schema}.${table}`,
-    cfg, table, ctx,
+    cfg,
+    table,
+    ctx,
     pending: [],
-    stats: { batches: 0, rows: 0, bytes: 0, flushSeconds: 0, lastFlushSeconds: 0, retries: 0, failures: 0, skippedReplays: 0, lastFlushAt: 0, pending: 0, deadLettered: 0, transactions: 0, isolations: 0, isolationTransactions: 0 },
+    stats: {
+      batches: 0,
+      rows: 0,
+      bytes: 0,
+      flushSeconds: 0,
+      lastFlushSeconds: 0,
+      retries: 0,
+      failures: 0,
+      skippedReplays: 0,
+      lastFlushAt: 0,
+      pending: 0,
+      deadLettered: 0,
+      transactions: 0,
+      isolations: 0,
+      isolationTransactions: 0,
+    },
     closed: false,
   };
   const writer = writerFor(cfg, ctx);
@@ -1341,7 +1754,10 @@ export function createWarehouseSinkConnector(cfg: WarehouseSinkConfig, ctx: Sink
         return;
       }
       if (cfg.mode === 'append' && !output.source) {
-        const err = new SluiceError('INTERNAL', `warehouse sink ${member.name} (append) needs the source record of every output: its coordinates are the row's identity`);
+        const err = new SluiceError(
+          'INTERNAL',
+          `warehouse sink ${member.name} (append) needs the source record of every output: its coordinates are the row's identity`,
+        );
         for (const a of output.acks) a.fail(err);
         return;
       }
@@ -1356,7 +1772,9 @@ export function createWarehouseSinkConnector(cfg: WarehouseSinkConfig, ctx: Sink
     async storedOffsets(topic) {
       await writer.connectMember(member);
       const { rows } = await writer.query<{ partition: number; next_offset: string }>(
-        `select partition, next_offset::text as next_offset from ${OFFSETS} where sink = $1 and topic = $2`, [member.name, topic]);
+        `select partition, next_offset::text as next_offset from ${OFFSETS} where sink = $1 and topic = $2`,
+        [member.name, topic],
+      );
       return new Map(rows.map((r) => [r.partition, r.next_offset]));
     },
   };
@@ -1369,7 +1787,10 @@ function freshRecords(batch: Output[], storedNext: (topic: string, partition: nu
   const out: Output[] = [];
   for (const o of batch) {
     const s = o.source;
-    if (!s) { out.push(o); continue; }
+    if (!s) {
+      out.push(o);
+      continue;
+    }
     if (BigInt(s.offset) < storedNext(s.topic, s.partition)) continue;
     byCoordinates.set(`${tpKey(s.topic, s.partition)}\u0000${s.offset}`, o);
   }

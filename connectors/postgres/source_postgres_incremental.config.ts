@@ -18,26 +18,63 @@ import { OLTP_TABLES } from '../../src/shop/oltp/oltpDdl.ts';
 const positiveInt = z.coerce.number().int().positive();
 
 export const postgresIncrementalSourceConfig = z.object({
-  database: z.string().min(1).optional()
-    .describe('Source database on the configured Postgres server.'),
-  tables: z.array(z.enum(OLTP_TABLES)).min(1).default([...OLTP_TABLES])
-    .describe(`Tables to extract, in this order (parents before children is friendliest to referential rules). Known: ${OLTP_TABLES.join(', ')}.`),
-  pageSize: positiveInt.max(100_000).default(5000)
-    .describe('Rows per keyset page `(updated_at, pk) > ($1, $2) order by updated_at, pk limit N`; one produce request and one position write per page.'),
-  watermark: z.enum(['transaction-aware', 'safety-lag']).default('transaction-aware')
-    .describe('How far the stored position may advance. transaction-aware: never past the start of the oldest transaction still writing in the source database (or the run start), so rows of late-committing transactions are re-read; safety-lag: never past (run start - safetyLagMs).'),
-  safetyLagMs: z.coerce.number().int().min(0).default(60_000)
-    .describe('The hold-back of the safety-lag watermark; transaction-aware mode also applies it when the extractor role cannot see other sessions in pg_stat_activity (grant pg_read_all_stats to avoid that).'),
-  intervalMs: positiveInt.default(3_600_000)
-    .describe('Schedule interval of the extract inside `sluice run` (a run starts at most every interval; runs never overlap).'),
-  topicPrefix: z.string().default('oltp.')
-    .describe('Events of table T go to topic `<topicPrefix>T`, value subject `<topicPrefix>T-value` (TopicNameStrategy).'),
-  positionsTopic: z.string().min(1).default('sluice.extract.positions')
-    .describe('Compacted topic holding the last durable position per table (key: table name, value: JSON {"updated_at", "id"}). A tombstone for a table resets it to a full snapshot.'),
-  createTopics: z.boolean().default(true)
-    .describe('Create missing event topics (SLUICE_TOPIC_PARTITIONS partitions) and the compacted positions topic at start.'),
-  positionsReadTimeoutMs: positiveInt.default(15_000)
-    .describe('How long reading the positions topic to its end may stay without progress before it fails (a broker problem) or, when only compacted-away tail records are missing, completes.'),
+  database: z.string().min(1).optional().describe('Source database on the configured Postgres server.'),
+  tables: z
+    .array(z.enum(OLTP_TABLES))
+    .min(1)
+    .default([...OLTP_TABLES])
+    .describe(
+      `Tables to extract, in this order (parents before children is friendliest to referential rules). Known: ${OLTP_TABLES.join(', ')}.`,
+    ),
+  pageSize: positiveInt
+    .max(100_000)
+    .default(5000)
+    .describe(
+      'Rows per keyset page `(updated_at, pk) > ($1, $2) order by updated_at, pk limit N`; one produce request and one position write per page.',
+    ),
+  watermark: z
+    .enum(['transaction-aware', 'safety-lag'])
+    .default('transaction-aware')
+    .describe(
+      'How far the stored position may advance. transaction-aware: never past the start of the oldest transaction still writing in the source database (or the run start), so rows of late-committing transactions are re-read; safety-lag: never past (run start - safetyLagMs).',
+    ),
+  safetyLagMs: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(60_000)
+    .describe(
+      'The hold-back of the safety-lag watermark; transaction-aware mode also applies it when the extractor role cannot see other sessions in pg_stat_activity (grant pg_read_all_stats to avoid that).',
+    ),
+  intervalMs: positiveInt
+    .default(3_600_000)
+    .describe(
+      'Schedule interval of the extract inside `sluice run` (a run starts at most every interval; runs never overlap).',
+    ),
+  topicPrefix: z
+    .string()
+    .default('oltp.')
+    .describe(
+      'Events of table T go to topic `<topicPrefix>T`, value subject `<topicPrefix>T-value` (TopicNameStrategy).',
+    ),
+  positionsTopic: z
+    .string()
+    .min(1)
+    .default('sluice.extract.positions')
+    .describe(
+      'Compacted topic holding the last durable position per table (key: table name, value: JSON {"updated_at", "id"}). A tombstone for a table resets it to a full snapshot.',
+    ),
+  createTopics: z
+    .boolean()
+    .default(true)
+    .describe(
+      'Create missing event topics (SLUICE_TOPIC_PARTITIONS partitions) and the compacted positions topic at start.',
+    ),
+  positionsReadTimeoutMs: positiveInt
+    .default(15_000)
+    .describe(
+      'How long reading the positions topic to its end may stay without progress before it fails (a broker problem) or, when only compacted-away tail records are missing, completes.',
+    ),
 });
 
 export type PostgresIncrementalSourceConfig = z.output<typeof postgresIncrementalSourceConfig>;
@@ -62,7 +99,11 @@ function fromEnv(env: Record<string, string | undefined>): Record<string, unknow
   for (const [key, name] of Object.entries(EXTRACT_ENV)) {
     const value = env[name];
     if (value === undefined || value === '') continue;
-    if (key === 'tables') out[key] = value.split(',').map((t) => t.trim()).filter(Boolean);
+    if (key === 'tables')
+      out[key] = value
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean);
     else if (key === 'createTopics') out[key] = !['false', '0', 'no'].includes(value.toLowerCase());
     else out[key] = value;
   }
@@ -73,16 +114,23 @@ function fromEnv(env: Record<string, string | undefined>): Record<string, unknow
  * Validates the source configuration (explicit options over SLUICE_EXTRACT_* variables over
  * defaults) before any I/O; CONFIG_INVALID names every bad field.
  */
-export function parseExtractSourceConfig(input: PostgresIncrementalSourceInput = {}, env: Record<string, string | undefined> = process.env): PostgresIncrementalSourceConfig {
+export function parseExtractSourceConfig(
+  input: PostgresIncrementalSourceInput = {},
+  env: Record<string, string | undefined> = process.env,
+): PostgresIncrementalSourceConfig {
   const defined = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
   const parsed = postgresIncrementalSourceConfig.safeParse({ ...fromEnv(env), ...defined });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => {
       const key = String(i.path[0] ?? '');
-      const name = Object.hasOwn(EXTRACT_ENV, key) ? ` (${EXTRACT_ENV[key as keyof PostgresIncrementalSourceConfig]})` : '';
+      const name = Object.hasOwn(EXTRACT_ENV, key)
+        ? ` (${EXTRACT_ENV[key as keyof PostgresIncrementalSourceConfig]})`
+        : '';
       return `${i.path.join('.') || '(root)'}${name}: ${i.message}`;
     });
-    throw new SluiceError('CONFIG_INVALID', `invalid Postgres extract configuration:\n  ${problems.join('\n  ')}`, { details: { problems } });
+    throw new SluiceError('CONFIG_INVALID', `invalid Postgres extract configuration:\n  ${problems.join('\n  ')}`, {
+      details: { problems },
+    });
   }
   return parsed.data;
 }

@@ -4,11 +4,22 @@ import { pgConnection, type Config } from '../../src/config/config.ts';
 import { asSluiceError, SluiceError } from '../../src/core/errors.ts';
 import { createLogger } from '../../src/core/log.ts';
 import { loadSchema, subjectFor } from '../../src/domain/schemas.ts';
-import { createKafkaClient, ensureTopics, retryKafka, type KafkaClient, type Message, type Producer } from '../../src/kafka/kafka.ts';
+import {
+  createKafkaClient,
+  ensureTopics,
+  retryKafka,
+  type KafkaClient,
+  type Message,
+  type Producer,
+} from '../../src/kafka/kafka.ts';
 import { OLTP_PRIMARY_KEYS, type OltpTable } from '../../src/shop/oltp/oltpDdl.ts';
 import { createAvroSerde, type AvroSerde } from '../../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../../src/serde/schemaRegistry.ts';
-import { parseExtractSourceConfig, type PostgresIncrementalSourceConfig, type PostgresIncrementalSourceInput } from './source_postgres_incremental.config.ts';
+import {
+  parseExtractSourceConfig,
+  type PostgresIncrementalSourceConfig,
+  type PostgresIncrementalSourceInput,
+} from './source_postgres_incremental.config.ts';
 
 /**
  * Postgres incremental source: the shop tables' changed rows, republished as Avro events on
@@ -110,7 +121,19 @@ export interface ExtractStats {
 }
 
 export function createExtractStats(): ExtractStats {
-  return { runs: 0, failures: 0, batches: 0, rows: 0, bytes: 0, running: false, lastRunStartedAt: null, lastSuccessAt: null, lastDurationMs: null, lastError: null, positions: {} };
+  return {
+    runs: 0,
+    failures: 0,
+    batches: 0,
+    rows: 0,
+    bytes: 0,
+    running: false,
+    lastRunStartedAt: null,
+    lastSuccessAt: null,
+    lastDurationMs: null,
+    lastError: null,
+    positions: {},
+  };
 }
 
 export interface ExtractOptions extends PostgresIncrementalSourceInput {
@@ -142,20 +165,58 @@ interface TableSpec {
 
 const TABLE_SPECS: Record<OltpTable, TableSpec> = {
   customers: {
-    table: 'customers', pk: OLTP_PRIMARY_KEYS.customers, createdColumn: 'created_at',
-    fields: [['customer_id', 'long'], ['email', 'string'], ['full_name', 'string'], ['country', 'string'], ['created_at', 'timestamp'], ['updated_at', 'timestamp']],
+    table: 'customers',
+    pk: OLTP_PRIMARY_KEYS.customers,
+    createdColumn: 'created_at',
+    fields: [
+      ['customer_id', 'long'],
+      ['email', 'string'],
+      ['full_name', 'string'],
+      ['country', 'string'],
+      ['created_at', 'timestamp'],
+      ['updated_at', 'timestamp'],
+    ],
   },
   products: {
-    table: 'products', pk: OLTP_PRIMARY_KEYS.products, createdColumn: 'created_at',
-    fields: [['product_id', 'long'], ['sku', 'string'], ['name', 'string'], ['category', 'string'], ['price', 'decimal'], ['active', 'boolean'], ['created_at', 'timestamp'], ['updated_at', 'timestamp']],
+    table: 'products',
+    pk: OLTP_PRIMARY_KEYS.products,
+    createdColumn: 'created_at',
+    fields: [
+      ['product_id', 'long'],
+      ['sku', 'string'],
+      ['name', 'string'],
+      ['category', 'string'],
+      ['price', 'decimal'],
+      ['active', 'boolean'],
+      ['created_at', 'timestamp'],
+      ['updated_at', 'timestamp'],
+    ],
   },
   orders: {
-    table: 'orders', pk: OLTP_PRIMARY_KEYS.orders, createdColumn: 'ordered_at',
-    fields: [['order_id', 'long'], ['customer_id', 'long'], ['status', 'string'], ['total_amount', 'decimal'], ['currency', 'string'], ['ordered_at', 'timestamp'], ['updated_at', 'timestamp']],
+    table: 'orders',
+    pk: OLTP_PRIMARY_KEYS.orders,
+    createdColumn: 'ordered_at',
+    fields: [
+      ['order_id', 'long'],
+      ['customer_id', 'long'],
+      ['status', 'string'],
+      ['total_amount', 'decimal'],
+      ['currency', 'string'],
+      ['ordered_at', 'timestamp'],
+      ['updated_at', 'timestamp'],
+    ],
   },
   order_items: {
-    table: 'order_items', pk: OLTP_PRIMARY_KEYS.order_items,
-    fields: [['order_item_id', 'long'], ['order_id', 'long'], ['product_id', 'long'], ['quantity', 'int'], ['unit_price', 'decimal'], ['updated_at', 'timestamp']],
+    table: 'order_items',
+    pk: OLTP_PRIMARY_KEYS.order_items,
+    fields: [
+      ['order_item_id', 'long'],
+      ['order_id', 'long'],
+      ['product_id', 'long'],
+      ['quantity', 'int'],
+      ['unit_price', 'decimal'],
+      ['updated_at', 'timestamp'],
+    ],
   },
 };
 
@@ -178,17 +239,28 @@ function selectList(spec: TableSpec): string {
     return `t.${col}`;
   });
   const pk = pg.escapeIdentifier(spec.pk);
-  cols.push(`${isoUtc('t.updated_at')} as "_cursor_ts"`, `t.${pk}::text as "_cursor_id"`, `t.updated_at < $2::timestamptz as "_below_horizon"`);
-  cols.push(spec.createdColumn ? `(t.updated_at - t.${pg.escapeIdentifier(spec.createdColumn)}) <= ${CREATE_TOLERANCE} as "_fresh"` : `false as "_fresh"`);
+  cols.push(
+    `${isoUtc('t.updated_at')} as "_cursor_ts"`,
+    `t.${pk}::text as "_cursor_id"`,
+    `t.updated_at < $2::timestamptz as "_below_horizon"`,
+  );
+  cols.push(
+    spec.createdColumn
+      ? `(t.updated_at - t.${pg.escapeIdentifier(spec.createdColumn)}) <= ${CREATE_TOLERANCE} as "_fresh"`
+      : `false as "_fresh"`,
+  );
   return cols.join(', ');
 }
 
 /** Keyset page: $1 limit, $2 horizon, then the cursor ($3 updated_at[, $4 pk]). */
 function pageQuery(spec: TableSpec, cursor: Cursor | null): { text: string; name: string } {
   const pk = pg.escapeIdentifier(spec.pk);
-  const where = cursor === null ? ''
-    : cursor.id === null ? 'where t.updated_at >= $3::timestamptz'
-      : `where (t.updated_at, t.${pk}) > ($3::timestamptz, $4::bigint)`;
+  const where =
+    cursor === null
+      ? ''
+      : cursor.id === null
+        ? 'where t.updated_at >= $3::timestamptz'
+        : `where (t.updated_at, t.${pk}) > ($3::timestamptz, $4::bigint)`;
   const kind = cursor === null ? 'all' : cursor.id === null ? 'since' : 'after';
   return {
     name: `sluice_extract_${spec.table}_${kind}`,
@@ -199,9 +271,17 @@ function pageQuery(spec: TableSpec, cursor: Cursor | null): { text: string; name
 }
 
 /** A read cursor: after (updated_at, id), or from updated_at inclusive when id is null (--since). */
-interface Cursor { updated_at: string; id: string | null }
+interface Cursor {
+  updated_at: string;
+  id: string | null;
+}
 
-function toValue(spec: TableSpec, row: Record<string, unknown>, op: 'c' | 'u' | 'r', extractedAt: number): Record<string, unknown> {
+function toValue(
+  spec: TableSpec,
+  row: Record<string, unknown>,
+  op: 'c' | 'u' | 'r',
+  extractedAt: number,
+): Record<string, unknown> {
   const value: Record<string, unknown> = {};
   for (const [name, kind] of spec.fields) {
     const v = row[name];
@@ -217,7 +297,10 @@ function checkSchemaMatches(spec: TableSpec, schema: unknown): void {
   const names = ((schema as { fields?: { name: string }[] }).fields ?? []).map((f) => f.name);
   const expected = [...spec.fields.map(([n]) => n), 'op', 'extracted_at'];
   if (names.join(',') !== expected.join(',')) {
-    throw new SluiceError('INTERNAL', `schema of ${spec.table} has fields ${names.join(', ')}; the extractor reads ${expected.join(', ')}`);
+    throw new SluiceError(
+      'INTERNAL',
+      `schema of ${spec.table} has fields ${names.join(', ')}; the extractor reads ${expected.join(', ')}`,
+    );
   }
 }
 
@@ -295,11 +378,25 @@ const TS_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
 
 function parsePosition(raw: Buffer, where: { topic: string; partition: number; offset: string }): ExtractPosition {
   let value: unknown;
-  try { value = JSON.parse(raw.toString('utf8')); } catch { value = undefined; }
+  try {
+    value = JSON.parse(raw.toString('utf8'));
+  } catch {
+    value = undefined;
+  }
   const v = value as { updated_at?: unknown; id?: unknown } | undefined;
   const id = typeof v?.id === 'number' ? String(v.id) : v?.id;
-  if (!v || typeof v.updated_at !== 'string' || !TS_PATTERN.test(v.updated_at) || typeof id !== 'string' || !/^-?\d+$/.test(id)) {
-    throw new SluiceError('EXTRACT_POSITION_INVALID', `${where.topic} holds a position that is not {"updated_at": "<ISO UTC>", "id": "<pk>"} at partition ${where.partition} offset ${where.offset}`, { coordinates: where });
+  if (
+    !v ||
+    typeof v.updated_at !== 'string' ||
+    !TS_PATTERN.test(v.updated_at) ||
+    typeof id !== 'string' ||
+    !/^-?\d+$/.test(id)
+  ) {
+    throw new SluiceError(
+      'EXTRACT_POSITION_INVALID',
+      `${where.topic} holds a position that is not {"updated_at": "<ISO UTC>", "id": "<pk>"} at partition ${where.partition} offset ${where.offset}`,
+      { coordinates: where },
+    );
   }
   return { updated_at: v.updated_at, id };
 }
@@ -308,7 +405,11 @@ function parsePosition(raw: Buffer, where: { topic: string; partition: number; o
  * Reads the compacted positions topic to its end (the end offsets seen at start). The latest
  * record per key wins; a tombstone forgets the table (its next run is a snapshot).
  */
-export async function readPositions(kafka: KafkaClient, topic: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Map<string, ExtractPosition>> {
+export async function readPositions(
+  kafka: KafkaClient,
+  topic: string,
+  opts: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<Map<string, ExtractPosition>> {
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const admin = kafka.admin();
   let ends: { partition: number; high: string; low: string }[];
@@ -318,7 +419,11 @@ export async function readPositions(kafka: KafkaClient, topic: string, opts: { t
     await retryKafka(() => admin.connect(), `connecting to read ${topic}`, { signal: opts.signal });
     ends = await retryKafka(() => admin.fetchTopicOffsets(topic), `end offsets of ${topic}`, { signal: opts.signal });
   } catch (err) {
-    throw new SluiceError('KAFKA_CONNECT_FAILED', `cannot read the end offsets of the positions topic ${topic}: ${(err as Error).message}`, { cause: err });
+    throw new SluiceError(
+      'KAFKA_CONNECT_FAILED',
+      `cannot read the end offsets of the positions topic ${topic}: ${(err as Error).message}`,
+      { cause: err },
+    );
   } finally {
     await admin.disconnect().catch(() => {});
   }
@@ -330,20 +435,30 @@ export async function readPositions(kafka: KafkaClient, topic: string, opts: { t
   const heard = new Set<number>();
   // A throwaway group: positions are read whole on every run and never committed. Short fetch
   // waits: once caught up the consumer leaves at once instead of finishing a 5 s long poll.
-  const consumer = kafka.raw.consumer({ groupId: `sluice-extract-positions-${randomBytes(6).toString('hex')}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 200 });
+  const consumer = kafka.raw.consumer({
+    groupId: `sluice-extract-positions-${randomBytes(6).toString('hex')}`,
+    allowAutoTopicCreation: false,
+    maxWaitTimeInMs: 200,
+  });
   let lastProgress = Date.now();
   let watchdog: NodeJS.Timeout | undefined;
   try {
-    await retryKafka(async () => {
-      await consumer.connect();
-      await consumer.subscribe({ topic, fromBeginning: true });
-    }, `subscribing to ${topic}`, { signal: opts.signal });
+    await retryKafka(
+      async () => {
+        await consumer.connect();
+        await consumer.subscribe({ topic, fromBeginning: true });
+      },
+      `subscribing to ${topic}`,
+      { signal: opts.signal },
+    );
     await new Promise<void>((resolve, reject) => {
       const caughtUp = () => [...targets].every(([p, high]) => (next.get(p) ?? 0n) >= high);
       const fail = (err: unknown) => reject(asSluiceError(err, 'KAFKA_CONNECT_FAILED'));
       // A crash kafkajs restarts (a transient broker error) is not a failure; the watchdog still
       // fails the read if the restarted consumer makes no progress.
-      consumer.on(consumer.events.CRASH, (e) => { if (!(e.payload as { restart?: boolean }).restart) fail(e.payload.error); });
+      consumer.on(consumer.events.CRASH, (e) => {
+        if (!(e.payload as { restart?: boolean }).restart) fail(e.payload.error);
+      });
       watchdog = setInterval(() => {
         if (opts.signal?.aborted) return resolve();
         if (Date.now() - lastProgress < timeoutMs) return;
@@ -351,28 +466,36 @@ export async function readPositions(kafka: KafkaClient, topic: string, opts: { t
         // A partition whose tail records were compacted away (a tombstone past
         // delete.retention.ms) never reaches its old end offset; having read it is enough.
         if (missing.every((p) => heard.has(p))) return resolve();
-        fail(new SluiceError('KAFKA_CONNECT_FAILED', `reading the positions topic ${topic} made no progress for ${timeoutMs} ms (partitions ${missing.join(', ')} unread)`));
+        fail(
+          new SluiceError(
+            'KAFKA_CONNECT_FAILED',
+            `reading the positions topic ${topic} made no progress for ${timeoutMs} ms (partitions ${missing.join(', ')} unread)`,
+          ),
+        );
       }, 200);
-      consumer.run({
-        autoCommit: false,
-        eachBatch: async ({ batch }) => {
-          for (const m of batch.messages) {
-            const key = m.key?.toString('utf8');
-            if (key !== undefined) {
-              if (m.value === null) positions.delete(key);
-              else positions.set(key, parsePosition(m.value, { topic, partition: batch.partition, offset: m.offset }));
+      consumer
+        .run({
+          autoCommit: false,
+          eachBatch: async ({ batch }) => {
+            for (const m of batch.messages) {
+              const key = m.key?.toString('utf8');
+              if (key !== undefined) {
+                if (m.value === null) positions.delete(key);
+                else
+                  positions.set(key, parsePosition(m.value, { topic, partition: batch.partition, offset: m.offset }));
+              }
+              next.set(batch.partition, BigInt(m.offset) + 1n);
             }
-            next.set(batch.partition, BigInt(m.offset) + 1n);
-          }
-          heard.add(batch.partition);
-          lastProgress = Date.now();
-          if (caughtUp()) {
-            // Paused before the next fetch, so disconnecting does not wait out a long poll.
-            consumer.pause([{ topic }]);
-            resolve();
-          }
-        },
-      }).catch(fail);
+            heard.add(batch.partition);
+            lastProgress = Date.now();
+            if (caughtUp()) {
+              // Paused before the next fetch, so disconnecting does not wait out a long poll.
+              consumer.pause([{ topic }]);
+              resolve();
+            }
+          },
+        })
+        .catch(fail);
     });
   } finally {
     clearInterval(watchdog);
@@ -389,7 +512,9 @@ export interface PostgresIncrementalSource {
   /** Connects to Postgres, Kafka and the registry; creates missing topics; registers the schemas. Idempotent. */
   connect(): Promise<void>;
   /** One run over the configured tables (or `opts.tables`). */
-  extract(opts?: Omit<ExtractOptions, keyof PostgresIncrementalSourceInput> & { tables?: readonly OltpTable[] }): Promise<ExtractResult>;
+  extract(
+    opts?: Omit<ExtractOptions, keyof PostgresIncrementalSourceInput> & { tables?: readonly OltpTable[] },
+  ): Promise<ExtractResult>;
   close(): Promise<void>;
 }
 
@@ -397,15 +522,29 @@ export interface PostgresIncrementalSource {
 const MAX_REQUEST_BYTES = 512 * 1024;
 
 function parseSince(since: string | number | Date): string {
-  const ms = since instanceof Date ? since.getTime() : typeof since === 'number' ? since : /^\d+$/.test(since) ? Number(since) : Date.parse(since);
-  if (!Number.isFinite(ms)) throw new SluiceError('CLI_USAGE', `--since ${String(since)} is not a time: give an ISO-8601 time (2025-06-01T00:00:00Z) or epoch milliseconds`);
+  const ms =
+    since instanceof Date
+      ? since.getTime()
+      : typeof since === 'number'
+        ? since
+        : /^\d+$/.test(since)
+          ? Number(since)
+          : Date.parse(since);
+  if (!Number.isFinite(ms))
+    throw new SluiceError(
+      'CLI_USAGE',
+      `--since ${String(since)} is not a time: give an ISO-8601 time (2025-06-01T00:00:00Z) or epoch milliseconds`,
+    );
   return new Date(ms).toISOString();
 }
 
 /**
  * The connector: validation here (CONFIG_INVALID before any I/O), connections in `connect()`.
  */
-export function createPostgresIncrementalSource(cfg: Config, input: PostgresIncrementalSourceInput = {}): PostgresIncrementalSource {
+export function createPostgresIncrementalSource(
+  cfg: Config,
+  input: PostgresIncrementalSourceInput = {},
+): PostgresIncrementalSource {
   const source = parseExtractSourceConfig(input);
   const database = source.database ?? cfg.oltpDatabase;
   for (const table of source.tables) checkSchemaMatches(TABLE_SPECS[table], loadSchema(`oltp.${table}`));
@@ -425,10 +564,11 @@ export function createPostgresIncrementalSource(cfg: Config, input: PostgresIncr
       const admin = kafka.admin();
       try {
         await admin.connect();
-        const created = await ensureTopics(admin, [
-          ...source.tables.map((t) => ({ topic: topicOf(t) })),
-          { topic: source.positionsTopic, compacted: true },
-        ], { partitions: cfg.topicPartitions, replicationFactor: cfg.topicReplication });
+        const created = await ensureTopics(
+          admin,
+          [...source.tables.map((t) => ({ topic: topicOf(t) })), { topic: source.positionsTopic, compacted: true }],
+          { partitions: cfg.topicPartitions, replicationFactor: cfg.topicReplication },
+        );
         if (created.length) log.info({ topics: created }, 'created extract topics');
       } catch (err) {
         throw asSluiceError(err, 'KAFKA_CONNECT_FAILED');
@@ -447,7 +587,11 @@ export function createPostgresIncrementalSource(cfg: Config, input: PostgresIncr
     try {
       await producer.connect();
     } catch (err) {
-      throw new SluiceError('KAFKA_CONNECT_FAILED', `cannot connect the extract producer to ${cfg.kafkaBrokers}: ${(err as Error).message}`, { cause: err });
+      throw new SluiceError(
+        'KAFKA_CONNECT_FAILED',
+        `cannot connect the extract producer to ${cfg.kafkaBrokers}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     const conf = pgConnection(cfg, database);
     client = new pg.Client({ ...conf, application_name: 'sluice-extract' });
@@ -455,7 +599,11 @@ export function createPostgresIncrementalSource(cfg: Config, input: PostgresIncr
       await client.connect();
       await client.query(`set timezone = 'UTC'`);
     } catch (err) {
-      throw new SluiceError('PG_QUERY_FAILED', `cannot connect to Postgres database "${database}" at ${conf.host}:${conf.port}: ${(err as Error).message}`, { cause: err });
+      throw new SluiceError(
+        'PG_QUERY_FAILED',
+        `cannot connect to Postgres database "${database}" at ${conf.host}:${conf.port}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 
@@ -463,7 +611,11 @@ export function createPostgresIncrementalSource(cfg: Config, input: PostgresIncr
     try {
       await producer!.send({ topic, acks: -1, messages });
     } catch (err) {
-      throw new SluiceError('KAFKA_PRODUCE_FAILED', `producing ${messages.length} records to ${topic}: ${(err as Error).message}`, { cause: err });
+      throw new SluiceError(
+        'KAFKA_PRODUCE_FAILED',
+        `producing ${messages.length} records to ${topic}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 
@@ -485,7 +637,9 @@ export function createPostgresIncrementalSource(cfg: Config, input: PostgresIncr
     try {
       return await fn();
     } catch (err) {
-      throw err instanceof SluiceError ? err : new SluiceError('PG_QUERY_FAILED', `${what}: ${(err as Error).message}`, { cause: err });
+      throw err instanceof SluiceError
+        ? err
+        : new SluiceError('PG_QUERY_FAILED', `${what}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -493,20 +647,42 @@ export function createPostgresIncrementalSource(cfg: Config, input: PostgresIncr
     await send(source.positionsTopic, [{ key: table, value: JSON.stringify(position) }]);
   }
 
-  async function extractTable(table: OltpTable, start: Cursor | null, mode: ExtractMode, opts: Pick<ExtractOptions, 'signal' | 'onProgress' | 'stats'>): Promise<TableExtractResult> {
+  async function extractTable(
+    table: OltpTable,
+    start: Cursor | null,
+    mode: ExtractMode,
+    opts: Pick<ExtractOptions, 'signal' | 'onProgress' | 'stats'>,
+  ): Promise<TableExtractResult> {
     const spec = TABLE_SPECS[table];
     const topic = topicOf(table);
     const schemaId = schemaIds.get(table)!;
     const t0 = performance.now();
-    const op = mode === 'incremental' ? undefined : 'r' as const;
-    const startPosition: ExtractPosition | null = start && start.id !== null ? { updated_at: start.updated_at, id: start.id } : null;
+    const op = mode === 'incremental' ? undefined : ('r' as const);
+    const startPosition: ExtractPosition | null =
+      start && start.id !== null ? { updated_at: start.updated_at, id: start.id } : null;
     const result: TableExtractResult = {
-      table, topic, mode, rows: 0, batches: 0, bytes: 0, heldBack: 0, startPosition, position: startPosition,
-      horizon: '', blockingTransaction: null, elapsedMs: 0,
+      table,
+      topic,
+      mode,
+      rows: 0,
+      batches: 0,
+      bytes: 0,
+      heldBack: 0,
+      startPosition,
+      position: startPosition,
+      horizon: '',
+      blockingTransaction: null,
+      elapsedMs: 0,
     };
     const report = (done: boolean) => {
       const elapsedMs = performance.now() - t0;
-      opts.onProgress?.({ table, rows: result.rows, elapsedMs: Math.round(elapsedMs), rowsPerSecond: Math.round((result.rows * 1000) / Math.max(1, elapsedMs)), done });
+      opts.onProgress?.({
+        table,
+        rows: result.rows,
+        elapsedMs: Math.round(elapsedMs),
+        rowsPerSecond: Math.round((result.rows * 1000) / Math.max(1, elapsedMs)),
+        done,
+      });
     };
     const ticker = opts.onProgress ? setInterval(() => report(false), 1000) : undefined;
     const db = client!;
@@ -517,12 +693,26 @@ export function createPostgresIncrementalSource(cfg: Config, input: PostgresIncr
       result.horizon = horizon.cap;
       result.blockingTransaction = horizon.blocking;
       if (horizon.hidden > 0) {
-        log.warn({ code: 'SLUICE_ERR_EXTRACT_HORIZON_HIDDEN', database, hidden: horizon.hidden, safetyLagMs: source.safetyLagMs }, 'some sessions are hidden from this role in pg_stat_activity; holding the position back by the safety lag too (grant pg_read_all_stats to the extract role)');
+        log.warn(
+          {
+            code: 'SLUICE_ERR_EXTRACT_HORIZON_HIDDEN',
+            database,
+            hidden: horizon.hidden,
+            safetyLagMs: source.safetyLagMs,
+          },
+          'some sessions are hidden from this role in pg_stat_activity; holding the position back by the safety lag too (grant pg_read_all_stats to the extract role)',
+        );
       }
-      if (horizon.blocking) log.debug({ table, pid: horizon.blocking.pid, xactStart: horizon.blocking.xactStart }, 'an open transaction holds the extract position back');
+      if (horizon.blocking)
+        log.debug(
+          { table, pid: horizon.blocking.pid, xactStart: horizon.blocking.xactStart },
+          'an open transaction holds the extract position back',
+        );
       log.debug({ table, mode, horizon: horizon.cap, snapshotXmin: horizon.snapshotXmin, start }, 'extracting');
 
-      await pgStep(`opening the snapshot of ${database}.${table}`, () => db.query('begin isolation level repeatable read read only'));
+      await pgStep(`opening the snapshot of ${database}.${table}`, () =>
+        db.query('begin isolation level repeatable read read only'),
+      );
       inTransaction = true;
       let cursor = start;
       let pending: Promise<void> | undefined;
@@ -534,7 +724,9 @@ export function createPostgresIncrementalSource(cfg: Config, input: PostgresIncr
         try {
           ({ rows } = await db.query({ ...query, values }));
         } catch (err) {
-          throw new SluiceError('PG_QUERY_FAILED', `reading ${database}.${table}: ${(err as Error).message}`, { cause: err });
+          throw new SluiceError('PG_QUERY_FAILED', `reading ${database}.${table}: ${(err as Error).message}`, {
+            cause: err,
+          });
         }
         // The previous page's events and position become durable while this page was read.
         if (pending) await pending;
@@ -587,7 +779,10 @@ export function createPostgresIncrementalSource(cfg: Config, input: PostgresIncr
     }
     report(true);
     if (result.heldBack > 0) {
-      log.info({ table, heldBack: result.heldBack, horizon: result.horizon, blocking: result.blockingTransaction }, 'rows at or after the horizon were published; the position stays before them and the next run re-reads them');
+      log.info(
+        { table, heldBack: result.heldBack, horizon: result.horizon, blocking: result.blockingTransaction },
+        'rows at or after the horizon were published; the position stays before them and the next run re-reads them',
+      );
     }
     return result;
   }
@@ -604,15 +799,26 @@ export function createPostgresIncrementalSource(cfg: Config, input: PostgresIncr
     config: source,
     connect,
     async extract(opts = {}) {
-      if (opts.full && opts.since !== undefined) throw new SluiceError('CLI_USAGE', '--full and --since exclude each other: --full re-reads every row');
+      if (opts.full && opts.since !== undefined)
+        throw new SluiceError('CLI_USAGE', '--full and --since exclude each other: --full re-reads every row');
       const since = opts.since === undefined ? undefined : parseSince(opts.since);
       const tables = opts.tables ?? source.tables;
       for (const t of tables) {
-        if (!source.tables.includes(t)) throw new SluiceError('CLI_USAGE', `table ${t} is not configured for this source (configured: ${source.tables.join(', ')})`);
+        if (!source.tables.includes(t))
+          throw new SluiceError(
+            'CLI_USAGE',
+            `table ${t} is not configured for this source (configured: ${source.tables.join(', ')})`,
+          );
       }
       await connect();
       const t0 = performance.now();
-      const stored = opts.full || since ? new Map<string, ExtractPosition>() : await readPositions(kafka!, source.positionsTopic, { timeoutMs: source.positionsReadTimeoutMs, signal: opts.signal });
+      const stored =
+        opts.full || since
+          ? new Map<string, ExtractPosition>()
+          : await readPositions(kafka!, source.positionsTopic, {
+              timeoutMs: source.positionsReadTimeoutMs,
+              signal: opts.signal,
+            });
       const result: ExtractResult = { tables: {}, rows: 0, elapsedMs: 0, aborted: false };
       for (const table of tables) {
         if (opts.signal?.aborted) break;
@@ -625,7 +831,22 @@ export function createPostgresIncrementalSource(cfg: Config, input: PostgresIncr
       }
       result.aborted = Boolean(opts.signal?.aborted);
       result.elapsedMs = Math.round(performance.now() - t0);
-      log.info({ database, rows: result.rows, elapsedMs: result.elapsedMs, aborted: result.aborted, tables: Object.values(result.tables).map((t) => ({ table: t.table, mode: t.mode, rows: t.rows, heldBack: t.heldBack, position: t.position })) }, 'extract finished');
+      log.info(
+        {
+          database,
+          rows: result.rows,
+          elapsedMs: result.elapsedMs,
+          aborted: result.aborted,
+          tables: Object.values(result.tables).map((t) => ({
+            table: t.table,
+            mode: t.mode,
+            rows: t.rows,
+            heldBack: t.heldBack,
+            position: t.position,
+          })),
+        },
+        'extract finished',
+      );
       return result;
     },
     close: closeAll,
@@ -720,7 +941,12 @@ export function startExtractSchedule(cfg: Config, opts: ExtractScheduleOptions =
   const plan = (delayMs: number) => {
     if (stopped) return;
     clearTimeout(timer);
-    timer = setTimeout(() => { void runNow(); }, Math.max(0, delayMs));
+    timer = setTimeout(
+      () => {
+        void runNow();
+      },
+      Math.max(0, delayMs),
+    );
   };
 
   function runNow(): Promise<void> {
@@ -739,7 +965,10 @@ export function startExtractSchedule(cfg: Config, opts: ExtractScheduleOptions =
         const e = asSluiceError(err);
         consecutiveFailures++;
         next = Math.min(intervalMs, retryMs * 2 ** (consecutiveFailures - 1));
-        log.error({ code: e.code, err: e.message, failures: consecutiveFailures, retryInMs: next }, 'scheduled extract failed; will retry');
+        log.error(
+          { code: e.code, err: e.message, failures: consecutiveFailures, retryInMs: next },
+          'scheduled extract failed; will retry',
+        );
         onRun?.({ error: e });
       } finally {
         current = undefined;

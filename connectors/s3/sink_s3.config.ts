@@ -18,38 +18,92 @@ export type S3Zone = (typeof S3_SINK_ZONES)[number];
 export const S3_SINK_FORMATS = ['avro', 'jsonl.gz'] as const;
 export type S3Format = (typeof S3_SINK_FORMATS)[number];
 
-export const s3SinkConfigSchema = z.object({
-  name: z.string().default('')
-    .describe('Connector name in logs and metrics; empty: `s3-<zone>`.'),
-  zone: z.enum(S3_SINK_ZONES).default('raw')
-    .describe('Lake zone, the first path segment: `raw` (every source record, original bytes), `staging` (validated records, decoded and written with their own schema), `quarantine` (DLQ records, original bytes).'),
-  format: z.enum(S3_SINK_FORMATS).default('avro')
-    .describe('Object format: `avro` (Avro object container file) or `jsonl.gz` (gzipped JSON lines).'),
-  avroCodec: z.enum(['null', 'deflate']).default('null')
-    .describe('Block codec of Avro container files (`null` or `deflate`); ignored for jsonl.gz.'),
-  bucket: z.string().default('')
-    .describe('Bucket; empty: SLUICE_S3_BUCKET.'),
-  rollRecords: z.number().int().positive().default(10_000)
-    .describe('Close a batch once it holds this many records. Keep it at or below the runner\'s maxInFlightPerPartition (10 000), or the partition pauses before the batch fills and only the idle close lands it.'),
-  rollBytes: z.number().int().positive().default(16 * MiB)
-    .describe('Close a batch once its encoded records (before compression) reach this many bytes.'),
-  rollEventTimeMs: z.number().int().positive().max(HOUR_MS)
-    .refine((v) => HOUR_MS % v === 0, 'must divide one hour evenly (an object never spans two hours of event time)')
-    .default(HOUR_MS)
-    .describe('Event-time span of one object: a record whose Kafka timestamp falls in another span of this length closes the batch. Divides an hour, so an object never spans two hour directories.'),
-  idleCloseMs: z.number().int().min(0).default(30_000)
-    .describe('Close a partition\'s open batch when no record arrived for this long (wall clock), so sparse topics still land; 0 disables. Such boundaries are not reproducible, which is safe: see "Exactly once" in sink_s3.ts.'),
-  partSize: z.number().int().min(5 * MiB).default(5 * MiB)
-    .describe('Multipart part size in bytes (S3 minimum 5 MiB). Memory of one upload is about partSize × (queueSize + 1).'),
-  queueSize: z.number().int().min(1).max(16).default(2)
-    .describe('Parts of one object uploaded concurrently.'),
-  maxConcurrentUploads: z.number().int().min(1).max(64).default(2)
-    .describe('Objects this connector uploads at once; more closed batches wait their turn. Bounds upload memory to maxConcurrentUploads × partSize × (queueSize + 1).'),
-  maxRetries: z.number().int().min(0).default(5)
-    .describe('Retries of a failed upload (backoff with jitter; the retry rewrites the same object name). After the last one the batch\'s records are failed and the runner stops without committing them.'),
-  staleUploadAgeMs: z.number().int().min(0).default(24 * HOUR_MS)
-    .describe('At connect, abort incomplete multipart uploads under `<zone>/` initiated longer ago than this (0: never). Independently, the first record of each partition aborts that partition\'s uploads begun before this connector started (a killed predecessor\'s).'),
-}).strict();
+export const s3SinkConfigSchema = z
+  .object({
+    name: z.string().default('').describe('Connector name in logs and metrics; empty: `s3-<zone>`.'),
+    zone: z
+      .enum(S3_SINK_ZONES)
+      .default('raw')
+      .describe(
+        'Lake zone, the first path segment: `raw` (every source record, original bytes), `staging` (validated records, decoded and written with their own schema), `quarantine` (DLQ records, original bytes).',
+      ),
+    format: z
+      .enum(S3_SINK_FORMATS)
+      .default('avro')
+      .describe('Object format: `avro` (Avro object container file) or `jsonl.gz` (gzipped JSON lines).'),
+    avroCodec: z
+      .enum(['null', 'deflate'])
+      .default('null')
+      .describe('Block codec of Avro container files (`null` or `deflate`); ignored for jsonl.gz.'),
+    bucket: z.string().default('').describe('Bucket; empty: SLUICE_S3_BUCKET.'),
+    rollRecords: z
+      .number()
+      .int()
+      .positive()
+      .default(10_000)
+      .describe(
+        "Close a batch once it holds this many records. Keep it at or below the runner's maxInFlightPerPartition (10 000), or the partition pauses before the batch fills and only the idle close lands it.",
+      ),
+    rollBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(16 * MiB)
+      .describe('Close a batch once its encoded records (before compression) reach this many bytes.'),
+    rollEventTimeMs: z
+      .number()
+      .int()
+      .positive()
+      .max(HOUR_MS)
+      .refine((v) => HOUR_MS % v === 0, 'must divide one hour evenly (an object never spans two hours of event time)')
+      .default(HOUR_MS)
+      .describe(
+        'Event-time span of one object: a record whose Kafka timestamp falls in another span of this length closes the batch. Divides an hour, so an object never spans two hour directories.',
+      ),
+    idleCloseMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(30_000)
+      .describe(
+        'Close a partition\'s open batch when no record arrived for this long (wall clock), so sparse topics still land; 0 disables. Such boundaries are not reproducible, which is safe: see "Exactly once" in sink_s3.ts.',
+      ),
+    partSize: z
+      .number()
+      .int()
+      .min(5 * MiB)
+      .default(5 * MiB)
+      .describe(
+        'Multipart part size in bytes (S3 minimum 5 MiB). Memory of one upload is about partSize × (queueSize + 1).',
+      ),
+    queueSize: z.number().int().min(1).max(16).default(2).describe('Parts of one object uploaded concurrently.'),
+    maxConcurrentUploads: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(2)
+      .describe(
+        'Objects this connector uploads at once; more closed batches wait their turn. Bounds upload memory to maxConcurrentUploads × partSize × (queueSize + 1).',
+      ),
+    maxRetries: z
+      .number()
+      .int()
+      .min(0)
+      .default(5)
+      .describe(
+        "Retries of a failed upload (backoff with jitter; the retry rewrites the same object name). After the last one the batch's records are failed and the runner stops without committing them.",
+      ),
+    staleUploadAgeMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(24 * HOUR_MS)
+      .describe(
+        "At connect, abort incomplete multipart uploads under `<zone>/` initiated longer ago than this (0: never). Independently, the first record of each partition aborts that partition's uploads begun before this connector started (a killed predecessor's).",
+      ),
+  })
+  .strict();
 
 /** The validated configuration, every default applied. */
 export type S3SinkConfig = z.output<typeof s3SinkConfigSchema>;
@@ -61,7 +115,9 @@ export function parseS3SinkConfig(input: unknown): S3SinkConfig {
   const parsed = s3SinkConfigSchema.safeParse(input ?? {});
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`);
-    throw new SluiceError('CONFIG_INVALID', `invalid S3 sink configuration: ${problems.join('; ')}`, { details: { problems } });
+    throw new SluiceError('CONFIG_INVALID', `invalid S3 sink configuration: ${problems.join('; ')}`, {
+      details: { problems },
+    });
   }
   return parsed.data;
 }
@@ -69,5 +125,10 @@ export function parseS3SinkConfig(input: unknown): S3SinkConfig {
 /** Field → { description, default } for docs and `sluice describe`. */
 export function s3SinkConfigDocs(): Record<string, { description: string; default: unknown }> {
   const defaults = s3SinkConfigSchema.parse({});
-  return Object.fromEntries(Object.entries(s3SinkConfigSchema.shape).map(([k, v]) => [k, { description: v.description ?? '', default: defaults[k as keyof S3SinkConfig] }]));
+  return Object.fromEntries(
+    Object.entries(s3SinkConfigSchema.shape).map(([k, v]) => [
+      k,
+      { description: v.description ?? '', default: defaults[k as keyof S3SinkConfig] },
+    ]),
+  );
 }

@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deflateRawSync, gzipSync } from 'node:zlib';
-import { AbortMultipartUploadCommand, HeadBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type avro from 'avsc';
 import { loadConfig, type Config } from '../../src/config/config.ts';
@@ -13,7 +20,13 @@ import { loadSchema } from '../../src/domain/schemas.ts';
 import { createS3Client } from '../../src/s3/s3Client.ts';
 import { forSchema } from '../../src/serde/logicalTypes.ts';
 import type { Ack, Output, SinkConnector, SinkContext, SinkFactory, SourceRecord } from '../../src/topology/types.ts';
-import { parseS3SinkConfig, type S3Format, type S3SinkConfig, type S3SinkConfigInput, type S3Zone } from './sink_s3.config.ts';
+import {
+  parseS3SinkConfig,
+  type S3Format,
+  type S3SinkConfig,
+  type S3SinkConfigInput,
+  type S3Zone,
+} from './sink_s3.config.ts';
 
 /**
  * S3 lake sink: micro-batches per source topic-partition, written to
@@ -92,7 +105,14 @@ export function partitionDir(zone: S3Zone, topic: string, timestampMs: number): 
 }
 
 /** The object key of a batch: `<zone>/<topic>/dt=…/hour=…/<topic>+<partition>+<startOffset>.<ext>`. */
-export function objectKey(args: { zone: S3Zone; topic: string; partition: number; startOffset: bigint | string; timestamp: number; format: S3Format }): string {
+export function objectKey(args: {
+  zone: S3Zone;
+  topic: string;
+  partition: number;
+  startOffset: bigint | string;
+  timestamp: number;
+  format: S3Format;
+}): string {
   return `${partitionDir(args.zone, args.topic, args.timestamp)}/${args.topic}+${args.partition}+${args.startOffset}.${extensionOf(args.format)}`;
 }
 
@@ -111,13 +131,22 @@ export interface ParsedObjectKey {
   format: S3Format;
 }
 
-const KEY_PATTERN = /^(raw|staging|quarantine)\/([^/+]+)\/dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\/([^/+]+)\+(\d+)\+(\d+)\.(avro|jsonl\.gz)$/;
+const KEY_PATTERN =
+  /^(raw|staging|quarantine)\/([^/+]+)\/dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\/([^/+]+)\+(\d+)\+(\d+)\.(avro|jsonl\.gz)$/;
 
 /** The parts of a lake object key; undefined for anything that does not follow the layout. */
 export function parseObjectKey(key: string): ParsedObjectKey | undefined {
   const m = KEY_PATTERN.exec(key);
   if (!m || m[2] !== m[5]) return undefined;
-  return { zone: m[1] as S3Zone, topic: m[2], dt: m[3], hour: m[4], partition: Number(m[6]), startOffset: BigInt(m[7]), format: m[8] === 'avro' ? 'avro' : 'jsonl.gz' };
+  return {
+    zone: m[1] as S3Zone,
+    topic: m[2],
+    dt: m[3],
+    hour: m[4],
+    partition: Number(m[6]),
+    startOffset: BigInt(m[7]),
+    format: m[8] === 'avro' ? 'avro' : 'jsonl.gz',
+  };
 }
 
 /** Index of the event-time span a timestamp falls in; a batch never holds two spans. */
@@ -142,7 +171,10 @@ export interface BatchShape {
  * Must the open batch close *before* a record at `offset` goes in? Deterministic: depends only on
  * the batch and the record (event-time span, writer schema, an existing object starting here).
  */
-export function rollBefore(batch: BatchShape, record: { offset: bigint; bucket: number; schema: string }): RollReason | undefined {
+export function rollBefore(
+  batch: BatchShape,
+  record: { offset: bigint; bucket: number; schema: string },
+): RollReason | undefined {
   if (record.bucket !== batch.bucket) return 'event-time';
   if (record.schema !== batch.schema) return 'schema';
   if (batch.nextKnownStart !== undefined && record.offset >= batch.nextKnownStart) return 'aligned';
@@ -150,7 +182,10 @@ export function rollBefore(batch: BatchShape, record: { offset: bigint; bucket: 
 }
 
 /** Is the batch full *after* a record went in? */
-export function rollAfter(batch: Pick<BatchShape, 'records' | 'bytes'>, cfg: Pick<S3SinkConfig, 'rollRecords' | 'rollBytes'>): RollReason | undefined {
+export function rollAfter(
+  batch: Pick<BatchShape, 'records' | 'bytes'>,
+  cfg: Pick<S3SinkConfig, 'rollRecords' | 'rollBytes'>,
+): RollReason | undefined {
   if (batch.records >= cfg.rollRecords) return 'records';
   if (batch.bytes >= cfg.rollBytes) return 'bytes';
   return undefined;
@@ -163,29 +198,66 @@ export function nextKnownStart(starts: Iterable<bigint>, after: bigint): bigint 
   return best;
 }
 
-export interface PlannedRecord { offset: bigint; timestamp: number; bytes: number; schema?: string }
-export interface PlannedBatch { startOffset: bigint; lastOffset: bigint; records: number; bytes: number; timestamp: number; closedBy: RollReason | 'end' }
+export interface PlannedRecord {
+  offset: bigint;
+  timestamp: number;
+  bytes: number;
+  schema?: string;
+}
+export interface PlannedBatch {
+  startOffset: bigint;
+  lastOffset: bigint;
+  records: number;
+  bytes: number;
+  timestamp: number;
+  closedBy: RollReason | 'end';
+}
 
 /**
  * The batches the sink forms from one partition's records (deterministic rolls only), given the
  * start offsets of objects already in the lake. The connector applies the same rules record by
  * record; this is their specification, and what the tests replay.
  */
-export function planBatches(records: PlannedRecord[], cfg: Pick<S3SinkConfig, 'rollRecords' | 'rollBytes' | 'rollEventTimeMs'>, knownStarts: Iterable<bigint> = []): PlannedBatch[] {
+export function planBatches(
+  records: PlannedRecord[],
+  cfg: Pick<S3SinkConfig, 'rollRecords' | 'rollBytes' | 'rollEventTimeMs'>,
+  knownStarts: Iterable<bigint> = [],
+): PlannedBatch[] {
   const known = [...knownStarts];
   const out: PlannedBatch[] = [];
   let cur: (BatchShape & { lastOffset: bigint; timestamp: number }) | undefined;
   const close = (closedBy: PlannedBatch['closedBy']) => {
     if (!cur) return;
-    out.push({ startOffset: cur.startOffset, lastOffset: cur.lastOffset, records: cur.records, bytes: cur.bytes, timestamp: cur.timestamp, closedBy });
+    out.push({
+      startOffset: cur.startOffset,
+      lastOffset: cur.lastOffset,
+      records: cur.records,
+      bytes: cur.bytes,
+      timestamp: cur.timestamp,
+      closedBy,
+    });
     cur = undefined;
   };
   for (const r of records) {
     const bucket = eventTimeBucket(r.timestamp, cfg.rollEventTimeMs);
     const schema = r.schema ?? '';
-    if (cur) { const why = rollBefore(cur, { offset: r.offset, bucket, schema }); if (why) close(why); }
-    cur ??= { startOffset: r.offset, lastOffset: r.offset, records: 0, bytes: 0, bucket, schema, timestamp: r.timestamp, nextKnownStart: nextKnownStart(known, r.offset) };
-    cur.records++; cur.bytes += r.bytes; cur.lastOffset = r.offset;
+    if (cur) {
+      const why = rollBefore(cur, { offset: r.offset, bucket, schema });
+      if (why) close(why);
+    }
+    cur ??= {
+      startOffset: r.offset,
+      lastOffset: r.offset,
+      records: 0,
+      bytes: 0,
+      bucket,
+      schema,
+      timestamp: r.timestamp,
+      nextKnownStart: nextKnownStart(known, r.offset),
+    };
+    cur.records++;
+    cur.bytes += r.bytes;
+    cur.lastOffset = r.offset;
     const full = rollAfter(cur, cfg);
     if (full) close(full);
   }
@@ -207,10 +279,24 @@ export const LAKE_RECORD_SCHEMA = {
     { name: 'topic', type: 'string', doc: 'Source topic.' },
     { name: 'partition', type: 'int', doc: 'Source partition.' },
     { name: 'offset', type: 'long', doc: 'Offset in the source partition.' },
-    { name: 'timestamp', type: { type: 'long', logicalType: 'timestamp-millis' }, doc: 'Kafka record timestamp (epoch ms); the event time of the lake layout.' },
+    {
+      name: 'timestamp',
+      type: { type: 'long', logicalType: 'timestamp-millis' },
+      doc: 'Kafka record timestamp (epoch ms); the event time of the lake layout.',
+    },
     { name: 'key', type: ['null', 'string'], default: null, doc: 'Record key as UTF-8, null when absent.' },
-    { name: 'value', type: ['null', 'bytes'], default: null, doc: 'The original value bytes (for Avro topics the Confluent wire format), null for a tombstone.' },
-    { name: 'headers', type: { type: 'map', values: 'string' }, default: {}, doc: 'Record headers (DLQ records carry sluice.error.* here).' },
+    {
+      name: 'value',
+      type: ['null', 'bytes'],
+      default: null,
+      doc: 'The original value bytes (for Avro topics the Confluent wire format), null for a tombstone.',
+    },
+    {
+      name: 'headers',
+      type: { type: 'map', values: 'string' },
+      default: {},
+      doc: 'Record headers (DLQ records carry sluice.error.* here).',
+    },
   ],
 } as const;
 
@@ -233,7 +319,15 @@ export function lakeRecordType(): avro.Type {
 }
 
 export function lakeRecordOf(src: SourceRecord): LakeRecord {
-  return { topic: src.topic, partition: src.partition, offset: Number(src.offset), timestamp: src.timestamp, key: src.key === null ? null : src.key.toString('utf8'), value: src.value, headers: src.headers ?? {} };
+  return {
+    topic: src.topic,
+    partition: src.partition,
+    offset: Number(src.offset),
+    timestamp: src.timestamp,
+    key: src.key === null ? null : src.key.toString('utf8'),
+    value: src.value,
+    headers: src.headers ?? {},
+  };
 }
 
 /** JSON for lines: Buffers as base64 (raw values, bytes fields), bigints as strings. */
@@ -248,15 +342,25 @@ function jsonReplacer(this: Record<string, unknown>, k: string, v: unknown): unk
 export function avroLong(n: number): Buffer {
   let v = n >= 0 ? n * 2 : -n * 2 - 1;
   const bytes: number[] = [];
-  while (v > 0x7f) { bytes.push((v % 128) | 0x80); v = Math.floor(v / 128); }
+  while (v > 0x7f) {
+    bytes.push((v % 128) | 0x80);
+    v = Math.floor(v / 128);
+  }
   bytes.push(v);
   return Buffer.from(bytes);
 }
 
-function avroBytes(b: Buffer): Buffer[] { return [avroLong(b.length), b]; }
+function avroBytes(b: Buffer): Buffer[] {
+  return [avroLong(b.length), b];
+}
 
 /** Header of an Avro object container file (magic, metadata map, sync marker). */
-export function avroContainerHeader(schemaJson: string, codec: 'null' | 'deflate', metadata: Record<string, string>, sync: Buffer): Buffer {
+export function avroContainerHeader(
+  schemaJson: string,
+  codec: 'null' | 'deflate',
+  metadata: Record<string, string>,
+  sync: Buffer,
+): Buffer {
   const entries: [string, string][] = [['avro.schema', schemaJson], ['avro.codec', codec], ...Object.entries(metadata)];
   const parts: Buffer[] = [Buffer.from([0x4f, 0x62, 0x6a, 0x01]), avroLong(entries.length)];
   for (const [k, v] of entries) parts.push(...avroBytes(Buffer.from(k, 'utf8')), ...avroBytes(Buffer.from(v, 'utf8')));
@@ -274,7 +378,12 @@ export function syncMarker(key: string): Buffer {
 // ---------------------------------------------------------------------------------------------
 
 /** The block being filled: records encoded in place after BLOCK_HEAD; `body` ends SYNC_BYTES early. */
-interface OpenBlock { buf: Buffer; body: Buffer; pos: number; count: number }
+interface OpenBlock {
+  buf: Buffer;
+  body: Buffer;
+  pos: number;
+  count: number;
+}
 
 interface Batch {
   key: string;
@@ -364,10 +473,20 @@ const FLUSH_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
 function emptyStats(): S3SinkStats {
   return {
-    batches: 0, bytes: 0, rows: 0, retries: 0, failures: 0, lastFlushAt: null,
+    batches: 0,
+    bytes: 0,
+    rows: 0,
+    retries: 0,
+    failures: 0,
+    lastFlushAt: null,
     flushSeconds: { buckets: FLUSH_BUCKETS, counts: FLUSH_BUCKETS.map(() => 0), sum: 0, count: 0 },
     rolls: { records: 0, bytes: 0, 'event-time': 0, aligned: 0, schema: 0, idle: 0, watermark: 0, flush: 0 },
-    openBatches: 0, uploadsInFlight: 0, skippedRecords: 0, deadLettered: 0, rewinds: 0, staleUploadsAborted: 0,
+    openBatches: 0,
+    uploadsInFlight: 0,
+    skippedRecords: 0,
+    deadLettered: 0,
+    rewinds: 0,
+    staleUploadsAborted: 0,
   };
 }
 
@@ -417,7 +536,11 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
         const type = ctx.schemaFor(schemaName);
         // The .avsc text keeps logical types avsc leaves unregistered (timestamp-millis).
         let json: string;
-        try { json = JSON.stringify(loadSchema(schemaName)); } catch { json = JSON.stringify(type.schema({ exportAttrs: true })); }
+        try {
+          json = JSON.stringify(loadSchema(schemaName));
+        } catch {
+          json = JSON.stringify(type.schema({ exportAttrs: true }));
+        }
         w = { json, type };
       }
       writers.set(schemaName, w);
@@ -428,7 +551,10 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
   function schemaNameOf(o: Output): string {
     if (!decoded) return RAW_SCHEMA_NAME;
     if (o.raw || !o.schemaSubjectTopic) {
-      throw new SluiceError('CONFIG_INVALID', `${name}: the staging zone writes decoded values; output ${o.topic} is raw or has no schema (declare it without raw: true)`);
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `${name}: the staging zone writes decoded values; output ${o.topic} is raw or has no schema (declare it without raw: true)`,
+      );
     }
     return o.schemaSubjectTopic;
   }
@@ -439,7 +565,8 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
     if (cfg.format === 'avro') return writerFor(schemaName).type.encode(value, body, pos);
     // JSON lines check nothing by themselves: a staging object holds what its schema says, in
     // either format, so a value the schema refuses is refused here too.
-    if (decoded && !writerFor(schemaName).type.isValid(value)) throw new SluiceError('SINK_RECORD_REJECTED', `${name}: the value does not match ${schemaName}`);
+    if (decoded && !writerFor(schemaName).type.isValid(value))
+      throw new SluiceError('SINK_RECORD_REJECTED', `${name}: the value does not match ${schemaName}`);
     const line = `${JSON.stringify(value, jsonReplacer)}\n`;
     const n = Buffer.byteLength(line, 'utf8');
     if (pos + n > body.length) return body.length - (pos + n);
@@ -465,7 +592,8 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
         if (blk.pos - BLOCK_HEAD >= BLOCK_BYTES) finishBlock(b);
         return size;
       }
-      if (blk.count > 0) finishBlock(b); // full: the record opens the next block
+      if (blk.count > 0)
+        finishBlock(b); // full: the record opens the next block
       else b.block = newBlock(blk.body.length - BLOCK_HEAD - end + BLOCK_SLACK); // a record larger than a block
     }
   }
@@ -478,11 +606,21 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
   function encodeProblem(o: Output, schemaName: string): string | undefined {
     const value = decoded ? o.value : lakeRecordOf(o.source!);
     const bad: string[] = [];
-    if (!writerFor(schemaName).type.isValid(value, { errorHook: (path) => { bad.push(path.join('.') || '(root)'); } })) {
+    if (
+      !writerFor(schemaName).type.isValid(value, {
+        errorHook: (path) => {
+          bad.push(path.join('.') || '(root)');
+        },
+      })
+    ) {
       return `the value does not match the writer schema ${schemaName} at ${bad.slice(0, 5).join(', ')}`;
     }
     if (cfg.format === 'jsonl.gz') {
-      try { JSON.stringify(value, jsonReplacer); } catch (err) { return `the value cannot be written as JSON (${(err as Error).name})`; }
+      try {
+        JSON.stringify(value, jsonReplacer);
+      } catch (err) {
+        return `the value cannot be written as JSON (${(err as Error).name})`;
+      }
     }
     return undefined;
   }
@@ -496,7 +634,10 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
    */
   function refuse(o: Output, problem: string, err?: unknown): void {
     if (!ctx.deadLetter) {
-      failOutput(o, new SluiceError('SINK_RECORD_REJECTED', `${name}: ${problem}`, { cause: err, coordinates: coordinatesOf(o) }));
+      failOutput(
+        o,
+        new SluiceError('SINK_RECORD_REJECTED', `${name}: ${problem}`, { cause: err, coordinates: coordinatesOf(o) }),
+      );
       return;
     }
     stats.deadLettered++;
@@ -507,7 +648,11 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
     return o.source ? { topic: o.source.topic, partition: o.source.partition, offset: o.source.offset } : undefined;
   }
 
-  function failOutput(o: Output, err: unknown, code: 'S3_REQUEST_FAILED' | 'INTERNAL' | 'CONFIG_INVALID' = 'INTERNAL'): void {
+  function failOutput(
+    o: Output,
+    err: unknown,
+    code: 'S3_REQUEST_FAILED' | 'INTERNAL' | 'CONFIG_INVALID' = 'INTERNAL',
+  ): void {
     const e = asSluiceError(err, code, { coordinates: coordinatesOf(o) });
     for (const a of o.acks) a.fail(e);
   }
@@ -532,7 +677,11 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
     const records = blk.buf.subarray(BLOCK_HEAD, blk.pos);
     if (cfg.format === 'jsonl.gz' || cfg.avroCodec === 'deflate') {
       const packed = cfg.format === 'jsonl.gz' ? gzipSync(records) : deflateRawSync(records);
-      b.blocks.push(cfg.format === 'jsonl.gz' ? packed : Buffer.concat([avroLong(blk.count), avroLong(packed.length), packed, b.sync]));
+      b.blocks.push(
+        cfg.format === 'jsonl.gz'
+          ? packed
+          : Buffer.concat([avroLong(blk.count), avroLong(packed.length), packed, b.sync]),
+      );
       blk.pos = BLOCK_HEAD; // the compressed copy is kept: reuse the buffer
       blk.count = 0;
       return;
@@ -551,9 +700,22 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
     const key = `${objectKeyPrefix(dir, src.topic, src.partition)}${startOffset}.${extensionOf(cfg.format)}`;
     stats.openBatches++;
     return {
-      key, topic: src.topic, partition: src.partition, dir, startOffset, lastOffset: startOffset, timestamp: src.timestamp,
-      bucket: bucket_, schema, nextKnownStart: nextKnownStart(known, startOffset),
-      records: 0, bytes: 0, blocks: [], sync: syncMarker(key), acks: [], lastAddAt: Date.now(),
+      key,
+      topic: src.topic,
+      partition: src.partition,
+      dir,
+      startOffset,
+      lastOffset: startOffset,
+      timestamp: src.timestamp,
+      bucket: bucket_,
+      schema,
+      nextKnownStart: nextKnownStart(known, startOffset),
+      records: 0,
+      bytes: 0,
+      blocks: [],
+      sync: syncMarker(key),
+      acks: [],
+      lastAddAt: Date.now(),
     };
   }
 
@@ -600,7 +762,10 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
         // by the run that wrote it; whether that dead letter became durable is unknown (it held
         // the commit back), so it is sent again rather than acknowledged as written.
         const problem = encodeProblem(o, schema);
-        if (problem) { refuse(o, problem); return; }
+        if (problem) {
+          refuse(o, problem);
+          return;
+        }
         stats.skippedRecords++;
         for (const a of o.acks) a.release();
         return;
@@ -629,11 +794,17 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
       // toTopic checks values against the schema, but an operator that builds its outputs itself
       // does not. The record is left out of the batch (an empty one is dropped, so the next
       // record written opens it and names it: see refuse).
-      if (!b.records) { st.batch = undefined; stats.openBatches--; }
+      if (!b.records) {
+        st.batch = undefined;
+        stats.openBatches--;
+      }
       refuse(o, encodeProblem(o, schema) ?? `the value cannot be encoded (${(err as Error)?.name ?? 'error'})`, err);
       return;
     }
-    b.records++; b.bytes += size; b.lastOffset = offset; b.lastAddAt = Date.now();
+    b.records++;
+    b.bytes += size;
+    b.lastOffset = offset;
+    b.lastAddAt = Date.now();
     for (const a of o.acks) b.acks.push(a);
     const full = rollAfter(b, cfg);
     if (full) closeBatch(st, full);
@@ -645,7 +816,10 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
     for (let i = 0; i < queue.length; i++) {
       // place() may have started another directory listing: the rest waits behind it.
       const waiting = st.pending as Output[] | undefined;
-      if (waiting) { st.pending = waiting.concat(queue.slice(i)); return; }
+      if (waiting) {
+        st.pending = waiting.concat(queue.slice(i));
+        return;
+      }
       place(st, queue[i]);
     }
   }
@@ -653,9 +827,21 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
   function rewind(st: PartitionState, offset: bigint): void {
     // The runner re-fetches from the committed offset only after resetting its offset tracking,
     // so the open batch's acks count for nothing now: drop them, rebuild from the re-delivery.
-    log.info({ connector: name, topic: st.topic, partition: st.partition, from: offset.toString(), dropped: st.batch?.records ?? 0 }, 're-delivery: open batch dropped');
+    log.info(
+      {
+        connector: name,
+        topic: st.topic,
+        partition: st.partition,
+        from: offset.toString(),
+        dropped: st.batch?.records ?? 0,
+      },
+      're-delivery: open batch dropped',
+    );
     stats.rewinds++;
-    if (st.batch) { st.batch = undefined; stats.openBatches--; }
+    if (st.batch) {
+      st.batch = undefined;
+      stats.openBatches--;
+    }
     st.pending = undefined;
     st.skipThrough = undefined;
     st.listed.clear();
@@ -669,7 +855,9 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
     const starts = new Map<bigint, string>();
     let token: string | undefined;
     do {
-      const res = await client!.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+      const res = await client!.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+      );
       for (const obj of res.Contents ?? []) {
         const parsed = obj.Key ? parseObjectKey(obj.Key) : undefined;
         if (parsed) starts.set(parsed.startOffset, obj.Key!);
@@ -682,40 +870,69 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
   function startListing(st: PartitionState, dir: string, firstOffset: bigint): void {
     const generation = st.generation;
     const recovering = st.recovering;
-    const p = withRetry(async () => {
-      const starts = await listStarts(objectKeyPrefix(dir, st.topic, st.partition));
-      let skipThrough: bigint | undefined;
-      if (recovering) {
-        // The replay may start inside an object written before the commit (a record routed
-        // elsewhere, e.g. a DLQ, held the commit back): its records are durable already.
-        let before: bigint | undefined;
-        for (const s of starts.keys()) if (s < firstOffset && (before === undefined || s > before)) before = s;
-        if (before !== undefined) {
-          const head = await client!.send(new HeadObjectCommand({ Bucket: bucket, Key: starts.get(before)! }));
-          const last = head.Metadata?.['sluice-last-offset'];
-          if (last !== undefined && /^\d+$/.test(last) && BigInt(last) >= firstOffset) skipThrough = BigInt(last);
+    const p = withRetry(
+      async () => {
+        const starts = await listStarts(objectKeyPrefix(dir, st.topic, st.partition));
+        let skipThrough: bigint | undefined;
+        if (recovering) {
+          // The replay may start inside an object written before the commit (a record routed
+          // elsewhere, e.g. a DLQ, held the commit back): its records are durable already.
+          let before: bigint | undefined;
+          for (const s of starts.keys()) if (s < firstOffset && (before === undefined || s > before)) before = s;
+          if (before !== undefined) {
+            const head = await client!.send(new HeadObjectCommand({ Bucket: bucket, Key: starts.get(before)! }));
+            const last = head.Metadata?.['sluice-last-offset'];
+            if (last !== undefined && /^\d+$/.test(last) && BigInt(last) >= firstOffset) skipThrough = BigInt(last);
+          }
         }
-      }
-      return { starts, skipThrough };
-    }, { retries: cfg.maxRetries, initialMs: 250, maxMs: 10_000, signal: stopRetries.signal, onRetry: (err, attempt) => { stats.retries++; log.warn({ connector: name, dir, attempt, err: String(err) }, 'listing failed; retrying'); } })
-      .then(({ starts, skipThrough }) => {
-        if (generation !== st.generation || abandoned) return;
-        const set = remember(st.listed, dir);
-        for (const s of starts.keys()) set.add(s);
-        st.recovering = false;
-        if (skipThrough !== undefined) {
-          st.skipThrough = skipThrough;
-          log.info({ connector: name, topic: st.topic, partition: st.partition, from: firstOffset.toString(), through: skipThrough.toString() }, 'replay starts inside an existing object; acknowledging its records');
-        }
-        drainPending(st);
-      }, (err) => {
-        if (generation !== st.generation) return;
-        const pending = st.pending ?? [];
-        st.pending = undefined;
-        log.error({ connector: name, code: 'SLUICE_ERR_S3_REQUEST_FAILED', dir, err: String(err) }, 'cannot list the lake directory');
-        for (const o of pending) failOutput(o, err, 'S3_REQUEST_FAILED');
-      })
-      .catch((err: unknown) => { log.error({ connector: name, err: String(err) }, 'placing records after a listing failed'); });
+        return { starts, skipThrough };
+      },
+      {
+        retries: cfg.maxRetries,
+        initialMs: 250,
+        maxMs: 10_000,
+        signal: stopRetries.signal,
+        onRetry: (err, attempt) => {
+          stats.retries++;
+          log.warn({ connector: name, dir, attempt, err: String(err) }, 'listing failed; retrying');
+        },
+      },
+    )
+      .then(
+        ({ starts, skipThrough }) => {
+          if (generation !== st.generation || abandoned) return;
+          const set = remember(st.listed, dir);
+          for (const s of starts.keys()) set.add(s);
+          st.recovering = false;
+          if (skipThrough !== undefined) {
+            st.skipThrough = skipThrough;
+            log.info(
+              {
+                connector: name,
+                topic: st.topic,
+                partition: st.partition,
+                from: firstOffset.toString(),
+                through: skipThrough.toString(),
+              },
+              'replay starts inside an existing object; acknowledging its records',
+            );
+          }
+          drainPending(st);
+        },
+        (err) => {
+          if (generation !== st.generation) return;
+          const pending = st.pending ?? [];
+          st.pending = undefined;
+          log.error(
+            { connector: name, code: 'SLUICE_ERR_S3_REQUEST_FAILED', dir, err: String(err) },
+            'cannot list the lake directory',
+          );
+          for (const o of pending) failOutput(o, err, 'S3_REQUEST_FAILED');
+        },
+      )
+      .catch((err: unknown) => {
+        log.error({ connector: name, err: String(err) }, 'placing records after a listing failed');
+      });
     listings.add(p);
     void p.finally(() => listings.delete(p));
   }
@@ -723,13 +940,17 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
   // --- uploads ------------------------------------------------------------------------------
 
   async function acquireSlot(): Promise<void> {
-    if (freeSlots > 0) { freeSlots--; return; }
+    if (freeSlots > 0) {
+      freeSlots--;
+      return;
+    }
     await new Promise<void>((resolve) => slotWaiters.push(resolve));
   }
 
   function releaseSlot(): void {
     const next = slotWaiters.shift();
-    if (next) next(); else freeSlots++;
+    if (next) next();
+    else freeSlots++;
   }
 
   function* objectChunks(b: Batch): Generator<Buffer> {
@@ -739,20 +960,30 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
       return;
     }
     const schemaId = ctx.schemaIds.get(b.schema);
-    yield avroContainerHeader(writerFor(b.schema).json, cfg.avroCodec, {
-      'sluice.topic': b.topic,
-      'sluice.partition': String(b.partition),
-      'sluice.first.offset': b.startOffset.toString(),
-      'sluice.last.offset': b.lastOffset.toString(),
-      'sluice.zone': cfg.zone,
-      ...(schemaId !== undefined ? { 'sluice.schema.id': String(schemaId) } : {}),
-    }, b.sync);
+    yield avroContainerHeader(
+      writerFor(b.schema).json,
+      cfg.avroCodec,
+      {
+        'sluice.topic': b.topic,
+        'sluice.partition': String(b.partition),
+        'sluice.first.offset': b.startOffset.toString(),
+        'sluice.last.offset': b.lastOffset.toString(),
+        'sluice.zone': cfg.zone,
+        ...(schemaId !== undefined ? { 'sluice.schema.id': String(schemaId) } : {}),
+      },
+      b.sync,
+    );
     yield* b.blocks;
   }
 
   async function uploadOnce(b: Batch): Promise<number> {
     let bytes = 0;
-    const counted = function* () { for (const c of objectChunks(b)) { bytes += c.length; yield c; } };
+    const counted = function* () {
+      for (const c of objectChunks(b)) {
+        bytes += c.length;
+        yield c;
+      }
+    };
     const upload = new Upload({
       client: client!,
       params: {
@@ -788,22 +1019,37 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
       stats.uploadsInFlight++;
       try {
         const bytes = await withRetry(() => uploadOnce(b), {
-          retries: cfg.maxRetries, initialMs: 250, maxMs: 10_000, signal: stopRetries.signal,
+          retries: cfg.maxRetries,
+          initialMs: 250,
+          maxMs: 10_000,
+          signal: stopRetries.signal,
           retriable: () => !abandoned,
-          onRetry: (err, attempt) => { stats.retries++; log.warn({ connector: name, key: b.key, attempt, err: String(err) }, 'upload failed; retrying (same name)'); },
+          onRetry: (err, attempt) => {
+            stats.retries++;
+            log.warn({ connector: name, key: b.key, attempt, err: String(err) }, 'upload failed; retrying (same name)');
+          },
         });
         const seconds = Number(process.hrtime.bigint() - closedAt) / 1e9;
-        stats.batches++; stats.bytes += bytes; stats.rows += b.records; stats.lastFlushAt = Date.now();
+        stats.batches++;
+        stats.bytes += bytes;
+        stats.rows += b.records;
+        stats.lastFlushAt = Date.now();
         const fs = stats.flushSeconds;
-        fs.count++; fs.sum += seconds;
-        fs.buckets.forEach((le, i) => { if (seconds <= le) fs.counts[i]++; });
+        fs.count++;
+        fs.sum += seconds;
+        fs.buckets.forEach((le, i) => {
+          if (seconds <= le) fs.counts[i]++;
+        });
         if (recentFlushSeconds.length < 10_000) recentFlushSeconds.push(seconds);
         log.debug({ connector: name, key: b.key, records: b.records, bytes, reason, seconds }, 'object written');
         for (const a of b.acks) a.release();
       } catch (err) {
         if (abandoned) return; // shutdown deadline: the records stay uncommitted and are re-delivered
         stats.failures++;
-        const e = asSluiceError(err, 'S3_REQUEST_FAILED', { coordinates: { topic: b.topic, partition: b.partition, offset: b.startOffset.toString() }, details: { key: b.key } });
+        const e = asSluiceError(err, 'S3_REQUEST_FAILED', {
+          coordinates: { topic: b.topic, partition: b.partition, offset: b.startOffset.toString() },
+          details: { key: b.key },
+        });
         log.error({ connector: name, err: e.toJSON() }, 'upload failed for good; records not committed');
         for (const a of b.acks) a.fail(e);
       } finally {
@@ -815,18 +1061,30 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
     // One name, one writer at a time: a replayed batch never lands before an older upload of it.
     const p = (keyChains.get(b.key) ?? Promise.resolve()).then(run);
     keyChains.set(b.key, p);
-    void p.finally(() => { if (keyChains.get(b.key) === p) keyChains.delete(b.key); });
+    void p.finally(() => {
+      if (keyChains.get(b.key) === p) keyChains.delete(b.key);
+    });
     return p;
   }
 
   // --- stale multipart uploads ----------------------------------------------------------------
 
-  async function abortUploads(prefix: string, shouldAbort: (key: string, initiated: number) => boolean): Promise<number> {
+  async function abortUploads(
+    prefix: string,
+    shouldAbort: (key: string, initiated: number) => boolean,
+  ): Promise<number> {
     let aborted = 0;
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
     for (;;) {
-      const res = await client!.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
+      const res = await client!.send(
+        new ListMultipartUploadsCommand({
+          Bucket: bucket,
+          Prefix: prefix,
+          KeyMarker: keyMarker,
+          UploadIdMarker: uploadIdMarker,
+        }),
+      );
       for (const u of res.Uploads ?? []) {
         if (!u.Key || !u.UploadId || !shouldAbort(u.Key, u.Initiated?.getTime() ?? 0)) continue;
         await client!.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
@@ -845,10 +1103,20 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
     const marker = `/${st.topic}+${st.partition}+`;
     const before = connectedAt - STALE_MARGIN_MS;
     try {
-      const n = await abortUploads(`${cfg.zone}/${st.topic}/`, (key, initiated) => key.includes(marker) && initiated < before);
-      if (n) log.info({ connector: name, topic: st.topic, partition: st.partition, aborted: n }, 'aborted incomplete uploads of a previous run');
+      const n = await abortUploads(
+        `${cfg.zone}/${st.topic}/`,
+        (key, initiated) => key.includes(marker) && initiated < before,
+      );
+      if (n)
+        log.info(
+          { connector: name, topic: st.topic, partition: st.partition, aborted: n },
+          'aborted incomplete uploads of a previous run',
+        );
     } catch (err) {
-      log.warn({ connector: name, topic: st.topic, partition: st.partition, err: String(err) }, 'could not sweep incomplete uploads');
+      log.warn(
+        { connector: name, topic: st.topic, partition: st.partition, err: String(err) },
+        'could not sweep incomplete uploads',
+      );
     }
   }
 
@@ -870,7 +1138,11 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
       if (snapshot.length) await Promise.allSettled(snapshot);
       if (!listings.size && ![...partitions.values()].some((st) => st.batch || st.pending)) break;
     }
-    if (stats.failures > failuresBefore) throw new SluiceError('S3_REQUEST_FAILED', `${name}: ${stats.failures - failuresBefore} batch(es) could not be written`);
+    if (stats.failures > failuresBefore)
+      throw new SluiceError(
+        'S3_REQUEST_FAILED',
+        `${name}: ${stats.failures - failuresBefore} batch(es) could not be written`,
+      );
   }
 
   const connector: S3SinkConnector = {
@@ -882,42 +1154,70 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
         const sluice = deps.config ?? ctx.config ?? loadConfig();
         bucket = cfg.bucket || sluice.s3Bucket;
         if (deps.client) client = deps.client;
-        else { client = createS3Client(sluice); ownsClient = true; }
+        else {
+          client = createS3Client(sluice);
+          ownsClient = true;
+        }
         try {
-          await withRetry(() => client!.send(new HeadBucketCommand({ Bucket: bucket })), { retries: 3, initialMs: 250, maxMs: 2000 });
+          await withRetry(() => client!.send(new HeadBucketCommand({ Bucket: bucket })), {
+            retries: 3,
+            initialMs: 250,
+            maxMs: 2000,
+          });
         } catch (err) {
-          throw new SluiceError('S3_REQUEST_FAILED', `${name}: bucket ${bucket} is not reachable: ${(err as Error).message}`, { cause: err });
+          throw new SluiceError(
+            'S3_REQUEST_FAILED',
+            `${name}: bucket ${bucket} is not reachable: ${(err as Error).message}`,
+            { cause: err },
+          );
         }
         connectedAt = Date.now();
         if (cfg.staleUploadAgeMs > 0) {
           const before = connectedAt - cfg.staleUploadAgeMs;
-          const n = await abortUploads(`${cfg.zone}/`, (_key, initiated) => initiated < before)
-            .catch((err) => { log.warn({ connector: name, err: String(err) }, 'could not sweep stale uploads'); return 0; });
+          const n = await abortUploads(`${cfg.zone}/`, (_key, initiated) => initiated < before).catch((err) => {
+            log.warn({ connector: name, err: String(err) }, 'could not sweep stale uploads');
+            return 0;
+          });
           if (n) log.info({ connector: name, aborted: n }, 'aborted stale incomplete uploads');
         }
         if (cfg.idleCloseMs > 0) {
           idleTimer = setInterval(checkIdle, Math.max(50, Math.min(1000, Math.floor(cfg.idleCloseMs / 4))));
           idleTimer.unref();
         }
-        log.info({ connector: name, topology: ctx.topology, bucket, zone: cfg.zone, format: cfg.format }, 'S3 sink connected');
+        log.info(
+          { connector: name, topology: ctx.topology, bucket, zone: cfg.zone, format: cfg.format },
+          'S3 sink connected',
+        );
       })();
       return connecting;
     },
 
     add(o) {
       if (!client || closed || closing) {
-        failOutput(o, new SluiceError('INTERNAL', `${name}: add() ${closed || closing ? 'after close()' : 'before connect()'}`));
+        failOutput(
+          o,
+          new SluiceError('INTERNAL', `${name}: add() ${closed || closing ? 'after close()' : 'before connect()'}`),
+        );
         return;
       }
       if (!o.source) {
-        failOutput(o, new SluiceError('INTERNAL', `${name}: output for ${o.topic} carries no source record; the S3 sink names objects by it`));
+        failOutput(
+          o,
+          new SluiceError(
+            'INTERNAL',
+            `${name}: output for ${o.topic} carries no source record; the S3 sink names objects by it`,
+          ),
+        );
         return;
       }
       const st = state(o.source.topic, o.source.partition);
       const offset = BigInt(o.source.offset);
       if (st.lastOffset !== undefined && offset <= st.lastOffset) rewind(st, offset);
       st.lastOffset = offset;
-      if (st.pending) { st.pending.push(o); return; }
+      if (st.pending) {
+        st.pending.push(o);
+        return;
+      }
       place(st, o);
     },
 
@@ -927,12 +1227,18 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
       if (closed) return;
       closing = true;
       clearInterval(idleTimer);
-      const finished = flush().then(() => true, () => true);
+      const finished = flush().then(
+        () => true,
+        () => true,
+      );
       const inTime = await Promise.race([finished, sleep(deadlineMs, false, { ref: false })]);
       if (!inTime) {
         abandoned = true;
         stopRetries.abort();
-        log.warn({ connector: name, uploads: activeUploads.size }, 'close deadline passed; aborting uploads (their records stay uncommitted)');
+        log.warn(
+          { connector: name, uploads: activeUploads.size },
+          'close deadline passed; aborting uploads (their records stay uncommitted)',
+        );
         await Promise.allSettled([...activeUploads].map((u) => u.abort()));
         await Promise.race([Promise.allSettled([...uploads]), sleep(2000, undefined, { ref: false })]);
       }
@@ -942,7 +1248,8 @@ export function createS3SinkConnector(cfg: S3SinkConfig, ctx: SinkContext, deps:
 
     onWatermark(topic, partition, watermark) {
       const st = partitions.get(`${topic}/${partition}`);
-      if (st?.batch && !st.pending && (st.batch.bucket + 1) * cfg.rollEventTimeMs <= watermark) closeBatch(st, 'watermark');
+      if (st?.batch && !st.pending && (st.batch.bucket + 1) * cfg.rollEventTimeMs <= watermark)
+        closeBatch(st, 'watermark');
     },
 
     drainFlushSeconds() {

@@ -29,7 +29,13 @@ export interface RawRecord {
 /** Where a bounded read starts in every selected partition (clamped to what the log still holds). */
 export type ReadStart = { earliest: true } | { offset: bigint } | { timestamp: number } | { last: number };
 
-export interface PartitionRange { topic: string; partition: number; low: bigint; high: bigint; start: bigint }
+export interface PartitionRange {
+  topic: string;
+  partition: number;
+  low: bigint;
+  high: bigint;
+  start: bigint;
+}
 
 export interface ReadRangeOptions {
   /** Only these partitions (every partition when absent). */
@@ -46,7 +52,10 @@ export interface ReadRangeOptions {
    * Called for each record, one at a time, in offset order within a partition. Return `false` to
    * stop the whole read, `'skip-topic'` to stop reading this record's topic.
    */
-  onRecord(record: RawRecord, ctx: { heartbeat(): Promise<void> }): Promise<boolean | 'skip-topic' | void> | boolean | 'skip-topic' | void;
+  onRecord(
+    record: RawRecord,
+    ctx: { heartbeat(): Promise<void> },
+  ): Promise<boolean | 'skip-topic' | void> | boolean | 'skip-topic' | void;
 }
 
 export interface ReadRangeResult {
@@ -60,7 +69,11 @@ export interface ReadRangeResult {
  * returns: a snapshot read, not a subscription. kafkajs needs a consumer group, so a unique
  * throwaway one is used, never committed and deleted at the end.
  */
-export async function readTopicRange(kafka: KafkaClient, topics: string | string[], opts: ReadRangeOptions): Promise<ReadRangeResult> {
+export async function readTopicRange(
+  kafka: KafkaClient,
+  topics: string | string[],
+  opts: ReadRangeOptions,
+): Promise<ReadRangeResult> {
   const list = Array.isArray(topics) ? topics : [topics];
   const ranges: PartitionRange[] = [];
   const admin = kafka.admin();
@@ -68,13 +81,21 @@ export async function readTopicRange(kafka: KafkaClient, topics: string | string
   try {
     const existing = new Set(await admin.listTopics());
     for (const topic of list) {
-      if (!existing.has(topic)) throw new SluiceError('CLI_USAGE', `topic ${topic} does not exist (\`sluice topics\` lists the topics)`);
+      if (!existing.has(topic))
+        throw new SluiceError('CLI_USAGE', `topic ${topic} does not exist (\`sluice topics\` lists the topics)`);
       const offsets = await admin.fetchTopicOffsets(topic);
       if (opts.partitions) {
         const missing = opts.partitions.filter((p) => !offsets.some((o) => o.partition === p));
-        if (missing.length) throw new SluiceError('CLI_USAGE', `topic ${topic} has no partition ${missing.join(', ')} (it has ${offsets.length})`);
+        if (missing.length)
+          throw new SluiceError(
+            'CLI_USAGE',
+            `topic ${topic} has no partition ${missing.join(', ')} (it has ${offsets.length})`,
+          );
       }
-      const byTime = opts.start && 'timestamp' in opts.start ? await admin.fetchTopicOffsetsByTimestamp(topic, opts.start.timestamp) : undefined;
+      const byTime =
+        opts.start && 'timestamp' in opts.start
+          ? await admin.fetchTopicOffsetsByTimestamp(topic, opts.start.timestamp)
+          : undefined;
       for (const o of offsets) {
         if (opts.partitions && !opts.partitions.includes(o.partition)) continue;
         const low = BigInt(o.low);
@@ -102,7 +123,9 @@ export async function readTopicRange(kafka: KafkaClient, topics: string | string
   let finished = false;
   let stopped = false;
   let settle: (err?: unknown) => void = () => {};
-  const done = new Promise<void>((resolve, reject) => { settle = (err) => (err === undefined ? resolve() : reject(err)); });
+  const done = new Promise<void>((resolve, reject) => {
+    settle = (err) => (err === undefined ? resolve() : reject(err));
+  });
   const finish = (early: boolean, err?: unknown) => {
     if (finished) return;
     finished = true;
@@ -140,40 +163,65 @@ export async function readTopicRange(kafka: KafkaClient, topics: string | string
       eachBatch: async ({ batch, heartbeat, pause }) => {
         const key = tp(batch.topic, batch.partition);
         const range = byTp.get(key);
-        if (!range || !remaining.has(key)) { pause(); return; }
+        if (!range || !remaining.has(key)) {
+          pause();
+          return;
+        }
         for (const m of batch.messages) {
           if (finished || !remaining.has(key)) break;
           const offset = BigInt(m.offset);
           // Offsets before the start (a fetch that raced the seek) or already seen (a restart) are skipped.
           if (offset < (position.get(key) ?? range.start)) continue;
-          if (offset >= range.high) { advance(key, range.high); break; }
+          if (offset >= range.high) {
+            advance(key, range.high);
+            break;
+          }
           let verdict: Awaited<ReturnType<ReadRangeOptions['onRecord']>>;
           try {
-            verdict = await opts.onRecord({
-              topic: batch.topic, partition: batch.partition, offset: m.offset, timestamp: Number(m.timestamp),
-              key: m.key, value: m.value, headers: m.headers ?? {},
-            }, { heartbeat });
+            verdict = await opts.onRecord(
+              {
+                topic: batch.topic,
+                partition: batch.partition,
+                offset: m.offset,
+                timestamp: Number(m.timestamp),
+                key: m.key,
+                value: m.value,
+                headers: m.headers ?? {},
+              },
+              { heartbeat },
+            );
           } catch (err) {
             // Thrown out of eachBatch, kafkajs would fetch the batch again and again: end the read instead.
             finish(true, err);
             break;
           }
           counts.set(key, (counts.get(key) ?? 0) + 1);
-          if (verdict === false) { advance(key, offset + 1n); finish(true); break; }
+          if (verdict === false) {
+            advance(key, offset + 1n);
+            finish(true);
+            break;
+          }
           if (verdict === 'skip-topic') {
             for (const r of ranges) if (r.topic === batch.topic) retire(tp(r.topic, r.partition));
             break;
           }
-          if (opts.maxPerPartition !== undefined && counts.get(key)! >= opts.maxPerPartition) { retire(key); break; }
+          if (opts.maxPerPartition !== undefined && counts.get(key)! >= opts.maxPerPartition) {
+            retire(key);
+            break;
+          }
           advance(key, offset + 1n);
-          if (opts.signal?.aborted) { finish(true); break; }
+          if (opts.signal?.aborted) {
+            finish(true);
+            break;
+          }
           await heartbeat();
         }
         if (!remaining.has(key)) pause();
       },
     });
     for (const r of ranges) {
-      if (remaining.has(tp(r.topic, r.partition)) && r.start > r.low) consumer.seek({ topic: r.topic, partition: r.partition, offset: r.start.toString() });
+      if (remaining.has(tp(r.topic, r.partition)) && r.start > r.low)
+        consumer.seek({ topic: r.topic, partition: r.partition, offset: r.start.toString() });
     }
     await done;
   } finally {
@@ -189,7 +237,9 @@ async function deleteGroup(kafka: KafkaClient, groupId: string): Promise<void> {
   try {
     await admin.connect();
     await admin.deleteGroups([groupId]);
-  } catch { /* an empty group without offsets expires on its own */ } finally {
+  } catch {
+    /* an empty group without offsets expires on its own */
+  } finally {
     await admin.disconnect().catch(() => {});
   }
 }
@@ -229,7 +279,10 @@ export function printableBytes(bytes: Buffer, max = 256): string {
  * overrides are shown as `\uXXXX` escapes (JSON escapes C0 itself but lets C1 and bidi through).
  */
 export function terminalSafe(text: string): string {
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(
+    /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** A value that is not decodable Avro: what went wrong, and the bytes shown safely. */
@@ -259,16 +312,25 @@ export interface InspectedRecord {
 }
 
 /** Decodes one value for display: Avro through the registry when it can, safe bytes when not. */
-export async function decodeForDisplay(serde: AvroSerde, value: Buffer | null, coords: { topic: string; partition: number; offset: string }): Promise<{ value: unknown; schemaId?: number }> {
+export async function decodeForDisplay(
+  serde: AvroSerde,
+  value: Buffer | null,
+  coords: { topic: string; partition: number; offset: string },
+): Promise<{ value: unknown; schemaId?: number }> {
   if (value === null) return { value: null };
   try {
     const decoded = await serde.decode(value, coords);
     return { value: jsonSafe(decoded.value), schemaId: decoded.schemaId };
   } catch (err) {
-    if (!isSluiceError(err) || !(err.shortCode.startsWith('SERDE_') || err.shortCode.startsWith('REGISTRY_'))) throw err;
+    if (!isSluiceError(err) || !(err.shortCode.startsWith('SERDE_') || err.shortCode.startsWith('REGISTRY_')))
+      throw err;
     const undecodable: UndecodableValue = {
-      undecodable: true, error: err.code, message: err.message, bytes: value.length,
-      bytesBase64: value.toString('base64'), preview: printableBytes(value),
+      undecodable: true,
+      error: err.code,
+      message: err.message,
+      bytes: value.length,
+      bytesBase64: value.toString('base64'),
+      preview: printableBytes(value),
     };
     return { value: undecodable, schemaId: err.details?.schemaId as number | undefined };
   }
@@ -280,7 +342,8 @@ function jsonSafe(v: unknown): unknown {
   if (typeof v === 'bigint') return v.toString();
   if (Buffer.isBuffer(v)) return { bytesBase64: v.toString('base64') };
   if (Array.isArray(v)) return v.map(jsonSafe);
-  if (typeof v === 'object' && !(v instanceof Date)) return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, jsonSafe(x)]));
+  if (typeof v === 'object' && !(v instanceof Date))
+    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, jsonSafe(x)]));
   return v;
 }
 
@@ -306,12 +369,16 @@ export interface InspectOptions {
  */
 export async function inspectTopic(cfg: Config, opts: InspectOptions): Promise<InspectedRecord[]> {
   const limit = opts.limit ?? 20;
-  if (!Number.isInteger(limit) || limit < 1) throw new SluiceError('CLI_USAGE', `--limit must be a positive integer, not ${opts.limit}`);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new SluiceError('CLI_USAGE', `--limit must be a positive integer, not ${opts.limit}`);
   const starts = [opts.fromBeginning, opts.offset !== undefined, opts.since !== undefined].filter(Boolean).length;
   if (starts > 1) throw new SluiceError('CLI_USAGE', 'choose one of --from-beginning, --offset and --since');
-  const start: ReadStart = opts.fromBeginning ? { earliest: true }
-    : opts.offset !== undefined ? { offset: BigInt(opts.offset) }
-      : opts.since !== undefined ? { timestamp: opts.since }
+  const start: ReadStart = opts.fromBeginning
+    ? { earliest: true }
+    : opts.offset !== undefined
+      ? { offset: BigInt(opts.offset) }
+      : opts.since !== undefined
+        ? { timestamp: opts.since }
         : { last: limit };
   const kafka = createKafkaClient(cfg, `${cfg.kafkaClientId}-inspect`, { retries: 3 });
   const serde = createAvroSerde(createRegistryClient(cfg), { maxMessageBytes: cfg.maxMessageBytes });
@@ -323,16 +390,23 @@ export async function inspectTopic(cfg: Config, opts: InspectOptions): Promise<I
     signal: opts.signal,
     groupPrefix: 'sluice-inspect',
     readUncommitted: opts.readUncommitted,
-    onRecord: (r) => { raw.push(r); },
+    onRecord: (r) => {
+      raw.push(r);
+    },
   });
   // Each partition contributed at most `limit`; keep the earliest (or, tailing, the newest) overall.
-  raw.sort((a, b) => a.timestamp - b.timestamp || a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
+  raw.sort(
+    (a, b) => a.timestamp - b.timestamp || a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)),
+  );
   const chosen = 'last' in start ? raw.slice(-limit) : raw.slice(0, limit);
   const out: InspectedRecord[] = [];
   for (const r of chosen) {
     const { value, schemaId } = await decodeForDisplay(serde, r.value, r);
     out.push({
-      topic: r.topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp,
+      topic: r.topic,
+      partition: r.partition,
+      offset: r.offset,
+      timestamp: r.timestamp,
       time: Number.isFinite(r.timestamp) ? new Date(r.timestamp).toISOString() : '',
       key: r.key === null ? null : r.key.toString('utf8'),
       headers: headersAsText(r.headers),
@@ -352,10 +426,15 @@ export function parseTime(text: string, now = Date.now()): number {
   const ago = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)(?:\s*ago)?$/i.exec(t);
   if (ago) {
     const unit = ago[2].toLowerCase();
-    const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : unit === 'h' ? 3_600_000 : 86_400_000;
+    const factor =
+      unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : unit === 'h' ? 3_600_000 : 86_400_000;
     return now - Math.round(Number(ago[1]) * factor);
   }
   const ms = Date.parse(t);
-  if (Number.isNaN(ms)) throw new SluiceError('CLI_USAGE', `"${text}" is not a time: use epoch milliseconds, an ISO date-time (2026-05-01T12:00:00Z) or a duration ago (15m, 2h)`);
+  if (Number.isNaN(ms))
+    throw new SluiceError(
+      'CLI_USAGE',
+      `"${text}" is not a time: use epoch milliseconds, an ISO date-time (2026-05-01T12:00:00Z) or a duration ago (15m, 2h)`,
+    );
   return ms;
 }

@@ -33,19 +33,28 @@ export function isDlqTopic(topic: string): boolean {
   return topic.endsWith('.dlq') || topic.endsWith('.dlq.parked');
 }
 
-export async function listSluiceTopics(cfg: Config, opts: { dlqLimit?: number; topics?: string[]; signal?: AbortSignal } = {}): Promise<TopicSummary[]> {
+export async function listSluiceTopics(
+  cfg: Config,
+  opts: { dlqLimit?: number; topics?: string[]; signal?: AbortSignal } = {},
+): Promise<TopicSummary[]> {
   const dlqLimit = opts.dlqLimit ?? 100_000;
   const kafka = createKafkaClient(cfg, `${cfg.kafkaClientId}-topics`, { retries: 3 });
   const admin = kafka.admin();
   await retryKafka(() => admin.connect(), 'connecting to list topics');
   const summaries = new Map<string, TopicSummary>();
   try {
-    const names = (await retryKafka(() => admin.listTopics(), 'listing topics')).filter((t) => !t.startsWith('__') && (!opts.topics || opts.topics.includes(t))).sort();
+    const names = (await retryKafka(() => admin.listTopics(), 'listing topics'))
+      .filter((t) => !t.startsWith('__') && (!opts.topics || opts.topics.includes(t)))
+      .sort();
     // A topic deleted between listing and fetching is simply left out; one whose leader is not
     // ready yet (just created, or moving) is retried a while rather than silently missing.
-    const stillThere = (err: unknown) => isTransientKafkaError(err) && kafkaErrorType(err) !== 'UNKNOWN_TOPIC_OR_PARTITION';
+    const stillThere = (err: unknown) =>
+      isTransientKafkaError(err) && kafkaErrorType(err) !== 'UNKNOWN_TOPIC_OR_PARTITION';
     for (const topic of names) {
-      const offsets = await retryKafka(() => admin.fetchTopicOffsets(topic), `end offsets of ${topic}`, { retriable: stillThere, maxElapsedMs: 10_000 }).catch(() => undefined);
+      const offsets = await retryKafka(() => admin.fetchTopicOffsets(topic), `end offsets of ${topic}`, {
+        retriable: stillThere,
+        maxElapsedMs: 10_000,
+      }).catch(() => undefined);
       if (!offsets) continue;
       const byPartition: Record<number, number> = {};
       let total = 0;
@@ -55,11 +64,20 @@ export async function listSluiceTopics(cfg: Config, opts: { dlqLimit?: number; t
         total += Number(o.high);
         records += Number(o.high) - Number(o.low);
       }
-      summaries.set(topic, { topic, partitions: offsets.length, endOffsets: { total, byPartition }, records, groups: [] });
+      summaries.set(topic, {
+        topic,
+        partitions: offsets.length,
+        endOffsets: { total, byPartition },
+        records,
+        groups: [],
+      });
     }
 
     const { groups } = await admin.listGroups();
-    const ids = groups.filter((g) => g.protocolType === 'consumer' || g.protocolType === '').map((g) => g.groupId).sort();
+    const ids = groups
+      .filter((g) => g.protocolType === 'consumer' || g.protocolType === '')
+      .map((g) => g.groupId)
+      .sort();
     await forEachLimited(ids, 8, async (groupId) => {
       const committed = await admin.fetchOffsets({ groupId }).catch(() => []);
       for (const t of committed) {
@@ -80,28 +98,35 @@ export async function listSluiceTopics(cfg: Config, opts: { dlqLimit?: number; t
     await admin.disconnect().catch(() => {});
   }
 
-  for (const s of summaries.values()) if (isDlqTopic(s.topic)) s.dlq = { counted: 0, byReason: {}, truncated: s.records > dlqLimit };
+  for (const s of summaries.values())
+    if (isDlqTopic(s.topic)) s.dlq = { counted: 0, byReason: {}, truncated: s.records > dlqLimit };
   const dlqs = [...summaries.values()].filter((s) => s.dlq && s.records > 0);
   if (dlqs.length) {
     // One read over every DLQ topic: one group join, whatever the number of topics.
-    await readTopicRange(kafka, dlqs.map((s) => s.topic), {
-      groupPrefix: 'sluice-topics',
-      signal: opts.signal,
-      onRecord: (r) => {
-        const d = summaries.get(r.topic)!.dlq!;
-        const reason = headersAsText(r.headers)['sluice.error.reason'] || '(none)';
-        d.byReason[reason] = (d.byReason[reason] ?? 0) + 1;
-        d.counted++;
-        return d.counted >= dlqLimit ? 'skip-topic' : undefined;
+    await readTopicRange(
+      kafka,
+      dlqs.map((s) => s.topic),
+      {
+        groupPrefix: 'sluice-topics',
+        signal: opts.signal,
+        onRecord: (r) => {
+          const d = summaries.get(r.topic)!.dlq!;
+          const reason = headersAsText(r.headers)['sluice.error.reason'] || '(none)';
+          d.byReason[reason] = (d.byReason[reason] ?? 0) + 1;
+          d.counted++;
+          return d.counted >= dlqLimit ? 'skip-topic' : undefined;
+        },
       },
-    });
+    );
   }
   return [...summaries.values()];
 }
 
 async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  const worker = async () => { while (next < items.length) await fn(items[next++]); };
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
@@ -113,9 +138,18 @@ export function formatTopicsTable(rows: TopicSummary[]): string {
     String(r.partitions),
     `${r.endOffsets.total} (${Object.values(r.endOffsets.byPartition).join('/')})`,
     r.groups.map((g) => `${g.groupId}=${g.lag}`).join(' ') || '-',
-    r.dlq ? (Object.entries(r.dlq.byReason).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}=${n}`).join(' ') || '-') + (r.dlq.truncated ? ` (first ${r.dlq.counted})` : '') : '',
+    r.dlq
+      ? (Object.entries(r.dlq.byReason)
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([k, n]) => `${k}=${n}`)
+          .join(' ') || '-') + (r.dlq.truncated ? ` (first ${r.dlq.counted})` : '')
+      : '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const fmt = (cols: string[]) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const fmt = (cols: string[]) =>
+    cols
+      .map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [fmt(header), ...lines.map(fmt)].join('\n');
 }

@@ -7,7 +7,15 @@ import { startReferenceReader } from '../runner/referenceReader.ts';
 import { MapReferenceTable } from '../engine/referenceTable.ts';
 import { startTopology, type TopologyInstance } from '../engine/topologyInstance.ts';
 import { sleep, TokenBucket } from '../shop/generate/pacing.ts';
-import { createKafkaClient, ensureTopics, type Admin, type IHeaders, type KafkaClient, type Message, type Producer } from '../kafka/kafka.ts';
+import {
+  createKafkaClient,
+  ensureTopics,
+  type Admin,
+  type IHeaders,
+  type KafkaClient,
+  type Message,
+  type Producer,
+} from '../kafka/kafka.ts';
 import { createAvroSerde, type AvroSerde } from '../serde/avroSerde.ts';
 import { createRegistryClient } from '../serde/schemaRegistry.ts';
 import type { Output, TopologyDefinition } from '../topology/types.ts';
@@ -170,8 +178,10 @@ function matches(e: DlqEntry, f: ReplayFilters): boolean {
   if (f.reason !== undefined && e.headers['sluice.error.reason'] !== f.reason) return false;
   if (f.rule !== undefined && e.headers['sluice.error.rule'] !== f.rule) return false;
   if (f.partition !== undefined && e.origPartition !== f.partition) return false;
-  if (f.fromOffset !== undefined && (e.origOffset === undefined || BigInt(e.origOffset) < BigInt(f.fromOffset))) return false;
-  if (f.toOffset !== undefined && (e.origOffset === undefined || BigInt(e.origOffset) > BigInt(f.toOffset))) return false;
+  if (f.fromOffset !== undefined && (e.origOffset === undefined || BigInt(e.origOffset) < BigInt(f.fromOffset)))
+    return false;
+  if (f.toOffset !== undefined && (e.origOffset === undefined || BigInt(e.origOffset) > BigInt(f.toOffset)))
+    return false;
   if (f.since !== undefined && e.failedAt < f.since) return false;
   if (f.until !== undefined && e.failedAt >= f.until) return false;
   if (f.key !== undefined && e.record.key?.toString('utf8') !== f.key) return false;
@@ -190,14 +200,26 @@ function matches(e: DlqEntry, f: ReplayFilters): boolean {
  */
 export const ORIGIN_HEADER = 'sluice.replay.origin';
 
-export function originOf(dlqTopic: string, e: Pick<DlqEntry, 'origTopic' | 'origPartition' | 'origOffset' | 'origin'> & { record: Pick<RawRecord, 'partition' | 'offset'> }): string {
+export function originOf(
+  dlqTopic: string,
+  e: Pick<DlqEntry, 'origTopic' | 'origPartition' | 'origOffset' | 'origin'> & {
+    record: Pick<RawRecord, 'partition' | 'offset'>;
+  },
+): string {
   if (e.origin) return e.origin;
   const known = e.origTopic !== undefined && e.origPartition !== undefined && e.origOffset !== undefined;
-  return known ? `${e.origTopic}/${e.origPartition}/${e.origOffset}` : `${dlqTopic}/${e.record.partition}/${e.record.offset}`;
+  return known
+    ? `${e.origTopic}/${e.origPartition}/${e.origOffset}`
+    : `${dlqTopic}/${e.record.partition}/${e.record.offset}`;
 }
 
 /** Tracking key: the origin plus the replay attempt (`<dlq>:<origin>:<count>`). */
-export function trackingKey(dlqTopic: string, e: Pick<DlqEntry, 'origTopic' | 'origPartition' | 'origOffset' | 'origin' | 'replayCount'> & { record: Pick<RawRecord, 'partition' | 'offset'> }): string {
+export function trackingKey(
+  dlqTopic: string,
+  e: Pick<DlqEntry, 'origTopic' | 'origPartition' | 'origOffset' | 'origin' | 'replayCount'> & {
+    record: Pick<RawRecord, 'partition' | 'offset'>;
+  },
+): string {
   return `${dlqTopic}:${originOf(dlqTopic, e)}:${e.replayCount}`;
 }
 
@@ -211,7 +233,14 @@ export function replayHeaders(headers: IHeaders, previousCount: number, origin?:
   const out: IHeaders = {};
   if (origin !== undefined) out[ORIGIN_HEADER] = origin;
   for (const [k, v] of Object.entries(headers)) {
-    if (v === undefined || k.startsWith('sluice.error.') || k.startsWith('__connect.errors.') || k === REPLAY_COUNT_HEADER || (k === ORIGIN_HEADER && origin !== undefined)) continue;
+    if (
+      v === undefined ||
+      k.startsWith('sluice.error.') ||
+      k.startsWith('__connect.errors.') ||
+      k === REPLAY_COUNT_HEADER ||
+      (k === ORIGIN_HEADER && origin !== undefined)
+    )
+      continue;
     out[k] = v;
   }
   out[REPLAY_COUNT_HEADER] = String(previousCount + 1);
@@ -219,7 +248,12 @@ export function replayHeaders(headers: IHeaders, previousCount: number, origin?:
 }
 
 /** Reads the tracking topic in full: the keys of records already replayed from this DLQ. */
-async function loadTracked(kafka: KafkaClient, trackingTopic: string, dlqTopic: string, exists: boolean): Promise<Set<string>> {
+async function loadTracked(
+  kafka: KafkaClient,
+  trackingTopic: string,
+  dlqTopic: string,
+  exists: boolean,
+): Promise<Set<string>> {
   const tracked = new Set<string>();
   if (!exists) return tracked;
   const prefix = `${dlqTopic}:`;
@@ -228,7 +262,8 @@ async function loadTracked(kafka: KafkaClient, trackingTopic: string, dlqTopic: 
     onRecord: (r) => {
       const key = r.key?.toString('utf8');
       if (!key?.startsWith(prefix)) return;
-      if (r.value === null) tracked.delete(key); else tracked.add(key);
+      if (r.value === null) tracked.delete(key);
+      else tracked.add(key);
     },
   });
   return tracked;
@@ -237,13 +272,22 @@ async function loadTracked(kafka: KafkaClient, trackingTopic: string, dlqTopic: 
 async function listTopicsOf(kafka: KafkaClient): Promise<string[]> {
   const admin = kafka.admin();
   await admin.connect();
-  try { return await admin.listTopics(); } finally { await admin.disconnect(); }
+  try {
+    return await admin.listTopics();
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 type Verdict = { outcome: 'pass' } | { outcome: 'filtered' } | { outcome: 'fail'; reason: string; rule?: string };
 
 /** Today's topologies, run in memory: what would happen to a record pushed into a source topic. */
-function createValidator(cfg: Config, kafka: KafkaClient, serde: AvroSerde, topologies: Record<string, TopologyDefinition>) {
+function createValidator(
+  cfg: Config,
+  kafka: KafkaClient,
+  serde: AvroSerde,
+  topologies: Record<string, TopologyDefinition>,
+) {
   const instances = new Map<TopologyDefinition, Promise<TopologyInstance>>();
   const readers: { stop(): Promise<void> }[] = [];
   let captured: Output[] = [];
@@ -262,21 +306,33 @@ function createValidator(cfg: Config, kafka: KafkaClient, serde: AvroSerde, topo
         for (const [name, spec] of Object.entries(def.references ?? {})) {
           tables[name] = new MapReferenceTable();
           const reader = await startReferenceReader(cfg, kafka, serde, spec, tables[name]).catch((err) => {
-            throw new SluiceError('KAFKA_CONNECT_FAILED', `dry run: cannot load reference table ${name} of ${def.name} from ${spec.topic}: ${(err as Error).message}`, { cause: err });
+            throw new SluiceError(
+              'KAFKA_CONNECT_FAILED',
+              `dry run: cannot load reference table ${name} of ${def.name} from ${spec.topic}: ${(err as Error).message}`,
+              { cause: err },
+            );
           });
           readers.push(reader);
           await reader.ready;
         }
         const instance = startTopology(def, {
-          serde, tables, now: Date.now,
-          route: (o) => { captured.push(o); },
-          onFatal: (err) => { fatal = err; },
+          serde,
+          tables,
+          now: Date.now,
+          route: (o) => {
+            captured.push(o);
+          },
+          onFatal: (err) => {
+            fatal = err;
+          },
         });
         // What the runner knows about duplicates, exactly as it knows it: a dead letter rejected
         // as a duplicate of an accepted record is still one (the real replay's runner agrees).
         const existing = new Set(await listTopicsOf(kafka));
         for (const store of instance.stores().filter((x) => x.kind === 'dedupe' && existing.has(x.changelog))) {
-          await readToEnd(kafka, store.changelog, (p, key, value) => { if (key !== null) instance.restore(store.changelog, p, key, value); });
+          await readToEnd(kafka, store.changelog, (p, key, value) => {
+            if (key !== null) instance.restore(store.changelog, p, key, value);
+          });
         }
         return instance;
       })();
@@ -293,12 +349,23 @@ function createValidator(cfg: Config, kafka: KafkaClient, serde: AvroSerde, topo
       await serde.prepare([e.record.value]);
       captured = [];
       fatal = undefined;
-      const ack = createAck(() => {}, () => {});
+      const ack = createAck(
+        () => {},
+        () => {},
+      );
       try {
-        instance.push({
-          topic, partition: e.origPartition ?? e.record.partition, offset: e.origOffset ?? e.record.offset,
-          key: e.record.key, value: e.record.value, headers: headersAsText(headers), timestamp: e.record.timestamp,
-        }, ack);
+        instance.push(
+          {
+            topic,
+            partition: e.origPartition ?? e.record.partition,
+            offset: e.origOffset ?? e.record.offset,
+            key: e.record.key,
+            value: e.record.value,
+            headers: headersAsText(headers),
+            timestamp: e.record.timestamp,
+          },
+          ack,
+        );
       } catch (err) {
         fatal ??= err;
       }
@@ -312,7 +379,12 @@ function createValidator(cfg: Config, kafka: KafkaClient, serde: AvroSerde, topo
         return { outcome: 'fail', reason: 'processing' };
       }
       const dlq = outputs.find((o) => o.raw && o.headers?.['sluice.error.reason']);
-      if (dlq) return { outcome: 'fail', reason: dlq.headers!['sluice.error.reason'], rule: dlq.headers!['sluice.error.rule'] || undefined };
+      if (dlq)
+        return {
+          outcome: 'fail',
+          reason: dlq.headers!['sluice.error.reason'],
+          rule: dlq.headers!['sluice.error.rule'] || undefined,
+        };
       return outputs.length ? { outcome: 'pass' } : { outcome: 'filtered' };
     },
     async close() {
@@ -322,7 +394,13 @@ function createValidator(cfg: Config, kafka: KafkaClient, serde: AvroSerde, topo
   };
 }
 
-interface Pending { kind: 'replay' | 'park'; topic: string; message: Message; trackingKey: string; entry: DlqEntry }
+interface Pending {
+  kind: 'replay' | 'park';
+  topic: string;
+  message: Message;
+  trackingKey: string;
+  entry: DlqEntry;
+}
 
 export function replayDlq(cfg: Config, opts: ReplayOptions & { dryRun: true }): Promise<DryRunReport>;
 export function replayDlq(cfg: Config, opts: ReplayOptions & { dryRun?: false }): Promise<ReplaySummary>;
@@ -333,10 +411,17 @@ export async function replayDlq(cfg: Config, opts: ReplayOptions): Promise<Repla
   const trackingTopic = opts.trackingTopic ?? DEFAULT_TRACKING_TOPIC;
   const parkedTopic = `${dlqTopic}.parked`;
   const dryRun = Boolean(opts.dryRun);
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new SluiceError('CLI_USAGE', `--max-attempts must be a positive integer, not ${opts.maxAttempts}`);
-  if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1)) throw new SluiceError('CLI_USAGE', `--limit must be a positive integer, not ${opts.limit}`);
-  if (opts.rate !== undefined && !(opts.rate > 0)) throw new SluiceError('CLI_USAGE', `--rate must be a positive number of records per second, not ${opts.rate}`);
-  if (opts.to !== undefined && (opts.to === dlqTopic || opts.to === parkedTopic)) throw new SluiceError('CLI_USAGE', `--to ${opts.to} would write the DLQ into itself; name the topic the records should be processed from`);
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1)
+    throw new SluiceError('CLI_USAGE', `--max-attempts must be a positive integer, not ${opts.maxAttempts}`);
+  if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1))
+    throw new SluiceError('CLI_USAGE', `--limit must be a positive integer, not ${opts.limit}`);
+  if (opts.rate !== undefined && !(opts.rate > 0))
+    throw new SluiceError('CLI_USAGE', `--rate must be a positive number of records per second, not ${opts.rate}`);
+  if (opts.to !== undefined && (opts.to === dlqTopic || opts.to === parkedTopic))
+    throw new SluiceError(
+      'CLI_USAGE',
+      `--to ${opts.to} would write the DLQ into itself; name the topic the records should be processed from`,
+    );
 
   const kafka = createKafkaClient(cfg, `${cfg.kafkaClientId}-replay`);
   const serde = createAvroSerde(createRegistryClient(cfg), { maxMessageBytes: cfg.maxMessageBytes });
@@ -347,16 +432,48 @@ export async function replayDlq(cfg: Config, opts: ReplayOptions): Promise<Repla
   let progressTimer: NodeJS.Timeout | undefined;
   const started = Date.now();
 
-  const summary: ReplaySummary = { dryRun: false, dlqTopic, read: 0, matched: 0, replayed: 0, skipped: 0, parked: 0, failed: 0, failures: {}, byTopic: {}, untracked: 0, interrupted: false, limitReached: false };
-  const report: DryRunReport = { dryRun: true, dlqTopic, read: 0, matched: 0, wouldPass: 0, wouldFail: { total: 0, byReason: {}, byRule: {} }, wouldBeFiltered: 0, wouldPark: 0, unvalidated: 0, cannotReplay: {}, skippedAlreadyReplayed: 0, interrupted: false, limitReached: false };
+  const summary: ReplaySummary = {
+    dryRun: false,
+    dlqTopic,
+    read: 0,
+    matched: 0,
+    replayed: 0,
+    skipped: 0,
+    parked: 0,
+    failed: 0,
+    failures: {},
+    byTopic: {},
+    untracked: 0,
+    interrupted: false,
+    limitReached: false,
+  };
+  const report: DryRunReport = {
+    dryRun: true,
+    dlqTopic,
+    read: 0,
+    matched: 0,
+    wouldPass: 0,
+    wouldFail: { total: 0, byReason: {}, byRule: {} },
+    wouldBeFiltered: 0,
+    wouldPark: 0,
+    unvalidated: 0,
+    cannotReplay: {},
+    skippedAlreadyReplayed: 0,
+    interrupted: false,
+    limitReached: false,
+  };
   const result = dryRun ? report : summary;
 
   try {
     const existing = new Set(await admin.listTopics());
-    if (!existing.has(dlqTopic)) throw new SluiceError('CLI_USAGE', `DLQ topic ${dlqTopic} does not exist (\`sluice topics\` lists the topics)`);
+    if (!existing.has(dlqTopic))
+      throw new SluiceError('CLI_USAGE', `DLQ topic ${dlqTopic} does not exist (\`sluice topics\` lists the topics)`);
     const total = (await admin.fetchTopicOffsets(dlqTopic)).reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
     if (!dryRun) {
-      await ensureTopics(admin, [{ topic: trackingTopic, compacted: true }], { partitions: cfg.topicPartitions, replicationFactor: cfg.topicReplication });
+      await ensureTopics(admin, [{ topic: trackingTopic, compacted: true }], {
+        partitions: cfg.topicPartitions,
+        replicationFactor: cfg.topicReplication,
+      });
       existing.add(trackingTopic);
     }
     const tracked = await loadTracked(kafka, trackingTopic, dlqTopic, existing.has(trackingTopic));
@@ -382,7 +499,10 @@ export async function replayDlq(cfg: Config, opts: ReplayOptions): Promise<Repla
     const bucket = opts.rate === undefined ? undefined : new TokenBucket(opts.rate, Math.max(1, opts.rate / 10));
     if (opts.onProgress) {
       const onProgress = opts.onProgress;
-      progressTimer = setInterval(() => onProgress({ ...structuredClone(result), total, elapsedMs: Date.now() - started }), opts.progressIntervalMs ?? 1000);
+      progressTimer = setInterval(
+        () => onProgress({ ...structuredClone(result), total, elapsedMs: Date.now() - started }),
+        opts.progressIntervalMs ?? 1000,
+      );
       progressTimer.unref();
     }
 
@@ -395,10 +515,22 @@ export async function replayDlq(cfg: Config, opts: ReplayOptions): Promise<Repla
     let parkedTopicReady = existing.has(parkedTopic);
     let acted = 0;
     const fail = (cause: string, e: DlqEntry, n = 1) => {
-      if (dryRun) { report.cannotReplay[cause] = (report.cannotReplay[cause] ?? 0) + n; return; }
+      if (dryRun) {
+        report.cannotReplay[cause] = (report.cannotReplay[cause] ?? 0) + n;
+        return;
+      }
       summary.failed += n;
       summary.failures[cause] = (summary.failures[cause] ?? 0) + n;
-      log.warn({ code: cause.startsWith('SLUICE_ERR_') ? cause : 'SLUICE_ERR_CLI_USAGE', cause, topic: dlqTopic, partition: e.record.partition, offset: e.record.offset }, 'record not replayed');
+      log.warn(
+        {
+          code: cause.startsWith('SLUICE_ERR_') ? cause : 'SLUICE_ERR_CLI_USAGE',
+          cause,
+          topic: dlqTopic,
+          partition: e.record.partition,
+          offset: e.record.offset,
+        },
+        'record not replayed',
+      );
     };
 
     /** Sends what is pending, then records it in the tracking topic once the broker has it. */
@@ -408,12 +540,18 @@ export async function replayDlq(cfg: Config, opts: ReplayOptions): Promise<Repla
       pending = [];
       try {
         if (!parkedTopicReady && batch.some((p) => p.kind === 'park')) {
-          await ensureTopics(admin, [{ topic: parkedTopic, partitions: await partitionsOf(dlqTopic) }], { partitions: cfg.topicPartitions, replicationFactor: cfg.topicReplication });
+          await ensureTopics(admin, [{ topic: parkedTopic, partitions: await partitionsOf(dlqTopic) }], {
+            partitions: cfg.topicPartitions,
+            replicationFactor: cfg.topicReplication,
+          });
           parkedTopicReady = true;
         }
         const byTopic = new Map<string, Message[]>();
         for (const p of batch) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p.message]);
-        await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+        await producer.sendBatch({
+          acks: -1,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        });
       } catch (err) {
         const e = asSluiceError(err, 'KAFKA_PRODUCE_FAILED');
         for (const p of batch) fail(e.code, p.entry);
@@ -421,20 +559,38 @@ export async function replayDlq(cfg: Config, opts: ReplayOptions): Promise<Repla
       }
       for (const p of batch) {
         if (p.kind === 'park') summary.parked++;
-        else { summary.replayed++; summary.byTopic[p.topic] = (summary.byTopic[p.topic] ?? 0) + 1; }
+        else {
+          summary.replayed++;
+          summary.byTopic[p.topic] = (summary.byTopic[p.topic] ?? 0) + 1;
+        }
       }
       const at = new Date().toISOString();
       try {
         await producer.send({
-          topic: trackingTopic, acks: -1,
+          topic: trackingTopic,
+          acks: -1,
           messages: batch.map((p) => ({
             key: p.trackingKey,
-            value: JSON.stringify({ outcome: p.kind === 'park' ? 'parked' : 'replayed', to: p.topic, dlq: { topic: dlqTopic, partition: p.entry.record.partition, offset: p.entry.record.offset }, replayCount: p.entry.replayCount, at }),
+            value: JSON.stringify({
+              outcome: p.kind === 'park' ? 'parked' : 'replayed',
+              to: p.topic,
+              dlq: { topic: dlqTopic, partition: p.entry.record.partition, offset: p.entry.record.offset },
+              replayCount: p.entry.replayCount,
+              at,
+            }),
           })),
         });
       } catch (err) {
         summary.untracked += batch.length;
-        log.error({ code: 'SLUICE_ERR_KAFKA_PRODUCE_FAILED', trackingTopic, records: batch.length, err: (err as Error).message }, 'replayed records could not be tracked; a rerun would replay them again');
+        log.error(
+          {
+            code: 'SLUICE_ERR_KAFKA_PRODUCE_FAILED',
+            trackingTopic,
+            records: batch.length,
+            err: (err as Error).message,
+          },
+          'replayed records could not be tracked; a rerun would replay them again',
+        );
       }
     };
 
@@ -463,7 +619,8 @@ export async function replayDlq(cfg: Config, opts: ReplayOptions): Promise<Repla
         // --retry-failed, each new failure of it is another attempt, up to --max-attempts.
         if (opts.retryFailed ? tracked.has(key) : trackedOrigins.has(originKey(key))) {
           result.matched++;
-          if (dryRun) report.skippedAlreadyReplayed++; else summary.skipped++;
+          if (dryRun) report.skippedAlreadyReplayed++;
+          else summary.skipped++;
           return;
         }
         if (!dryRun && !(await takeToken(heartbeat))) return false;
@@ -475,7 +632,19 @@ export async function replayDlq(cfg: Config, opts: ReplayOptions): Promise<Repla
         const target = opts.to ?? e.origTopic;
         if (park) {
           if (dryRun) report.wouldPark++;
-          else pending.push({ kind: 'park', topic: parkedTopic, trackingKey: key, entry: e, message: { key: record.key, value: record.value, headers: record.headers, timestamp: String(record.timestamp) } });
+          else
+            pending.push({
+              kind: 'park',
+              topic: parkedTopic,
+              trackingKey: key,
+              entry: e,
+              message: {
+                key: record.key,
+                value: record.value,
+                headers: record.headers,
+                timestamp: String(record.timestamp),
+              },
+            });
         } else if (target === undefined) {
           fail('no original topic (no sluice.error.topic header): use --to', e);
         } else if (target === dlqTopic || target === parkedTopic) {
@@ -494,17 +663,36 @@ export async function replayDlq(cfg: Config, opts: ReplayOptions): Promise<Repla
               else {
                 report.wouldFail.total++;
                 report.wouldFail.byReason[verdict.reason] = (report.wouldFail.byReason[verdict.reason] ?? 0) + 1;
-                if (verdict.rule) report.wouldFail.byRule[verdict.rule] = (report.wouldFail.byRule[verdict.rule] ?? 0) + 1;
+                if (verdict.rule)
+                  report.wouldFail.byRule[verdict.rule] = (report.wouldFail.byRule[verdict.rule] ?? 0) + 1;
               }
             }
           } else {
             // Back to its original partition when it can: per-key order as the source had it.
-            const partition = target === e.origTopic && e.origPartition !== undefined && e.origPartition < await partitionsOf(target) ? e.origPartition : undefined;
-            pending.push({ kind: 'replay', topic: target, trackingKey: key, entry: e, message: { key: record.key, value: record.value, headers, partition, timestamp: String(record.timestamp) } });
+            const partition =
+              target === e.origTopic && e.origPartition !== undefined && e.origPartition < (await partitionsOf(target))
+                ? e.origPartition
+                : undefined;
+            pending.push({
+              kind: 'replay',
+              topic: target,
+              trackingKey: key,
+              entry: e,
+              message: {
+                key: record.key,
+                value: record.value,
+                headers,
+                partition,
+                timestamp: String(record.timestamp),
+              },
+            });
           }
         }
         if (pending.length >= 100) await flush();
-        if (opts.limit !== undefined && acted >= opts.limit) { result.limitReached = true; return false; }
+        if (opts.limit !== undefined && acted >= opts.limit) {
+          result.limitReached = true;
+          return false;
+        }
         return undefined;
       },
     });

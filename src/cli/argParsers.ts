@@ -28,5 +28,9 @@ export function kafkaOffset(value: string): string {
 
 /** ISO time, epoch ms, or a duration ago (`15m`). */
 export function pointInTime(value: string): number {
-  try { return parseTime(value); } catch (err) { throw new InvalidArgumentError((err as Error).message); }
+  try {
+    return parseTime(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }

@@ -5,8 +5,12 @@ import { formatStatus, stackDown, stackStatus, stackUp } from '../stack/stack.ts
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 export function devCommand(program: Command): void {
-  const dev = program.command('dev').description('The embedded local stack: Kafka, schema registry, S3, Postgres (no Docker)');
-  dev.command('up').description('Start every service not already running and wait until each is ready (idempotent)')
+  const dev = program
+    .command('dev')
+    .description('The embedded local stack: Kafka, schema registry, S3, Postgres (no Docker)');
+  dev
+    .command('up')
+    .description('Start every service not already running and wait until each is ready (idempotent)')
     .action(async () => {
       const cfg = loadConfig();
       const t0 = Date.now();
@@ -14,12 +18,16 @@ export function devCommand(program: Command): void {
       say(formatStatus(rows));
       say(`stack ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
     });
-  dev.command('down').description('Stop the services that `dev up` started (others are left alone)')
+  dev
+    .command('down')
+    .description('Stop the services that `dev up` started (others are left alone)')
     .action(async () => {
       const stopped = await stackDown(loadConfig(), say);
       say(stopped.length ? `stopped: ${stopped.join(', ')}` : 'nothing to stop');
     });
-  dev.command('status').description('Each service, its port and health; exit code 1 if any is not healthy')
+  dev
+    .command('status')
+    .description('Each service, its port and health; exit code 1 if any is not healthy')
     .action(async () => {
       const rows = await stackStatus(loadConfig());
       say(formatStatus(rows));

@@ -3,7 +3,11 @@ import { loadConfig } from '../config/config.ts';
 import { SluiceError } from '../core/errors.ts';
 import { OLTP_TABLES, type OltpTable } from '../shop/oltp/oltpDdl.ts';
 import { parseDuration } from '../shop/generate/pacing.ts';
-import { extractOnce, type ExtractProgress, type ExtractResult } from '../../connectors/postgres/source_postgres_incremental.ts';
+import {
+  extractOnce,
+  type ExtractProgress,
+  type ExtractResult,
+} from '../../connectors/postgres/source_postgres_incremental.ts';
 import { describeExtractSourceConfig } from '../../connectors/postgres/source_postgres_incremental.config.ts';
 
 /**
@@ -20,13 +24,17 @@ export function parseSinceArgument(value: string, now = Date.now()): string {
   if (/^\d+$/.test(value) && value.length >= 10) return new Date(Number(value)).toISOString();
   if (/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/i.test(value)) return new Date(now - parseDuration(value)).toISOString();
   const ms = Date.parse(value);
-  if (!Number.isFinite(ms)) throw new InvalidArgumentError('expected an ISO-8601 time (2025-06-01T00:00:00Z), epoch milliseconds, or a duration ago (2h, 7d)');
+  if (!Number.isFinite(ms))
+    throw new InvalidArgumentError(
+      'expected an ISO-8601 time (2025-06-01T00:00:00Z), epoch milliseconds, or a duration ago (2h, 7d)',
+    );
   return new Date(ms).toISOString();
 }
 
 function pageSize(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new InvalidArgumentError('expected a whole number of rows between 1 and 100000');
+  if (!Number.isInteger(n) || n < 1 || n > 100_000)
+    throw new InvalidArgumentError('expected a whole number of rows between 1 and 100000');
   return n;
 }
 
@@ -43,33 +51,64 @@ function printResult(result: ExtractResult): void {
   const width = Math.max(5, ...tables.map((t) => t.table.length));
   for (const t of tables) {
     const position = t.position ? `${t.position.updated_at} #${t.position.id}` : '(none)';
-    const held = t.heldBack ? `; ${t.heldBack} rows behind an open transaction or the safety lag are re-read next run` : '';
-    say(`${t.table.padEnd(width)}  ${String(t.rows).padStart(9)} rows  ${t.mode.padEnd(11)} → ${t.topic}  position ${position}${held}`);
+    const held = t.heldBack
+      ? `; ${t.heldBack} rows behind an open transaction or the safety lag are re-read next run`
+      : '';
+    say(
+      `${t.table.padEnd(width)}  ${String(t.rows).padStart(9)} rows  ${t.mode.padEnd(11)} → ${t.topic}  position ${position}${held}`,
+    );
   }
   say(`${'total'.padEnd(width)}  ${String(result.rows).padStart(9)} rows in ${(result.elapsedMs / 1000).toFixed(1)}s`);
 }
 
-interface ExtractFlags { since?: string; full?: boolean; pageSize?: number; database?: string; json?: boolean; progress: boolean }
+interface ExtractFlags {
+  since?: string;
+  full?: boolean;
+  pageSize?: number;
+  database?: string;
+  json?: boolean;
+  progress: boolean;
+}
 
 export function extractCommand(program: Command): void {
   const firstSentence = (text: string) => text.split(/(?<=\.)\s/)[0].replace(/\.$/, '');
   const settings = describeExtractSourceConfig()
-    .map((s) => `  ${s.env.padEnd(41)} ${firstSentence(s.description)} (default: ${s.default === undefined ? 'SLUICE_OLTP_DATABASE' : JSON.stringify(s.default)})`).join('\n');
-  program.command('extract')
+    .map(
+      (s) =>
+        `  ${s.env.padEnd(41)} ${firstSentence(s.description)} (default: ${s.default === undefined ? 'SLUICE_OLTP_DATABASE' : JSON.stringify(s.default)})`,
+    )
+    .join('\n');
+  program
+    .command('extract')
     .argument('[table...]', `tables to extract: ${OLTP_TABLES.join(', ')} (default: all)`)
-    .description('One Postgres extract now: rows changed since the stored position, as Avro events on oltp.<table>; backfill with --since or --full')
-    .option('--since <ts>', 'start from rows with updated_at >= this instead of the stored position, which then follows this run (ISO-8601, epoch ms, or a duration ago: 2h)', (v) => parseSinceArgument(v))
+    .description(
+      'One Postgres extract now: rows changed since the stored position, as Avro events on oltp.<table>; backfill with --since or --full',
+    )
+    .option(
+      '--since <ts>',
+      'start from rows with updated_at >= this instead of the stored position, which then follows this run (ISO-8601, epoch ms, or a duration ago: 2h)',
+      (v) => parseSinceArgument(v),
+    )
     .option('--full', 'read every row again (a snapshot: op "r"), ignoring the stored position')
-    .option('--page-size <n>', 'rows per page and per produce request (default: SLUICE_EXTRACT_PAGE_SIZE or 5000)', pageSize)
+    .option(
+      '--page-size <n>',
+      'rows per page and per produce request (default: SLUICE_EXTRACT_PAGE_SIZE or 5000)',
+      pageSize,
+    )
     .option('--database <name>', 'source database on the configured server (default: SLUICE_OLTP_DATABASE)')
     .option('--json', 'print the result as JSON')
     .option('--no-progress', 'no progress lines on stderr')
-    .addHelpText('after', `\nExamples:\n  sluice extract\n  sluice extract orders order_items --since 2025-06-01T00:00:00Z\n  sluice extract customers --full\n\nSettings (environment):\n${settings}`)
+    .addHelpText(
+      'after',
+      `\nExamples:\n  sluice extract\n  sluice extract orders order_items --since 2025-06-01T00:00:00Z\n  sluice extract customers --full\n\nSettings (environment):\n${settings}`,
+    )
     .action(async (names: string[], flags: ExtractFlags) => {
-      if (flags.full && flags.since !== undefined) throw new SluiceError('CLI_USAGE', '--full and --since exclude each other: --full already re-reads every row');
+      if (flags.full && flags.since !== undefined)
+        throw new SluiceError('CLI_USAGE', '--full and --since exclude each other: --full already re-reads every row');
       const unknown = names.filter((n) => !(OLTP_TABLES as readonly string[]).includes(n));
-      if (unknown.length) throw new SluiceError('CLI_USAGE', `unknown table ${unknown.join(', ')}; known: ${OLTP_TABLES.join(', ')}`);
-      const tables = names.length ? [...new Set(names)] as OltpTable[] : undefined;
+      if (unknown.length)
+        throw new SluiceError('CLI_USAGE', `unknown table ${unknown.join(', ')}; known: ${OLTP_TABLES.join(', ')}`);
+      const tables = names.length ? ([...new Set(names)] as OltpTable[]) : undefined;
       const cfg = loadConfig();
 
       const ac = new AbortController();
@@ -86,7 +125,12 @@ export function extractCommand(program: Command): void {
       let result: ExtractResult;
       try {
         result = await extractOnce(cfg, {
-          tables, full: flags.full, since: flags.since, pageSize: flags.pageSize, database: flags.database, signal: ac.signal,
+          tables,
+          full: flags.full,
+          since: flags.since,
+          pageSize: flags.pageSize,
+          database: flags.database,
+          signal: ac.signal,
           onProgress: flags.progress ? (p) => process.stderr.write(`${progressLine(p)}\n`) : undefined,
         });
       } finally {
@@ -96,7 +140,9 @@ export function extractCommand(program: Command): void {
       if (flags.json) say(JSON.stringify(result, null, 2));
       else printResult(result);
       if (result.aborted) {
-        process.stderr.write('interrupted: every reported row is acknowledged and its position stored; the next extract continues from there\n');
+        process.stderr.write(
+          'interrupted: every reported row is acknowledged and its position stored; the next extract continues from there\n',
+        );
         process.exitCode = 130;
       }
     });

@@ -14,20 +14,28 @@ function portNumber(value: string): number {
 }
 
 export function feedCommand(program: Command): void {
-  program.command('feed')
-    .description('The live metrics feed (/ws) and dashboard (/) on their own, serving every metrics.* topic; also /metrics, /healthz, /readyz')
+  program
+    .command('feed')
+    .description(
+      'The live metrics feed (/ws) and dashboard (/) on their own, serving every metrics.* topic; also /metrics, /healthz, /readyz',
+    )
     .option('--host <address>', 'bind address (default: SLUICE_HTTP_HOST)')
     .option('--port <n>', 'port (default: SLUICE_HTTP_PORT; 0 picks a free one)', portNumber)
     .action(async (opts: { host?: string; port?: number }) => {
       const cfg = loadConfig();
       const srv = await startFeedServer(cfg, { host: opts.host, port: opts.port });
-      process.stdout.write(`sluice feed: dashboard ${srv.url}/ — feed ${srv.url.replace(/^http/, 'ws')}/ws${cfg.feedToken ? ' (bearer token required)' : ''}\n`);
+      process.stdout.write(
+        `sluice feed: dashboard ${srv.url}/ — feed ${srv.url.replace(/^http/, 'ws')}/ws${cfg.feedToken ? ' (bearer token required)' : ''}\n`,
+      );
       let signalled = false;
       const onSignal = (sig: string) => {
         if (signalled) return;
         signalled = true;
         process.stderr.write(`${sig}: closing the feed...\n`);
-        void srv.close().then(() => process.exit(0), () => process.exit(1));
+        void srv.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
       };
       process.on('SIGTERM', () => onSignal('SIGTERM'));
       process.on('SIGINT', () => onSignal('SIGINT'));

@@ -8,47 +8,71 @@ import { inspectTopic, parseTime, terminalSafe, type InspectedRecord } from '../
  * DLQ headers as text, undecodable bytes escaped (never raw control characters on the terminal).
  */
 
-
-
-
-
 /** One block per record: coordinates, key, headers, value as indented JSON; all terminal-safe. */
 export function formatInspected(records: InspectedRecord[]): string {
-  return records.map((r) => {
-    const lines = [`── ${r.topic} [partition ${r.partition}] @ offset ${r.offset}  ${r.time}${r.schemaId === undefined ? '' : `  schema id ${r.schemaId}`}`];
-    lines.push(`key: ${r.key === null ? '(null)' : JSON.stringify(r.key)}`);
-    const headers = Object.entries(r.headers);
-    if (headers.length) {
-      lines.push('headers:');
-      const width = Math.max(...headers.map(([k]) => JSON.stringify(k).length - 2));
-      for (const [k, v] of headers) lines.push(`  ${JSON.stringify(k).slice(1, -1).padEnd(width)}  ${JSON.stringify(v).slice(1, -1)}`);
-    }
-    lines.push(`value: ${r.value === null ? '(null: tombstone)' : JSON.stringify(r.value, null, 2)}`);
-    return terminalSafe(lines.join('\n'));
-  }).join('\n\n');
+  return records
+    .map((r) => {
+      const lines = [
+        `── ${r.topic} [partition ${r.partition}] @ offset ${r.offset}  ${r.time}${r.schemaId === undefined ? '' : `  schema id ${r.schemaId}`}`,
+      ];
+      lines.push(`key: ${r.key === null ? '(null)' : JSON.stringify(r.key)}`);
+      const headers = Object.entries(r.headers);
+      if (headers.length) {
+        lines.push('headers:');
+        const width = Math.max(...headers.map(([k]) => JSON.stringify(k).length - 2));
+        for (const [k, v] of headers)
+          lines.push(`  ${JSON.stringify(k).slice(1, -1).padEnd(width)}  ${JSON.stringify(v).slice(1, -1)}`);
+      }
+      lines.push(`value: ${r.value === null ? '(null: tombstone)' : JSON.stringify(r.value, null, 2)}`);
+      return terminalSafe(lines.join('\n'));
+    })
+    .join('\n\n');
 }
 
-interface InspectFlags { fromBeginning?: boolean; offset?: string; since?: number; partition?: number; limit: number; json?: boolean; readUncommitted?: boolean }
+interface InspectFlags {
+  fromBeginning?: boolean;
+  offset?: string;
+  since?: number;
+  partition?: number;
+  limit: number;
+  json?: boolean;
+  readUncommitted?: boolean;
+}
 
 export function inspectCommand(program: Command): void {
-  program.command('inspect').argument('<topic>', 'the topic to read')
-    .description('Decoded records with headers: Avro through the registry, DLQ headers as text, other bytes shown safely (default: the newest --limit records)')
+  program
+    .command('inspect')
+    .argument('<topic>', 'the topic to read')
+    .description(
+      'Decoded records with headers: Avro through the registry, DLQ headers as text, other bytes shown safely (default: the newest --limit records)',
+    )
     .option('--from-beginning', 'from the first record still in the topic')
     .option('--offset <n>', 'from this offset (in every partition, or in --partition)', kafkaOffset)
     .option('--since <time>', 'from the first record at or after this time (ISO, epoch ms, or 15m/2h ago)', pointInTime)
     .option('--partition <n>', 'only this partition', wholeNumber)
     .option('--limit <n>', 'at most this many records', positiveWholeNumber, 20)
     .option('--json', 'one JSON object per line, for scripts')
-    .option('--read-uncommitted', 'also records of open and aborted transactions (exactly-once topics; default: committed only, as every Sluice reader)')
+    .option(
+      '--read-uncommitted',
+      'also records of open and aborted transactions (exactly-once topics; default: committed only, as every Sluice reader)',
+    )
     .action(async (topic: string, flags: InspectFlags) => {
       const cfg = loadConfig();
       const records = await inspectTopic(cfg, {
-        topic, fromBeginning: flags.fromBeginning, offset: flags.offset, since: flags.since, partition: flags.partition, limit: flags.limit, readUncommitted: flags.readUncommitted,
+        topic,
+        fromBeginning: flags.fromBeginning,
+        offset: flags.offset,
+        since: flags.since,
+        partition: flags.partition,
+        limit: flags.limit,
+        readUncommitted: flags.readUncommitted,
       });
       if (flags.json) {
         for (const r of records) process.stdout.write(`${terminalSafe(JSON.stringify(r))}\n`);
         return;
       }
-      process.stdout.write(records.length ? `${formatInspected(records)}\n` : `no records in ${terminalSafe(topic)} for that selection\n`);
+      process.stdout.write(
+        records.length ? `${formatInspected(records)}\n` : `no records in ${terminalSafe(topic)} for that selection\n`,
+      );
     });
 }

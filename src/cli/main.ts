@@ -18,7 +18,20 @@ export function buildCli(): Command {
     .description('Stream-processing-first event engine for commerce data')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [demoCommand, devCommand, runCommand, extractCommand, generateCommand, replayDlqCommand, inspectCommand, topicsCommand, feedCommand, describeCommand, configCommand]) register(program);
+  for (const register of [
+    demoCommand,
+    devCommand,
+    runCommand,
+    extractCommand,
+    generateCommand,
+    replayDlqCommand,
+    inspectCommand,
+    topicsCommand,
+    feedCommand,
+    describeCommand,
+    configCommand,
+  ])
+    register(program);
   return program;
 }
 

@@ -3,7 +3,14 @@ import { loadConfig } from '../config/config.ts';
 import { kafkaOffset, pointInTime, positiveNumber, wholeNumber } from './argParsers.ts';
 import { formatRate, startProgress } from '../shop/generate/pacing.ts';
 import { parseTime } from '../admin/inspectTopic.ts';
-import { DEFAULT_MAX_ATTEMPTS, DEFAULT_TRACKING_TOPIC, replayDlq, type DryRunReport, type ReplayProgress, type ReplaySummary } from '../admin/replayDlq.ts';
+import {
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_TRACKING_TOPIC,
+  replayDlq,
+  type DryRunReport,
+  type ReplayProgress,
+  type ReplaySummary,
+} from '../admin/replayDlq.ts';
 import { TOPOLOGIES } from '../../topologies/index.ts';
 
 /**
@@ -13,21 +20,37 @@ import { TOPOLOGIES } from '../../topologies/index.ts';
  * Exit codes: 0 done, 1 some records failed, 130 interrupted.
  */
 
-
-
-
-
 interface ReplayFlags {
-  from: string; to?: string; reason?: string; rule?: string; partition?: number; fromOffset?: string; toOffset?: string;
-  since?: number; until?: number; key?: string; schemaId?: number; limit?: number; rate?: number; maxAttempts: number;
-  dryRun?: boolean; json?: boolean; trackingTopic: string; retryFailed?: boolean;
+  from: string;
+  to?: string;
+  reason?: string;
+  rule?: string;
+  partition?: number;
+  fromOffset?: string;
+  toOffset?: string;
+  since?: number;
+  until?: number;
+  key?: string;
+  schemaId?: number;
+  limit?: number;
+  rate?: number;
+  maxAttempts: number;
+  dryRun?: boolean;
+  json?: boolean;
+  trackingTopic: string;
+  retryFailed?: boolean;
 }
 
-const count = (m: Record<string, number>) => Object.entries(m).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}=${n}`).join(' ') || '-';
+const count = (m: Record<string, number>) =>
+  Object.entries(m)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, n]) => `${k}=${n}`)
+    .join(' ') || '-';
 
 function progressLine(p: ReplayProgress): string {
   const share = p.total ? ` (${Math.min(100, Math.round((p.read / p.total) * 100))}%)` : '';
-  if (p.dryRun) return `replay-dlq (dry run) ${p.dlqTopic}: read ${p.read}/${p.total}${share}, matched ${p.matched}, would pass ${p.wouldPass}, would fail ${p.wouldFail.total}`;
+  if (p.dryRun)
+    return `replay-dlq (dry run) ${p.dlqTopic}: read ${p.read}/${p.total}${share}, matched ${p.matched}, would pass ${p.wouldPass}, would fail ${p.wouldFail.total}`;
   return `replay-dlq ${p.dlqTopic}: read ${p.read}/${p.total}${share}, matched ${p.matched}, replayed ${p.replayed}, skipped ${p.skipped}, parked ${p.parked}, failed ${p.failed} — ${formatRate(p.replayed + p.parked, p.elapsedMs)}`;
 }
 
@@ -53,15 +76,20 @@ export function formatReplayResult(r: ReplaySummary | DryRunReport): string {
     `  skipped   ${r.skipped} (already replayed)`,
     `  parked    ${r.parked}${r.parked ? ` (in ${r.dlqTopic}.parked: at max attempts)` : ''}`,
     `  failed    ${r.failed}${r.failed ? `   ${count(r.failures)}` : ''}`,
-    ...(r.untracked ? [`  WARNING: ${r.untracked} replayed records could not be tracked; a rerun would replay them again`] : []),
+    ...(r.untracked
+      ? [`  WARNING: ${r.untracked} replayed records could not be tracked; a rerun would replay them again`]
+      : []),
     ...(r.limitReached ? ['  stopped at --limit: rerun to continue'] : []),
     ...(r.interrupted ? ['  interrupted: rerun to continue where this run stopped'] : []),
   ].join('\n');
 }
 
 export function replayDlqCommand(program: Command): void {
-  program.command('replay-dlq')
-    .description('Re-publish dead-letter records to their original topic (or --to), idempotently; --dry-run predicts the outcome with today\'s schemas and rules')
+  program
+    .command('replay-dlq')
+    .description(
+      "Re-publish dead-letter records to their original topic (or --to), idempotently; --dry-run predicts the outcome with today's schemas and rules",
+    )
     .requiredOption('--from <topic>', 'the DLQ topic to read, e.g. oltp.orders.dlq')
     .option('--to <topic>', 'publish here instead of the original topic (sluice.error.topic)')
     .option('--reason <reason>', 'only records with this sluice.error.reason: deserialize, schema, rule, processing')
@@ -69,38 +97,77 @@ export function replayDlqCommand(program: Command): void {
     .option('--partition <n>', 'only records from this original partition', wholeNumber)
     .option('--from-offset <n>', 'only records at or after this original offset', kafkaOffset)
     .option('--to-offset <n>', 'only records at or before this original offset', kafkaOffset)
-    .option('--since <time>', 'only records that failed at or after this time (ISO, epoch ms, or 15m/2h ago)', pointInTime)
+    .option(
+      '--since <time>',
+      'only records that failed at or after this time (ISO, epoch ms, or 15m/2h ago)',
+      pointInTime,
+    )
     .option('--until <time>', 'only records that failed before this time', pointInTime)
     .option('--key <key>', 'only records with this key')
     .option('--schema-id <n>', 'only records written with this schema id', wholeNumber)
     .option('--limit <n>', 'replay at most this many records (already replayed ones do not count)', wholeNumber)
     .option('--rate <n>', 'records per second (default: unlimited)', positiveNumber)
-    .option('--retry-failed', 'also replay records that failed again after an earlier replay (one attempt each run, parked past --max-attempts)')
-    .option('--max-attempts <n>', 'park records replayed this many times already instead of replaying them', wholeNumber, DEFAULT_MAX_ATTEMPTS)
+    .option(
+      '--retry-failed',
+      'also replay records that failed again after an earlier replay (one attempt each run, parked past --max-attempts)',
+    )
+    .option(
+      '--max-attempts <n>',
+      'park records replayed this many times already instead of replaying them',
+      wholeNumber,
+      DEFAULT_MAX_ATTEMPTS,
+    )
     .option('--tracking-topic <topic>', 'compacted topic recording what was replayed', DEFAULT_TRACKING_TOPIC)
-    .option('--dry-run', 'validate against today\'s schemas and rules and report; write nothing')
+    .option('--dry-run', "validate against today's schemas and rules and report; write nothing")
     .option('--json', 'print the summary as JSON')
     .action(async (flags: ReplayFlags) => {
       const cfg = loadConfig();
       const ac = new AbortController();
       const onSignal = (sig: NodeJS.Signals) => {
-        if (ac.signal.aborted) { process.stderr.write(`\n${sig} again: exiting now\n`); process.exit(130); }
+        if (ac.signal.aborted) {
+          process.stderr.write(`\n${sig} again: exiting now\n`);
+          process.exit(130);
+        }
         process.stderr.write(`\n${sig}: stopping after the current record (again to force)…\n`);
         ac.abort();
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       let latest: ReplayProgress | undefined;
-      const progress = startProgress(() => (latest ? progressLine(latest) : `replay-dlq ${flags.from}: starting…`), { enabled: true });
+      const progress = startProgress(() => (latest ? progressLine(latest) : `replay-dlq ${flags.from}: starting…`), {
+        enabled: true,
+      });
       let progressShown = true;
-      const stopProgress = (finalLine: boolean) => { if (progressShown) { progressShown = false; progress.stop(finalLine); } };
+      const stopProgress = (finalLine: boolean) => {
+        if (progressShown) {
+          progressShown = false;
+          progress.stop(finalLine);
+        }
+      };
       try {
         const result = await replayDlq(cfg, {
-          from: flags.from, to: flags.to, reason: flags.reason, rule: flags.rule, partition: flags.partition,
-          fromOffset: flags.fromOffset, toOffset: flags.toOffset, since: flags.since, until: flags.until, key: flags.key,
-          schemaId: flags.schemaId, limit: flags.limit, rate: flags.rate, maxAttempts: flags.maxAttempts, retryFailed: flags.retryFailed,
-          dryRun: Boolean(flags.dryRun), topologies: TOPOLOGIES, trackingTopic: flags.trackingTopic, signal: ac.signal,
-          onProgress: (p) => { latest = p; },
+          from: flags.from,
+          to: flags.to,
+          reason: flags.reason,
+          rule: flags.rule,
+          partition: flags.partition,
+          fromOffset: flags.fromOffset,
+          toOffset: flags.toOffset,
+          since: flags.since,
+          until: flags.until,
+          key: flags.key,
+          schemaId: flags.schemaId,
+          limit: flags.limit,
+          rate: flags.rate,
+          maxAttempts: flags.maxAttempts,
+          retryFailed: flags.retryFailed,
+          dryRun: Boolean(flags.dryRun),
+          topologies: TOPOLOGIES,
+          trackingTopic: flags.trackingTopic,
+          signal: ac.signal,
+          onProgress: (p) => {
+            latest = p;
+          },
         });
         stopProgress(true);
         process.stdout.write(`${flags.json ? JSON.stringify(result, null, 2) : formatReplayResult(result)}\n`);

@@ -16,35 +16,59 @@ export function selectTopologies(names: string[] | undefined) {
 }
 
 export function runCommand(program: Command): void {
-  program.command('run').description('The topology runner: consume, validate, route, commit after durable; HTTP /healthz /readyz /metrics')
+  program
+    .command('run')
+    .description('The topology runner: consume, validate, route, commit after durable; HTTP /healthz /readyz /metrics')
     .option('-t, --topology <name...>', 'topologies to run (default: all)')
     .option('--print-config', 'print the effective configuration (secrets redacted) and exit')
     .option('--max-in-flight <n>', 'records in flight per partition before it is paused', '10000')
     .option('--no-extract', 'do not run the scheduled Postgres extract inside the runner')
     .option('--no-feed', 'do not serve the live feed (/ws) and the dashboard (/)')
     .option('--extract-interval <duration>', 'how often the Postgres extract runs (e.g. 1h, 5m)', '1h')
-    .action(async (opts: { topology?: string[]; printConfig?: boolean; maxInFlight: string; extract: boolean; feed: boolean; extractInterval: string }) => {
-      const cfg = loadConfig();
-      if (opts.printConfig) { process.stdout.write(`${JSON.stringify(redactedConfig(cfg), null, 2)}\n`); return; }
-      // Signals are handled from the first moment: one that arrives while the topologies are still
-      // starting (joining groups, restoring state) stops them gracefully once they are up.
-      let signalled: string | undefined;
-      let shutdown: (() => void) | undefined;
-      const onSignal = (sig: string) => {
-        if (signalled) return;
-        signalled = sig;
-        process.stderr.write(`${sig}: draining, committing and leaving the group...\n`);
-        shutdown?.();
-      };
-      process.on('SIGTERM', () => onSignal('SIGTERM'));
-      process.on('SIGINT', () => onSignal('SIGINT'));
-      const proc = await startRunnerProcess(cfg, selectTopologies(opts.topology), { maxInFlightPerPartition: Number(opts.maxInFlight), feed: opts.feed });
-      process.stdout.write(`sluice run: ${proc.runners.map((r) => r.def.name).join(', ')} — ${proc.url}/metrics ${proc.url}/readyz\n`);
-      // The hourly extract of the shop database runs inside the runner (SPEC §3).
-      const extract = opts.extract && !signalled ? startExtractSchedule(cfg, { intervalMs: parseDuration(opts.extractInterval) }) : undefined;
-      shutdown = () => { void Promise.all([extract?.stop(), proc.stop()]).then(() => process.exit(0)); };
-      if (signalled) shutdown();
-      const code = await proc.done;
-      process.exit(code);
-    });
+    .action(
+      async (opts: {
+        topology?: string[];
+        printConfig?: boolean;
+        maxInFlight: string;
+        extract: boolean;
+        feed: boolean;
+        extractInterval: string;
+      }) => {
+        const cfg = loadConfig();
+        if (opts.printConfig) {
+          process.stdout.write(`${JSON.stringify(redactedConfig(cfg), null, 2)}\n`);
+          return;
+        }
+        // Signals are handled from the first moment: one that arrives while the topologies are still
+        // starting (joining groups, restoring state) stops them gracefully once they are up.
+        let signalled: string | undefined;
+        let shutdown: (() => void) | undefined;
+        const onSignal = (sig: string) => {
+          if (signalled) return;
+          signalled = sig;
+          process.stderr.write(`${sig}: draining, committing and leaving the group...\n`);
+          shutdown?.();
+        };
+        process.on('SIGTERM', () => onSignal('SIGTERM'));
+        process.on('SIGINT', () => onSignal('SIGINT'));
+        const proc = await startRunnerProcess(cfg, selectTopologies(opts.topology), {
+          maxInFlightPerPartition: Number(opts.maxInFlight),
+          feed: opts.feed,
+        });
+        process.stdout.write(
+          `sluice run: ${proc.runners.map((r) => r.def.name).join(', ')} — ${proc.url}/metrics ${proc.url}/readyz\n`,
+        );
+        // The hourly extract of the shop database runs inside the runner (SPEC §3).
+        const extract =
+          opts.extract && !signalled
+            ? startExtractSchedule(cfg, { intervalMs: parseDuration(opts.extractInterval) })
+            : undefined;
+        shutdown = () => {
+          void Promise.all([extract?.stop(), proc.stop()]).then(() => process.exit(0));
+        };
+        if (signalled) shutdown();
+        const code = await proc.done;
+        process.exit(code);
+      },
+    );
 }

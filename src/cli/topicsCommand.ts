@@ -12,7 +12,8 @@ function positive(value: string): number {
 }
 
 export function topicsCommand(program: Command): void {
-  program.command('topics')
+  program
+    .command('topics')
     .description('Every topic: partitions, end offsets, consumer-group lag, and for DLQ topics the count by reason')
     .option('--dlq-limit <n>', 'read at most this many records per DLQ topic to count reasons', positive, 100_000)
     .option('--json', 'print JSON')

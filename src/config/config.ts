@@ -16,7 +16,8 @@ import { SluiceError } from '../core/errors.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+const bool = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
   .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -31,54 +32,247 @@ interface Setting {
 
 /** Every setting, in the order the README's table shows them. */
 export const SETTINGS = {
-  stackDir: { env: 'SLUICE_STACK_DIR', description: 'Local stack data, logs, pid files and generated secrets', default: path.join(PROJECT_ROOT, '.stack'), schema: z.string().min(1) },
-  cacheDir: { env: 'SLUICE_CACHE_DIR', description: 'Cache of the Java artifacts fetched from Maven Central', default: path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'sluice'), schema: z.string().min(1) },
-  logLevel: { env: 'SLUICE_LOG_LEVEL', description: 'trace, debug, info, warn, error', default: 'info', schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']) },
+  stackDir: {
+    env: 'SLUICE_STACK_DIR',
+    description: 'Local stack data, logs, pid files and generated secrets',
+    default: path.join(PROJECT_ROOT, '.stack'),
+    schema: z.string().min(1),
+  },
+  cacheDir: {
+    env: 'SLUICE_CACHE_DIR',
+    description: 'Cache of the Java artifacts fetched from Maven Central',
+    default: path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'sluice'),
+    schema: z.string().min(1),
+  },
+  logLevel: {
+    env: 'SLUICE_LOG_LEVEL',
+    description: 'trace, debug, info, warn, error',
+    default: 'info',
+    schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+  },
 
-  kafkaBrokers: { env: 'SLUICE_KAFKA_BROKERS', description: 'Comma-separated bootstrap brokers', default: '127.0.0.1:9092', schema: z.string().regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'host:port[,host:port...]') },
-  kafkaControllerPort: { env: 'SLUICE_KAFKA_CONTROLLER_PORT', description: 'Local stack only: KRaft controller port', default: '9093', schema: port },
-  kafkaClientId: { env: 'SLUICE_KAFKA_CLIENT_ID', description: 'Kafka client id prefix', default: 'sluice', schema: z.string().min(1) },
+  kafkaBrokers: {
+    env: 'SLUICE_KAFKA_BROKERS',
+    description: 'Comma-separated bootstrap brokers',
+    default: '127.0.0.1:9092',
+    schema: z.string().regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'host:port[,host:port...]'),
+  },
+  kafkaControllerPort: {
+    env: 'SLUICE_KAFKA_CONTROLLER_PORT',
+    description: 'Local stack only: KRaft controller port',
+    default: '9093',
+    schema: port,
+  },
+  kafkaClientId: {
+    env: 'SLUICE_KAFKA_CLIENT_ID',
+    description: 'Kafka client id prefix',
+    default: 'sluice',
+    schema: z.string().min(1),
+  },
   kafkaSsl: { env: 'SLUICE_KAFKA_SSL', description: 'Use TLS to the brokers', default: 'false', schema: bool },
-  kafkaSaslMechanism: { env: 'SLUICE_KAFKA_SASL_MECHANISM', description: 'plain, scram-sha-256 or scram-sha-512 (empty: no SASL)', default: '', schema: z.enum(['', 'plain', 'scram-sha-256', 'scram-sha-512']) },
-  kafkaSaslUsername: { env: 'SLUICE_KAFKA_SASL_USERNAME', description: 'SASL user name', default: '', schema: z.string() },
-  kafkaSaslPassword: { env: 'SLUICE_KAFKA_SASL_PASSWORD', description: 'SASL password (or SLUICE_KAFKA_SASL_PASSWORD_FILE)', default: '', secret: true, schema: z.string() },
-  topicPartitions: { env: 'SLUICE_TOPIC_PARTITIONS', description: 'Partitions of the topics Sluice creates', default: '3', schema: positiveInt },
-  topicReplication: { env: 'SLUICE_TOPIC_REPLICATION', description: 'Replication factor of the topics Sluice creates', default: '1', schema: positiveInt },
-  maxMessageBytes: { env: 'SLUICE_MAX_MESSAGE_BYTES', description: 'Largest record value accepted; larger ones go to the DLQ', default: String(1024 * 1024), schema: positiveInt },
-  kafkaSessionTimeoutMs: { env: 'SLUICE_KAFKA_SESSION_TIMEOUT_MS', description: 'Consumer group session timeout: how long a killed runner holds its partitions (broker minimum 6000)', default: '6000', schema: positiveInt },
-  processingGuarantee: { env: 'SLUICE_PROCESSING_GUARANTEE', description: 'at_least_once, or exactly_once (Kafka transactions: outputs, DLQ, changelogs and offsets of a batch commit together)', default: 'at_least_once', schema: z.enum(['at_least_once', 'exactly_once']) },
-  sinkErrors: { env: 'SLUICE_SINK_ERRORS', description: 'A record the S3 or warehouse sink can never take: dlq (to <source>.dlq, reason sink) or fail (stop the runner)', default: 'dlq', schema: z.enum(['dlq', 'fail']) },
+  kafkaSaslMechanism: {
+    env: 'SLUICE_KAFKA_SASL_MECHANISM',
+    description: 'plain, scram-sha-256 or scram-sha-512 (empty: no SASL)',
+    default: '',
+    schema: z.enum(['', 'plain', 'scram-sha-256', 'scram-sha-512']),
+  },
+  kafkaSaslUsername: {
+    env: 'SLUICE_KAFKA_SASL_USERNAME',
+    description: 'SASL user name',
+    default: '',
+    schema: z.string(),
+  },
+  kafkaSaslPassword: {
+    env: 'SLUICE_KAFKA_SASL_PASSWORD',
+    description: 'SASL password (or SLUICE_KAFKA_SASL_PASSWORD_FILE)',
+    default: '',
+    secret: true,
+    schema: z.string(),
+  },
+  topicPartitions: {
+    env: 'SLUICE_TOPIC_PARTITIONS',
+    description: 'Partitions of the topics Sluice creates',
+    default: '3',
+    schema: positiveInt,
+  },
+  topicReplication: {
+    env: 'SLUICE_TOPIC_REPLICATION',
+    description: 'Replication factor of the topics Sluice creates',
+    default: '1',
+    schema: positiveInt,
+  },
+  maxMessageBytes: {
+    env: 'SLUICE_MAX_MESSAGE_BYTES',
+    description: 'Largest record value accepted; larger ones go to the DLQ',
+    default: String(1024 * 1024),
+    schema: positiveInt,
+  },
+  kafkaSessionTimeoutMs: {
+    env: 'SLUICE_KAFKA_SESSION_TIMEOUT_MS',
+    description: 'Consumer group session timeout: how long a killed runner holds its partitions (broker minimum 6000)',
+    default: '6000',
+    schema: positiveInt,
+  },
+  processingGuarantee: {
+    env: 'SLUICE_PROCESSING_GUARANTEE',
+    description:
+      'at_least_once, or exactly_once (Kafka transactions: outputs, DLQ, changelogs and offsets of a batch commit together)',
+    default: 'at_least_once',
+    schema: z.enum(['at_least_once', 'exactly_once']),
+  },
+  sinkErrors: {
+    env: 'SLUICE_SINK_ERRORS',
+    description:
+      'A record the S3 or warehouse sink can never take: dlq (to <source>.dlq, reason sink) or fail (stop the runner)',
+    default: 'dlq',
+    schema: z.enum(['dlq', 'fail']),
+  },
 
-  registryUrl: { env: 'SLUICE_REGISTRY_URL', description: 'Confluent-compatible schema registry base URL', default: 'http://127.0.0.1:8081/apis/ccompat/v7', schema: z.url() },
-  registryPort: { env: 'SLUICE_REGISTRY_PORT', description: 'Local stack only: registry HTTP port', default: '8081', schema: port },
-  registryUsername: { env: 'SLUICE_REGISTRY_USERNAME', description: 'Registry basic-auth user', default: '', schema: z.string() },
-  registryPassword: { env: 'SLUICE_REGISTRY_PASSWORD', description: 'Registry basic-auth password (or _FILE)', default: '', secret: true, schema: z.string() },
-  registryCompatibility: { env: 'SLUICE_REGISTRY_COMPATIBILITY', description: 'Compatibility level set on the subjects Sluice registers', default: 'BACKWARD', schema: z.enum(['NONE', 'BACKWARD', 'BACKWARD_TRANSITIVE', 'FORWARD', 'FORWARD_TRANSITIVE', 'FULL', 'FULL_TRANSITIVE']) },
+  registryUrl: {
+    env: 'SLUICE_REGISTRY_URL',
+    description: 'Confluent-compatible schema registry base URL',
+    default: 'http://127.0.0.1:8081/apis/ccompat/v7',
+    schema: z.url(),
+  },
+  registryPort: {
+    env: 'SLUICE_REGISTRY_PORT',
+    description: 'Local stack only: registry HTTP port',
+    default: '8081',
+    schema: port,
+  },
+  registryUsername: {
+    env: 'SLUICE_REGISTRY_USERNAME',
+    description: 'Registry basic-auth user',
+    default: '',
+    schema: z.string(),
+  },
+  registryPassword: {
+    env: 'SLUICE_REGISTRY_PASSWORD',
+    description: 'Registry basic-auth password (or _FILE)',
+    default: '',
+    secret: true,
+    schema: z.string(),
+  },
+  registryCompatibility: {
+    env: 'SLUICE_REGISTRY_COMPATIBILITY',
+    description: 'Compatibility level set on the subjects Sluice registers',
+    default: 'BACKWARD',
+    schema: z.enum([
+      'NONE',
+      'BACKWARD',
+      'BACKWARD_TRANSITIVE',
+      'FORWARD',
+      'FORWARD_TRANSITIVE',
+      'FULL',
+      'FULL_TRANSITIVE',
+    ]),
+  },
 
-  s3Endpoint: { env: 'SLUICE_S3_ENDPOINT', description: 'S3 endpoint (empty: AWS)', default: 'http://127.0.0.1:4566', schema: z.union([z.literal(''), z.url()]) },
+  s3Endpoint: {
+    env: 'SLUICE_S3_ENDPOINT',
+    description: 'S3 endpoint (empty: AWS)',
+    default: 'http://127.0.0.1:4566',
+    schema: z.union([z.literal(''), z.url()]),
+  },
   s3Region: { env: 'SLUICE_S3_REGION', description: 'S3 region', default: 'us-east-1', schema: z.string().min(1) },
-  s3Bucket: { env: 'SLUICE_S3_BUCKET', description: 'Lake bucket', default: 'sluice-lake', schema: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'a valid S3 bucket name') },
-  s3ForcePathStyle: { env: 'SLUICE_S3_FORCE_PATH_STYLE', description: 'Path-style addressing (S3Proxy, MinIO)', default: 'true', schema: bool },
-  s3AccessKeyId: { env: 'SLUICE_S3_ACCESS_KEY_ID', description: 'Static access key (empty: the AWS credential chain)', default: 'sluice', schema: z.string() },
-  s3SecretAccessKey: { env: 'SLUICE_S3_SECRET_ACCESS_KEY', description: 'Static secret key (or _FILE; the local stack writes one)', secret: true, schema: z.string() },
+  s3Bucket: {
+    env: 'SLUICE_S3_BUCKET',
+    description: 'Lake bucket',
+    default: 'sluice-lake',
+    schema: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'a valid S3 bucket name'),
+  },
+  s3ForcePathStyle: {
+    env: 'SLUICE_S3_FORCE_PATH_STYLE',
+    description: 'Path-style addressing (S3Proxy, MinIO)',
+    default: 'true',
+    schema: bool,
+  },
+  s3AccessKeyId: {
+    env: 'SLUICE_S3_ACCESS_KEY_ID',
+    description: 'Static access key (empty: the AWS credential chain)',
+    default: 'sluice',
+    schema: z.string(),
+  },
+  s3SecretAccessKey: {
+    env: 'SLUICE_S3_SECRET_ACCESS_KEY',
+    description: 'Static secret key (or _FILE; the local stack writes one)',
+    secret: true,
+    schema: z.string(),
+  },
 
-  pgHost: { env: 'SLUICE_PG_HOST', description: 'Postgres host (OLTP source and warehouse)', default: '127.0.0.1', schema: z.string().min(1) },
+  pgHost: {
+    env: 'SLUICE_PG_HOST',
+    description: 'Postgres host (OLTP source and warehouse)',
+    default: '127.0.0.1',
+    schema: z.string().min(1),
+  },
   pgPort: { env: 'SLUICE_PG_PORT', description: 'Postgres port', default: '5432', schema: port },
   pgUser: { env: 'SLUICE_PG_USER', description: 'Postgres user', default: 'sluice', schema: z.string().min(1) },
-  pgPassword: { env: 'SLUICE_PG_PASSWORD', description: 'Postgres password (or _FILE; the local stack writes one)', secret: true, schema: z.string() },
-  pgSslMode: { env: 'SLUICE_PG_SSLMODE', description: 'disable, require, verify-full', default: 'disable', schema: z.enum(['disable', 'require', 'verify-full']) },
-  oltpDatabase: { env: 'SLUICE_OLTP_DATABASE', description: "The shop's source database", default: 'oltp', schema: z.string().min(1) },
-  warehouseDatabase: { env: 'SLUICE_WAREHOUSE_DATABASE', description: 'The warehouse database', default: 'warehouse', schema: z.string().min(1) },
+  pgPassword: {
+    env: 'SLUICE_PG_PASSWORD',
+    description: 'Postgres password (or _FILE; the local stack writes one)',
+    secret: true,
+    schema: z.string(),
+  },
+  pgSslMode: {
+    env: 'SLUICE_PG_SSLMODE',
+    description: 'disable, require, verify-full',
+    default: 'disable',
+    schema: z.enum(['disable', 'require', 'verify-full']),
+  },
+  oltpDatabase: {
+    env: 'SLUICE_OLTP_DATABASE',
+    description: "The shop's source database",
+    default: 'oltp',
+    schema: z.string().min(1),
+  },
+  warehouseDatabase: {
+    env: 'SLUICE_WAREHOUSE_DATABASE',
+    description: 'The warehouse database',
+    default: 'warehouse',
+    schema: z.string().min(1),
+  },
 
   s3Port: { env: 'SLUICE_S3_PORT', description: 'Local stack only: S3Proxy port', default: '4566', schema: port },
 
-  httpHost: { env: 'SLUICE_HTTP_HOST', description: 'Runner HTTP bind address', default: '127.0.0.1', schema: z.string().min(1) },
-  httpPort: { env: 'SLUICE_HTTP_PORT', description: 'Runner HTTP port (dashboard, /ws, /metrics, /healthz, /readyz)', default: '8080', schema: port },
+  httpHost: {
+    env: 'SLUICE_HTTP_HOST',
+    description: 'Runner HTTP bind address',
+    default: '127.0.0.1',
+    schema: z.string().min(1),
+  },
+  httpPort: {
+    env: 'SLUICE_HTTP_PORT',
+    description: 'Runner HTTP port (dashboard, /ws, /metrics, /healthz, /readyz)',
+    default: '8080',
+    schema: port,
+  },
 
-  feedToken: { env: 'SLUICE_FEED_TOKEN', description: 'Bearer token the live feed (/ws) requires (or _FILE; empty: no token)', default: '', secret: true, schema: z.string() },
-  feedAllowedOrigins: { env: 'SLUICE_FEED_ALLOWED_ORIGINS', description: 'Comma-separated Origins allowed to open /ws (empty: same origin and localhost only; * allows any)', default: '', schema: z.string() },
-  feedMaxConnections: { env: 'SLUICE_FEED_MAX_CONNECTIONS', description: 'Live feed connections at once; further upgrades get 503', default: '1000', schema: positiveInt },
-  feedMaxFrameBytes: { env: 'SLUICE_FEED_MAX_FRAME_BYTES', description: 'Largest WebSocket frame a feed client may send (bytes); larger closes the connection', default: '65536', schema: positiveInt },
+  feedToken: {
+    env: 'SLUICE_FEED_TOKEN',
+    description: 'Bearer token the live feed (/ws) requires (or _FILE; empty: no token)',
+    default: '',
+    secret: true,
+    schema: z.string(),
+  },
+  feedAllowedOrigins: {
+    env: 'SLUICE_FEED_ALLOWED_ORIGINS',
+    description: 'Comma-separated Origins allowed to open /ws (empty: same origin and localhost only; * allows any)',
+    default: '',
+    schema: z.string(),
+  },
+  feedMaxConnections: {
+    env: 'SLUICE_FEED_MAX_CONNECTIONS',
+    description: 'Live feed connections at once; further upgrades get 503',
+    default: '1000',
+    schema: positiveInt,
+  },
+  feedMaxFrameBytes: {
+    env: 'SLUICE_FEED_MAX_FRAME_BYTES',
+    description: 'Largest WebSocket frame a feed client may send (bytes); larger closes the connection',
+    default: '65536',
+    schema: positiveInt,
+  },
 } as const satisfies Record<string, Setting>;
 
 type Settings = typeof SETTINGS;
@@ -87,14 +281,17 @@ export type Config = { [K in keyof Settings]: z.output<Settings[K]['schema']> };
 export type Env = Record<string, string | undefined>;
 
 function readFileConfig(file: string): Record<string, unknown> {
-  if (!existsSync(file)) throw new SluiceError('CONFIG_INVALID', `SLUICE_CONFIG_FILE points at ${file}, which does not exist`);
+  if (!existsSync(file))
+    throw new SluiceError('CONFIG_INVALID', `SLUICE_CONFIG_FILE points at ${file}, which does not exist`);
   const text = readFileSync(file, 'utf8');
   try {
     const parsed = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
     if (parsed === null || typeof parsed !== 'object') throw new Error('not a mapping');
     return parsed as Record<string, unknown>;
   } catch (err) {
-    throw new SluiceError('CONFIG_INVALID', `${file} is not a valid YAML/JSON mapping of SLUICE_* keys`, { cause: err });
+    throw new SluiceError('CONFIG_INVALID', `${file} is not a valid YAML/JSON mapping of SLUICE_* keys`, {
+      cause: err,
+    });
   }
 }
 
@@ -111,18 +308,25 @@ export function loadConfig(env: Env = process.env): Config {
   const fromFile = env.SLUICE_CONFIG_FILE ? readFileConfig(env.SLUICE_CONFIG_FILE) : {};
   const raw: Record<string, unknown> = {};
   const problems: string[] = [];
-  const stackDir = env.SLUICE_STACK_DIR ?? (fromFile.SLUICE_STACK_DIR as string | undefined) ?? SETTINGS.stackDir.default;
+  const stackDir =
+    env.SLUICE_STACK_DIR ?? (fromFile.SLUICE_STACK_DIR as string | undefined) ?? SETTINGS.stackDir.default;
 
   for (const [key, setting] of Object.entries(SETTINGS) as [keyof Settings, Setting][]) {
     let value: unknown = env[setting.env] ?? fromFile[setting.env];
     const fileVar = `${setting.env}_FILE`;
     const secretFile = env[fileVar] ?? (fromFile[fileVar] as string | undefined);
     if (value === undefined && setting.secret && secretFile) {
-      try { value = readFileSync(secretFile, 'utf8').trim(); } catch { problems.push(`${fileVar}: cannot read ${secretFile}`); continue; }
+      try {
+        value = readFileSync(secretFile, 'utf8').trim();
+      } catch {
+        problems.push(`${fileVar}: cannot read ${secretFile}`);
+        continue;
+      }
     }
     if (value === undefined && setting.secret && setting.default === undefined) {
       // Local-stack defaults: the generated secret files, read lazily so `dev up` can create them first.
-      const local = key === 'pgPassword' ? stackSecretFile(stackDir, 'pg-password') : stackSecretFile(stackDir, 's3-secret');
+      const local =
+        key === 'pgPassword' ? stackSecretFile(stackDir, 'pg-password') : stackSecretFile(stackDir, 's3-secret');
       value = existsSync(local) ? readFileSync(local, 'utf8').trim() : '';
     }
     if (value === undefined) value = setting.default;
@@ -134,9 +338,12 @@ export function loadConfig(env: Env = process.env): Config {
     raw[key] = parsed.data;
   }
   const cfg = raw as Config;
-  if (cfg.kafkaSaslMechanism && !cfg.kafkaSaslUsername) problems.push('SLUICE_KAFKA_SASL_USERNAME: required when SLUICE_KAFKA_SASL_MECHANISM is set');
+  if (cfg.kafkaSaslMechanism && !cfg.kafkaSaslUsername)
+    problems.push('SLUICE_KAFKA_SASL_USERNAME: required when SLUICE_KAFKA_SASL_MECHANISM is set');
   if (problems.length) {
-    throw new SluiceError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { details: { problems } });
+    throw new SluiceError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, {
+      details: { problems },
+    });
   }
   return cfg;
 }

@@ -24,8 +24,14 @@ export const ERROR_CATALOGUE = {
   KAFKA_CONNECT_FAILED: [true, 'check SLUICE_KAFKA_BROKERS and that the brokers are up'],
   KAFKA_TOPIC_MISMATCH: [false, 'the existing topic differs from the configuration; fix it by hand'],
   KAFKA_PRODUCE_FAILED: [true, 'check broker health'],
-  KAFKA_TRANSIENT: [true, 'the broker was briefly unavailable (leader election, new topic, coordinator loading); retried automatically, check broker health if it repeats'],
-  SINK_RECORD_REJECTED: [false, 'the sink cannot store this record; it is in <source>.dlq with reason sink (SLUICE_SINK_ERRORS=dlq), fix the data or the table and replay it'],
+  KAFKA_TRANSIENT: [
+    true,
+    'the broker was briefly unavailable (leader election, new topic, coordinator loading); retried automatically, check broker health if it repeats',
+  ],
+  SINK_RECORD_REJECTED: [
+    false,
+    'the sink cannot store this record; it is in <source>.dlq with reason sink (SLUICE_SINK_ERRORS=dlq), fix the data or the table and replay it',
+  ],
   KAFKA_CONSUMER_CRASHED: [true, 'the consumer is restarted; check broker health if it repeats'],
   REGISTRY_UNAVAILABLE: [true, 'check SLUICE_REGISTRY_URL and that the registry is up'],
   REGISTRY_INCOMPATIBLE: [false, 'the schema change breaks the subject compatibility level'],
@@ -44,8 +50,14 @@ export const ERROR_CATALOGUE = {
   S3_REQUEST_FAILED: [true, 'check SLUICE_S3_ENDPOINT, the bucket and the credentials'],
   CLI_USAGE: [false, 'see --help'],
   INTERNAL: [false, 'a bug: report it with the log line'],
-  EXTRACT_POSITION_INVALID: [false, 'the extract positions topic holds a value that is not {"updated_at", "id"} JSON: write a tombstone for that table key, or rerun with --full or --since'],
-  EXTRACT_HORIZON_HIDDEN: [false, 'grant pg_read_all_stats to the extract role so it sees every open transaction; until then the safety lag also holds the position back'],
+  EXTRACT_POSITION_INVALID: [
+    false,
+    'the extract positions topic holds a value that is not {"updated_at", "id"} JSON: write a tombstone for that table key, or rerun with --full or --since',
+  ],
+  EXTRACT_HORIZON_HIDDEN: [
+    false,
+    'grant pg_read_all_stats to the extract role so it sees every open transaction; until then the safety lag also holds the position back',
+  ],
 } as const satisfies Record<string, readonly [boolean, string]>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
@@ -95,7 +107,11 @@ export function isSluiceError(err: unknown, code?: ErrorCode): err is SluiceErro
 }
 
 /** Wraps anything thrown into a SluiceError, keeping an existing one as is. */
-export function asSluiceError(err: unknown, code: ErrorCode = 'INTERNAL', options: SluiceErrorOptions = {}): SluiceError {
+export function asSluiceError(
+  err: unknown,
+  code: ErrorCode = 'INTERNAL',
+  options: SluiceErrorOptions = {},
+): SluiceError {
   if (err instanceof SluiceError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new SluiceError(code, message, { ...options, cause: err });

@@ -7,8 +7,14 @@ import pino from 'pino';
 export type Logger = pino.Logger;
 
 const REDACT = [
-  '*.password', '*.secret', '*.secretAccessKey', '*.token', '*.authorization',
-  '*.*.password', '*.*.secretAccessKey', '*.*.token',
+  '*.password',
+  '*.secret',
+  '*.secretAccessKey',
+  '*.token',
+  '*.authorization',
+  '*.*.password',
+  '*.*.secretAccessKey',
+  '*.*.token',
 ];
 
 export function createLogger(name: string, level: string = process.env.SLUICE_LOG_LEVEL ?? 'info'): Logger {

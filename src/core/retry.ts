@@ -38,7 +38,11 @@ const realClock: RetryClock = {
  * @example
  *   await withRetry(() => admin.fetchTopicOffsets(topic), { retries: Infinity, initialMs: 100, maxMs: 2000, maxElapsedMs: 60_000, retriable: isTransientKafkaError });
  */
-export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions, clock: RetryClock = realClock): Promise<T> {
+export async function withRetry<T>(
+  fn: () => Promise<T>,
+  opts: RetryOptions,
+  clock: RetryClock = realClock,
+): Promise<T> {
   const started = clock.now();
   for (let attempt = 0; ; attempt++) {
     try {

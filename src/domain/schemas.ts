@@ -50,7 +50,11 @@ const types = new Map<string, avro.Type>();
 function fileFor(subjectTopic: string): string {
   const topic = subjectTopic.endsWith('-value') ? subjectTopic.slice(0, -'-value'.length) : subjectTopic;
   const file = Object.hasOwn(SCHEMA_FILES, topic) ? SCHEMA_FILES[topic] : undefined;
-  if (!file) throw new SluiceError('SCHEMA_NOT_FOUND', `no value schema for ${JSON.stringify(subjectTopic)} (known topics: ${SCHEMA_TOPICS.join(', ')})`);
+  if (!file)
+    throw new SluiceError(
+      'SCHEMA_NOT_FOUND',
+      `no value schema for ${JSON.stringify(subjectTopic)} (known topics: ${SCHEMA_TOPICS.join(', ')})`,
+    );
   return file;
 }
 

@@ -9,10 +9,15 @@ export function createAck(onDone: () => void, onFail: (err: unknown) => void): A
   let refs = 1;
   let settled = false;
   return {
-    retain() { if (!settled) refs++; },
+    retain() {
+      if (!settled) refs++;
+    },
     release() {
       if (settled) return;
-      if (--refs === 0) { settled = true; onDone(); }
+      if (--refs === 0) {
+        settled = true;
+        onDone();
+      }
     },
     fail(err) {
       if (settled) return;

@@ -41,10 +41,21 @@ export function originOfRecord(env: Envelope<unknown>): string {
   return s.headers['sluice.replay.origin'] || `${s.topic}/${s.partition}/${s.offset}`;
 }
 
-interface Entry { t: number; o: string }
-interface PartitionIds { ids: Map<string, Entry>; newest: number; sinceSweep: number }
+interface Entry {
+  t: number;
+  o: string;
+}
+interface PartitionIds {
+  ids: Map<string, Entry>;
+  newest: number;
+  sinceSweep: number;
+}
 
-export function createDedupeStore(topology: string, rule: Rule & { dedupe: DedupeSpec }, emit: (o: Output) => void): DedupeStore {
+export function createDedupeStore(
+  topology: string,
+  rule: Rule & { dedupe: DedupeSpec },
+  emit: (o: Output) => void,
+): DedupeStore {
   const changelog = dedupeChangelogTopic(topology, rule.name);
   const { windowMs } = rule.dedupe;
   const eventTime = rule.dedupe.eventTime;
@@ -53,7 +64,10 @@ export function createDedupeStore(topology: string, rule: Rule & { dedupe: Dedup
   const partOf = (topic: string, p: number) => {
     const k = `${topic}|${p}`;
     let s = parts.get(k);
-    if (!s) { s = { ids: new Map(), newest: -Infinity, sinceSweep: 0 }; parts.set(k, s); }
+    if (!s) {
+      s = { ids: new Map(), newest: -Infinity, sinceSweep: 0 };
+      parts.set(k, s);
+    }
     return s;
   };
   const timeOf = (env: Envelope<unknown>) => {
@@ -86,18 +100,32 @@ export function createDedupeStore(topology: string, rule: Rule & { dedupe: Dedup
       sweep(s);
       // The changelog record's timestamp is the event time, so the topic's time retention (set
       // beyond the window) drops ids by event time as compaction keeps the latest per id.
-      emit({ topic: changelog, key: `${env.source.topic}|${id}`, value: Buffer.from(JSON.stringify({ t, o })), raw: true, partition: env.source.partition, acks: [env.ack], timestamp: t, source: env.source });
+      emit({
+        topic: changelog,
+        key: `${env.source.topic}|${id}`,
+        value: Buffer.from(JSON.stringify({ t, o })),
+        raw: true,
+        partition: env.source.partition,
+        acks: [env.ack],
+        timestamp: t,
+        source: env.source,
+      });
     },
     restore(p, key, value) {
       const i = key.indexOf('|');
       if (i < 0) return;
       const s = partOf(key.slice(0, i), p);
       const id = key.slice(i + 1);
-      if (value === null) { s.ids.delete(id); return; }
+      if (value === null) {
+        s.ids.delete(id);
+        return;
+      }
       const e = JSON.parse(value.toString()) as Entry;
       s.ids.set(id, e);
       if (e.t > s.newest) s.newest = e.t;
     },
-    reset() { parts.clear(); },
+    reset() {
+      parts.clear();
+    },
   };
 }

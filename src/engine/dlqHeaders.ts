@@ -5,7 +5,14 @@ import type { DlqReason, SourceRecord } from '../topology/types.ts';
  * Messages are truncated: they describe the failure, never carry the record.
  */
 export function dlqHeaders(args: {
-  source: SourceRecord; topology: string; reason: DlqReason; rule?: string; message: string; schemaId?: number; replayCount?: number; now: number;
+  source: SourceRecord;
+  topology: string;
+  reason: DlqReason;
+  rule?: string;
+  message: string;
+  schemaId?: number;
+  replayCount?: number;
+  now: number;
 }): Record<string, string> {
   const message = args.message.length > 500 ? `${args.message.slice(0, 497)}...` : args.message;
   return {
@@ -28,5 +35,7 @@ export function dlqHeaders(args: {
 
 /** A record's own headers without the error headers of an earlier failure (a new one replaces them). */
 export function withoutErrorHeaders(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).filter(([k]) => !k.startsWith('sluice.error.') && !k.startsWith('__connect.errors.')));
+  return Object.fromEntries(
+    Object.entries(headers).filter(([k]) => !k.startsWith('sluice.error.') && !k.startsWith('__connect.errors.')),
+  );
 }

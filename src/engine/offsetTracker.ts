@@ -11,9 +11,13 @@ export class OffsetTracker {
   private lastCommitted: bigint | undefined;
 
   /** Records in flight (registered, not yet done or not yet passed by the committable mark). */
-  get inFlight(): number { return this.pending.length - this.head; }
+  get inFlight(): number {
+    return this.pending.length - this.head;
+  }
 
-  register(offset: bigint): void { this.pending.push(offset); }
+  register(offset: bigint): void {
+    this.pending.push(offset);
+  }
 
   markDone(offset: bigint): void {
     this.done.add(offset);
@@ -22,7 +26,10 @@ export class OffsetTracker {
       this.done.delete(o);
       this.committable = o + 1n;
     }
-    if (this.head > 1024 && this.head * 2 > this.pending.length) { this.pending.splice(0, this.head); this.head = 0; }
+    if (this.head > 1024 && this.head * 2 > this.pending.length) {
+      this.pending.splice(0, this.head);
+      this.head = 0;
+    }
   }
 
   /** The offset to commit now, if it moved since the last commit. */
@@ -33,5 +40,11 @@ export class OffsetTracker {
   }
 
   /** Forget everything (partition revoked or rewound). */
-  reset(): void { this.pending.length = 0; this.head = 0; this.done.clear(); this.committable = undefined; this.lastCommitted = undefined; }
+  reset(): void {
+    this.pending.length = 0;
+    this.head = 0;
+    this.done.clear();
+    this.committable = undefined;
+    this.lastCommitted = undefined;
+  }
 }

@@ -6,10 +6,19 @@ import type { ReferenceTable } from '../topology/types.ts';
  */
 export class MapReferenceTable implements ReferenceTable {
   private readonly rows = new Map<string, unknown>();
-  has(key: string): boolean { return this.rows.has(key); }
-  get(key: string): unknown { return this.rows.get(key); }
-  get size(): number { return this.rows.size; }
-  put(key: string, value: unknown): void { if (value === null || value === undefined) this.rows.delete(key); else this.rows.set(key, value); }
+  has(key: string): boolean {
+    return this.rows.has(key);
+  }
+  get(key: string): unknown {
+    return this.rows.get(key);
+  }
+  get size(): number {
+    return this.rows.size;
+  }
+  put(key: string, value: unknown): void {
+    if (value === null || value === undefined) this.rows.delete(key);
+    else this.rows.set(key, value);
+  }
 }
 
 /** The key of a reference row: the configured field of the decoded value, as a string. */

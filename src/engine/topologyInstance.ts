@@ -4,7 +4,18 @@ import { SluiceError, isSluiceError } from '../core/errors.ts';
 import { loadType } from '../domain/schemas.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import { dlqTopicOf } from '../topology/defineTopology.ts';
-import type { Ack, DlqReason, Envelope, Operators, Output, ReferenceTable, Rule, RuleContext, SourceRecord, TopologyDefinition } from '../topology/types.ts';
+import type {
+  Ack,
+  DlqReason,
+  Envelope,
+  Operators,
+  Output,
+  ReferenceTable,
+  Rule,
+  RuleContext,
+  SourceRecord,
+  TopologyDefinition,
+} from '../topology/types.ts';
 import { dlqHeaders, withoutErrorHeaders } from './dlqHeaders.ts';
 import { createWindowOperator, type WindowOperator, type WindowSpec } from '../windows/windowOperator.ts';
 import { createDedupeStore, type DedupeStore } from './dedupeStore.ts';
@@ -89,7 +100,10 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
       raw: true,
       // The record's own headers travel with it (tracing ids, producers' metadata); the error
       // headers of an earlier failure are replaced by this one's.
-      headers: { ...withoutErrorHeaders(env.source.headers), ...dlqHeaders({ source: env.source, topology: def.name, reason, rule, message, schemaId, now: deps.now() }) },
+      headers: {
+        ...withoutErrorHeaders(env.source.headers),
+        ...dlqHeaders({ source: env.source, topology: def.name, reason, rule, message, schemaId, now: deps.now() }),
+      },
       acks: [env.ack],
       timestamp: env.source.timestamp,
       source: env.source,
@@ -100,13 +114,19 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
   const dedupes = new Map<string, DedupeStore>();
   const dedupeStore = (rule: Rule & { dedupe: NonNullable<Rule['dedupe']> }) => {
     let d = dedupes.get(rule.name);
-    if (!d) { d = createDedupeStore(def.name, rule, emit); dedupes.set(rule.name, d); }
+    if (!d) {
+      d = createDedupeStore(def.name, rule, emit);
+      dedupes.set(rule.name, d);
+    }
     return d;
   };
   const trackers = new Map<string, WatermarkTracker>();
   const trackerFor = (topic: string, create: () => WatermarkTracker) => {
     let t = trackers.get(topic);
-    if (!t) { t = create(); trackers.set(topic, t); }
+    if (!t) {
+      t = create();
+      trackers.set(topic, t);
+    }
     return t;
   };
   const repartitionWm = new Map<string, number>();
@@ -114,11 +134,21 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
     decode<T>() {
       return mergeMap((env: Envelope<Buffer | null>): Observable<Envelope<T>> => {
         try {
-          const { value, schemaId } = deps.serde.decodeSync(env.source.value, env.source, readers.get(env.source.topic));
+          const { value, schemaId } = deps.serde.decodeSync(
+            env.source.value,
+            env.source,
+            readers.get(env.source.topic),
+          );
           return of({ ...env, value: value as T, schemaId });
         } catch (err) {
           if (!isSluiceError(err) || !err.shortCode.startsWith('SERDE_')) throw err;
-          toDlq(env, SCHEMA_CODES.has(err.shortCode) ? 'schema' : 'deserialize', `${err.code}: ${err.message}`, undefined, err.details?.schemaId as number | undefined);
+          toDlq(
+            env,
+            SCHEMA_CODES.has(err.shortCode) ? 'schema' : 'deserialize',
+            `${err.code}: ${err.message}`,
+            undefined,
+            err.details?.schemaId as number | undefined,
+          );
           return EMPTY;
         }
       });
@@ -127,7 +157,10 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
       const selected = names.map((n) => {
         const r = rules.get(n);
         if (!r) throw new SluiceError('CONFIG_INVALID', `topology ${def.name}: validate() names unknown rule "${n}"`);
-        return { rule: r, dedupe: r.dedupe ? dedupeStore(r as Rule & { dedupe: NonNullable<Rule['dedupe']> }) : undefined };
+        return {
+          rule: r,
+          dedupe: r.dedupe ? dedupeStore(r as Rule & { dedupe: NonNullable<Rule['dedupe']> }) : undefined,
+        };
       });
       return filter((env: Envelope<T>) => {
         // Dedupe ids are recorded only once the record passed every rule of this step.
@@ -140,7 +173,9 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
               problem = id === undefined ? undefined : dedupe.check(env, id);
               if (id !== undefined && problem === undefined) (accepted ??= []).push([dedupe, id]);
             } else problem = rule.check(env.value, ruleCtx);
-          } catch (err) { problem = `rule threw: ${(err as Error).message}`; }
+          } catch (err) {
+            problem = `rule threw: ${(err as Error).message}`;
+          }
           if (problem !== undefined) {
             deps.onRuleFailure?.(rule.name);
             toDlq(env, 'rule', problem, rule.name, env.schemaId);
@@ -176,9 +211,21 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
     },
     toTopic<T>(topic: string): OperatorFunction<Envelope<T>, Output> {
       const spec = outputs.get(topic);
-      if (!spec) throw new SluiceError('CONFIG_INVALID', `topology ${def.name}: toTopic("${topic}") is not declared in outputs`);
+      if (!spec)
+        throw new SluiceError('CONFIG_INVALID', `topology ${def.name}: toTopic("${topic}") is not declared in outputs`);
       if (spec.raw) {
-        return map((env: Envelope<T>): Output => ({ topic, key: env.source.key, value: env.source.value, raw: true, headers: env.source.headers, acks: [env.ack], timestamp: env.source.timestamp, source: env.source }));
+        return map(
+          (env: Envelope<T>): Output => ({
+            topic,
+            key: env.source.key,
+            value: env.source.value,
+            raw: true,
+            headers: env.source.headers,
+            acks: [env.ack],
+            timestamp: env.source.timestamp,
+            source: env.source,
+          }),
+        );
       }
       const type = loadType(spec.schema);
       // Checked here, not at the producer: a value the output schema refuses is this record's
@@ -186,59 +233,101 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
       return mergeMap((env: Envelope<T>): Observable<Output> => {
         const bad: string[] = [];
         if (!type.isValid(env.value, { errorHook: (path) => bad.push(path.join('.') || '(root)') })) {
-          toDlq(env, 'processing', `output for ${topic} does not match schema ${spec.schema} at ${bad.slice(0, 5).join(', ')}`, undefined, env.schemaId);
+          toDlq(
+            env,
+            'processing',
+            `output for ${topic} does not match schema ${spec.schema} at ${bad.slice(0, 5).join(', ')}`,
+            undefined,
+            env.schemaId,
+          );
           return EMPTY;
         }
-        return of({ topic, key: env.key, value: env.value, schemaSubjectTopic: spec.schema, acks: [env.ack], timestamp: env.source.timestamp, source: env.source });
+        return of({
+          topic,
+          key: env.key,
+          value: env.value,
+          schemaSubjectTopic: spec.schema,
+          acks: [env.ack],
+          timestamp: env.source.timestamp,
+          source: env.source,
+        });
       });
     },
-    repartition<T>(topic: string, o: { key(value: T): string; eventTime(value: T): number; outOfOrdernessMs?: number }) {
-    if (!outputs.has(topic)) throw new SluiceError('CONFIG_INVALID', `topology ${def.name}: repartition("${topic}") is not declared in outputs`);
-    const lag = o.outOfOrdernessMs ?? 5000;
-    let lastSrc = '';
-    let lastOffset = '';
-    let seq = 0;
-    return map((env: Envelope<T>): Output => {
-      const src = `${env.source.topic}/${env.source.partition}`;
-      const ts = o.eventTime(env.value);
-      // Copies fanned out from one input are numbered, so downstream can tell a re-sent copy
-      // (stage 1 replaying after a crash) from a new one: (source offset, seq) only grows.
-      seq = src === lastSrc && env.source.offset === lastOffset ? seq + 1 : 0;
-      lastSrc = src;
-      lastOffset = env.source.offset;
-      // This upstream partition's watermark before the record: downstream takes the minimum.
-      const wm = Math.max(repartitionWm.get(src) ?? -Infinity, ts - lag);
-      repartitionWm.set(src, wm);
-      return {
-        topic, key: o.key(env.value), value: Buffer.from(JSON.stringify(env.value)), raw: true,
-        headers: { 'sluice.src': src, 'sluice.src.offset': env.source.offset, 'sluice.src.seq': String(seq), 'sluice.wm': String(wm), 'sluice.ts': String(ts) },
-        acks: [env.ack], timestamp: ts, source: env.source,
-      };
-    });
+    repartition<T>(
+      topic: string,
+      o: { key(value: T): string; eventTime(value: T): number; outOfOrdernessMs?: number },
+    ) {
+      if (!outputs.has(topic))
+        throw new SluiceError(
+          'CONFIG_INVALID',
+          `topology ${def.name}: repartition("${topic}") is not declared in outputs`,
+        );
+      const lag = o.outOfOrdernessMs ?? 5000;
+      let lastSrc = '';
+      let lastOffset = '';
+      let seq = 0;
+      return map((env: Envelope<T>): Output => {
+        const src = `${env.source.topic}/${env.source.partition}`;
+        const ts = o.eventTime(env.value);
+        // Copies fanned out from one input are numbered, so downstream can tell a re-sent copy
+        // (stage 1 replaying after a crash) from a new one: (source offset, seq) only grows.
+        seq = src === lastSrc && env.source.offset === lastOffset ? seq + 1 : 0;
+        lastSrc = src;
+        lastOffset = env.source.offset;
+        // This upstream partition's watermark before the record: downstream takes the minimum.
+        const wm = Math.max(repartitionWm.get(src) ?? -Infinity, ts - lag);
+        repartitionWm.set(src, wm);
+        return {
+          topic,
+          key: o.key(env.value),
+          value: Buffer.from(JSON.stringify(env.value)),
+          raw: true,
+          headers: {
+            'sluice.src': src,
+            'sluice.src.offset': env.source.offset,
+            'sluice.src.seq': String(seq),
+            'sluice.wm': String(wm),
+            'sluice.ts': String(ts),
+          },
+          acks: [env.ack],
+          timestamp: ts,
+          source: env.source,
+        };
+      });
     },
-    fromJson<T>() { return mergeMap((env: Envelope<Buffer | null>): Observable<Envelope<T>> => {
-    try {
-      return of({ ...env, value: JSON.parse(env.value!.toString('utf8')) as T });
-    } catch (err) {
-      toDlq(env, 'deserialize', `not JSON: ${(err as Error).message}`);
-      return EMPTY;
-    }
-  }); },
+    fromJson<T>() {
+      return mergeMap((env: Envelope<Buffer | null>): Observable<Envelope<T>> => {
+        try {
+          return of({ ...env, value: JSON.parse(env.value!.toString('utf8')) as T });
+        } catch (err) {
+          toDlq(env, 'deserialize', `not JSON: ${(err as Error).message}`);
+          return EMPTY;
+        }
+      });
+    },
     window<T, A, R>(spec: WindowSpec<T, A, R>) {
-    const out = outputs.get(spec.output);
-    if (!out) throw new SluiceError('CONFIG_INVALID', `topology ${def.name}: window store ${spec.store} writes to ${spec.output}, which is not declared in outputs`);
-    const op = createWindowOperator(spec, {
-      topology: def.name, now: deps.now, emit, tracker: trackerFor,
-      outputSchema: { name: out.schema, type: loadType(out.schema) },
-      onLate: deps.onLate, onWindowsOpen: deps.onWindowsOpen, onEmitDelay: deps.onEmitDelay,
-    });
-    windows.push(op);
-    return mergeMap((env: Envelope<T>): Observable<Output> => {
-      op.push(env);
-      return EMPTY;
-    });
+      const out = outputs.get(spec.output);
+      if (!out)
+        throw new SluiceError(
+          'CONFIG_INVALID',
+          `topology ${def.name}: window store ${spec.store} writes to ${spec.output}, which is not declared in outputs`,
+        );
+      const op = createWindowOperator(spec, {
+        topology: def.name,
+        now: deps.now,
+        emit,
+        tracker: trackerFor,
+        outputSchema: { name: out.schema, type: loadType(out.schema) },
+        onLate: deps.onLate,
+        onWindowsOpen: deps.onWindowsOpen,
+        onEmitDelay: deps.onEmitDelay,
+      });
+      windows.push(op);
+      return mergeMap((env: Envelope<T>): Observable<Output> => {
+        op.push(env);
+        return EMPTY;
+      });
     },
-
   };
 
   const subjects = new Map(def.sources.map((s) => [s.topic, new Subject<Envelope<Buffer | null>>()]));
@@ -256,7 +345,15 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
       const reported = record.headers['sluice.wm'];
       // Tracked per (partition here, upstream partition): partitions of the repartition topic are
       // consumed at different speeds, and one running ahead must not make the others' records late.
-      if (reported !== undefined) trackers.get(record.topic)?.observe(`${record.partition}|${record.headers['sluice.src'] ?? ''}`, Number(record.headers['sluice.ts'] ?? reported), deps.now(), Number(reported));
+      if (reported !== undefined)
+        trackers
+          .get(record.topic)
+          ?.observe(
+            `${record.partition}|${record.headers['sluice.src'] ?? ''}`,
+            Number(record.headers['sluice.ts'] ?? reported),
+            deps.now(),
+            Number(reported),
+          );
       try {
         subject.next({ value: record.value, key: record.key?.toString('utf8') ?? null, source: record, ack });
       } finally {
@@ -268,11 +365,24 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
     },
     stores() {
       return [
-        ...windows.map((w): StoreInfo => ({ kind: 'window', store: w.store, changelog: w.changelog, inputTopic: w.inputTopic, lateTopic: w.lateTopic })),
+        ...windows.map(
+          (w): StoreInfo => ({
+            kind: 'window',
+            store: w.store,
+            changelog: w.changelog,
+            inputTopic: w.inputTopic,
+            lateTopic: w.lateTopic,
+          }),
+        ),
         ...[...dedupes.values()].map((d): StoreInfo => {
           // Ids outlive the window by a day in the log (compaction keeps one per id meanwhile).
           const retention = rules.get(d.rule)!.dedupe!.windowMs + 86_400_000;
-          return { kind: 'dedupe', store: d.rule, changelog: d.changelog, config: { 'cleanup.policy': 'compact,delete', 'retention.ms': String(retention) } };
+          return {
+            kind: 'dedupe',
+            store: d.rule,
+            changelog: d.changelog,
+            config: { 'cleanup.policy': 'compact,delete', 'retention.ms': String(retention) },
+          };
         }),
       ];
     },

@@ -26,13 +26,17 @@ export interface DashboardOptions {
 const here = (file: string) => new URL(file, import.meta.url);
 const require = createRequire(import.meta.url);
 
-interface Asset { body: Buffer; type: string }
+interface Asset {
+  body: Buffer;
+  type: string;
+}
 
 function asset(file: string | URL, type: string): Asset {
   return { body: readFileSync(file), type };
 }
 
-const FAVICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#0f1419"/><path d="M5 11c4-4 7 4 11 0s7 4 11 0M5 17c4-4 7 4 11 0s7 4 11 0M5 23c4-4 7 4 11 0s7 4 11 0" stroke="#4cc2ff" stroke-width="2.4" fill="none" stroke-linecap="round"/></svg>';
+const FAVICON =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#0f1419"/><path d="M5 11c4-4 7 4 11 0s7 4 11 0M5 17c4-4 7 4 11 0s7 4 11 0M5 23c4-4 7 4 11 0s7 4 11 0" stroke="#4cc2ff" stroke-width="2.4" fill="none" stroke-linecap="round"/></svg>';
 
 const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
@@ -42,18 +46,35 @@ const SECURITY_HEADERS = {
 
 function serve(a: Asset, extra: Record<string, string> = {}): Route {
   return (req: http.IncomingMessage, res: http.ServerResponse) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405, { allow: 'GET, HEAD' }).end(); return; }
-    res.writeHead(200, { 'content-type': a.type, 'content-length': String(a.body.length), 'cache-control': 'no-cache', ...SECURITY_HEADERS, ...extra });
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': a.type,
+      'content-length': String(a.body.length),
+      'cache-control': 'no-cache',
+      ...SECURITY_HEADERS,
+      ...extra,
+    });
     res.end(req.method === 'HEAD' ? undefined : a.body);
   };
 }
 
 export function dashboardRoutes(opts: DashboardOptions = {}): Record<string, Route> {
-  const settings = JSON.stringify({ feedPath: opts.feedPath ?? '/ws', metricsPath: opts.metricsPath ?? '/metrics', metricsPollMs: opts.metricsPollMs ?? 5_000 });
+  const settings = JSON.stringify({
+    feedPath: opts.feedPath ?? '/ws',
+    metricsPath: opts.metricsPath ?? '/metrics',
+    metricsPollMs: opts.metricsPollMs ?? 5_000,
+  });
   // Settings travel in a data attribute, so the page needs no inline script under its CSP.
-  const html = readFileSync(here('./dashboard.html'), 'utf8').replace('__SLUICE_SETTINGS__', settings.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;'));
+  const html = readFileSync(here('./dashboard.html'), 'utf8').replace(
+    '__SLUICE_SETTINGS__',
+    settings.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;'),
+  );
   const page: Asset = { body: Buffer.from(html), type: 'text/html; charset=utf-8' };
-  const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+  const csp =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
   return {
     '/': serve(page, { 'content-security-policy': csp }),
     '/assets/dashboard.js': serve(asset(here('./dashboard.client.js'), 'text/javascript; charset=utf-8')),

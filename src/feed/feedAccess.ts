@@ -26,7 +26,11 @@ export function originAllowed(req: IncomingMessage, allowedOrigins: readonly str
   if (origin === undefined) return true;
   if (allowedOrigins.includes('*')) return true;
   let url: URL;
-  try { url = new URL(origin); } catch { return false; }
+  try {
+    url = new URL(origin);
+  } catch {
+    return false;
+  }
   if (url.origin === 'null') return false;
   if (allowedOrigins.some((o) => o.replace(/\/+$/, '').toLowerCase() === url.origin.toLowerCase())) return true;
   const host = req.headers.host?.toLowerCase();
@@ -48,12 +52,19 @@ export function presentedToken(req: IncomingMessage, url: URL): string | undefin
 /** Constant-time comparison (of digests, so the length of the token does not leak either). */
 export function tokenMatches(expected: string, given: string | undefined): boolean {
   const a = createHash('sha256').update(expected).digest();
-  const b = createHash('sha256').update(given ?? '').digest();
+  const b = createHash('sha256')
+    .update(given ?? '')
+    .digest();
   return timingSafeEqual(a, b) && given !== undefined && expected.length > 0;
 }
 
 /** Answers an upgrade request with a plain HTTP error and closes the socket. */
-export function refuseUpgrade(socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void {
+export function refuseUpgrade(
+  socket: Duplex,
+  status: number,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
   const body = `${message}\n`;
   const lines = [
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
@@ -68,5 +79,8 @@ export function refuseUpgrade(socket: Duplex, status: number, message: string, h
 
 /** `SLUICE_FEED_ALLOWED_ORIGINS` as a list. */
 export function parseAllowedOrigins(value: string): string[] {
-  return value.split(',').map((s) => s.trim()).filter(Boolean);
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }

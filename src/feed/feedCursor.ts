@@ -37,14 +37,22 @@ export function decodeCursor(cursor: unknown): Map<string, number> {
   if (cursor.length > MAX_CURSOR_CHARS) throw new CursorError(`cursor is longer than ${MAX_CURSOR_CHARS} characters`);
   if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new CursorError('cursor is not base64url');
   let parsed: unknown;
-  try { parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')); } catch { throw new CursorError('cursor does not decode to JSON'); }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new CursorError('cursor is not a map of positions');
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw new CursorError('cursor does not decode to JSON');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new CursorError('cursor is not a map of positions');
   const entries = Object.entries(parsed as Record<string, unknown>);
-  if (entries.length > MAX_CURSOR_ENTRIES) throw new CursorError(`cursor names more than ${MAX_CURSOR_ENTRIES} partitions`);
+  if (entries.length > MAX_CURSOR_ENTRIES)
+    throw new CursorError(`cursor names more than ${MAX_CURSOR_ENTRIES} partitions`);
   const out = new Map<string, number>();
   for (const [tp, offset] of entries) {
-    if (!TP_PATTERN.test(tp)) throw new CursorError(`cursor entry ${JSON.stringify(tp.slice(0, 80))} is not <topic>/<partition>`);
-    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw new CursorError(`cursor offset for ${tp} is not a whole number >= 0`);
+    if (!TP_PATTERN.test(tp))
+      throw new CursorError(`cursor entry ${JSON.stringify(tp.slice(0, 80))} is not <topic>/<partition>`);
+    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0)
+      throw new CursorError(`cursor offset for ${tp} is not a whole number >= 0`);
     out.set(tp, offset);
   }
   return out;

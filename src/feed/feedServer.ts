@@ -20,7 +20,10 @@ export interface FeedServer {
   close(): Promise<void>;
 }
 
-export async function startFeedServer(cfg: Config, opts: { host?: string; port?: number; feed?: MetricsFeedOptions; dashboard?: DashboardOptions } = {}): Promise<FeedServer> {
+export async function startFeedServer(
+  cfg: Config,
+  opts: { host?: string; port?: number; feed?: MetricsFeedOptions; dashboard?: DashboardOptions } = {},
+): Promise<FeedServer> {
   const registry = opts.feed?.registry ?? new client.Registry();
   if (!opts.feed?.registry) client.collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
   let feed: MetricsFeed | undefined;

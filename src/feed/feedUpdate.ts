@@ -14,7 +14,9 @@ export function topicOfMetric(metric: string): string {
 }
 
 export function metricOfTopic(topic: string): string | undefined {
-  return topic.startsWith(METRIC_TOPIC_PREFIX) && topic.length > METRIC_TOPIC_PREFIX.length ? topic.slice(METRIC_TOPIC_PREFIX.length) : undefined;
+  return topic.startsWith(METRIC_TOPIC_PREFIX) && topic.length > METRIC_TOPIC_PREFIX.length
+    ? topic.slice(METRIC_TOPIC_PREFIX.length)
+    : undefined;
 }
 
 export interface FeedUpdate {
@@ -59,7 +61,9 @@ export function toFeedUpdate(metric: string, key: string | null, record: unknown
   if (!Number.isFinite(start) || !Number.isFinite(end)) return undefined;
   const value: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(r)) if (!ENVELOPE.has(k)) value[k] = v;
-  const groups = Object.entries(value).filter(([, v]) => typeof v === 'string').map(([, v]) => v as string);
+  const groups = Object.entries(value)
+    .filter(([, v]) => typeof v === 'string')
+    .map(([, v]) => v as string);
   return {
     metric,
     window: { start, end },
@@ -71,7 +75,18 @@ export function toFeedUpdate(metric: string, key: string | null, record: unknown
 }
 
 export function updateBody(u: FeedUpdate): string {
-  const json = JSON.stringify({ type: 'update', metric: u.metric, window: u.window, key: u.key, value: u.value, final: u.final, emittedAt: u.emittedAt }, jsonSafe);
+  const json = JSON.stringify(
+    {
+      type: 'update',
+      metric: u.metric,
+      window: u.window,
+      key: u.key,
+      value: u.value,
+      final: u.final,
+      emittedAt: u.emittedAt,
+    },
+    jsonSafe,
+  );
   return json.slice(0, -1);
 }
 

@@ -15,7 +15,10 @@ import { feedConsumer, prepareBatch, recordToUpdate } from './metricRecords.ts';
  * @example
  *   await replayFromKafka({ kafka, serde, ranges: new Map([['metrics.x/0', { from: 10, to: 42 }]]), onUpdate: send });
  */
-export interface ReplayRange { from: number; to: number }
+export interface ReplayRange {
+  from: number;
+  to: number;
+}
 
 export async function replayFromKafka(args: {
   kafka: KafkaClient;
@@ -29,7 +32,16 @@ export async function replayFromKafka(args: {
   timeoutMs?: number;
   groupIdPrefix?: string;
 }): Promise<number> {
-  const { kafka, serde, ranges, onUpdate, afterBatch, signal, timeoutMs = 60_000, groupIdPrefix = 'sluice-feed-replay' } = args;
+  const {
+    kafka,
+    serde,
+    ranges,
+    onUpdate,
+    afterBatch,
+    signal,
+    timeoutMs = 60_000,
+    groupIdPrefix = 'sluice-feed-replay',
+  } = args;
   const remaining = new Set([...ranges].filter(([, r]) => r.from < r.to).map(([tp]) => tp));
   if (!remaining.size) return 0;
   const positions = new Map([...ranges].map(([tp, r]) => [tp, r.from]));
@@ -38,7 +50,13 @@ export async function replayFromKafka(args: {
   let count = 0;
   let finished = false;
   let settle: (err?: Error) => void = () => {};
-  const done = new Promise<void>((resolve, reject) => { settle = (err) => { finished = true; if (err) reject(err); else resolve(); }; });
+  const done = new Promise<void>((resolve, reject) => {
+    settle = (err) => {
+      finished = true;
+      if (err) reject(err);
+      else resolve();
+    };
+  });
   done.catch(() => {}); // awaited below; this only keeps an early failure from counting as unhandled
   const advance = (tp: string, next: number) => {
     const r = ranges.get(tp);
@@ -53,13 +71,33 @@ export async function replayFromKafka(args: {
       consumer.seek({ topic, partition, offset: String(positions.get(tp)) });
     }
   };
-  const timer = setTimeout(() => settle(new SluiceError('KAFKA_CONNECT_FAILED', `replay of ${remaining.size} partition(s) did not finish within ${timeoutMs}ms`)), timeoutMs);
+  const timer = setTimeout(
+    () =>
+      settle(
+        new SluiceError(
+          'KAFKA_CONNECT_FAILED',
+          `replay of ${remaining.size} partition(s) did not finish within ${timeoutMs}ms`,
+        ),
+      ),
+    timeoutMs,
+  );
   const onAbort = () => settle(new SluiceError('INTERNAL', 'replay aborted: the client went away'));
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    consumer.on(consumer.events.GROUP_JOIN, () => { if (!finished) seekAll(); });
-    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => { if (!finished) advance(tpKey(payload.topic, payload.partition), Number(payload.lastOffset) + 1); });
-    consumer.on(consumer.events.CRASH, ({ payload }) => { if (!finished) settle(new SluiceError('KAFKA_CONSUMER_CRASHED', `replay consumer crashed: ${payload.error.message}`, { cause: payload.error })); });
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      if (!finished) seekAll();
+    });
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (!finished) advance(tpKey(payload.topic, payload.partition), Number(payload.lastOffset) + 1);
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (!finished)
+        settle(
+          new SluiceError('KAFKA_CONSUMER_CRASHED', `replay consumer crashed: ${payload.error.message}`, {
+            cause: payload.error,
+          }),
+        );
+    });
     await consumer.connect();
     // Partitions outside the ranges start at the end and are ignored.
     await consumer.subscribe({ topics, fromBeginning: false });
@@ -76,7 +114,10 @@ export async function replayFromKafka(args: {
           if (offset < (positions.get(tp) ?? 0) || offset >= range.to) continue;
           const u = recordToUpdate(serde, batch.topic, batch.partition, m);
           positions.set(tp, offset + 1);
-          if (u) { count++; onUpdate(u); }
+          if (u) {
+            count++;
+            onUpdate(u);
+          }
         }
         await afterBatch?.();
       },

@@ -18,7 +18,11 @@ const log = createLogger('feed');
  * Fetches the schemas of a batch, waiting out a registry outage: skipping those records would
  * leave a gap in every client's stream, and the log is the only place they could come from again.
  */
-export async function prepareBatch(serde: AvroSerde, messages: KafkaMessage[], stillWanted: () => boolean): Promise<void> {
+export async function prepareBatch(
+  serde: AvroSerde,
+  messages: KafkaMessage[],
+  stillWanted: () => boolean,
+): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       await serde.prepare(messages.map((m) => m.value));
@@ -35,7 +39,12 @@ export async function prepareBatch(serde: AvroSerde, messages: KafkaMessage[], s
  * The update a record stands for, or undefined for a tombstone or a value that is not a window
  * result (logged with its coordinates, never its contents).
  */
-export function recordToUpdate(serde: AvroSerde, topic: string, partition: number, m: KafkaMessage): LoggedUpdate | undefined {
+export function recordToUpdate(
+  serde: AvroSerde,
+  topic: string,
+  partition: number,
+  m: KafkaMessage,
+): LoggedUpdate | undefined {
   const metric = metricOfTopic(topic);
   if (!metric || m.value === null) return undefined;
   const coordinates = { topic, partition, offset: m.offset };
@@ -43,12 +52,25 @@ export function recordToUpdate(serde: AvroSerde, topic: string, partition: numbe
     const decoded = serde.decodeSync(m.value, coordinates);
     const update = toFeedUpdate(metric, m.key?.toString('utf8') ?? null, decoded.value);
     if (!update) {
-      log.warn({ code: 'SLUICE_ERR_FEED_NOT_A_WINDOW_RESULT', coordinates }, 'metric record has no window_start/window_end; not served');
+      log.warn(
+        { code: 'SLUICE_ERR_FEED_NOT_A_WINDOW_RESULT', coordinates },
+        'metric record has no window_start/window_end; not served',
+      );
       return undefined;
     }
-    return { tp: tpKey(topic, partition), offset: Number(m.offset), metric, key: update.key, windowEnd: update.window.end, body: updateBody(update) };
+    return {
+      tp: tpKey(topic, partition),
+      offset: Number(m.offset),
+      metric,
+      key: update.key,
+      windowEnd: update.window.end,
+      body: updateBody(update),
+    };
   } catch (err) {
-    log.warn({ code: isSluiceError(err) ? err.code : 'SLUICE_ERR_INTERNAL', coordinates, err: (err as Error).message }, 'metric record cannot be decoded; not served');
+    log.warn(
+      { code: isSluiceError(err) ? err.code : 'SLUICE_ERR_INTERNAL', coordinates, err: (err as Error).message },
+      'metric record cannot be decoded; not served',
+    );
     return undefined;
   }
 }

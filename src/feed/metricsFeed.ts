@@ -184,14 +184,20 @@ export function attachMetricsFeed(server: http.Server, cfg: Config, opts: Metric
   // A subscribed metric's new partitions join its clients' cursors at once, so a client that
   // leaves before their first record still resumes them from the start, not from a snapshot.
   metricsLog.onNewPartitions((metric, starts) => {
-    for (const c of byMetric.get(metric) ?? []) for (const [tp, pos] of starts) if (!c.delivered.has(tp)) c.delivered.set(tp, pos);
+    for (const c of byMetric.get(metric) ?? [])
+      for (const [tp, pos] of starts) if (!c.delivered.has(tp)) c.delivered.set(tp, pos);
   });
 
   async function subscribe(c: FeedClient, metricsWanted: string[], cursorText: unknown): Promise<void> {
     let cursor: Map<string, number> | undefined;
     if (cursorText !== undefined && cursorText !== null) {
-      try { cursor = decodeCursor(cursorText); } catch (err) {
-        if (err instanceof CursorError) { fail(c, 'INVALID_CURSOR', `${err.message}; subscribe without a cursor to start from a snapshot`); return; }
+      try {
+        cursor = decodeCursor(cursorText);
+      } catch (err) {
+        if (err instanceof CursorError) {
+          fail(c, 'INVALID_CURSOR', `${err.message}; subscribe without a cursor to start from a snapshot`);
+          return;
+        }
         throw err;
       }
     }
@@ -211,11 +217,15 @@ export function attachMetricsFeed(server: http.Server, cfg: Config, opts: Metric
     for (const m of fresh) for (const [tp, pos] of metricsLog.positions(m)) c.delivered.set(tp, pos);
     const ends = new Map<string, number>();
     for (const m of covered) for (const [tp, pos] of metricsLog.positions(m)) ends.set(tp, pos);
-    for (const [tp, pos] of cursor ?? []) if (covered.has(metricOfTopic(parseTpKey(tp).topic)!)) c.delivered.set(tp, pos);
+    for (const [tp, pos] of cursor ?? [])
+      if (covered.has(metricOfTopic(parseTpKey(tp).topic)!)) c.delivered.set(tp, pos);
     c.pending = [];
     for (const m of wanted) {
       let set = byMetric.get(m);
-      if (!set) { set = new Set(); byMetric.set(m, set); }
+      if (!set) {
+        set = new Set();
+        byMetric.set(m, set);
+      }
       set.add(c);
     }
     const freshItems = captureSnapshot(fresh);
@@ -229,7 +239,9 @@ export function attachMetricsFeed(server: http.Server, cfg: Config, opts: Metric
     const reset: string[] = [];
     const ranges = new Map<string, ReplayRange>();
     for (const m of covered) {
-      const marks = await metricsLog.watermarks(topicOfMetric(m)).catch(() => new Map<number, { low: number; high: number }>());
+      const marks = await metricsLog
+        .watermarks(topicOfMetric(m))
+        .catch(() => new Map<number, { low: number; high: number }>());
       if (c.closed) return;
       for (const [tp, to] of ends) {
         if (metricOfTopic(parseTpKey(tp).topic) !== m) continue;
@@ -271,15 +283,29 @@ export function attachMetricsFeed(server: http.Server, cfg: Config, opts: Metric
       source = 'kafka';
       try {
         replayed += await replayFromKafka({
-          kafka, serde, ranges, signal: c.abort.signal, timeoutMs: opts.replayTimeoutMs,
+          kafka,
+          serde,
+          ranges,
+          signal: c.abort.signal,
+          timeoutMs: opts.replayTimeoutMs,
           onUpdate: (u) => deliver(c, u),
-          afterBatch: async () => { await roomFor(c); },
+          afterBatch: async () => {
+            await roomFor(c);
+          },
         });
       } catch (err) {
         if (c.closed) return;
-        log.warn({ code: 'SLUICE_ERR_FEED_REPLAY_FAILED', err: (err as Error).message }, 'cannot replay from Kafka for a resuming client');
+        log.warn(
+          { code: 'SLUICE_ERR_FEED_REPLAY_FAILED', err: (err as Error).message },
+          'cannot replay from Kafka for a resuming client',
+        );
         metrics.clientsDropped.inc({ reason: 'replay_failed' });
-        fail(c, 'REPLAY_FAILED', 'the updates after your cursor cannot be read now; reconnect with the same cursor later', 1011);
+        fail(
+          c,
+          'REPLAY_FAILED',
+          'the updates after your cursor cannot be read now; reconnect with the same cursor later',
+          1011,
+        );
         return;
       }
     }
@@ -295,7 +321,14 @@ export function attachMetricsFeed(server: http.Server, cfg: Config, opts: Metric
       }
     }
     c.pending = undefined;
-    sendControl(c, { type: 'ready', metrics: [...wanted], snapshot, replayed, reset, cursor: encodeCursor(c.delivered) });
+    sendControl(c, {
+      type: 'ready',
+      metrics: [...wanted],
+      snapshot,
+      replayed,
+      reset,
+      cursor: encodeCursor(c.delivered),
+    });
   }
 
   /** The latest result per key of these metrics, taken now (the caller sends it later). */
@@ -322,7 +355,10 @@ export function attachMetricsFeed(server: http.Server, cfg: Config, opts: Metric
     if (c.ws.bufferedAmount <= lowWater) return true;
     const deadline = Date.now() + drainTimeoutMs;
     while (!c.closed && c.ws.bufferedAmount > lowWater) {
-      if (Date.now() > deadline) { drop(c, 1013, 'client too slow: unsent data over the limit', 'slow'); return false; }
+      if (Date.now() > deadline) {
+        drop(c, 1013, 'client too slow: unsent data over the limit', 'slow');
+        return false;
+      }
       await sleep(5);
     }
     return !c.closed;
@@ -330,32 +366,66 @@ export function attachMetricsFeed(server: http.Server, cfg: Config, opts: Metric
 
   function onMessage(c: FeedClient, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
     if (c.closed) return;
-    if (isBinary) { fail(c, 'INVALID_REQUEST', 'send JSON text frames'); return; }
-    if (c.metrics) { fail(c, 'ALREADY_SUBSCRIBED', 'one subscribe per connection; reconnect (with your cursor) to change it'); return; }
+    if (isBinary) {
+      fail(c, 'INVALID_REQUEST', 'send JSON text frames');
+      return;
+    }
+    if (c.metrics) {
+      fail(c, 'ALREADY_SUBSCRIBED', 'one subscribe per connection; reconnect (with your cursor) to change it');
+      return;
+    }
     let msg: unknown;
-    try { msg = JSON.parse(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8')); } catch { fail(c, 'INVALID_REQUEST', 'the message is not JSON'); return; }
+    try {
+      msg = JSON.parse(
+        Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8'),
+      );
+    } catch {
+      fail(c, 'INVALID_REQUEST', 'the message is not JSON');
+      return;
+    }
     const sub = (msg as { subscribe?: unknown } | null)?.subscribe;
-    if (!Array.isArray(sub) || sub.length === 0 || sub.length > MAX_SUBSCRIBED_METRICS || !sub.every((m) => typeof m === 'string' && METRIC_NAME_PATTERN.test(m))) {
-      fail(c, 'INVALID_SUBSCRIBE', `expected {"subscribe": ["revenue_per_minute", ...], "cursor"?: "..."} with 1 to ${MAX_SUBSCRIBED_METRICS} metric names`);
+    if (
+      !Array.isArray(sub) ||
+      sub.length === 0 ||
+      sub.length > MAX_SUBSCRIBED_METRICS ||
+      !sub.every((m) => typeof m === 'string' && METRIC_NAME_PATTERN.test(m))
+    ) {
+      fail(
+        c,
+        'INVALID_SUBSCRIBE',
+        `expected {"subscribe": ["revenue_per_minute", ...], "cursor"?: "..."} with 1 to ${MAX_SUBSCRIBED_METRICS} metric names`,
+      );
       return;
     }
     c.metrics = new Set(); // claims the one subscribe while the log may still be catching up
     subscribe(c, sub as string[], (msg as { cursor?: unknown }).cursor).catch((err) => {
-      log.error({ code: 'SLUICE_ERR_INTERNAL', err: String((err as Error)?.stack ?? err) }, 'live feed subscribe failed');
+      log.error(
+        { code: 'SLUICE_ERR_INTERNAL', err: String((err as Error)?.stack ?? err) },
+        'live feed subscribe failed',
+      );
       fail(c, 'INTERNAL', 'subscribe failed', 1011);
     });
   }
 
   function onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     let url: URL;
-    try { url = new URL(req.url ?? '/', 'http://feed.invalid'); } catch { refuseUpgrade(socket, 400, 'bad request'); return; }
+    try {
+      url = new URL(req.url ?? '/', 'http://feed.invalid');
+    } catch {
+      refuseUpgrade(socket, 400, 'bad request');
+      return;
+    }
     if (url.pathname !== path) {
       // Another handler may serve that path; answer only when nobody else can.
       if (server.listenerCount('upgrade') <= 1) refuseUpgrade(socket, 404, 'not found');
       return;
     }
     socket.on('error', () => socket.destroy());
-    if (closed) { metrics.upgradesRejected.inc({ reason: 'closing' }); refuseUpgrade(socket, 503, 'the feed is shutting down', { 'Retry-After': '5' }); return; }
+    if (closed) {
+      metrics.upgradesRejected.inc({ reason: 'closing' });
+      refuseUpgrade(socket, 503, 'the feed is shutting down', { 'Retry-After': '5' });
+      return;
+    }
     if (!originAllowed(req, allowedOrigins)) {
       metrics.upgradesRejected.inc({ reason: 'origin' });
       refuseUpgrade(socket, 403, 'origin not allowed (SLUICE_FEED_ALLOWED_ORIGINS)');
@@ -363,7 +433,9 @@ export function attachMetricsFeed(server: http.Server, cfg: Config, opts: Metric
     }
     if (token && !tokenMatches(token, presentedToken(req, url))) {
       metrics.upgradesRejected.inc({ reason: 'token' });
-      refuseUpgrade(socket, 401, 'a valid bearer token is required', { 'WWW-Authenticate': 'Bearer realm="sluice-feed"' });
+      refuseUpgrade(socket, 401, 'a valid bearer token is required', {
+        'WWW-Authenticate': 'Bearer realm="sluice-feed"',
+      });
       return;
     }
     if (clients.size >= maxConnections) {
@@ -376,16 +448,25 @@ export function attachMetricsFeed(server: http.Server, cfg: Config, opts: Metric
       clients.add(c);
       metrics.connections.inc();
       ws.on('message', (data, isBinary) => onMessage(c, data, isBinary));
-      ws.on('pong', () => { c.alive = true; });
+      ws.on('pong', () => {
+        c.alive = true;
+      });
       ws.on('close', () => detach(c));
-      ws.on('error', (err) => { log.debug({ err: err.message }, 'live feed client error'); detach(c); });
+      ws.on('error', (err) => {
+        log.debug({ err: err.message }, 'live feed client error');
+        detach(c);
+      });
     });
   }
 
   server.on('upgrade', onUpgrade);
   const pingTimer = setInterval(() => {
     for (const c of clients) {
-      if (!c.alive) { detach(c); c.ws.terminate(); continue; }
+      if (!c.alive) {
+        detach(c);
+        c.ws.terminate();
+        continue;
+      }
       c.alive = false;
       c.ws.ping();
     }
@@ -402,7 +483,11 @@ export function attachMetricsFeed(server: http.Server, cfg: Config, opts: Metric
       closed = true;
       server.off('upgrade', onUpgrade);
       clearInterval(pingTimer);
-      for (const c of [...clients]) { detach(c); c.ws.close(1001, 'feed shutting down'); setTimeout(() => c.ws.terminate(), 1_000).unref(); }
+      for (const c of [...clients]) {
+        detach(c);
+        c.ws.close(1001, 'feed shutting down');
+        setTimeout(() => c.ws.terminate(), 1_000).unref();
+      }
       await metricsLog.close();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },

@@ -61,13 +61,22 @@ export interface MetricsLog {
 const log = createLogger('feed');
 
 /** A partition's recent updates; every record at or after `from` is in `items`. */
-interface Tail { from: number; items: LoggedUpdate[] }
+interface Tail {
+  from: number;
+  items: LoggedUpdate[];
+}
 
 export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
   const {
-    kafka, serde, // `metrics.late` is the metrics topology's late-record topic (`<topology>.late`), not a metric.
-    topicPattern = /^metrics\.(?!late$)[A-Za-z0-9_-]+$/, retentionMs = 2 * 60 * 60 * 1000, maxEntries = 100_000,
-    replayBufferPerPartition = 5_000, topicRefreshMs = 5_000, groupIdPrefix = 'sluice-feed', now = Date.now,
+    kafka,
+    serde, // `metrics.late` is the metrics topology's late-record topic (`<topology>.late`), not a metric.
+    topicPattern = /^metrics\.(?!late$)[A-Za-z0-9_-]+$/,
+    retentionMs = 2 * 60 * 60 * 1000,
+    maxEntries = 100_000,
+    replayBufferPerPartition = 5_000,
+    topicRefreshMs = 5_000,
+    groupIdPrefix = 'sluice-feed',
+    now = Date.now,
   } = opts;
   const groupId = `${groupIdPrefix}-${randomBytes(6).toString('hex')}`;
   const admin: Admin = kafka.admin();
@@ -90,14 +99,19 @@ export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
   let readyTargets: Map<string, number> | undefined;
   let isReady = false;
   let markReady: () => void = () => {};
-  const ready = new Promise<void>((r) => { markReady = r; });
+  const ready = new Promise<void>((r) => {
+    markReady = r;
+  });
 
   function checkReady(): void {
     if (isReady || !readyTargets) return;
     for (const [tp, target] of readyTargets) if ((positions.get(tp) ?? 0) < target) return;
     isReady = true;
     readyTargets = undefined;
-    log.info({ topics: topics.size, partitions: positions.size, entries }, 'live feed caught up with the metric topics');
+    log.info(
+      { topics: topics.size, partitions: positions.size, entries },
+      'live feed caught up with the metric topics',
+    );
     markReady();
   }
 
@@ -120,7 +134,10 @@ export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
 
   function remember(u: LoggedUpdate): void {
     let tail = tails.get(u.tp);
-    if (!tail) { tail = { from: u.offset, items: [] }; tails.set(u.tp, tail); }
+    if (!tail) {
+      tail = { from: u.offset, items: [] };
+      tails.set(u.tp, tail);
+    }
     tail.items.push(u);
     // Trim in halves so that a push stays O(1) amortised.
     if (tail.items.length >= replayBufferPerPartition * 2) {
@@ -129,7 +146,10 @@ export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
     }
     if (u.windowEnd >= now() - retentionMs) {
       let byKey = state.get(u.metric);
-      if (!byKey) { byKey = new Map(); state.set(u.metric, byKey); }
+      if (!byKey) {
+        byKey = new Map();
+        state.set(u.metric, byKey);
+      }
       if (!byKey.delete(u.key)) entries++;
       byKey.set(u.key, u);
       if (entries > maxEntries) evict(Math.floor(maxEntries * 0.9), -Infinity);
@@ -145,7 +165,7 @@ export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
   async function discover(): Promise<Map<string, number>> {
     const names = (await admin.listTopics()).filter((t) => topicPattern.test(t)).sort();
     if (!names.length) return new Map();
-    const meta = await retryKafka(() => admin.fetchTopicMetadata({ topics: names }), 'metric topics\' metadata');
+    const meta = await retryKafka(() => admin.fetchTopicMetadata({ topics: names }), "metric topics' metadata");
     return new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
   }
 
@@ -155,7 +175,10 @@ export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
     for (const [topic, count] of found) {
       const known = Array.from({ length: count }, (_, p) => positions.has(tpKey(topic, p)));
       if (known.every(Boolean) && !targets) continue;
-      const [starts, ends] = await retryKafka(() => Promise.all([admin.fetchTopicOffsetsByTimestamp(topic, since), admin.fetchTopicOffsets(topic)]), `offsets of ${topic}`);
+      const [starts, ends] = await retryKafka(
+        () => Promise.all([admin.fetchTopicOffsetsByTimestamp(topic, since), admin.fetchTopicOffsets(topic)]),
+        `offsets of ${topic}`,
+      );
       for (const s of starts) {
         const tp = tpKey(topic, s.partition);
         if (!positions.has(tp)) {
@@ -169,8 +192,15 @@ export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
 
   function dropTopic(topic: string): void {
     const metric = metricOfTopic(topic);
-    for (const tp of [...positions.keys()]) if (parseTpKey(tp).topic === topic) { positions.delete(tp); tails.delete(tp); }
-    if (metric) { entries -= state.get(metric)?.size ?? 0; state.delete(metric); }
+    for (const tp of [...positions.keys()])
+      if (parseTpKey(tp).topic === topic) {
+        positions.delete(tp);
+        tails.delete(tp);
+      }
+    if (metric) {
+      entries -= state.get(metric)?.size ?? 0;
+      state.delete(metric);
+    }
   }
 
   /** A new consumer for the current topic set, every partition sought to its position. */
@@ -181,7 +211,10 @@ export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
     consumer = undefined;
     if (old) await old.disconnect().catch((err) => log.warn({ err: String(err) }, 'feed consumer disconnect failed'));
     if (closed) return;
-    if (!topics.size) { stale = false; return; }
+    if (!topics.size) {
+      stale = false;
+      return;
+    }
     const c = feedConsumer(kafka, groupId);
     consumer = c;
     const seekAll = (assignment: Record<string, number[]>) => {
@@ -192,7 +225,9 @@ export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
         }
       }
     };
-    c.on(c.events.GROUP_JOIN, ({ payload }) => { if (gen === generation) seekAll(payload.memberAssignment); });
+    c.on(c.events.GROUP_JOIN, ({ payload }) => {
+      if (gen === generation) seekAll(payload.memberAssignment);
+    });
     // Batches of nothing but transaction markers never reach eachBatch; the position moves past them here.
     c.on(c.events.END_BATCH_PROCESS, ({ payload }) => {
       if (gen !== generation) return;
@@ -201,8 +236,13 @@ export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
     });
     c.on(c.events.CRASH, ({ payload }) => {
       if (gen !== generation || closed) return;
-      log.warn({ code: 'SLUICE_ERR_KAFKA_CONSUMER_CRASHED', err: payload.error.message }, 'live feed consumer crashed; rebuilding it');
-      setTimeout(() => { if (gen === generation) void scheduleRefresh(true); }, 1_000).unref();
+      log.warn(
+        { code: 'SLUICE_ERR_KAFKA_CONSUMER_CRASHED', err: payload.error.message },
+        'live feed consumer crashed; rebuilding it',
+      );
+      setTimeout(() => {
+        if (gen === generation) void scheduleRefresh(true);
+      }, 1_000).unref();
     });
     await c.connect();
     // fromBeginning only matters for a partition with no position yet (created since the last
@@ -262,9 +302,14 @@ export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
   }
 
   function scheduleRefresh(force = false): Promise<void> {
-    refreshing = refreshing.then(() => refresh(force)).catch((err) => {
-      log.warn({ code: 'SLUICE_ERR_KAFKA_CONNECT_FAILED', err: String((err as Error).message) }, 'live feed topic refresh failed; retrying');
-    });
+    refreshing = refreshing
+      .then(() => refresh(force))
+      .catch((err) => {
+        log.warn(
+          { code: 'SLUICE_ERR_KAFKA_CONNECT_FAILED', err: String((err as Error).message) },
+          'live feed topic refresh failed; retrying',
+        );
+      });
     return refreshing;
   }
 
@@ -281,7 +326,10 @@ export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
         checkReady();
         return;
       } catch (err) {
-        log.warn({ code: 'SLUICE_ERR_KAFKA_CONNECT_FAILED', attempt, err: String((err as Error).message) }, 'live feed cannot read the metric topics yet; retrying');
+        log.warn(
+          { code: 'SLUICE_ERR_KAFKA_CONNECT_FAILED', attempt, err: String((err as Error).message) },
+          'live feed cannot read the metric topics yet; retrying',
+        );
         await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** Math.min(attempt, 5))));
       }
     }
@@ -289,7 +337,9 @@ export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
 
   refreshing = start().then(() => {
     if (closed) return;
-    refreshTimer = setInterval(() => { void scheduleRefresh(); }, topicRefreshMs);
+    refreshTimer = setInterval(() => {
+      void scheduleRefresh();
+    }, topicRefreshMs);
     refreshTimer.unref();
   });
   sweepTimer = setInterval(() => evict(maxEntries, now() - retentionMs), 30_000);
@@ -318,7 +368,11 @@ export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
       const items = tail.items;
       let lo = 0;
       let hi = items.length;
-      while (lo < hi) { const mid = (lo + hi) >>> 1; if (items[mid].offset < from) lo = mid + 1; else hi = mid; }
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (items[mid].offset < from) lo = mid + 1;
+        else hi = mid;
+      }
       const out: LoggedUpdate[] = [];
       for (let i = lo; i < items.length && items[i].offset < to; i++) out.push(items[i]);
       return out;

@@ -1,6 +1,14 @@
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kafka, logLevel, Partitioners, CompressionTypes, type LogEntry, type SASLOptions, type ITopicConfig } from 'kafkajs';
+import {
+  Kafka,
+  logLevel,
+  Partitioners,
+  CompressionTypes,
+  type LogEntry,
+  type SASLOptions,
+  type ITopicConfig,
+} from 'kafkajs';
 import type { Config } from '../config/config.ts';
 import { SluiceError } from '../core/errors.ts';
 import { createLogger } from '../core/log.ts';
@@ -10,7 +18,17 @@ import { withRetry } from '../core/retry.ts';
  * The only module that imports kafkajs. Everything else sees these factories and the types
  * re-exported below, so the client could be replaced in one place.
  */
-export type { Admin, Consumer, Producer, EachBatchPayload, KafkaMessage, IHeaders, Message, RecordMetadata, Transaction } from 'kafkajs';
+export type {
+  Admin,
+  Consumer,
+  Producer,
+  EachBatchPayload,
+  KafkaMessage,
+  IHeaders,
+  Message,
+  RecordMetadata,
+  Transaction,
+} from 'kafkajs';
 export { CompressionTypes };
 
 const log = createLogger('kafka');
@@ -18,7 +36,9 @@ const log = createLogger('kafka');
 // kafkajs schedules timers with a negative delay on Node 24 (kafkajs #1751): harmless, but Node
 // would print a warning in every process that uses Kafka. Every other warning still shows.
 process.removeAllListeners('warning');
-process.on('warning', (w) => { if (w.name !== 'TimeoutNegativeWarning') process.stderr.write(`${w.name}: ${w.message}\n`); });
+process.on('warning', (w) => {
+  if (w.name !== 'TimeoutNegativeWarning') process.stderr.write(`${w.name}: ${w.message}\n`);
+});
 
 // A partition's leader not in place yet: every new topic answers so for a moment, and
 // ensureTopics polls through it on purpose (the caller retries; retryKafka warns if it lasts).
@@ -38,8 +58,10 @@ function logCreator() {
     // A send it retries (a transaction's partitions still being added after the previous commit:
     // CONCURRENT_TRANSACTIONS) carries its retry count: a warning, not an error.
     const retried = (rest as { retryCount?: unknown }).retryCount !== undefined;
-    if (level === logLevel.ERROR && !message.startsWith('Response ') && !isTransientCrashLine(message) && !retried) log.error(fields, message);
-    else if (level === logLevel.ERROR && LEADER_NOT_READY.has(String((rest as { error?: unknown }).error))) log.debug(fields, message);
+    if (level === logLevel.ERROR && !message.startsWith('Response ') && !isTransientCrashLine(message) && !retried)
+      log.error(fields, message);
+    else if (level === logLevel.ERROR && LEADER_NOT_READY.has(String((rest as { error?: unknown }).error)))
+      log.debug(fields, message);
     else if (level === logLevel.ERROR) log.warn(fields, message);
     else if (level === logLevel.WARN) log.warn(fields, message);
     else if (level === logLevel.INFO) log.debug(fields, message);
@@ -49,7 +71,11 @@ function logCreator() {
 
 function sasl(cfg: Config): SASLOptions | undefined {
   if (!cfg.kafkaSaslMechanism) return undefined;
-  return { mechanism: cfg.kafkaSaslMechanism, username: cfg.kafkaSaslUsername, password: cfg.kafkaSaslPassword } as SASLOptions;
+  return {
+    mechanism: cfg.kafkaSaslMechanism,
+    username: cfg.kafkaSaslUsername,
+    password: cfg.kafkaSaslPassword,
+  } as SASLOptions;
 }
 
 export interface ConsumerOptions {
@@ -84,14 +110,26 @@ export interface KafkaClient {
  * its fetch loop (no background thread, unlike the Java client): the idle fetch wait must stay
  * well under the session, or an idle consumer would be evicted between two empty fetches.
  */
-export function consumerTimings(cfg: Pick<Config, 'kafkaSessionTimeoutMs'>, opts: Omit<ConsumerOptions, 'groupId' | 'maxBytesPerPartition'> = {}) {
+export function consumerTimings(
+  cfg: Pick<Config, 'kafkaSessionTimeoutMs'>,
+  opts: Omit<ConsumerOptions, 'groupId' | 'maxBytesPerPartition'> = {},
+) {
   const sessionTimeout = opts.sessionTimeout ?? cfg.kafkaSessionTimeoutMs;
   const heartbeatInterval = opts.heartbeatInterval ?? Math.max(100, Math.floor(sessionTimeout / 3));
   const maxWaitTimeInMs = opts.maxWaitTimeInMs ?? Math.min(5000, Math.max(100, Math.floor(heartbeatInterval / 2)));
-  return { sessionTimeout, heartbeatInterval, maxWaitTimeInMs, ...(opts.rebalanceTimeout !== undefined ? { rebalanceTimeout: opts.rebalanceTimeout } : {}) };
+  return {
+    sessionTimeout,
+    heartbeatInterval,
+    maxWaitTimeInMs,
+    ...(opts.rebalanceTimeout !== undefined ? { rebalanceTimeout: opts.rebalanceTimeout } : {}),
+  };
 }
 
-export function createKafkaClient(cfg: Config, clientId = cfg.kafkaClientId, opts: { retries?: number; quiet?: boolean } = {}): KafkaClient {
+export function createKafkaClient(
+  cfg: Config,
+  clientId = cfg.kafkaClientId,
+  opts: { retries?: number; quiet?: boolean } = {},
+): KafkaClient {
   process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
   const kafka = new Kafka({
     clientId,
@@ -106,17 +144,23 @@ export function createKafkaClient(cfg: Config, clientId = cfg.kafkaClientId, opt
   return {
     raw: kafka,
     admin: () => kafka.admin(),
-    producer: (opts = {}) => kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      transactionalId: opts.transactionalId,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      allowAutoTopicCreation: false,
-      // An idempotent producer must retry without limit, or kafkajs can no longer promise no duplicates.
-      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 5000 },
-    }),
+    producer: (opts = {}) =>
+      kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        transactionalId: opts.transactionalId,
+        createPartitioner: Partitioners.DefaultPartitioner,
+        allowAutoTopicCreation: false,
+        // An idempotent producer must retry without limit, or kafkajs can no longer promise no duplicates.
+        retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 5000 },
+      }),
     consumer: (opts) => {
-      const timings = consumerTimings(cfg, { sessionTimeout: opts.sessionTimeout, heartbeatInterval: opts.heartbeatInterval, maxWaitTimeInMs: opts.maxWaitTimeInMs, rebalanceTimeout: opts.rebalanceTimeout });
+      const timings = consumerTimings(cfg, {
+        sessionTimeout: opts.sessionTimeout,
+        heartbeatInterval: opts.heartbeatInterval,
+        maxWaitTimeInMs: opts.maxWaitTimeInMs,
+        rebalanceTimeout: opts.rebalanceTimeout,
+      });
       const consumer = kafka.consumer({
         groupId: opts.groupId,
         allowAutoTopicCreation: false,
@@ -124,13 +168,17 @@ export function createKafkaClient(cfg: Config, clientId = cfg.kafkaClientId, opt
         readUncommitted: opts.readUncommitted ?? false,
         ...timings,
       });
-      const keepAlive = { heartbeatInterval: timings.heartbeatInterval, maxProcessingMs: timings.rebalanceTimeout ?? KAFKAJS_REBALANCE_TIMEOUT_MS };
+      const keepAlive = {
+        heartbeatInterval: timings.heartbeatInterval,
+        maxProcessingMs: timings.rebalanceTimeout ?? KAFKAJS_REBALANCE_TIMEOUT_MS,
+      };
       const run = consumer.run;
-      consumer.run = (config) => run({
-        ...config,
-        ...(config?.eachBatch ? { eachBatch: keepSessionAlive(config.eachBatch, keepAlive) } : {}),
-        ...(config?.eachMessage ? { eachMessage: keepSessionAlive(config.eachMessage, keepAlive) } : {}),
-      });
+      consumer.run = (config) =>
+        run({
+          ...config,
+          ...(config?.eachBatch ? { eachBatch: keepSessionAlive(config.eachBatch, keepAlive) } : {}),
+          ...(config?.eachMessage ? { eachMessage: keepSessionAlive(config.eachMessage, keepAlive) } : {}),
+        });
       return consumer;
     },
   };
@@ -147,7 +195,10 @@ const KAFKAJS_REBALANCE_TIMEOUT_MS = 60_000;
  * max.poll.interval.ms; likewise this stops after `maxProcessingMs` (the rebalance timeout), so
  * a handler that hangs lets the session lapse and its partitions go to another member.
  */
-export function keepSessionAlive<P extends { heartbeat(): Promise<void> }>(handler: (payload: P) => Promise<void>, opts: { heartbeatInterval: number; maxProcessingMs: number }): (payload: P) => Promise<void> {
+export function keepSessionAlive<P extends { heartbeat(): Promise<void> }>(
+  handler: (payload: P) => Promise<void>,
+  opts: { heartbeatInterval: number; maxProcessingMs: number },
+): (payload: P) => Promise<void> {
   return async (payload) => {
     const started = Date.now();
     const timer = setInterval(() => {
@@ -222,7 +273,9 @@ const TRANSIENT_CLIENT_ERRORS = new Set([
  */
 const TRANSIENT_MESSAGES: ReadonlySet<string> = (() => {
   try {
-    const { errorCodes } = createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as { errorCodes: { type: string; message: string }[] };
+    const { errorCodes } = createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as {
+      errorCodes: { type: string; message: string }[];
+    };
     return new Set(errorCodes.filter((e) => TRANSIENT_PROTOCOL_ERRORS.has(e.type)).map((e) => e.message));
   } catch {
     return new Set<string>();
@@ -241,7 +294,15 @@ function isTransientCrashLine(message: string): boolean {
   return crash !== null && (TRANSIENT_CLIENT_ERRORS.has(crash[1]) || TRANSIENT_MESSAGES.has(crash[2]));
 }
 
-const TRANSIENT_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+const TRANSIENT_SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
 
 /**
  * Whether `err` is a Kafka condition that goes away by itself, so the operation should be
@@ -259,7 +320,13 @@ export function isTransientKafkaError(err: unknown): boolean {
     if (!e || typeof e !== 'object' || seen.has(e)) return false;
     seen.add(e);
     if (e instanceof SluiceError && e.shortCode === 'KAFKA_TRANSIENT') return false;
-    const { name, type, code, errors, cause } = e as { name?: unknown; type?: unknown; code?: unknown; errors?: unknown; cause?: unknown };
+    const { name, type, code, errors, cause } = e as {
+      name?: unknown;
+      type?: unknown;
+      code?: unknown;
+      errors?: unknown;
+      cause?: unknown;
+    };
     if (name === 'KafkaJSAggregateError' && Array.isArray(errors)) return errors.length > 0 && errors.every(visit);
     // A broker error code says exactly what happened: trust it over anything it wraps.
     if (typeof type === 'string') return TRANSIENT_PROTOCOL_ERRORS.has(type);
@@ -272,7 +339,11 @@ export function isTransientKafkaError(err: unknown): boolean {
 
 /** The broker error type of `err` or of what it wraps (`UNKNOWN_TOPIC_OR_PARTITION`, …), if any. */
 export function kafkaErrorType(err: unknown): string | undefined {
-  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 10; e = (e as { cause?: unknown }).cause, depth++) {
+  for (
+    let e = err, depth = 0;
+    e && typeof e === 'object' && depth < 10;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
     const type = (e as { type?: unknown }).type;
     if (typeof type === 'string') return type;
   }
@@ -291,17 +362,41 @@ export const KAFKA_RETRY_MAX_ELAPSED_MS = 60_000;
  * @example
  *   const ends = await retryKafka(() => admin.fetchTopicOffsets(topic), `end offsets of ${topic}`);
  */
-export async function retryKafka<T>(fn: () => Promise<T>, what: string, opts: { maxElapsedMs?: number; signal?: AbortSignal; retriable?: (err: unknown) => boolean } = {}): Promise<T> {
+export async function retryKafka<T>(
+  fn: () => Promise<T>,
+  what: string,
+  opts: { maxElapsedMs?: number; signal?: AbortSignal; retriable?: (err: unknown) => boolean } = {},
+): Promise<T> {
   const retriable = opts.retriable ?? isTransientKafkaError;
   const started = Date.now();
   try {
     return await withRetry(fn, {
-      retries: Infinity, initialMs: 100, maxMs: 2000, maxElapsedMs: opts.maxElapsedMs ?? KAFKA_RETRY_MAX_ELAPSED_MS, retriable, signal: opts.signal,
-      onRetry: (err, attempt, delayMs) => log.warn({ code: 'SLUICE_ERR_KAFKA_TRANSIENT', what, attempt, retryInMs: delayMs, type: kafkaErrorType(err), err: (err as Error)?.message }, 'transient Kafka error; retrying'),
+      retries: Infinity,
+      initialMs: 100,
+      maxMs: 2000,
+      maxElapsedMs: opts.maxElapsedMs ?? KAFKA_RETRY_MAX_ELAPSED_MS,
+      retriable,
+      signal: opts.signal,
+      onRetry: (err, attempt, delayMs) =>
+        log.warn(
+          {
+            code: 'SLUICE_ERR_KAFKA_TRANSIENT',
+            what,
+            attempt,
+            retryInMs: delayMs,
+            type: kafkaErrorType(err),
+            err: (err as Error)?.message,
+          },
+          'transient Kafka error; retrying',
+        ),
     });
   } catch (err) {
     if (opts.signal?.aborted || !retriable(err)) throw err;
-    throw new SluiceError('KAFKA_TRANSIENT', `${what}: still failing after ${((Date.now() - started) / 1000).toFixed(1)} s: ${(err as Error)?.message ?? String(err)}`, { cause: err, details: { what, type: kafkaErrorType(err) } });
+    throw new SluiceError(
+      'KAFKA_TRANSIENT',
+      `${what}: still failing after ${((Date.now() - started) / 1000).toFixed(1)} s: ${(err as Error)?.message ?? String(err)}`,
+      { cause: err, details: { what, type: kafkaErrorType(err) } },
+    );
   }
 }
 
@@ -319,36 +414,61 @@ export const TOPICS_SERVED_TIMEOUT_MS = 30_000;
  * the partition, and a ListOffsets, Produce or Fetch in between fails with NOT_LEADER_FOR_PARTITION
  * or UNKNOWN_TOPIC_OR_PARTITION. kafkajs' own `waitForLeaders` only polls the metadata.
  */
-export async function ensureTopics(admin: ReturnType<Kafka['admin']>, specs: TopicSpec[], defaults: { partitions: number; replicationFactor: number }, opts: { servedTimeoutMs?: number } = {}): Promise<string[]> {
+export async function ensureTopics(
+  admin: ReturnType<Kafka['admin']>,
+  specs: TopicSpec[],
+  defaults: { partitions: number; replicationFactor: number },
+  opts: { servedTimeoutMs?: number } = {},
+): Promise<string[]> {
   const existing = new Set(await retryKafka(() => admin.listTopics(), 'listing topics'));
   const missing = specs.filter((s) => !existing.has(s.topic));
   const present = specs.filter((s) => existing.has(s.topic));
   if (missing.length) {
     // Safe to retry: a topic created by an earlier attempt (or by another process meanwhile)
     // comes back as TOPIC_ALREADY_EXISTS, which kafkajs reports as success.
-    await retryKafka(() => admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((s): ITopicConfig => ({
-        topic: s.topic,
-        numPartitions: s.partitions ?? defaults.partitions,
-        replicationFactor: s.replicationFactor ?? defaults.replicationFactor,
-        configEntries: Object.entries({ ...(s.compacted ? { 'cleanup.policy': 'compact' } : {}), ...s.config }).map(([name, value]) => ({ name, value })),
-      })),
-    }), `creating topics ${missing.map((s) => s.topic).join(', ')}`);
+    await retryKafka(
+      () =>
+        admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map(
+            (s): ITopicConfig => ({
+              topic: s.topic,
+              numPartitions: s.partitions ?? defaults.partitions,
+              replicationFactor: s.replicationFactor ?? defaults.replicationFactor,
+              configEntries: Object.entries({
+                ...(s.compacted ? { 'cleanup.policy': 'compact' } : {}),
+                ...s.config,
+              }).map(([name, value]) => ({ name, value })),
+            }),
+          ),
+        }),
+      `creating topics ${missing.map((s) => s.topic).join(', ')}`,
+    );
   }
   if (present.length) {
-    const meta = await retryKafka(() => admin.fetchTopicMetadata({ topics: present.map((s) => s.topic) }), 'reading topic metadata');
+    const meta = await retryKafka(
+      () => admin.fetchTopicMetadata({ topics: present.map((s) => s.topic) }),
+      'reading topic metadata',
+    );
     for (const t of meta.topics) {
       const spec = present.find((s) => s.topic === t.name)!;
       if (spec.partitions !== undefined && t.partitions.length !== spec.partitions) {
-        throw new SluiceError('KAFKA_TOPIC_MISMATCH', `topic ${t.name} has ${t.partitions.length} partitions, expected ${spec.partitions}`);
+        throw new SluiceError(
+          'KAFKA_TOPIC_MISMATCH',
+          `topic ${t.name} has ${t.partitions.length} partitions, expected ${spec.partitions}`,
+        );
       }
     }
   }
   // Only new topics wait (ours, or one another process created at the same moment): every
   // Sluice creator waits before it returns, and an existing topic with a partition offline must
   // not keep a runner from starting on the others.
-  if (missing.length) await waitUntilServed(admin, missing.map((s) => s.topic), opts.servedTimeoutMs ?? TOPICS_SERVED_TIMEOUT_MS);
+  if (missing.length)
+    await waitUntilServed(
+      admin,
+      missing.map((s) => s.topic),
+      opts.servedTimeoutMs ?? TOPICS_SERVED_TIMEOUT_MS,
+    );
   return missing.map((s) => s.topic);
 }
 
@@ -363,18 +483,24 @@ async function waitUntilServed(admin: ReturnType<Kafka['admin']>, topics: string
   for (let round = 0; pending.length; round++) {
     try {
       const meta = await admin.fetchTopicMetadata({ topics: pending });
-      const led = meta.topics.filter((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0 && p.partitionErrorCode === 0)).map((t) => t.name);
+      const led = meta.topics
+        .filter(
+          (t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0 && p.partitionErrorCode === 0),
+        )
+        .map((t) => t.name);
       if (led.length < pending.length) lastProblem = 'a partition has no leader in the metadata yet';
-      const served = await Promise.all(led.map(async (topic) => {
-        try {
-          await admin.fetchTopicOffsets(topic);
-          return topic;
-        } catch (err) {
-          if (!isTransientKafkaError(err)) throw err;
-          lastProblem = `${topic}: ${(err as Error).message}`;
-          return undefined;
-        }
-      }));
+      const served = await Promise.all(
+        led.map(async (topic) => {
+          try {
+            await admin.fetchTopicOffsets(topic);
+            return topic;
+          } catch (err) {
+            if (!isTransientKafkaError(err)) throw err;
+            lastProblem = `${topic}: ${(err as Error).message}`;
+            return undefined;
+          }
+        }),
+      );
       pending = pending.filter((t) => !served.includes(t));
     } catch (err) {
       if (!isTransientKafkaError(err)) throw err;
@@ -382,9 +508,14 @@ async function waitUntilServed(admin: ReturnType<Kafka['admin']>, topics: string
     }
     if (!pending.length) return;
     if (Date.now() >= deadline) {
-      throw new SluiceError('KAFKA_TRANSIENT', `topics ${pending.join(', ')} are not served by their partition leaders after ${timeoutMs} ms (${lastProblem})`, { details: { topics: pending } });
+      throw new SluiceError(
+        'KAFKA_TRANSIENT',
+        `topics ${pending.join(', ')} are not served by their partition leaders after ${timeoutMs} ms (${lastProblem})`,
+        { details: { topics: pending } },
+      );
     }
-    if (round === 0) log.debug({ topics: pending, problem: lastProblem }, 'waiting for new topics to be served by their leaders');
+    if (round === 0)
+      log.debug({ topics: pending, problem: lastProblem }, 'waiting for new topics to be served by their leaders');
     await sleep(Math.min(25 * 2 ** round, 500));
   }
 }

@@ -26,7 +26,13 @@ export function encodeOutput(output: Output, serde: AvroSerde, schemaIds: Map<st
     value = serde.encodeSync(id, output.value);
   }
   const headers: IHeaders | undefined = output.headers;
-  return { key: output.key, value, headers, partition: output.partition, timestamp: output.timestamp === undefined ? undefined : String(output.timestamp) };
+  return {
+    key: output.key,
+    value,
+    headers,
+    partition: output.partition,
+    timestamp: output.timestamp === undefined ? undefined : String(output.timestamp),
+  };
 }
 
 export function createOutputSink(opts: {
@@ -45,10 +51,15 @@ export function createOutputSink(opts: {
   let timer: NodeJS.Timeout | undefined;
   let sending: Promise<void> = Promise.resolve();
 
-  function releaseAll(acks: Ack[]) { for (const a of acks) a.release(); }
+  function releaseAll(acks: Ack[]) {
+    for (const a of acks) a.release();
+  }
 
   function sendNow(): Promise<void> {
-    if (timer) { clearTimeout(timer); timer = undefined; }
+    if (timer) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
     if (queue.length === 0) return sending;
     const batch = queue;
     queue = [];
@@ -60,16 +71,28 @@ export function createOutputSink(opts: {
     }
     sending = sending.then(async () => {
       try {
-        await opts.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+        await opts.producer.sendBatch({
+          acks: -1,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        });
       } catch (err) {
         // The idempotent producer already retried; giving up here means the inputs stay uncommitted.
         for (const q of batch) for (const a of q.output.acks) a.fail(err);
         pending -= batch.length;
-        opts.onFatal(new SluiceError('KAFKA_PRODUCE_FAILED', `could not produce ${batch.length} records: ${(err as Error).message}`, { cause: err }));
+        opts.onFatal(
+          new SluiceError(
+            'KAFKA_PRODUCE_FAILED',
+            `could not produce ${batch.length} records: ${(err as Error).message}`,
+            { cause: err },
+          ),
+        );
         return;
       }
       pending -= batch.length;
-      for (const q of batch) { opts.onDurable?.(q.output); releaseAll(q.output.acks); }
+      for (const q of batch) {
+        opts.onDurable?.(q.output);
+        releaseAll(q.output.acks);
+      }
     });
     return sending;
   }
@@ -79,9 +102,18 @@ export function createOutputSink(opts: {
       queue.push({ topic: output.topic, message: encodeOutput(output, opts.serde, opts.schemaIds), output });
       pending++;
       if (queue.length >= maxBatch) void sendNow();
-      else timer ??= setTimeout(() => { timer = undefined; void sendNow(); }, lingerMs);
+      else
+        timer ??= setTimeout(() => {
+          timer = undefined;
+          void sendNow();
+        }, lingerMs);
     },
-    async flush() { await sendNow(); await sending; },
-    get pending() { return pending; },
+    async flush() {
+      await sendNow();
+      await sending;
+    },
+    get pending() {
+      return pending;
+    },
   };
 }

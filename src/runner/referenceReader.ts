@@ -30,7 +30,14 @@ export interface ReferenceReader {
   stop(): Promise<void>;
 }
 
-export async function startReferenceReader(cfg: Config, kafka: KafkaClient, serde: AvroSerde, spec: ReferenceSpec, table: MapReferenceTable, onFatal?: (err: unknown) => void): Promise<ReferenceReader> {
+export async function startReferenceReader(
+  cfg: Config,
+  kafka: KafkaClient,
+  serde: AvroSerde,
+  spec: ReferenceSpec,
+  table: MapReferenceTable,
+  onFatal?: (err: unknown) => void,
+): Promise<ReferenceReader> {
   const ends = await fetchEndOffsets(kafka, spec.topic);
   // A partition with nothing left to read (empty, or everything deleted) counts as read.
   const target = new Map(ends.filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)]));
@@ -40,10 +47,16 @@ export async function startReferenceReader(cfg: Config, kafka: KafkaClient, serd
   let markReady: () => void = () => {};
   let failBeforeReady: (err: unknown) => void = () => {};
   let isReady = false;
-  const ready = new Promise<void>((resolve, reject) => { markReady = resolve; failBeforeReady = reject; });
+  const ready = new Promise<void>((resolve, reject) => {
+    markReady = resolve;
+    failBeforeReady = reject;
+  });
   ready.catch(() => {}); // the caller awaits `ready`; this only keeps an early crash from being "unhandled"
   const check = () => {
-    if (!isReady && holds(target)) { isReady = true; markReady(); }
+    if (!isReady && holds(target)) {
+      isReady = true;
+      markReady();
+    }
     for (const w of [...waiters]) if (holds(w.ends)) w.done();
   };
   check();
@@ -51,7 +64,11 @@ export async function startReferenceReader(cfg: Config, kafka: KafkaClient, serd
   const consumer = kafka.consumer({ groupId: `sluice-ref-${spec.topic}-${randomBytes(4).toString('hex')}` });
   consumer.on(consumer.events.CRASH, (e) => {
     if ((e.payload as { restart?: boolean }).restart) return; // kafkajs restarts it and re-reads from where it was
-    const err = new SluiceError('KAFKA_CONSUMER_CRASHED', `reference table reader of ${spec.topic} crashed and will not restart: ${e.payload.error?.message}`, { cause: e.payload.error });
+    const err = new SluiceError(
+      'KAFKA_CONSUMER_CRASHED',
+      `reference table reader of ${spec.topic} crashed and will not restart: ${e.payload.error?.message}`,
+      { cause: e.payload.error },
+    );
     if (!isReady) failBeforeReady(err);
     else if (onFatal) onFatal(err);
     else log.error({ code: err.code, topic: spec.topic, err: err.message }, 'reference table reader stopped');
@@ -78,7 +95,9 @@ export async function startReferenceReader(cfg: Config, kafka: KafkaClient, serd
             const v = m.value === null ? null : serde.decodeSync(m.value).value;
             const k = v === null ? m.key?.toString() : referenceKey(v, spec.key);
             if (k !== undefined) table.put(k, v);
-          } catch { /* undecodable reference rows are their own topology's DLQ business */ }
+          } catch {
+            /* undecodable reference rows are their own topology's DLQ business */
+          }
           position.set(batch.partition, BigInt(m.offset) + 1n);
         }
         check();
@@ -91,14 +110,33 @@ export async function startReferenceReader(cfg: Config, kafka: KafkaClient, serd
   log.info({ topic: spec.topic, partitions: target.size }, 'reference table loading');
   let admin: Promise<ReturnType<KafkaClient['admin']>> | undefined;
   async function catchUp(timeoutMs = 10_000): Promise<boolean> {
-    admin ??= (async () => { const a = kafka.admin(); await a.connect(); return a; })();
+    admin ??= (async () => {
+      const a = kafka.admin();
+      await a.connect();
+      return a;
+    })();
     const a = await admin;
-    const offsets = await retryKafka(() => a.fetchTopicOffsets(spec.topic), `end offsets of the reference topic ${spec.topic}`);
-    const want = new Map(offsets.filter((o) => BigInt(o.high) > BigInt(o.low)).map((o) => [o.partition, BigInt(o.high)]));
+    const offsets = await retryKafka(
+      () => a.fetchTopicOffsets(spec.topic),
+      `end offsets of the reference topic ${spec.topic}`,
+    );
+    const want = new Map(
+      offsets.filter((o) => BigInt(o.high) > BigInt(o.low)).map((o) => [o.partition, BigInt(o.high)]),
+    );
     if (holds(want)) return true;
     return new Promise<boolean>((resolve) => {
-      const w = { ends: want, done: () => { clearTimeout(timer); waiters.splice(waiters.indexOf(w), 1); resolve(true); } };
-      const timer = setTimeout(() => { waiters.splice(waiters.indexOf(w), 1); resolve(false); }, timeoutMs);
+      const w = {
+        ends: want,
+        done: () => {
+          clearTimeout(timer);
+          waiters.splice(waiters.indexOf(w), 1);
+          resolve(true);
+        },
+      };
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(w), 1);
+        resolve(false);
+      }, timeoutMs);
       waiters.push(w);
     });
   }

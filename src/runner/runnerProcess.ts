@@ -34,23 +34,41 @@ export interface RunnerProcessOptions extends RunnerOptions {
   feed?: boolean | MetricsFeedOptions;
 }
 
-export async function startRunnerProcess(cfg: Config, topologies: TopologyDefinition[], opts: RunnerProcessOptions = {}): Promise<RunningProcess> {
+export async function startRunnerProcess(
+  cfg: Config,
+  topologies: TopologyDefinition[],
+  opts: RunnerProcessOptions = {},
+): Promise<RunningProcess> {
   if (!topologies.length) throw new SluiceError('CLI_USAGE', 'no topology selected');
   const kafka = createKafkaClient(cfg, `${cfg.kafkaClientId}-runner`);
   const registry = createRegistryClient(cfg);
   const serde = createAvroSerde(registry, { maxMessageBytes: cfg.maxMessageBytes });
   const metrics = createEngineMetrics();
   let finish: (code: number) => void = () => {};
-  const done = new Promise<number>((r) => { finish = r; });
+  const done = new Promise<number>((r) => {
+    finish = r;
+  });
   let stopping: Promise<void> | undefined;
 
-  const runners = topologies.map((def) => new TopologyRunner({
-    cfg, def, kafka, registry, serde, metrics, options: opts,
-    onFatal: (err) => {
-      log.fatal({ topology: def.name, err: (err as SluiceError).toJSON?.() ?? String(err) }, 'fatal engine error; stopping');
-      void stop().then(() => finish(1));
-    },
-  }));
+  const runners = topologies.map(
+    (def) =>
+      new TopologyRunner({
+        cfg,
+        def,
+        kafka,
+        registry,
+        serde,
+        metrics,
+        options: opts,
+        onFatal: (err) => {
+          log.fatal(
+            { topology: def.name, err: (err as SluiceError).toJSON?.() ?? String(err) },
+            'fatal engine error; stopping',
+          );
+          void stop().then(() => finish(1));
+        },
+      }),
+  );
 
   const feedOptions = opts.feed === false ? undefined : opts.feed === true || opts.feed === undefined ? {} : opts.feed;
   const routes: Record<string, Route> = {
@@ -58,7 +76,10 @@ export async function startRunnerProcess(cfg: Config, topologies: TopologyDefini
     '/healthz': (_req, res) => json(res, 200, { status: 'ok' }),
     '/readyz': (_req, res) => {
       const statuses = runners.map((r) => r.status());
-      json(res, statuses.every((s) => s.ready) ? 200 : 503, { ready: statuses.every((s) => s.ready), topologies: statuses });
+      json(res, statuses.every((s) => s.ready) ? 200 : 503, {
+        ready: statuses.every((s) => s.ready),
+        topologies: statuses,
+      });
     },
     '/metrics': async (_req, res) => {
       res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());
@@ -68,13 +89,17 @@ export async function startRunnerProcess(cfg: Config, topologies: TopologyDefini
   const http = await startHttpServer(cfg.httpHost, cfg.httpPort, routes);
   // The feed reads every metrics.* topic, including those this process writes; it shares the
   // runner's Kafka client, serde and Prometheus registry.
-  const feed: MetricsFeed | undefined = feedOptions ? attachMetricsFeed(http.server, cfg, { kafka, serde, registry: metrics.registry, ...feedOptions }) : undefined;
+  const feed: MetricsFeed | undefined = feedOptions
+    ? attachMetricsFeed(http.server, cfg, { kafka, serde, registry: metrics.registry, ...feedOptions })
+    : undefined;
 
   async function stop(): Promise<void> {
     stopping ??= (async () => {
       const deadline = opts.shutdownDeadlineMs ?? 25_000;
       await Promise.all([
-        ...runners.map((r) => r.stop(deadline).catch((err) => log.error({ topology: r.def.name, err: String(err) }, 'stop failed'))),
+        ...runners.map((r) =>
+          r.stop(deadline).catch((err) => log.error({ topology: r.def.name, err: String(err) }, 'stop failed')),
+        ),
         feed?.close().catch((err) => log.error({ err: String(err) }, 'live feed close failed')),
       ]);
       await http.close();

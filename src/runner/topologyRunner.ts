@@ -2,7 +2,16 @@ import type { Config } from '../config/config.ts';
 import { SluiceError, asSluiceError } from '../core/errors.ts';
 import { createLogger } from '../core/log.ts';
 import { loadSchema, loadType } from '../domain/schemas.ts';
-import { ensureTopics, isTransientKafkaError, retryKafka, type Consumer, type EachBatchPayload, type KafkaClient, type Producer, type TopicSpec } from '../kafka/kafka.ts';
+import {
+  ensureTopics,
+  isTransientKafkaError,
+  retryKafka,
+  type Consumer,
+  type EachBatchPayload,
+  type KafkaClient,
+  type Producer,
+  type TopicSpec,
+} from '../kafka/kafka.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import type { RegistryClient } from '../serde/schemaRegistry.ts';
 import { dlqTopicOf } from '../topology/defineTopology.ts';
@@ -85,7 +94,16 @@ export class TopologyRunner {
   /** Bumped by every assignment and rewind: a batch begun before it must not commit after it. */
   private epoch = 0;
 
-  constructor(args: { cfg: Config; def: TopologyDefinition; kafka: KafkaClient; registry: RegistryClient; serde: AvroSerde; metrics: EngineMetrics; onFatal: (err: unknown) => void; options?: RunnerOptions }) {
+  constructor(args: {
+    cfg: Config;
+    def: TopologyDefinition;
+    kafka: KafkaClient;
+    registry: RegistryClient;
+    serde: AvroSerde;
+    metrics: EngineMetrics;
+    onFatal: (err: unknown) => void;
+    options?: RunnerOptions;
+  }) {
     this.cfg = args.cfg;
     this.def = args.def;
     this.kafka = args.kafka;
@@ -111,12 +129,17 @@ export class TopologyRunner {
     return [...new Map(specs.map((s) => [s.topic, s])).values()];
   }
 
-  private tp(topic: string, partition: number): string { return `${topic}/${partition}`; }
+  private tp(topic: string, partition: number): string {
+    return `${topic}/${partition}`;
+  }
 
   private tracker(topic: string, partition: number): OffsetTracker {
     const key = this.tp(topic, partition);
     let t = this.trackers.get(key);
-    if (!t) { t = new OffsetTracker(); this.trackers.set(key, t); }
+    if (!t) {
+      t = new OffsetTracker();
+      this.trackers.set(key, t);
+    }
     return t;
   }
 
@@ -125,7 +148,10 @@ export class TopologyRunner {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      const created = await ensureTopics(admin, this.topicSpecs(), { partitions: cfg.topicPartitions, replicationFactor: cfg.topicReplication });
+      const created = await ensureTopics(admin, this.topicSpecs(), {
+        partitions: cfg.topicPartitions,
+        replicationFactor: cfg.topicReplication,
+      });
       if (created.length) log.info({ topology: def.name, created }, 'created topics');
     } finally {
       await admin.disconnect();
@@ -141,7 +167,9 @@ export class TopologyRunner {
     const tables: Record<string, MapReferenceTable> = {};
     for (const [name, spec] of Object.entries(def.references ?? {})) {
       tables[name] = new MapReferenceTable();
-      const reader = await startReferenceReader(cfg, this.kafka, this.serde, spec, tables[name], (err) => this.fail(err));
+      const reader = await startReferenceReader(cfg, this.kafka, this.serde, spec, tables[name], (err) =>
+        this.fail(err),
+      );
       this.readers.push(reader);
       await reader.ready;
       log.info({ topology: def.name, table: name, rows: tables[name].size }, 'reference table ready');
@@ -160,11 +188,23 @@ export class TopologyRunner {
     // commit-after-durable: those sinks have their own exactly-once effect (deterministic object
     // names; offsets stored with the rows), and a Kafka transaction cannot wait for an S3 object.
     if (cfg.processingGuarantee === 'exactly_once' && !def.outputs.some((o) => o.sink)) {
-      this.tx = createTransactionalOutputs({ kafka: this.kafka, groupId: this.opts.groupId, serde: this.serde, schemaIds, onDurable: (o) => this.countDurable(o) });
+      this.tx = createTransactionalOutputs({
+        kafka: this.kafka,
+        groupId: this.opts.groupId,
+        serde: this.serde,
+        schemaIds,
+        onDurable: (o) => this.countDurable(o),
+      });
     }
     for (const o of def.outputs) {
       if (!o.sink) continue;
-      const connector = o.sink({ topology: def.name, schemaIds, schemaFor: (name) => loadType(name), config: this.cfg, deadLetter: (out, e) => this.sinkDeadLetter(out, e) });
+      const connector = o.sink({
+        topology: def.name,
+        schemaIds,
+        schemaFor: (name) => loadType(name),
+        config: this.cfg,
+        deadLetter: (out, e) => this.sinkDeadLetter(out, e),
+      });
       await connector.connect();
       this.sinks.set(o.topic, connector);
       const withStats = connector as SinkConnector & { stats?: ConnectorStats };
@@ -188,14 +228,29 @@ export class TopologyRunner {
     const { CRASH, GROUP_JOIN, REBALANCING } = consumer.events;
     consumer.on(CRASH, (e) => {
       const restart = (e.payload as { restart?: boolean }).restart;
-      const fields = { code: 'SLUICE_ERR_KAFKA_CONSUMER_CRASHED', topology: def.name, restart, err: String(e.payload.error?.message ?? e.payload.error) };
+      const fields = {
+        code: 'SLUICE_ERR_KAFKA_CONSUMER_CRASHED',
+        topology: def.name,
+        restart,
+        err: String(e.payload.error?.message ?? e.payload.error),
+      };
       // A restart after a transient broker error (a coordinator still loading on a fresh broker) is recovery, not an error.
       if (restart && isTransientKafkaError(e.payload.error)) log.warn(fields, 'consumer crashed; kafkajs restarts it');
       else log.error(fields, 'consumer crashed');
-      if (restart) { this.metrics.consumerRestarts.inc({ topology: def.name }); this.resetTracking(); }
-      else if (!this.stopping) this.fail(new SluiceError('KAFKA_CONSUMER_CRASHED', `consumer of ${def.name} crashed and will not restart: ${e.payload.error?.message}`));
+      if (restart) {
+        this.metrics.consumerRestarts.inc({ topology: def.name });
+        this.resetTracking();
+      } else if (!this.stopping)
+        this.fail(
+          new SluiceError(
+            'KAFKA_CONSUMER_CRASHED',
+            `consumer of ${def.name} crashed and will not restart: ${e.payload.error?.message}`,
+          ),
+        );
     });
-    consumer.on(REBALANCING, () => { void this.commit(); });
+    consumer.on(REBALANCING, () => {
+      void this.commit();
+    });
     consumer.on(GROUP_JOIN, (e) => {
       // Records fetched under the old assignment are re-fetched from the committed offsets.
       this.resetTracking();
@@ -206,8 +261,16 @@ export class TopologyRunner {
       this.restoring = true;
       this.epoch++;
       this.tx?.discard();
-      this.seeking = (this.tx ? this.resumeTransactional(this.assignment) : Promise.all([this.seekToSinkOffsets(this.assignment), this.restoreStores(this.assignment)]))
-        .then(() => { this.restoring = false; }, (err) => this.fail(err));
+      this.seeking = (
+        this.tx
+          ? this.resumeTransactional(this.assignment)
+          : Promise.all([this.seekToSinkOffsets(this.assignment), this.restoreStores(this.assignment)])
+      ).then(
+        () => {
+          this.restoring = false;
+        },
+        (err) => this.fail(err),
+      );
     });
     await consumer.connect();
     await consumer.subscribe({ topics: def.sources.map((s) => s.topic), fromBeginning: true });
@@ -218,15 +281,29 @@ export class TopologyRunner {
       partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.onBatch(payload),
     });
-    this.commitTimer = setInterval(() => { void this.commit(); }, this.opts.commitIntervalMs);
+    this.commitTimer = setInterval(() => {
+      void this.commit();
+    }, this.opts.commitIntervalMs);
     // Windows need time to pass even when no record arrives (idle watermark, provisional results).
     if (this.instance.stores().length) this.tickTimer = setInterval(() => this.tick(), 200);
-    log.info({ topology: def.name, group: this.opts.groupId, sources: def.sources.map((s) => s.topic), guarantee: this.tx ? 'exactly_once' : 'at_least_once' }, 'topology running');
+    log.info(
+      {
+        topology: def.name,
+        group: this.opts.groupId,
+        sources: def.sources.map((s) => s.topic),
+        guarantee: this.tx ? 'exactly_once' : 'at_least_once',
+      },
+      'topology running',
+    );
   }
 
   private countDurable(o: Output): void {
     if (o.raw && o.headers?.['sluice.error.reason']) {
-      this.metrics.recordsDlq.inc({ topology: this.def.name, topic: o.headers['sluice.error.topic'], reason: o.headers['sluice.error.reason'] });
+      this.metrics.recordsDlq.inc({
+        topology: this.def.name,
+        topic: o.headers['sluice.error.topic'],
+        reason: o.headers['sluice.error.reason'],
+      });
     } else this.metrics.recordsOut.inc({ topology: this.def.name, topic: o.topic });
   }
 
@@ -234,7 +311,11 @@ export class TopologyRunner {
   private route(o: Output): void {
     const connector = this.sinks.get(o.topic);
     if (connector) connector.add(o);
-    else if (this.tx) this.tx.add(o, o.txn ?? this.batchKey ?? (o.source ? txKeyOf(o.source.topic, o.source.partition) : `${this.def.name}.state`));
+    else if (this.tx)
+      this.tx.add(
+        o,
+        o.txn ?? this.batchKey ?? (o.source ? txKeyOf(o.source.topic, o.source.partition) : `${this.def.name}.state`),
+      );
     else this.sink!.add(o);
   }
 
@@ -252,9 +333,13 @@ export class TopologyRunner {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      for (const { topic, partitions } of await retryKafka(() => admin.fetchOffsets({ groupId: this.opts.groupId, topics: Object.keys(assignment) }), 'the committed offsets')) {
+      for (const { topic, partitions } of await retryKafka(
+        () => admin.fetchOffsets({ groupId: this.opts.groupId, topics: Object.keys(assignment) }),
+        'the committed offsets',
+      )) {
         for (const { partition, offset } of partitions) {
-          if (assignment[topic]?.includes(partition) && offset !== '-1') this.consumer!.seek({ topic, partition, offset });
+          if (assignment[topic]?.includes(partition) && offset !== '-1')
+            this.consumer!.seek({ topic, partition, offset });
         }
       }
     } finally {
@@ -268,16 +353,39 @@ export class TopologyRunner {
     if (this.stopping) return;
     // Broker restarts and leader moves pass; two minutes of nothing but failures do not.
     if (this.txFailures++ === 0) this.txFailingSince = Date.now();
-    if (Date.now() - this.txFailingSince > 120_000) { this.fail(new SluiceError('KAFKA_PRODUCE_FAILED', `exactly-once transactions of ${this.def.name} failed for two minutes: ${(err as Error).message}`, { cause: err })); return; }
-    log.warn({ code: 'SLUICE_ERR_KAFKA_TRANSIENT', topology: this.def.name, err: (err as Error).message, failures: this.txFailures }, 'transaction failed; resuming from the committed offsets and state');
+    if (Date.now() - this.txFailingSince > 120_000) {
+      this.fail(
+        new SluiceError(
+          'KAFKA_PRODUCE_FAILED',
+          `exactly-once transactions of ${this.def.name} failed for two minutes: ${(err as Error).message}`,
+          { cause: err },
+        ),
+      );
+      return;
+    }
+    log.warn(
+      {
+        code: 'SLUICE_ERR_KAFKA_TRANSIENT',
+        topology: this.def.name,
+        err: (err as Error).message,
+        failures: this.txFailures,
+      },
+      'transaction failed; resuming from the committed offsets and state',
+    );
     this.resetTracking();
     this.restoring = true;
     this.epoch++;
     this.tx!.discard();
     const previous = this.seeking;
-    this.seeking = previous.then(() => new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(this.txFailures, 6)))))
+    this.seeking = previous
+      .then(() => new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(this.txFailures, 6)))))
       .then(() => this.resumeTransactional(this.assignment))
-      .then(() => { this.restoring = false; }, (e) => this.fail(e));
+      .then(
+        () => {
+          this.restoring = false;
+        },
+        (e) => this.fail(e),
+      );
   }
 
   /**
@@ -309,24 +417,50 @@ export class TopologyRunner {
   private sinkDeadLetter(output: Output, e: SinkRecordError): void {
     const src = output.source;
     const where = src ? `${src.topic}/${src.partition}@${src.offset}` : output.topic;
-    const err = new SluiceError('SINK_RECORD_REJECTED', `${e.sink} cannot store the record from ${where}: ${e.message}`, {
-      coordinates: src ? { topic: src.topic, partition: src.partition, offset: src.offset } : undefined, details: { sink: e.sink, code: e.code },
-    });
+    const err = new SluiceError(
+      'SINK_RECORD_REJECTED',
+      `${e.sink} cannot store the record from ${where}: ${e.message}`,
+      {
+        coordinates: src ? { topic: src.topic, partition: src.partition, offset: src.offset } : undefined,
+        details: { sink: e.sink, code: e.code },
+      },
+    );
     if (!src || this.cfg.sinkErrors === 'fail') {
       for (const a of output.acks) a.fail(err);
       return;
     }
-    log.warn({ code: err.code, topology: this.def.name, sink: e.sink, sqlstate: e.code, coordinates: err.coordinates, err: e.message }, 'record dead-lettered by its sink');
+    log.warn(
+      {
+        code: err.code,
+        topology: this.def.name,
+        sink: e.sink,
+        sqlstate: e.code,
+        coordinates: err.coordinates,
+        err: e.message,
+      },
+      'record dead-lettered by its sink',
+    );
     const spec = this.def.sources.find((s) => s.topic === src.topic) ?? { topic: src.topic };
     this.sink!.add({
-      topic: dlqTopicOf(spec), key: src.key, value: src.value, raw: true,
+      topic: dlqTopicOf(spec),
+      key: src.key,
+      value: src.value,
+      raw: true,
       headers: {
         ...withoutErrorHeaders(src.headers),
-        ...dlqHeaders({ source: src, topology: this.def.name, reason: 'sink', message: `${e.sink}: ${e.code ? `${e.code} ` : ''}${e.message}`, now: Date.now() }),
+        ...dlqHeaders({
+          source: src,
+          topology: this.def.name,
+          reason: 'sink',
+          message: `${e.sink}: ${e.code ? `${e.code} ` : ''}${e.message}`,
+          now: Date.now(),
+        }),
         'sluice.error.sink': e.sink,
         'sluice.error.sink.code': e.code ?? '',
       },
-      acks: output.acks, timestamp: src.timestamp, source: src,
+      acks: output.acks,
+      timestamp: src.timestamp,
+      source: src,
     });
   }
 
@@ -337,12 +471,19 @@ export class TopologyRunner {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      const meta = await retryKafka(() => admin.fetchTopicMetadata({ topics: this.def.sources.map((s) => s.topic) }), 'reading the source topics\' metadata');
+      const meta = await retryKafka(
+        () => admin.fetchTopicMetadata({ topics: this.def.sources.map((s) => s.topic) }),
+        "reading the source topics' metadata",
+      );
       const partitions = Math.max(this.cfg.topicPartitions, ...meta.topics.map((t) => t.partitions.length));
-      await ensureTopics(admin, [
-        ...stores.map((s) => ({ topic: s.changelog, partitions, compacted: true, config: s.config })),
-        ...[...new Set(stores.flatMap((s) => (s.lateTopic ? [s.lateTopic] : [])))].map((topic) => ({ topic })),
-      ], { partitions, replicationFactor: this.cfg.topicReplication });
+      await ensureTopics(
+        admin,
+        [
+          ...stores.map((s) => ({ topic: s.changelog, partitions, compacted: true, config: s.config })),
+          ...[...new Set(stores.flatMap((s) => (s.lateTopic ? [s.lateTopic] : [])))].map((topic) => ({ topic })),
+        ],
+        { partitions, replicationFactor: this.cfg.topicReplication },
+      );
     } finally {
       await admin.disconnect();
     }
@@ -363,14 +504,28 @@ export class TopologyRunner {
       this.instance!.resetStore(s.changelog);
       if (!owned.size) continue;
       const started = Date.now();
-      const n = await readToEnd(this.kafka, s.changelog, (p, key, value) => { if (key !== null) this.instance!.restore(s.changelog, p, key, value); }, owned);
-      log.info({ topology: this.def.name, store: s.store, partitions: [...owned], records: n, ms: Date.now() - started }, 'state restored');
+      const n = await readToEnd(
+        this.kafka,
+        s.changelog,
+        (p, key, value) => {
+          if (key !== null) this.instance!.restore(s.changelog, p, key, value);
+        },
+        owned,
+      );
+      log.info(
+        { topology: this.def.name, store: s.store, partitions: [...owned], records: n, ms: Date.now() - started },
+        'state restored',
+      );
     }
   }
 
   private tick(full = true): void {
     if (this.restoring) return;
-    try { this.instance?.tick(full); } catch (err) { this.fail(err); }
+    try {
+      this.instance?.tick(full);
+    } catch (err) {
+      this.fail(err);
+    }
     // The timer's results and checkpoints commit in their partitions' transactions.
     if (full && this.tx && !this.batchKey) void this.tx.flushPending().catch((err) => this.rewind(err));
   }
@@ -382,7 +537,14 @@ export class TopologyRunner {
     this.metrics.pausedPartitions.set({ topology: this.def.name }, 0);
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }: EachBatchPayload): Promise<void> {
+  private async onBatch({
+    batch,
+    resolveOffset,
+    heartbeat,
+    isRunning,
+    isStale,
+    pause,
+  }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
     const key = this.tp(topic, partition);
     if (this.paused.has(key)) return;
@@ -396,7 +558,10 @@ export class TopologyRunner {
     // Reference tables first catch up with what their topics hold now: a row produced before
     // this batch was fetched is in the table when the batch's records are checked against it.
     if (this.readers.length && !(await Promise.all(this.readers.map((r) => r.catchUp(3000)))).every(Boolean)) {
-      log.warn({ topology: this.def.name, topic, partition }, 'a reference table is more than 3 s behind its topic; checking against what it holds');
+      log.warn(
+        { topology: this.def.name, topic, partition },
+        'a reference table is more than 3 s behind its topic; checking against what it holds',
+      );
     }
     if (epoch !== this.epoch || isStale()) return;
     if (this.tx) this.batchKey = txKeyOf(topic, partition);
@@ -411,16 +576,23 @@ export class TopologyRunner {
       const offset = BigInt(m.offset);
       tracker.register(offset);
       const started = process.hrtime.bigint();
-      const ack = createAck(() => {
-        tracker.markDone(offset);
-        this.lastProgressAt = Date.now();
-        latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
-        this.maybeResume(topic, partition, tracker);
-      }, (err) => this.fail(err));
+      const ack = createAck(
+        () => {
+          tracker.markDone(offset);
+          this.lastProgressAt = Date.now();
+          latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+          this.maybeResume(topic, partition, tracker);
+        },
+        (err) => this.fail(err),
+      );
       consumed++;
       const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(m.headers ?? {})) if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
-      this.instance!.push({ topic, partition, offset: m.offset, key: m.key, value: m.value, headers, timestamp: Number(m.timestamp) }, ack);
+      for (const [k, v] of Object.entries(m.headers ?? {}))
+        if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
+      this.instance!.push(
+        { topic, partition, offset: m.offset, key: m.key, value: m.value, headers, timestamp: Number(m.timestamp) },
+        ack,
+      );
       resolveOffset(m.offset);
       last = offset;
       const lag = Number(high - offset - 1n);
@@ -431,13 +603,19 @@ export class TopologyRunner {
         this.paused.add(key);
         pause();
         this.metrics.pausedPartitions.set({ topology: this.def.name }, this.paused.size);
-        log.warn({ topology: this.def.name, topic, partition, inFlight: tracker.inFlight }, 'partition paused: too much in flight');
+        log.warn(
+          { topology: this.def.name, topic, partition, inFlight: tracker.inFlight },
+          'partition paused: too much in flight',
+        );
         break;
       }
     }
     // Metrics per batch, through label-bound children: per-record label hashing costs more than the work.
     this.metrics.recordsIn.labels({ topology: this.def.name, topic }).inc(consumed);
-    this.metrics.inFlight.set({ topology: this.def.name }, [...this.trackers.values()].reduce((n, t) => n + t.inFlight, 0));
+    this.metrics.inFlight.set(
+      { topology: this.def.name },
+      [...this.trackers.values()].reduce((n, t) => n + t.inFlight, 0),
+    );
     this.tick(false); // only what this batch changed; closing windows is the timer's full tick
     this.batchKey = undefined;
     if (this.tx && last !== undefined) {
@@ -498,7 +676,16 @@ export class TopologyRunner {
     const inFlight = [...this.trackers.values()].reduce((n, t) => n + t.inFlight, 0);
     const stalled = (lag > 0 || inFlight > 0) && Date.now() - this.lastProgressAt > this.opts.stallMs;
     const assigned = Object.values(this.assignment).reduce((n, ps) => n + ps.length, 0);
-    return { topology: this.def.name, running: this.running, assigned, paused: this.paused.size, inFlight, lag, lastProgressAt: this.lastProgressAt, ready: this.running && !stalled };
+    return {
+      topology: this.def.name,
+      running: this.running,
+      assigned,
+      paused: this.paused.size,
+      inFlight,
+      lag,
+      lastProgressAt: this.lastProgressAt,
+      ready: this.running && !stalled,
+    };
   }
 
   /** Stop fetching, drain what is in flight, flush outputs, commit, leave the group. */
@@ -511,10 +698,17 @@ export class TopologyRunner {
     this.tick(); // hand the windows' pending contributions to the changelog before draining
     // Pause rather than consumer.stop(): stop() tears down the group session, and the final
     // commit below must still go through it. onBatch returns at once while stopping.
-    try { this.consumer?.pause(this.def.sources.map((s) => ({ topic: s.topic }))); } catch { /* not yet running */ }
+    try {
+      this.consumer?.pause(this.def.sources.map((s) => ({ topic: s.topic })));
+    } catch {
+      /* not yet running */
+    }
     const flushAll = async () => {
       await this.sink?.flush().catch(() => {});
-      for (const s of this.sinks.values()) await s.flush().catch((err) => log.error({ topology: this.def.name, sink: s.name, err: String(err) }, 'sink flush failed'));
+      for (const s of this.sinks.values())
+        await s
+          .flush()
+          .catch((err) => log.error({ topology: this.def.name, sink: s.name, err: String(err) }, 'sink flush failed'));
     };
     await flushAll();
     while (!this.failed && Date.now() < deadline && [...this.trackers.values()].some((t) => t.inFlight > 0)) {
@@ -523,7 +717,14 @@ export class TopologyRunner {
     }
     this.stopping = false; // let the final commit through
     await this.commit();
-    await this.tx?.flushPending().catch((err) => log.warn({ topology: this.def.name, err: (err as Error).message }, 'last state transaction failed; it is derived again on restart'));
+    await this.tx
+      ?.flushPending()
+      .catch((err) =>
+        log.warn(
+          { topology: this.def.name, err: (err as Error).message },
+          'last state transaction failed; it is derived again on restart',
+        ),
+      );
     this.stopping = true;
     this.instance?.stop();
     await this.consumer?.disconnect().catch(() => {});

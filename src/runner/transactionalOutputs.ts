@@ -81,11 +81,17 @@ export function createTransactionalOutputs(opts: {
     const next = (chains.get(key) ?? Promise.resolve()).then(fn);
     const settled = next.catch(() => {});
     chains.set(key, settled);
-    void settled.then(() => { if (chains.get(key) === settled) chains.delete(key); });
+    void settled.then(() => {
+      if (chains.get(key) === settled) chains.delete(key);
+    });
     return next;
   }
 
-  async function transact(key: string, outputs: Output[], offsets?: { topic: string; partition: number; offset: string }): Promise<void> {
+  async function transact(
+    key: string,
+    outputs: Output[],
+    offsets?: { topic: string; partition: number; offset: string },
+  ): Promise<void> {
     if (!outputs.length && !offsets) return;
     const messages = new Map<string, Message[]>();
     for (const o of outputs) {
@@ -96,8 +102,13 @@ export function createTransactionalOutputs(opts: {
     const producer = await producerFor(key);
     const tx = await producer.transaction();
     try {
-      if (messages.size) await tx.sendBatch({ acks: -1, topicMessages: [...messages].map(([topic, m]) => ({ topic, messages: m })) });
-      if (offsets) await tx.sendOffsets({ consumerGroupId: opts.groupId, topics: [{ topic: offsets.topic, partitions: [{ partition: offsets.partition, offset: offsets.offset }] }] });
+      if (messages.size)
+        await tx.sendBatch({ acks: -1, topicMessages: [...messages].map(([topic, m]) => ({ topic, messages: m })) });
+      if (offsets)
+        await tx.sendOffsets({
+          consumerGroupId: opts.groupId,
+          topics: [{ topic: offsets.topic, partitions: [{ partition: offsets.partition, offset: offsets.offset }] }],
+        });
       await tx.commit();
     } catch (err) {
       await tx.abort().catch(() => {});
@@ -105,7 +116,10 @@ export function createTransactionalOutputs(opts: {
       throw err;
     }
     committed++;
-    for (const o of outputs) { opts.onDurable?.(o); for (const a of o.acks) a.release(); }
+    for (const o of outputs) {
+      opts.onDurable?.(o);
+      for (const a of o.acks) a.release();
+    }
   }
 
   function take(key: string): Output[] {
@@ -117,7 +131,8 @@ export function createTransactionalOutputs(opts: {
   return {
     add(output, txKey) {
       const list = buffers.get(txKey);
-      if (list) list.push(output); else buffers.set(txKey, [output]);
+      if (list) list.push(output);
+      else buffers.set(txKey, [output]);
     },
     commitBatch(topic, partition, nextOffset) {
       const key = txKeyOf(topic, partition);
@@ -125,16 +140,22 @@ export function createTransactionalOutputs(opts: {
       return serial(key, () => transact(key, outputs, { topic, partition, offset: nextOffset }));
     },
     async flushPending() {
-      await Promise.all([...buffers.keys()].map((key) => {
-        const outputs = take(key);
-        return serial(key, () => transact(key, outputs));
-      }));
+      await Promise.all(
+        [...buffers.keys()].map((key) => {
+          const outputs = take(key);
+          return serial(key, () => transact(key, outputs));
+        }),
+      );
     },
     async fence(keys) {
-      await Promise.all([...keys].map((key) => serial(key, async () => {
-        const tx = await (await producerFor(key)).transaction(); // InitProducerId: the fence
-        await tx.abort(); // nothing in it: no round trip
-      })));
+      await Promise.all(
+        [...keys].map((key) =>
+          serial(key, async () => {
+            const tx = await (await producerFor(key)).transaction(); // InitProducerId: the fence
+            await tx.abort(); // nothing in it: no round trip
+          }),
+        ),
+      );
     },
     discard() {
       buffers.clear();
@@ -147,6 +168,8 @@ export function createTransactionalOutputs(opts: {
       await Promise.all([...chains.values()]);
       await Promise.all([...producers.keys()].map((k) => drop(k)));
     },
-    get committed() { return committed; },
+    get committed() {
+      return committed;
+    },
   };
 }

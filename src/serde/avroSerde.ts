@@ -12,7 +12,11 @@ import { frame, unframe } from './wireFormat.ts';
  * Pipelines decode synchronously (`decodeSync`) so that acknowledgements stay exact; the
  * runner first calls `prepare` once per batch to fetch any schema id it has not seen.
  */
-export interface DecodedValue { schemaId: number; value: unknown; type: avro.Type }
+export interface DecodedValue {
+  schemaId: number;
+  value: unknown;
+  type: avro.Type;
+}
 
 export interface AvroSerde {
   encode(schemaId: number, value: unknown): Promise<Buffer>;
@@ -33,13 +37,27 @@ export function createAvroSerde(registry: RegistryClient, opts: { maxMessageByte
   const unknown = new Map<number, number>();
   const resolvers = new WeakMap<avro.Type, WeakMap<avro.Type, avro.Resolver>>();
 
-  function resolverFor(reader: avro.Type, writer: avro.Type, schemaId: number, coordinates?: RecordCoordinates): avro.Resolver {
+  function resolverFor(
+    reader: avro.Type,
+    writer: avro.Type,
+    schemaId: number,
+    coordinates?: RecordCoordinates,
+  ): avro.Resolver {
     let byWriter = resolvers.get(reader);
-    if (!byWriter) { byWriter = new WeakMap(); resolvers.set(reader, byWriter); }
+    if (!byWriter) {
+      byWriter = new WeakMap();
+      resolvers.set(reader, byWriter);
+    }
     let r = byWriter.get(writer);
     if (!r) {
-      try { r = reader.createResolver(writer); } catch (err) {
-        throw new SluiceError('SERDE_SCHEMA_MISMATCH', `writer schema id ${schemaId} cannot be read as ${reader.name ?? 'the expected schema'}: ${(err as Error).message}`, { coordinates, cause: err, details: { schemaId } });
+      try {
+        r = reader.createResolver(writer);
+      } catch (err) {
+        throw new SluiceError(
+          'SERDE_SCHEMA_MISMATCH',
+          `writer schema id ${schemaId} cannot be read as ${reader.name ?? 'the expected schema'}: ${(err as Error).message}`,
+          { coordinates, cause: err, details: { schemaId } },
+        );
       }
       byWriter.set(writer, r);
     }
@@ -66,13 +84,16 @@ export function createAvroSerde(registry: RegistryClient, opts: { maxMessageByte
   }
 
   function schemaIdOf(raw: Buffer | null): number | undefined {
-    return raw && raw.length >= 5 && raw.length <= opts.maxMessageBytes && raw[0] === 0 ? raw.readUInt32BE(1) : undefined;
+    return raw && raw.length >= 5 && raw.length <= opts.maxMessageBytes && raw[0] === 0
+      ? raw.readUInt32BE(1)
+      : undefined;
   }
 
   const serde: AvroSerde = {
     async encode(schemaId, value) {
       await fetch(schemaId);
-      if (!types.has(schemaId)) throw new SluiceError('SERDE_UNKNOWN_SCHEMA', `schema id ${schemaId} is not in the registry`);
+      if (!types.has(schemaId))
+        throw new SluiceError('SERDE_UNKNOWN_SCHEMA', `schema id ${schemaId} is not in the registry`);
       return serde.encodeSync(schemaId, value);
     },
     encodeSync(schemaId, value) {
@@ -83,12 +104,19 @@ export function createAvroSerde(registry: RegistryClient, opts: { maxMessageByte
         // Only a failed write pays for finding the offending paths (validating first would double every write).
         const errors: string[] = [];
         type.isValid(value, { errorHook: (path) => errors.push(path.join('.') || '(root)') });
-        throw new SluiceError('SERDE_ENCODE_FAILED', `value does not match schema id ${schemaId} at ${errors.slice(0, 5).join(', ') || '(root)'}`, { details: { schemaId, paths: errors.slice(0, 5) } });
+        throw new SluiceError(
+          'SERDE_ENCODE_FAILED',
+          `value does not match schema id ${schemaId} at ${errors.slice(0, 5).join(', ') || '(root)'}`,
+          { details: { schemaId, paths: errors.slice(0, 5) } },
+        );
       }
     },
     async prepare(values) {
       const ids = new Set<number>();
-      for (const v of values) { const id = schemaIdOf(v); if (id !== undefined) ids.add(id); }
+      for (const v of values) {
+        const id = schemaIdOf(v);
+        if (id !== undefined) ids.add(id);
+      }
       await serde.prepareIds(ids);
     },
     async prepareIds(ids) {
@@ -99,13 +127,24 @@ export function createAvroSerde(registry: RegistryClient, opts: { maxMessageByte
       return serde.decodeSync(raw, coordinates, reader);
     },
     decodeSync(raw, coordinates, reader) {
-      if (raw === null) throw new SluiceError('SERDE_BAD_MAGIC', 'value is null (tombstone) where an Avro record is expected', { coordinates });
+      if (raw === null)
+        throw new SluiceError('SERDE_BAD_MAGIC', 'value is null (tombstone) where an Avro record is expected', {
+          coordinates,
+        });
       if (raw.length > opts.maxMessageBytes) {
-        throw new SluiceError('SERDE_TOO_LARGE', `value is ${raw.length} bytes, over the ${opts.maxMessageBytes}-byte limit`, { coordinates, details: { bytes: raw.length } });
+        throw new SluiceError(
+          'SERDE_TOO_LARGE',
+          `value is ${raw.length} bytes, over the ${opts.maxMessageBytes}-byte limit`,
+          { coordinates, details: { bytes: raw.length } },
+        );
       }
       const { schemaId, body } = unframe(raw, coordinates);
       const writer = types.get(schemaId);
-      if (!writer) throw new SluiceError('SERDE_UNKNOWN_SCHEMA', `schema id ${schemaId} is not in the registry`, { coordinates, details: { schemaId } });
+      if (!writer)
+        throw new SluiceError('SERDE_UNKNOWN_SCHEMA', `schema id ${schemaId} is not in the registry`, {
+          coordinates,
+          details: { schemaId },
+        });
       // Walk the bytes against the schema first: avsc trusts lengths and block counts, so a few
       // crafted bytes could otherwise make it allocate or loop far beyond the buffer.
       checkAvroBytes(writer, body, coordinates, schemaId);
@@ -115,11 +154,19 @@ export function createAvroSerde(registry: RegistryClient, opts: { maxMessageByte
           return { schemaId, value, type: reader };
         }
         const { value, offset } = writer.decode(body, 0);
-        if (offset < 0) throw new SluiceError('SERDE_TRUNCATED', `value ends before its schema (id ${schemaId}) is complete`, { coordinates, details: { schemaId } });
+        if (offset < 0)
+          throw new SluiceError('SERDE_TRUNCATED', `value ends before its schema (id ${schemaId}) is complete`, {
+            coordinates,
+            details: { schemaId },
+          });
         return { schemaId, value, type: writer };
       } catch (err) {
         if (err instanceof SluiceError) throw err;
-        throw new SluiceError('SERDE_INVALID_DATA', `value does not decode with schema id ${schemaId}: ${(err as Error).message}`, { coordinates, cause: err, details: { schemaId } });
+        throw new SluiceError(
+          'SERDE_INVALID_DATA',
+          `value does not decode with schema id ${schemaId}: ${(err as Error).message}`,
+          { coordinates, cause: err, details: { schemaId } },
+        );
       }
     },
   };

@@ -27,7 +27,12 @@ export function bigIntToTwosComplement(n: bigint): Buffer {
   const magnitude = n < 0n ? -n - 1n : n;
   const bits = magnitude === 0n ? 1 : magnitude.toString(2).length + 1; // + sign bit
   const len = Math.ceil(bits / 8);
-  return Buffer.from(BigInt.asUintN(len * 8, n).toString(16).padStart(len * 2, '0'), 'hex');
+  return Buffer.from(
+    BigInt.asUintN(len * 8, n)
+      .toString(16)
+      .padStart(len * 2, '0'),
+    'hex',
+  );
 }
 
 /** Reads a two's-complement big-endian integer of any length. */
@@ -58,7 +63,8 @@ export class DecimalType extends avro.types.LogicalType {
     }
     const underlying = this.underlyingType as avro.Type & { size?: number };
     const kind = underlying.typeName;
-    if (kind !== 'bytes' && kind !== 'fixed') throw new Error(`decimal: underlying type must be bytes or fixed, not ${kind}`);
+    if (kind !== 'bytes' && kind !== 'fixed')
+      throw new Error(`decimal: underlying type must be bytes or fixed, not ${kind}`);
     this.precision = precision;
     this.scale = scale;
     this.limit = 10n ** BigInt(precision);
@@ -110,7 +116,8 @@ export class DecimalType extends avro.types.LogicalType {
 
   protected override _fromValue(val: unknown): string {
     if (!Buffer.isBuffer(val)) throw new Error('decimal: expected bytes');
-    if (val.length > this.maxBytes) throw new Error(`decimal: ${val.length} bytes is too long for precision ${this.precision}`);
+    if (val.length > this.maxBytes)
+      throw new Error(`decimal: ${val.length} bytes is too long for precision ${this.precision}`);
     return this.format(twosComplementToBigInt(val));
   }
 
@@ -153,9 +160,10 @@ export class DecimalType extends avro.types.LogicalType {
 }
 
 /** The `logicalTypes` option for avsc: only decimal is mapped (timestamp-millis stays a number). */
-export const LOGICAL_TYPES: { [logicalType: string]: new (schema: avro.Schema, opts?: any) => avro.types.LogicalType } = Object.freeze({
-  decimal: DecimalType,
-});
+export const LOGICAL_TYPES: { [logicalType: string]: new (schema: avro.Schema, opts?: any) => avro.types.LogicalType } =
+  Object.freeze({
+    decimal: DecimalType,
+  });
 
 /** Builds an avsc Type the way all of Sluice does: unwrapped unions, Sluice logical types. */
 export function forSchema(schema: avro.Schema): avro.Type {

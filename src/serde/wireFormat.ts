@@ -16,10 +16,20 @@ export function frame(schemaId: number, body: Buffer): Buffer {
 
 export function unframe(value: Buffer, coordinates?: RecordCoordinates): { schemaId: number; body: Buffer } {
   if (value.length === 0 || value[0] !== MAGIC_BYTE) {
-    throw new SluiceError('SERDE_BAD_MAGIC', value.length === 0 ? 'empty value: no Confluent wire-format header' : `magic byte is ${value[0]}, expected 0 (not Confluent wire format)`, { coordinates });
+    throw new SluiceError(
+      'SERDE_BAD_MAGIC',
+      value.length === 0
+        ? 'empty value: no Confluent wire-format header'
+        : `magic byte is ${value[0]}, expected 0 (not Confluent wire format)`,
+      { coordinates },
+    );
   }
   if (value.length < HEADER_SIZE) {
-    throw new SluiceError('SERDE_TRUNCATED', `value is ${value.length} bytes, shorter than the 5-byte wire-format header`, { coordinates });
+    throw new SluiceError(
+      'SERDE_TRUNCATED',
+      `value is ${value.length} bytes, shorter than the 5-byte wire-format header`,
+      { coordinates },
+    );
   }
   return { schemaId: value.readUInt32BE(1), body: value.subarray(HEADER_SIZE) };
 }

@@ -43,11 +43,17 @@ const MONEY = { type: 'bytes', logicalType: 'decimal', precision: 12, scale: 2 }
 // ---- gold table schemas (Avro records: the sink creates the tables from them, docs → comments)
 
 export const FACT_ORDERS_SCHEMA: AvroRecordSchema = {
-  type: 'record', name: 'FactOrder', namespace: 'sluice.warehouse.gold',
-  doc: 'Orders fact, one row per order (its latest state). Join dim_customers on customer_key (the version in force: ordered_at in [valid_from, valid_to); today\'s: is_current), dim_date on date_key.',
+  type: 'record',
+  name: 'FactOrder',
+  namespace: 'sluice.warehouse.gold',
+  doc: "Orders fact, one row per order (its latest state). Join dim_customers on customer_key (the version in force: ordered_at in [valid_from, valid_to); today's: is_current), dim_date on date_key.",
   fields: [
     { name: 'order_id', type: 'long', doc: 'Order number: the grain and primary key (degenerate dimension).' },
-    { name: 'customer_key', type: 'long', doc: 'Durable customer key (the OLTP customer_id); joins gold.dim_customers.customer_key.' },
+    {
+      name: 'customer_key',
+      type: 'long',
+      doc: 'Durable customer key (the OLTP customer_id); joins gold.dim_customers.customer_key.',
+    },
     { name: 'date_key', type: 'int', doc: 'Order date (UTC) as yyyymmdd; joins gold.dim_date.date_key.' },
     { name: 'status', type: 'string', doc: 'Order status: pending, paid, shipped, delivered, cancelled, refunded.' },
     { name: 'total_amount', type: MONEY, doc: 'Order total in the order currency, numeric(12,2).' },
@@ -58,24 +64,40 @@ export const FACT_ORDERS_SCHEMA: AvroRecordSchema = {
 };
 
 export const FACT_ORDER_ITEMS_SCHEMA: AvroRecordSchema = {
-  type: 'record', name: 'FactOrderItem', namespace: 'sluice.warehouse.gold',
+  type: 'record',
+  name: 'FactOrderItem',
+  namespace: 'sluice.warehouse.gold',
   doc: 'Order lines fact, one row per order line (its latest state). Join dim_products on product_key, fact_orders on order_id.',
   fields: [
     { name: 'order_item_id', type: 'long', doc: 'Order line id: the grain and primary key.' },
     { name: 'order_id', type: 'long', doc: 'Order the line belongs to; joins gold.fact_orders.order_id.' },
-    { name: 'product_key', type: 'long', doc: 'Product key (the OLTP product_id); joins gold.dim_products.product_key.' },
+    {
+      name: 'product_key',
+      type: 'long',
+      doc: 'Product key (the OLTP product_id); joins gold.dim_products.product_key.',
+    },
     { name: 'quantity', type: 'int', doc: 'Units ordered.' },
     { name: 'unit_price', type: MONEY, doc: 'Price of one unit at order time, numeric(12,2).' },
-    { name: 'line_amount', type: { type: 'bytes', logicalType: 'decimal', precision: 18, scale: 2 }, doc: 'quantity × unit_price, numeric(18,2), computed exactly (no floating point).' },
+    {
+      name: 'line_amount',
+      type: { type: 'bytes', logicalType: 'decimal', precision: 18, scale: 2 },
+      doc: 'quantity × unit_price, numeric(18,2), computed exactly (no floating point).',
+    },
     { name: 'updated_at', type: TS, doc: 'Last change of the source order line (the newer one wins).' },
   ],
 };
 
 export const DIM_CUSTOMERS_SCHEMA: AvroRecordSchema = {
-  type: 'record', name: 'DimCustomer', namespace: 'sluice.warehouse.gold',
+  type: 'record',
+  name: 'DimCustomer',
+  namespace: 'sluice.warehouse.gold',
   doc: 'Customer dimension, SCD type 2: one row per version of a customer. A change of email, full_name or country closes the current version (valid_to, is_current = false) and opens a new one.',
   fields: [
-    { name: 'customer_key', type: 'long', doc: 'Durable (natural) customer key: the OLTP customer_id, the same in every version.' },
+    {
+      name: 'customer_key',
+      type: 'long',
+      doc: 'Durable (natural) customer key: the OLTP customer_id, the same in every version.',
+    },
     { name: 'email', type: ['null', 'string'], default: null, doc: 'Contact email of this version (tracked).' },
     { name: 'full_name', type: 'string', doc: 'Full name of this version (tracked).' },
     { name: 'country', type: 'string', doc: 'Country of this version, ISO 3166-1 alpha-2 (tracked).' },
@@ -84,7 +106,9 @@ export const DIM_CUSTOMERS_SCHEMA: AvroRecordSchema = {
 };
 
 export const DIM_PRODUCTS_SCHEMA: AvroRecordSchema = {
-  type: 'record', name: 'DimProduct', namespace: 'sluice.warehouse.gold',
+  type: 'record',
+  name: 'DimProduct',
+  namespace: 'sluice.warehouse.gold',
   doc: 'Product dimension, type 1: the current values of each product.',
   fields: [
     { name: 'product_key', type: 'long', doc: 'Product key: the OLTP product_id.' },
@@ -195,8 +219,20 @@ on conflict (date_key) do nothing`,
 // ---- the tables and how each is fed
 
 /** Sink settings a caller may override for every table (tests, benchmarks, tuning). */
-export type WarehouseSinkOverrides = Pick<WarehouseSinkOptions,
-  'batchRecords' | 'lingerMs' | 'copyChunkBytes' | 'database' | 'connection' | 'retries' | 'retryInitialMs' | 'retryMaxMs' | 'poolSize' | 'pauseBeforeCommitMs' | 'onPauseBeforeCommit'>;
+export type WarehouseSinkOverrides = Pick<
+  WarehouseSinkOptions,
+  | 'batchRecords'
+  | 'lingerMs'
+  | 'copyChunkBytes'
+  | 'database'
+  | 'connection'
+  | 'retries'
+  | 'retryInitialMs'
+  | 'retryMaxMs'
+  | 'poolSize'
+  | 'pauseBeforeCommitMs'
+  | 'onPauseBeforeCommit'
+>;
 
 export interface WarehouseTable {
   layer: Layer;
@@ -218,30 +254,97 @@ export function medallionTables(opts: { schemaPrefix?: string; sink?: WarehouseS
   const tables: WarehouseTable[] = [];
   for (const e of WAREHOUSE_ENTITIES) {
     tables.push({
-      layer: 'bronze', output: `warehouse.bronze.${e.entity}`, source: e.topic,
-      sink: { ...o, avroSchema: e.topic, schema: s.bronze, table: e.entity, mode: 'append', tableComment: `Bronze: every ${e.topic} event as it arrived, appended; (_topic, _partition, _offset) identifies the Kafka record.` },
+      layer: 'bronze',
+      output: `warehouse.bronze.${e.entity}`,
+      source: e.topic,
+      sink: {
+        ...o,
+        avroSchema: e.topic,
+        schema: s.bronze,
+        table: e.entity,
+        mode: 'append',
+        tableComment: `Bronze: every ${e.topic} event as it arrived, appended; (_topic, _partition, _offset) identifies the Kafka record.`,
+      },
     });
     tables.push({
-      layer: 'silver', output: `warehouse.silver.${e.entity}`, source: e.topic,
-      sink: { ...o, avroSchema: e.topic, schema: s.silver, table: e.entity, mode: 'upsert', keyColumns: [e.key], orderingColumn: 'updated_at', tableComment: `Silver: current state of each ${e.entity.replace(/s$/, '')} (latest updated_at per ${e.key}).` },
+      layer: 'silver',
+      output: `warehouse.silver.${e.entity}`,
+      source: e.topic,
+      sink: {
+        ...o,
+        avroSchema: e.topic,
+        schema: s.silver,
+        table: e.entity,
+        mode: 'upsert',
+        keyColumns: [e.key],
+        orderingColumn: 'updated_at',
+        tableComment: `Silver: current state of each ${e.entity.replace(/s$/, '')} (latest updated_at per ${e.key}).`,
+      },
     });
   }
   tables.push(
     {
-      layer: 'gold', output: 'warehouse.gold.dim_customers', source: 'silver.customers', transform: { name: 'toDimCustomer', fn: toDimCustomer },
-      sink: { ...o, avroSchema: DIM_CUSTOMERS_SCHEMA, schema: s.gold, table: 'dim_customers', mode: 'scd2', keyColumns: ['customer_key'], trackedColumns: ['email', 'full_name', 'country'], orderingColumn: 'updated_at', surrogateKeyColumn: 'customer_sk' },
+      layer: 'gold',
+      output: 'warehouse.gold.dim_customers',
+      source: 'silver.customers',
+      transform: { name: 'toDimCustomer', fn: toDimCustomer },
+      sink: {
+        ...o,
+        avroSchema: DIM_CUSTOMERS_SCHEMA,
+        schema: s.gold,
+        table: 'dim_customers',
+        mode: 'scd2',
+        keyColumns: ['customer_key'],
+        trackedColumns: ['email', 'full_name', 'country'],
+        orderingColumn: 'updated_at',
+        surrogateKeyColumn: 'customer_sk',
+      },
     },
     {
-      layer: 'gold', output: 'warehouse.gold.dim_products', source: 'silver.products', transform: { name: 'toDimProduct', fn: toDimProduct },
-      sink: { ...o, avroSchema: DIM_PRODUCTS_SCHEMA, schema: s.gold, table: 'dim_products', mode: 'upsert', keyColumns: ['product_key'], orderingColumn: 'updated_at' },
+      layer: 'gold',
+      output: 'warehouse.gold.dim_products',
+      source: 'silver.products',
+      transform: { name: 'toDimProduct', fn: toDimProduct },
+      sink: {
+        ...o,
+        avroSchema: DIM_PRODUCTS_SCHEMA,
+        schema: s.gold,
+        table: 'dim_products',
+        mode: 'upsert',
+        keyColumns: ['product_key'],
+        orderingColumn: 'updated_at',
+      },
     },
     {
-      layer: 'gold', output: 'warehouse.gold.fact_orders', source: 'silver.orders', transform: { name: 'toFactOrder', fn: toFactOrder },
-      sink: { ...o, avroSchema: FACT_ORDERS_SCHEMA, schema: s.gold, table: 'fact_orders', mode: 'upsert', keyColumns: ['order_id'], orderingColumn: 'updated_at', setupSql: dimDateSql(s.gold) },
+      layer: 'gold',
+      output: 'warehouse.gold.fact_orders',
+      source: 'silver.orders',
+      transform: { name: 'toFactOrder', fn: toFactOrder },
+      sink: {
+        ...o,
+        avroSchema: FACT_ORDERS_SCHEMA,
+        schema: s.gold,
+        table: 'fact_orders',
+        mode: 'upsert',
+        keyColumns: ['order_id'],
+        orderingColumn: 'updated_at',
+        setupSql: dimDateSql(s.gold),
+      },
     },
     {
-      layer: 'gold', output: 'warehouse.gold.fact_order_items', source: 'silver.order_items', transform: { name: 'toFactOrderItem', fn: toFactOrderItem },
-      sink: { ...o, avroSchema: FACT_ORDER_ITEMS_SCHEMA, schema: s.gold, table: 'fact_order_items', mode: 'upsert', keyColumns: ['order_item_id'], orderingColumn: 'updated_at' },
+      layer: 'gold',
+      output: 'warehouse.gold.fact_order_items',
+      source: 'silver.order_items',
+      transform: { name: 'toFactOrderItem', fn: toFactOrderItem },
+      sink: {
+        ...o,
+        avroSchema: FACT_ORDER_ITEMS_SCHEMA,
+        schema: s.gold,
+        table: 'fact_order_items',
+        mode: 'upsert',
+        keyColumns: ['order_item_id'],
+        orderingColumn: 'updated_at',
+      },
     },
   );
   return tables;

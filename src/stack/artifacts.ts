@@ -27,8 +27,21 @@ function fetchInto(dir: string, fetch: (tmp: string) => void): string {
 /** Directory holding Kafka's runtime classpath (`<dir>/*`). */
 export function kafkaClasspath(cacheDir: string): string {
   const dir = path.join(cacheDir, `kafka-${KAFKA_VERSION}`);
-  fetchInto(dir, (tmp) => run('mvn', ['-q', '-B', '-f', path.join(PROJECT_ROOT, 'stack', 'kafka', 'pom.xml'),
-    'dependency:copy-dependencies', `-DoutputDirectory=${tmp}`, '-DincludeScope=runtime'], { what: 'fetching Kafka from Maven Central' }));
+  fetchInto(dir, (tmp) =>
+    run(
+      'mvn',
+      [
+        '-q',
+        '-B',
+        '-f',
+        path.join(PROJECT_ROOT, 'stack', 'kafka', 'pom.xml'),
+        'dependency:copy-dependencies',
+        `-DoutputDirectory=${tmp}`,
+        '-DincludeScope=runtime',
+      ],
+      { what: 'fetching Kafka from Maven Central' },
+    ),
+  );
   return dir;
 }
 
@@ -36,8 +49,17 @@ export function kafkaClasspath(cacheDir: string): string {
 export function apicurioJar(cacheDir: string): string {
   const dir = path.join(cacheDir, `apicurio-${APICURIO_VERSION}`);
   fetchInto(dir, (tmp) => {
-    run('mvn', ['-q', '-B', 'dependency:unpack', `-Dartifact=io.apicurio:apicurio-registry-app:${APICURIO_VERSION}:tar.gz:all`,
-      `-DoutputDirectory=${tmp}`], { what: 'fetching Apicurio Registry from Maven Central', cwd: tmp });
+    run(
+      'mvn',
+      [
+        '-q',
+        '-B',
+        'dependency:unpack',
+        `-Dartifact=io.apicurio:apicurio-registry-app:${APICURIO_VERSION}:tar.gz:all`,
+        `-DoutputDirectory=${tmp}`,
+      ],
+      { what: 'fetching Apicurio Registry from Maven Central', cwd: tmp },
+    );
   });
   const jar = readdirSync(dir).find((f) => f.endsWith('-runner.jar'));
   if (!jar) throw new Error(`no *-runner.jar in ${dir}; delete it and rerun`);
@@ -46,9 +68,19 @@ export function apicurioJar(cacheDir: string): string {
 
 export function s3proxyJar(cacheDir: string): string {
   const dir = path.join(cacheDir, `s3proxy-${S3PROXY_VERSION}`);
-  fetchInto(dir, (tmp) => run('mvn', ['-q', '-B', 'dependency:copy',
-    `-Dartifact=org.gaul:s3proxy:${S3PROXY_VERSION}:jar:jar-with-dependencies`, `-DoutputDirectory=${tmp}`],
-  { what: 'fetching S3Proxy from Maven Central', cwd: tmp }));
+  fetchInto(dir, (tmp) =>
+    run(
+      'mvn',
+      [
+        '-q',
+        '-B',
+        'dependency:copy',
+        `-Dartifact=org.gaul:s3proxy:${S3PROXY_VERSION}:jar:jar-with-dependencies`,
+        `-DoutputDirectory=${tmp}`,
+      ],
+      { what: 'fetching S3Proxy from Maven Central', cwd: tmp },
+    ),
+  );
   return path.join(dir, `s3proxy-${S3PROXY_VERSION}-jar-with-dependencies.jar`);
 }
 

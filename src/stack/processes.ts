@@ -8,7 +8,12 @@ import { SluiceError } from '../core/errors.ts';
 /** Process plumbing for the local stack: detached daemons with pid and log files. */
 
 export function isAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export function readPid(pidFile: string): number | undefined {
@@ -18,12 +23,22 @@ export function readPid(pidFile: string): number | undefined {
 }
 
 /** Starts `command` detached from this process, its output appended to `logFile`, its pid written to `pidFile`. */
-export function spawnDaemon(command: string, args: string[], opts: { logFile: string; pidFile: string; cwd?: string; env?: NodeJS.ProcessEnv }): number {
+export function spawnDaemon(
+  command: string,
+  args: string[],
+  opts: { logFile: string; pidFile: string; cwd?: string; env?: NodeJS.ProcessEnv },
+): number {
   mkdirSync(path.dirname(opts.logFile), { recursive: true });
   const fd = openSync(opts.logFile, 'a');
   try {
-    const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, detached: true, stdio: ['ignore', fd, fd] });
-    if (child.pid === undefined) throw new SluiceError('STACK_START_FAILED', `could not start ${command}; see ${opts.logFile}`);
+    const child = spawn(command, args, {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    });
+    if (child.pid === undefined)
+      throw new SluiceError('STACK_START_FAILED', `could not start ${command}; see ${opts.logFile}`);
     child.unref();
     writeFileSync(opts.pidFile, `${child.pid}\n`);
     return child.pid;
@@ -37,10 +52,20 @@ export async function stopPid(pidFile: string, graceMs = 20_000): Promise<boolea
   const pid = readPid(pidFile);
   if (pid === undefined) return false;
   if (isAlive(pid)) {
-    try { process.kill(pid, 'SIGTERM'); } catch { /* already gone */ }
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
     const deadline = Date.now() + graceMs;
     while (isAlive(pid) && Date.now() < deadline) await sleep(100);
-    if (isAlive(pid)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    if (isAlive(pid)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
     while (isAlive(pid)) await sleep(50);
   }
   rmSync(pidFile, { force: true });
@@ -50,7 +75,10 @@ export async function stopPid(pidFile: string, graceMs = 20_000): Promise<boolea
 export function portOpen(port: number, host = '127.0.0.1', timeoutMs = 500): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ port, host });
-    const done = (open: boolean) => { socket.destroy(); resolve(open); };
+    const done = (open: boolean) => {
+      socket.destroy();
+      resolve(open);
+    };
     socket.setTimeout(timeoutMs, () => done(false));
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
@@ -58,12 +86,18 @@ export function portOpen(port: number, host = '127.0.0.1', timeoutMs = 500): Pro
 }
 
 /** Polls `check` until it resolves true; throws with `what` and the log file after `timeoutMs`. */
-export async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs: number, isDead?: () => boolean): Promise<void> {
+export async function waitUntil(
+  check: () => Promise<boolean>,
+  what: string,
+  timeoutMs: number,
+  isDead?: () => boolean,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check().catch(() => false)) return;
     if (isDead?.()) throw new SluiceError('STACK_START_FAILED', `${what}: the process exited during start-up`);
-    if (Date.now() > deadline) throw new SluiceError('STACK_START_FAILED', `${what}: not ready after ${timeoutMs / 1000}s`);
+    if (Date.now() > deadline)
+      throw new SluiceError('STACK_START_FAILED', `${what}: not ready after ${timeoutMs / 1000}s`);
     await sleep(250);
   }
 }
@@ -71,13 +105,16 @@ export async function waitUntil(check: () => Promise<boolean>, what: string, tim
 /** Fails with one clear line when a program the stack needs is not on PATH. */
 export function requireProgram(program: string, installHint: string): void {
   const res = spawnSync(program, ['-version'], { stdio: 'ignore' });
-  if (res.error) throw new SluiceError('STACK_PREREQUISITE_MISSING', `${program} not found on PATH: install ${installHint}`);
+  if (res.error)
+    throw new SluiceError('STACK_PREREQUISITE_MISSING', `${program} not found on PATH: install ${installHint}`);
 }
 
 export function run(command: string, args: string[], opts: { cwd?: string; what: string }): void {
   const res = spawnSync(command, args, { cwd: opts.cwd, encoding: 'utf8' });
   if (res.error || res.status !== 0) {
     const tail = `${res.stdout ?? ''}${res.stderr ?? ''}`.trim().split('\n').slice(-15).join('\n');
-    throw new SluiceError('STACK_FETCH_FAILED', `${opts.what} failed (${command} ${args.join(' ')}):\n${tail}`, { cause: res.error });
+    throw new SluiceError('STACK_FETCH_FAILED', `${opts.what} failed (${command} ${args.join(' ')}):\n${tail}`, {
+      cause: res.error,
+    });
   }
 }

@@ -22,5 +22,9 @@ export interface ServicePaths {
 
 export function servicePaths(cfg: Config, name: string): ServicePaths {
   const dir = path.join(cfg.stackDir, name);
-  return { dir, logFile: path.join(cfg.stackDir, 'logs', `${name}.log`), pidFile: path.join(cfg.stackDir, 'pids', `${name}.pid`) };
+  return {
+    dir,
+    logFile: path.join(cfg.stackDir, 'logs', `${name}.log`),
+    pidFile: path.join(cfg.stackDir, 'pids', `${name}.pid`),
+  };
 }

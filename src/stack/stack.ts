@@ -36,14 +36,26 @@ export async function serviceStatus(service: StackService, cfg: Config): Promise
   const alive = pid !== undefined && isAlive(pid);
   const ok = await healthy(service, cfg);
   const state = ok ? (alive ? 'running' : 'external') : alive ? 'unhealthy' : 'stopped';
-  return { name: service.name, port: service.port(cfg), state, healthy: ok, pid: alive ? pid : undefined, logFile: paths.logFile };
+  return {
+    name: service.name,
+    port: service.port(cfg),
+    state,
+    healthy: ok,
+    pid: alive ? pid : undefined,
+    logFile: paths.logFile,
+  };
 }
 
 export async function stackStatus(cfg: Config): Promise<ServiceStatus[]> {
   return Promise.all(STACK_SERVICES.map((s) => serviceStatus(s, cfg)));
 }
 
-async function upOne(service: StackService, cfg: Config, report: (line: string) => void, onStarted: (name: string) => void): Promise<ServiceStatus> {
+async function upOne(
+  service: StackService,
+  cfg: Config,
+  report: (line: string) => void,
+  onStarted: (name: string) => void,
+): Promise<ServiceStatus> {
   const paths = servicePaths(cfg, service.name);
   mkdirSync(path.dirname(paths.pidFile), { recursive: true });
   const started = Date.now();
@@ -52,7 +64,10 @@ async function upOne(service: StackService, cfg: Config, report: (line: string) 
   if (await healthy(service, cfg)) return serviceStatus(service, cfg);
   if (!ours) {
     if (await portOpen(service.port(cfg))) {
-      throw new SluiceError('STACK_PORT_IN_USE', `${service.name}: port ${service.port(cfg)} is taken by another program that does not answer as ${service.name}`);
+      throw new SluiceError(
+        'STACK_PORT_IN_USE',
+        `${service.name}: port ${service.port(cfg)} is taken by another program that does not answer as ${service.name}`,
+      );
     }
     report(`${service.name}: starting on port ${service.port(cfg)} (log ${paths.logFile})`);
     onStarted(service.name); // before start(): a start that fails half-way may still leave a process to stop
@@ -63,8 +78,12 @@ async function upOne(service: StackService, cfg: Config, report: (line: string) 
     }
   }
   const newPid = readPid(paths.pidFile);
-  await waitUntil(() => service.healthy(cfg), `${service.name} (log ${paths.logFile}${tailOf(paths.logFile)})`, service.startTimeoutMs,
-    () => newPid !== undefined && !isAlive(newPid));
+  await waitUntil(
+    () => service.healthy(cfg),
+    `${service.name} (log ${paths.logFile}${tailOf(paths.logFile)})`,
+    service.startTimeoutMs,
+    () => newPid !== undefined && !isAlive(newPid),
+  );
   report(`${service.name}: ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   return serviceStatus(service, cfg);
 }
@@ -80,18 +99,32 @@ function tailOf(file: string): string {
  * `onStarted` hears each service this call starts (not those already up), also when `up` fails
  * later, so a command can stop exactly what it started.
  */
-export async function stackUp(cfg: Config, report: (line: string) => void = () => {}, opts: { onStarted?: (service: string) => void } = {}): Promise<ServiceStatus[]> {
-  const results = await Promise.allSettled(STACK_SERVICES.map((s) => upOne(s, cfg, report, opts.onStarted ?? (() => {}))));
+export async function stackUp(
+  cfg: Config,
+  report: (line: string) => void = () => {},
+  opts: { onStarted?: (service: string) => void } = {},
+): Promise<ServiceStatus[]> {
+  const results = await Promise.allSettled(
+    STACK_SERVICES.map((s) => upOne(s, cfg, report, opts.onStarted ?? (() => {}))),
+  );
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed.length) {
     const err = failed[0].reason;
-    throw failed.length === 1 ? err : new SluiceError('STACK_START_FAILED', failed.map((f) => String(f.reason?.message ?? f.reason)).join('\n'), { cause: err });
+    throw failed.length === 1
+      ? err
+      : new SluiceError('STACK_START_FAILED', failed.map((f) => String(f.reason?.message ?? f.reason)).join('\n'), {
+          cause: err,
+        });
   }
   return results.map((r) => (r as PromiseFulfilledResult<ServiceStatus>).value);
 }
 
 /** Stops what `up` started (or only the services named in `only`), in reverse order; returns the names stopped. */
-export async function stackDown(cfg: Config, report: (line: string) => void = () => {}, opts: { only?: readonly string[] } = {}): Promise<string[]> {
+export async function stackDown(
+  cfg: Config,
+  report: (line: string) => void = () => {},
+  opts: { only?: readonly string[] } = {},
+): Promise<string[]> {
   const stopped: string[] = [];
   for (const service of [...STACK_SERVICES].reverse()) {
     if (opts.only && !opts.only.includes(service.name)) continue;
@@ -99,14 +132,31 @@ export async function stackDown(cfg: Config, report: (line: string) => void = ()
     const pid = readPid(paths.pidFile);
     if (pid === undefined) continue;
     const did = service.stop ? await service.stop(cfg, paths) : await stopPid(paths.pidFile);
-    if (did) { stopped.push(service.name); report(`${service.name}: stopped`); }
+    if (did) {
+      stopped.push(service.name);
+      report(`${service.name}: stopped`);
+    }
   }
   return stopped;
 }
 
 export function formatStatus(rows: ServiceStatus[]): string {
   const head = ['service', 'port', 'state', 'healthy', 'pid', 'log'];
-  const body = rows.map((r) => [r.name, String(r.port), r.state, r.healthy ? 'yes' : 'no', r.pid ? String(r.pid) : '-', r.logFile]);
+  const body = rows.map((r) => [
+    r.name,
+    String(r.port),
+    r.state,
+    r.healthy ? 'yes' : 'no',
+    r.pid ? String(r.pid) : '-',
+    r.logFile,
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  return [head, ...body].map((cols) => cols.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+  return [head, ...body]
+    .map((cols) =>
+      cols
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

@@ -18,7 +18,11 @@ export function createMemoryRegistry(): RegistryClient {
       const canonical = type.schema({ exportAttrs: true }) as unknown;
       const key = JSON.stringify(canonical);
       let id = idByCanonical.get(key);
-      if (id === undefined) { id = idByCanonical.size + 1; idByCanonical.set(key, id); byId.set(id, type); }
+      if (id === undefined) {
+        id = idByCanonical.size + 1;
+        idByCanonical.set(key, id);
+        byId.set(id, type);
+      }
       const versions = subjects.get(subject) ?? [];
       if (!versions.includes(id)) versions.push(id);
       subjects.set(subject, versions);
@@ -27,16 +31,26 @@ export function createMemoryRegistry(): RegistryClient {
     },
     async typeForId(id) {
       const t = byId.get(id);
-      if (!t) throw new SluiceError('SERDE_UNKNOWN_SCHEMA', `schema id ${id} is not in the registry`, { details: { schemaId: id } });
+      if (!t)
+        throw new SluiceError('SERDE_UNKNOWN_SCHEMA', `schema id ${id} is not in the registry`, {
+          details: { schemaId: id },
+        });
       return t;
     },
     async latestId(subject) {
       const v = subjects.get(subject);
-      if (!v?.length) throw new SluiceError('REGISTRY_REQUEST_FAILED', `subject ${subject} not found`, { details: { status: 404 } });
+      if (!v?.length)
+        throw new SluiceError('REGISTRY_REQUEST_FAILED', `subject ${subject} not found`, { details: { status: 404 } });
       return v[v.length - 1];
     },
-    async compatibility(subject) { return compat.get(subject); },
-    async deleteSubject(subject) { subjects.delete(subject); },
-    async subjects() { return [...subjects.keys()]; },
+    async compatibility(subject) {
+      return compat.get(subject);
+    },
+    async deleteSubject(subject) {
+      subjects.delete(subject);
+    },
+    async subjects() {
+      return [...subjects.keys()];
+    },
   };
 }

@@ -22,7 +22,12 @@ import { ALL, funnelStep, lineAmount, type MetricInput } from '../../topologies/
  * wm_i = max over j ≤ i of (t_j − outOfOrderness); a record is late for a window when the
  * window's end + grace ≤ wm_i.
  */
-export interface Click { event_id: string; event_type: string; session_id: string; event_time: number }
+export interface Click {
+  event_id: string;
+  event_type: string;
+  session_id: string;
+  event_time: number;
+}
 
 export function offlineFunnel(events: Click[], o: { outOfOrdernessMs: number; graceMs: number; sessionGapMs: number }) {
   const size = 5 * 60_000;
@@ -36,12 +41,23 @@ export function offlineFunnel(events: Click[], o: { outOfOrdernessMs: number; gr
     const step = funnelStep(e.event_type);
     if (!step) continue;
     const start = Math.floor(e.event_time / size) * size;
-    if (start + size + o.graceMs <= wm) { funnelLate++; continue; }
-    const w = windows.get(start) ?? { views: new Set(), product_views: new Set(), carts: new Set(), checkouts: new Set(), purchases: new Set() };
+    if (start + size + o.graceMs <= wm) {
+      funnelLate++;
+      continue;
+    }
+    const w = windows.get(start) ?? {
+      views: new Set(),
+      product_views: new Set(),
+      carts: new Set(),
+      checkouts: new Set(),
+      purchases: new Set(),
+    };
     w[step].add(e.session_id);
     windows.set(start, w);
   }
-  const finals = new Map([...windows].map(([start, w]) => [start, Object.fromEntries(Object.entries(w).map(([k, s]) => [k, s.size]))]));
+  const finals = new Map(
+    [...windows].map(([start, w]) => [start, Object.fromEntries(Object.entries(w).map(([k, s]) => [k, s.size]))]),
+  );
   return { finals, funnelLate, sessionsLate };
 }
 
@@ -50,11 +66,22 @@ export function offlineFunnel(events: Click[], o: { outOfOrdernessMs: number; gr
 
 /** The store (and `metrics.<store>` topic) each metric input feeds. */
 export const METRIC_STORES: Record<MetricInput['metric'], string> = {
-  funnel: 'funnel_5m', orders: 'orders_per_minute', revenue: 'revenue_per_minute', sessions: 'active_sessions', dlq: 'dlq_per_minute',
+  funnel: 'funnel_5m',
+  orders: 'orders_per_minute',
+  revenue: 'revenue_per_minute',
+  sessions: 'active_sessions',
+  dlq: 'dlq_per_minute',
 };
 
-export function clickMetricInputs(e: { event_id: string; event_type: string; session_id: string | null; event_time: number }): MetricInput[] {
-  const out: MetricInput[] = [{ metric: 'sessions', group: e.session_id ?? 'unknown', time: e.event_time, id: e.event_id }];
+export function clickMetricInputs(e: {
+  event_id: string;
+  event_type: string;
+  session_id: string | null;
+  event_time: number;
+}): MetricInput[] {
+  const out: MetricInput[] = [
+    { metric: 'sessions', group: e.session_id ?? 'unknown', time: e.event_time, id: e.event_id },
+  ];
   const step = funnelStep(e.event_type);
   if (step) out.push({ metric: 'funnel', group: ALL, time: e.event_time, id: e.session_id ?? '', step });
   return out;
@@ -65,9 +92,16 @@ export function orderMetricInputs(o: { order_id: number; status: string; updated
 }
 
 /** An order item as the topology enriches it: `category` from silver.products, `orderedAt` from silver.orders. */
-export function orderItemMetricInputs(i: { order_item_id: number; quantity: number; unit_price: string }, category: string, orderedAt: number): MetricInput[] {
+export function orderItemMetricInputs(
+  i: { order_item_id: number; quantity: number; unit_price: string },
+  category: string,
+  orderedAt: number,
+): MetricInput[] {
   const base = { metric: 'revenue' as const, time: orderedAt, id: String(i.order_item_id), amount: lineAmount(i) };
-  return [{ ...base, group: category }, { ...base, group: ALL }];
+  return [
+    { ...base, group: category },
+    { ...base, group: ALL },
+  ];
 }
 
 /** A dead letter of `<source>.dlq`, read from its headers (the value is never decoded). */
@@ -94,18 +128,26 @@ export function metricInputId(m: MetricInput): string {
  * The inputs without the late ones, as multisets (an input seen twice and late once still
  * counts once). `unmatchedLate` are late records no input accounts for.
  */
-export function withoutLate(inputs: MetricInput[], late: MetricInput[]): { kept: MetricInput[]; removed: number; unmatchedLate: MetricInput[] } {
+export function withoutLate(
+  inputs: MetricInput[],
+  late: MetricInput[],
+): { kept: MetricInput[]; removed: number; unmatchedLate: MetricInput[] } {
   const pending = new Map<string, MetricInput[]>();
   for (const m of late) {
     const id = metricInputId(m);
     const list = pending.get(id);
-    if (list) list.push(m); else pending.set(id, [m]);
+    if (list) list.push(m);
+    else pending.set(id, [m]);
   }
   const kept: MetricInput[] = [];
   let removed = 0;
   for (const m of inputs) {
     const list = pending.get(metricInputId(m));
-    if (list?.length) { list.pop(); removed++; continue; }
+    if (list?.length) {
+      list.pop();
+      removed++;
+      continue;
+    }
     kept.push(m);
   }
   return { kept, removed, unmatchedLate: [...pending.values()].flat() };
@@ -131,7 +173,8 @@ export interface OracleWindow {
 const MINUTE = 60_000;
 /** The reasons `metrics.dlq_per_minute` can carry (its enum); any other reason is reported as `processing`. */
 const DLQ_REASONS: readonly string[] = (() => {
-  const fields = (loadSchema('metrics.dlq_per_minute') as { fields: { name: string; type: { symbols?: string[] } }[] }).fields;
+  const fields = (loadSchema('metrics.dlq_per_minute') as { fields: { name: string; type: { symbols?: string[] } }[] })
+    .fields;
   return fields.find((f) => f.name === 'reason')?.type.symbols ?? [];
 })();
 const round2 = (x: number) => Math.round(x * 100) / 100;
@@ -141,14 +184,21 @@ const round2 = (x: number) => Math.round(x * 100) / 100;
  * Tumbling windows: 1 min (orders, revenue, dlq), 5 min (funnel). Sessions: events of one group
  * whose times are at most `sessionGapMs` apart chain into one session [first, last + gap).
  */
-export function offlineFinals(inputs: MetricInput[], opts: { sessionGapMs: number }): Map<string, Map<string, OracleWindow>> {
+export function offlineFinals(
+  inputs: MetricInput[],
+  opts: { sessionGapMs: number },
+): Map<string, Map<string, OracleWindow>> {
   const out = new Map<string, Map<string, OracleWindow>>(Object.values(METRIC_STORES).map((s) => [s, new Map()]));
-  const tumbling = new Map<string, { store: string; group: string; start: number; end: number; inputs: MetricInput[] }>();
+  const tumbling = new Map<
+    string,
+    { store: string; group: string; start: number; end: number; inputs: MetricInput[] }
+  >();
   const sessions = new Map<string, MetricInput[]>();
   for (const m of inputs) {
     if (m.metric === 'sessions') {
       const list = sessions.get(m.group);
-      if (list) list.push(m); else sessions.set(m.group, [m]);
+      if (list) list.push(m);
+      else sessions.set(m.group, [m]);
       continue;
     }
     const size = m.metric === 'funnel' ? 5 * MINUTE : MINUTE;
@@ -156,12 +206,26 @@ export function offlineFinals(inputs: MetricInput[], opts: { sessionGapMs: numbe
     const store = METRIC_STORES[m.metric];
     const k = `${store}\u0000${start}|${m.group}`;
     let w = tumbling.get(k);
-    if (!w) { w = { store, group: m.group, start, end: start + size, inputs: [] }; tumbling.set(k, w); }
+    if (!w) {
+      w = { store, group: m.group, start, end: start + size, inputs: [] };
+      tumbling.set(k, w);
+    }
     w.inputs.push(m);
   }
   for (const w of tumbling.values()) {
     const key = `${w.start}|${w.group}`;
-    out.get(w.store)!.set(key, { store: w.store, key, group: w.group, start: w.start, end: w.end, value: tumblingValue(w.store, w.group, w.inputs), inputs: w.inputs.length, distinctIds: new Set(w.inputs.map((m) => m.id)).size });
+    out
+      .get(w.store)!
+      .set(key, {
+        store: w.store,
+        key,
+        group: w.group,
+        start: w.start,
+        end: w.end,
+        value: tumblingValue(w.store, w.group, w.inputs),
+        inputs: w.inputs.length,
+        distinctIds: new Set(w.inputs.map((m) => m.id)).size,
+      });
   }
   for (const [group, events] of sessions) {
     events.sort((a, b) => a.time - b.time);
@@ -171,8 +235,14 @@ export function offlineFinals(inputs: MetricInput[], opts: { sessionGapMs: numbe
         const part = events.slice(from, i + 1);
         const key = `${part[0].time}|${group}`;
         out.get('active_sessions')!.set(key, {
-          store: 'active_sessions', key, group, start: part[0].time, end: events[i].time + opts.sessionGapMs,
-          value: { count: part.length }, inputs: part.length, distinctIds: new Set(part.map((m) => m.id)).size,
+          store: 'active_sessions',
+          key,
+          group,
+          start: part[0].time,
+          end: events[i].time + opts.sessionGapMs,
+          value: { count: part.length },
+          inputs: part.length,
+          distinctIds: new Set(part.map((m) => m.id)).size,
         });
         from = i + 1;
       }
@@ -184,7 +254,13 @@ export function offlineFinals(inputs: MetricInput[], opts: { sessionGapMs: numbe
 function tumblingValue(store: string, group: string, inputs: MetricInput[]): Record<string, number | string> {
   switch (store) {
     case 'funnel_5m': {
-      const steps: Record<string, Set<string>> = { views: new Set(), product_views: new Set(), carts: new Set(), checkouts: new Set(), purchases: new Set() };
+      const steps: Record<string, Set<string>> = {
+        views: new Set(),
+        product_views: new Set(),
+        carts: new Set(),
+        checkouts: new Set(),
+        purchases: new Set(),
+      };
       for (const m of inputs) if (m.step && m.id !== undefined) steps[m.step]?.add(m.id);
       return Object.fromEntries(Object.entries(steps).map(([k, s]) => [k, s.size]));
     }
@@ -199,7 +275,11 @@ function tumblingValue(store: string, group: string, inputs: MetricInput[]): Rec
     case 'dlq_per_minute': {
       const i = group.lastIndexOf('|');
       const reason = group.slice(i + 1);
-      return { source: group.slice(0, i), reason: DLQ_REASONS.includes(reason) ? reason : 'processing', count: inputs.length };
+      return {
+        source: group.slice(0, i),
+        reason: DLQ_REASONS.includes(reason) ? reason : 'processing',
+        count: inputs.length,
+      };
     }
     default:
       throw new Error(`no offline model for store ${store}`);

@@ -9,22 +9,34 @@ export function prefixTopology(def: TopologyDefinition, prefix: string): Topolog
   const p = (t: string) => `${prefix}.${t}`;
   return defineTopology({
     ...def,
-    sources: def.sources.map((s) => ({ ...s, topic: p(s.topic), schema: s.schema ?? s.topic, dlq: s.dlq ? p(s.dlq) : undefined })),
-    references: def.references && Object.fromEntries(Object.entries(def.references).map(([n, r]) => [n, { ...r, topic: p(r.topic) }])),
+    sources: def.sources.map((s) => ({
+      ...s,
+      topic: p(s.topic),
+      schema: s.schema ?? s.topic,
+      dlq: s.dlq ? p(s.dlq) : undefined,
+    })),
+    references:
+      def.references &&
+      Object.fromEntries(Object.entries(def.references).map(([n, r]) => [n, { ...r, topic: p(r.topic) }])),
     outputs: def.outputs.map((o) => ({ ...o, topic: p(o.topic) })),
     lineage: def.lineage?.map((l) => ({ ...l, from: p(l.from), to: p(l.to) })),
-    pipeline: ({ sources, ops }) => def.pipeline({
-      sources: Object.fromEntries(def.sources.map((s) => [s.topic, sources[p(s.topic)]])),
-      ops: {
-        ...ops,
-        toTopic: (topic: string) => ops.toTopic(p(topic)),
-        repartition: (topic: string, o: Parameters<Operators['repartition']>[1]) => ops.repartition(p(topic), o),
-        // State stores and late records get their own prefixed topics too.
-        window: (spec: Parameters<Operators['window']>[0]) => ops.window({
-          ...spec, store: `${prefix}.${spec.store}`, output: p(spec.output),
-          inputTopic: spec.inputTopic && p(spec.inputTopic), lateTopic: p(spec.lateTopic ?? `${def.name}.late`),
-        }),
-      } as Operators,
-    }),
+    pipeline: ({ sources, ops }) =>
+      def.pipeline({
+        sources: Object.fromEntries(def.sources.map((s) => [s.topic, sources[p(s.topic)]])),
+        ops: {
+          ...ops,
+          toTopic: (topic: string) => ops.toTopic(p(topic)),
+          repartition: (topic: string, o: Parameters<Operators['repartition']>[1]) => ops.repartition(p(topic), o),
+          // State stores and late records get their own prefixed topics too.
+          window: (spec: Parameters<Operators['window']>[0]) =>
+            ops.window({
+              ...spec,
+              store: `${prefix}.${spec.store}`,
+              output: p(spec.output),
+              inputTopic: spec.inputTopic && p(spec.inputTopic),
+              lateTopic: p(spec.lateTopic ?? `${def.name}.late`),
+            }),
+        } as Operators,
+      }),
   });
 }

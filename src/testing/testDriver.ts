@@ -33,9 +33,17 @@ export interface DriverRecord {
 
 export interface TestDriver {
   /** Encodes `value` with the topic's schema and feeds it to the topology (or its reference table). */
-  pipeInput(topic: string, value: unknown, opts?: { key?: string | null; partition?: number; timestamp?: number; headers?: Record<string, string> }): void;
+  pipeInput(
+    topic: string,
+    value: unknown,
+    opts?: { key?: string | null; partition?: number; timestamp?: number; headers?: Record<string, string> },
+  ): void;
   /** Feeds raw bytes as they would arrive from Kafka (malformed input, foreign schema ids). */
-  pipeRaw(topic: string, value: Buffer | null, opts?: { key?: string | null; partition?: number; timestamp?: number; headers?: Record<string, string> }): void;
+  pipeRaw(
+    topic: string,
+    value: Buffer | null,
+    opts?: { key?: string | null; partition?: number; timestamp?: number; headers?: Record<string, string> },
+  ): void;
   /** Encodes a value the way producers would (wire format + id); for crafting variants. */
   encode(topic: string, value: unknown): Buffer;
   readOutput(topic: string): DriverRecord[];
@@ -48,7 +56,10 @@ export interface TestDriver {
   close(): void;
 }
 
-export async function createTestDriver(def: TopologyDefinition, opts: { now?: number; maxMessageBytes?: number } = {}): Promise<TestDriver> {
+export async function createTestDriver(
+  def: TopologyDefinition,
+  opts: { now?: number; maxMessageBytes?: number } = {},
+): Promise<TestDriver> {
   let clock = opts.now ?? Date.UTC(2026, 0, 1);
   const registry = createMemoryRegistry();
   const serde = createAvroSerde(registry, { maxMessageBytes: opts.maxMessageBytes ?? 1024 * 1024 });
@@ -97,7 +108,13 @@ export async function createTestDriver(def: TopologyDefinition, opts: { now?: nu
       if (output.raw) {
         rawValue = output.value as Buffer | null;
         // Internal JSON records (changelogs, repartition topics) read back as values.
-        if (rawValue && (output.topic.startsWith('sluice.') || output.topic.includes('repartition'))) { try { value = JSON.parse(rawValue.toString()); } catch { /* keep bytes */ } }
+        if (rawValue && (output.topic.startsWith('sluice.') || output.topic.includes('repartition'))) {
+          try {
+            value = JSON.parse(rawValue.toString());
+          } catch {
+            /* keep bytes */
+          }
+        }
       } else {
         const subjectTopic = output.schemaSubjectTopic ?? output.topic;
         schemaId = ids.get(subjectTopic);
@@ -105,15 +122,28 @@ export async function createTestDriver(def: TopologyDefinition, opts: { now?: nu
         rawValue = serde.encodeSync(schemaId, output.value);
         value = serde.decodeSync(rawValue).value; // what a consumer would read back
       }
-      const rec = append(output.topic, { partition: output.partition ?? 0, key: output.key === null ? null : output.key.toString(), value, rawValue, headers: output.headers ?? {}, schemaId });
+      const rec = append(output.topic, {
+        partition: output.partition ?? 0,
+        key: output.key === null ? null : output.key.toString(),
+        value,
+        rawValue,
+        headers: output.headers ?? {},
+        schemaId,
+      });
       for (const a of output.acks) a.release();
       // Internal topics the topology also reads (repartition topics) loop back, as on Kafka.
       if (schemaOfSource.has(output.topic)) loopback.push(rec);
     },
-    onFatal(err) { fatal = err; },
+    onFatal(err) {
+      fatal = err;
+    },
   });
 
-  function feed(topic: string, raw: Buffer | null, o: { key?: string | null; partition?: number; timestamp?: number; headers?: Record<string, string> }): void {
+  function feed(
+    topic: string,
+    raw: Buffer | null,
+    o: { key?: string | null; partition?: number; timestamp?: number; headers?: Record<string, string> },
+  ): void {
     if (fatal) throw fatal;
     const partition = o.partition ?? 0;
     const tp = `${topic}/${partition}`;
@@ -126,11 +156,31 @@ export async function createTestDriver(def: TopologyDefinition, opts: { now?: nu
         const v = serde.decodeSync(raw).value;
         const k = referenceKey(v, ref.key);
         if (k !== undefined) tables[name].put(k, v);
-      } catch { /* bad reference rows are the source topology's DLQ business */ }
+      } catch {
+        /* bad reference rows are the source topology's DLQ business */
+      }
     }
     if (!schemaOfSource.has(topic)) return;
-    const ack = createAck(() => { committed.set(tp, Math.max(committed.get(tp) ?? 0, offset + 1)); }, (err) => { fatal = err; });
-    instance!.push({ topic, partition, offset: String(offset), key: o.key === undefined || o.key === null ? null : Buffer.from(o.key), value: raw, headers: o.headers ?? {}, timestamp: o.timestamp ?? clock }, ack);
+    const ack = createAck(
+      () => {
+        committed.set(tp, Math.max(committed.get(tp) ?? 0, offset + 1));
+      },
+      (err) => {
+        fatal = err;
+      },
+    );
+    instance!.push(
+      {
+        topic,
+        partition,
+        offset: String(offset),
+        key: o.key === undefined || o.key === null ? null : Buffer.from(o.key),
+        value: raw,
+        headers: o.headers ?? {},
+        timestamp: o.timestamp ?? clock,
+      },
+      ack,
+    );
     instance!.tick();
     if (fatal) throw fatal;
     if (draining) return;
@@ -152,10 +202,18 @@ export async function createTestDriver(def: TopologyDefinition, opts: { now?: nu
       if (id === undefined) throw new SluiceError('SCHEMA_NOT_FOUND', `topology ${def.name} does not read ${topic}`);
       return serde.encodeSync(id, value);
     },
-    pipeInput(topic, value, o = {}) { feed(topic, driver.encode(topic, value), o); },
-    pipeRaw(topic, raw, o = {}) { feed(topic, raw, o); },
-    readOutput(topic) { return topics.get(topic) ?? []; },
-    outputTopics() { return [...topics.keys()]; },
+    pipeInput(topic, value, o = {}) {
+      feed(topic, driver.encode(topic, value), o);
+    },
+    pipeRaw(topic, raw, o = {}) {
+      feed(topic, raw, o);
+    },
+    readOutput(topic) {
+      return topics.get(topic) ?? [];
+    },
+    outputTopics() {
+      return [...topics.keys()];
+    },
     advanceTime(ms) {
       clock += ms;
       instance?.tick();
@@ -164,10 +222,14 @@ export async function createTestDriver(def: TopologyDefinition, opts: { now?: nu
       for (const r of pending) feed(r.topic, r.rawValue, { key: r.key, partition: r.partition, headers: r.headers });
     },
     now: () => clock,
-    committed(topic, partition = 0) { return committed.get(`${topic}/${partition}`) ?? 0; },
+    committed(topic, partition = 0) {
+      return committed.get(`${topic}/${partition}`) ?? 0;
+    },
     serde,
-    close() { instance?.stop(); instance = undefined; },
+    close() {
+      instance?.stop();
+      instance = undefined;
+    },
   };
   return driver;
 }
-

@@ -9,17 +9,22 @@ import type { TopologyDefinition } from './types.ts';
  *   export default defineTopology({ name: 'customers', sources: [{ topic: 'oltp.customers' }], ... });
  */
 export function defineTopology(def: TopologyDefinition): TopologyDefinition {
-  if (!/^[a-z][a-z0-9_-]*$/.test(def.name)) throw new SluiceError('CONFIG_INVALID', `topology name "${def.name}" must be lower-case letters, digits, _ or -`);
+  if (!/^[a-z][a-z0-9_-]*$/.test(def.name))
+    throw new SluiceError('CONFIG_INVALID', `topology name "${def.name}" must be lower-case letters, digits, _ or -`);
   if (def.sources.length === 0) throw new SluiceError('CONFIG_INVALID', `topology ${def.name} has no sources`);
   const ruleNames = new Set<string>();
   for (const r of def.rules ?? []) {
-    if (ruleNames.has(r.name)) throw new SluiceError('CONFIG_INVALID', `topology ${def.name}: rule "${r.name}" is declared twice`);
+    if (ruleNames.has(r.name))
+      throw new SluiceError('CONFIG_INVALID', `topology ${def.name}: rule "${r.name}" is declared twice`);
     ruleNames.add(r.name);
   }
   for (const r of def.rules ?? []) {
     const table = (r as { table?: string }).table;
     if (r.kind === 'referential' && table && !def.references?.[table]) {
-      throw new SluiceError('CONFIG_INVALID', `topology ${def.name}: rule "${r.name}" uses reference table "${table}", which is not declared in references`);
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `topology ${def.name}: rule "${r.name}" uses reference table "${table}", which is not declared in references`,
+      );
     }
   }
   return Object.freeze({ ...def });

@@ -21,7 +21,9 @@ const isMissing = (v: unknown) => v === null || v === undefined || (typeof v ===
 
 export function notNull(name: string, path: string): Rule {
   return {
-    name, kind: 'not_null', field: path,
+    name,
+    kind: 'not_null',
+    field: path,
     check: (v) => (isMissing(field(v, path)) ? `${path} is missing` : undefined),
     describe: () => `${path} is not null/empty`,
   };
@@ -30,7 +32,9 @@ export function notNull(name: string, path: string): Rule {
 export function inSet(name: string, path: string, allowed: readonly (string | number)[]): Rule {
   const set = new Set(allowed);
   return {
-    name, kind: 'in_set', field: path,
+    name,
+    kind: 'in_set',
+    field: path,
     check: (v) => {
       const x = field(v, path);
       return set.has(x as string) ? undefined : `${path}=${JSON.stringify(x)} is not one of ${[...set].join(', ')}`;
@@ -40,9 +44,15 @@ export function inSet(name: string, path: string, allowed: readonly (string | nu
 }
 
 /** Numbers, decimal strings and timestamps; `max` may be a function of the clock (e.g. "not in the future"). */
-export function range(name: string, path: string, bounds: { min?: number; max?: number | ((ctx: RuleContext) => number) }): Rule {
+export function range(
+  name: string,
+  path: string,
+  bounds: { min?: number; max?: number | ((ctx: RuleContext) => number) },
+): Rule {
   return {
-    name, kind: 'range', field: path,
+    name,
+    kind: 'range',
+    field: path,
     check: (v, ctx) => {
       const raw = field(v, path);
       if (raw === null || raw === undefined) return undefined; // absence is not_null's business
@@ -53,13 +63,16 @@ export function range(name: string, path: string, bounds: { min?: number; max?: 
       if (max !== undefined && x > max) return `${path}=${raw} is above ${max}`;
       return undefined;
     },
-    describe: () => `${bounds.min ?? '-∞'} ≤ ${path} ≤ ${typeof bounds.max === 'function' ? 'f(now)' : bounds.max ?? '∞'}`,
+    describe: () =>
+      `${bounds.min ?? '-∞'} ≤ ${path} ≤ ${typeof bounds.max === 'function' ? 'f(now)' : (bounds.max ?? '∞')}`,
   };
 }
 
 export function regex(name: string, path: string, pattern: RegExp): Rule {
   return {
-    name, kind: 'regex', field: path,
+    name,
+    kind: 'regex',
+    field: path,
     check: (v) => {
       const x = field(v, path);
       if (x === null || x === undefined) return undefined;
@@ -77,14 +90,24 @@ export function regex(name: string, path: string, pattern: RegExp): Rule {
  * timestamp. Scope: one partition of the topic the rule validates — duplicates must share a
  * partition, so the topic's key must determine the id (repartition by the id otherwise).
  */
-export function uniqueWithin(name: string, path: string, windowMs: number, opts: { eventTime?: string | ((value: any) => number) } = {}): Rule {
-  const eventTime = typeof opts.eventTime === 'string' ? ((v: unknown) => Number(field(v, opts.eventTime as string))) : opts.eventTime;
+export function uniqueWithin(
+  name: string,
+  path: string,
+  windowMs: number,
+  opts: { eventTime?: string | ((value: any) => number) } = {},
+): Rule {
+  const eventTime =
+    typeof opts.eventTime === 'string' ? (v: unknown) => Number(field(v, opts.eventTime as string)) : opts.eventTime;
   const time = typeof opts.eventTime === 'string' ? opts.eventTime : opts.eventTime ? 'event time' : 'record timestamp';
   return {
-    name, kind: 'unique', field: path,
+    name,
+    kind: 'unique',
+    field: path,
     dedupe: { windowMs, eventTime },
     // The check itself needs the durable store, which only the engine has.
-    check: () => { throw new Error(`rule ${name} is checked by the engine's dedupe store`); },
+    check: () => {
+      throw new Error(`rule ${name} is checked by the engine's dedupe store`);
+    },
     key: (v: unknown) => {
       const x = field(v, path);
       return x === null || x === undefined ? undefined : String(x);
@@ -101,7 +124,10 @@ export function dedupeChangelogTopic(topology: string, rule: string): string {
 /** The value under `path` exists as a key of the reference table `table`. */
 export function references(name: string, path: string, table: string): Rule & { table: string } {
   return {
-    name, kind: 'referential', field: path, table,
+    name,
+    kind: 'referential',
+    field: path,
+    table,
     check: (v, ctx) => {
       const x = field(v, path);
       if (x === null || x === undefined) return undefined;
@@ -111,6 +137,10 @@ export function references(name: string, path: string, table: string): Rule & { 
   };
 }
 
-export function custom<T>(name: string, describe: string, check: (value: T, ctx: RuleContext) => string | undefined): Rule<T> {
+export function custom<T>(
+  name: string,
+  describe: string,
+  check: (value: T, ctx: RuleContext) => string | undefined,
+): Rule<T> {
   return { name, kind: 'custom', check, describe: () => describe };
 }

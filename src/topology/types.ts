@@ -175,7 +175,11 @@ export interface Operators {
   /** Keeps records whose predicate holds; the others are acknowledged at once. */
   filterValue<T>(fn: (value: T) => boolean): OperatorFunction<Envelope<T>, Envelope<T>>;
   /** Joins each value with the reference table entry under `keyOf(value)` (undefined if none). */
-  enrich<T, R>(table: string, keyOf: (value: T) => string | null | undefined, join: (value: T, ref: any) => R): OperatorFunction<Envelope<T>, Envelope<R>>;
+  enrich<T, R>(
+    table: string,
+    keyOf: (value: T) => string | null | undefined,
+    join: (value: T, ref: any) => R,
+  ): OperatorFunction<Envelope<T>, Envelope<R>>;
   /** Re-keys the record (the output key). */
   keyBy<T>(fn: (value: T) => string | null): OperatorFunction<Envelope<T>, Envelope<T>>;
   /** Writes to an output topic declared in `outputs`; the stream ends here. */
@@ -185,11 +189,16 @@ export interface Operators {
    * every record of one group key is aggregated in one place whichever runner owns it. Values
    * travel as JSON with the upstream partition's watermark in a header.
    */
-  repartition<T>(topic: string, opts: { key(value: T): string; eventTime(value: T): number; outOfOrdernessMs?: number }): OperatorFunction<Envelope<T>, Output>;
+  repartition<T>(
+    topic: string,
+    opts: { key(value: T): string; eventTime(value: T): number; outOfOrdernessMs?: number },
+  ): OperatorFunction<Envelope<T>, Output>;
   /** Parses JSON values (records read back from a repartition topic). */
   fromJson<T>(): OperatorFunction<Envelope<Buffer | null>, Envelope<T>>;
   /** A keyed event-time window aggregation with durable state; results go to `spec.output`. */
-  window<T, A, R>(spec: import('../windows/windowOperator.ts').WindowSpec<T, A, R>): OperatorFunction<Envelope<T>, Output>;
+  window<T, A, R>(
+    spec: import('../windows/windowOperator.ts').WindowSpec<T, A, R>,
+  ): OperatorFunction<Envelope<T>, Output>;
 }
 
 export interface PipelineInput {

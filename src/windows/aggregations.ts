@@ -14,25 +14,37 @@ export interface Aggregation<T, A> {
 export const count = <T>(): Aggregation<T, number> => ({ init: () => 0, add: (a) => a + 1, merge: (a, b) => a + b });
 
 export const sum = <T>(of: (v: T) => number): Aggregation<T, number> => ({
-  init: () => 0, add: (a, v) => a + of(v), merge: (a, b) => a + b,
+  init: () => 0,
+  add: (a, v) => a + of(v),
+  merge: (a, b) => a + b,
 });
 
 export const min = <T>(of: (v: T) => number): Aggregation<T, number | null> => ({
-  init: () => null, add: (a, v) => (a === null ? of(v) : Math.min(a, of(v))), merge: (a, b) => (a === null ? b : b === null ? a : Math.min(a, b)),
+  init: () => null,
+  add: (a, v) => (a === null ? of(v) : Math.min(a, of(v))),
+  merge: (a, b) => (a === null ? b : b === null ? a : Math.min(a, b)),
 });
 
 export const max = <T>(of: (v: T) => number): Aggregation<T, number | null> => ({
-  init: () => null, add: (a, v) => (a === null ? of(v) : Math.max(a, of(v))), merge: (a, b) => (a === null ? b : b === null ? a : Math.max(a, b)),
+  init: () => null,
+  add: (a, v) => (a === null ? of(v) : Math.max(a, of(v))),
+  merge: (a, b) => (a === null ? b : b === null ? a : Math.max(a, b)),
 });
 
 export const average = <T>(of: (v: T) => number): Aggregation<T, { sum: number; n: number }> => ({
-  init: () => ({ sum: 0, n: 0 }), add: (a, v) => ({ sum: a.sum + of(v), n: a.n + 1 }), merge: (a, b) => ({ sum: a.sum + b.sum, n: a.n + b.n }),
+  init: () => ({ sum: 0, n: 0 }),
+  add: (a, v) => ({ sum: a.sum + of(v), n: a.n + 1 }),
+  merge: (a, b) => ({ sum: a.sum + b.sum, n: a.n + b.n }),
 });
 
 /** Distinct values seen (kept as an object of keys: bounded by the window's distinct count). */
 export const distinct = <T>(of: (v: T) => string | number | null | undefined): Aggregation<T, Record<string, 1>> => ({
   init: () => ({}),
-  add: (a, v) => { const k = of(v); if (k !== null && k !== undefined) a[String(k)] = 1; return a; },
+  add: (a, v) => {
+    const k = of(v);
+    if (k !== null && k !== undefined) a[String(k)] = 1;
+    return a;
+  },
   merge: (a, b) => Object.assign(a, b),
 });
 
@@ -40,26 +52,59 @@ export const distinct = <T>(of: (v: T) => string | number | null | undefined): A
  * Sums `of(v)` once per distinct `idOf(v)`: an entity extracted twice in a window (an order row
  * re-published after an update) counts once.
  */
-export const sumDistinct = <T>(idOf: (v: T) => string | number, of: (v: T) => number): Aggregation<T, { total: number; seen: Record<string, number> }> => ({
+export const sumDistinct = <T>(
+  idOf: (v: T) => string | number,
+  of: (v: T) => number,
+): Aggregation<T, { total: number; seen: Record<string, number> }> => ({
   init: () => ({ total: 0, seen: {} }),
-  add: (a, v) => { const id = String(idOf(v)); if (!(id in a.seen)) { const x = of(v); a.seen[id] = x; a.total += x; } return a; },
+  add: (a, v) => {
+    const id = String(idOf(v));
+    if (!(id in a.seen)) {
+      const x = of(v);
+      a.seen[id] = x;
+      a.total += x;
+    }
+    return a;
+  },
   merge: (a, b) => {
-    for (const [id, x] of Object.entries(b.seen)) if (!(id in a.seen)) { a.seen[id] = x; a.total += x; }
+    for (const [id, x] of Object.entries(b.seen))
+      if (!(id in a.seen)) {
+        a.seen[id] = x;
+        a.total += x;
+      }
     return a;
   },
 });
 
-export function distinctCount(acc: Record<string, 1>): number { return Object.keys(acc).length; }
+export function distinctCount(acc: Record<string, 1>): number {
+  return Object.keys(acc).length;
+}
 
 /** A user reducer: `reduce(acc, value)` with an initial value, merged by `merge` (default: keep b). */
-export const reducer = <T, A>(init: () => A, reduce: (acc: A, v: T) => A, merge: (a: A, b: A) => A = (_a, b) => b): Aggregation<T, A> => ({ init, add: reduce, merge });
+export const reducer = <T, A>(
+  init: () => A,
+  reduce: (acc: A, v: T) => A,
+  merge: (a: A, b: A) => A = (_a, b) => b,
+): Aggregation<T, A> => ({ init, add: reduce, merge });
 
 /** Several aggregations side by side, under names. */
-export function combine<T, S extends Record<string, Aggregation<T, any>>>(parts: S): Aggregation<T, { [K in keyof S]: ReturnType<S[K]['init']> }> {
+export function combine<T, S extends Record<string, Aggregation<T, any>>>(
+  parts: S,
+): Aggregation<T, { [K in keyof S]: ReturnType<S[K]['init']> }> {
   const entries = Object.entries(parts);
   return {
     init: () => Object.fromEntries(entries.map(([k, a]) => [k, a.init()])) as never,
-    add: (acc, v) => { for (const [k, a] of entries) (acc as Record<string, unknown>)[k] = a.add((acc as Record<string, unknown>)[k], v); return acc; },
-    merge: (x, y) => { for (const [k, a] of entries) (x as Record<string, unknown>)[k] = a.merge((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k]); return x; },
+    add: (acc, v) => {
+      for (const [k, a] of entries) (acc as Record<string, unknown>)[k] = a.add((acc as Record<string, unknown>)[k], v);
+      return acc;
+    },
+    merge: (x, y) => {
+      for (const [k, a] of entries)
+        (x as Record<string, unknown>)[k] = a.merge(
+          (x as Record<string, unknown>)[k],
+          (y as Record<string, unknown>)[k],
+        );
+      return x;
+    },
   };
 }

@@ -23,11 +23,16 @@ export class WatermarkTracker {
     const wm = reported ?? eventTime - this.outOfOrdernessMs;
     const u = this.upstream.get(source);
     if (!u) this.upstream.set(source, { wm, lastSeen: now });
-    else { u.wm = Math.max(u.wm, wm); u.lastSeen = now; }
+    else {
+      u.wm = Math.max(u.wm, wm);
+      u.lastSeen = now;
+    }
   }
 
   /** Restores a persisted watermark (a restart never moves event time backwards). */
-  restore(wm: number): void { this.current = Math.max(this.current, wm); }
+  restore(wm: number): void {
+    this.current = Math.max(this.current, wm);
+  }
 
   /** The watermark now; never decreases. */
   watermark(now: number): number {

@@ -68,7 +68,10 @@ interface WindowState {
   absorbed?: Set<string>;
 }
 
-interface UpstreamPos { offset: bigint; seq: number }
+interface UpstreamPos {
+  offset: bigint;
+  seq: number;
+}
 
 /** True when `pos` is not after `last`: that copy was applied already. */
 function seenUpstream(last: UpstreamPos | undefined, pos: UpstreamPos): boolean {
@@ -170,7 +173,10 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
   let tracker: WatermarkTracker | undefined = spec.inputTopic ? rt.tracker(spec.inputTopic, newTracker) : undefined;
   let restoredWm = -Infinity;
   const trackerOf = (topic: string) => {
-    if (!tracker) { tracker = rt.tracker(topic, newTracker); tracker.restore(restoredWm); }
+    if (!tracker) {
+      tracker = rt.tracker(topic, newTracker);
+      tracker.restore(restoredWm);
+    }
     return tracker;
   };
   const changelog = changelogTopic(rt.topology, spec.store);
@@ -179,18 +185,37 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
 
   function partition(p: number): PartitionState {
     let s = partitions.get(p);
-    if (!s) { s = { windows: new Map(), sessionsByGroup: new Map(), dirty: new Set(), merged: new Set(), persistedWm: -Infinity, applied: -1n, lastOffset: -1n, persistedOffset: -1n, upstream: new Map(), upstreamChanged: false }; partitions.set(p, s); }
+    if (!s) {
+      s = {
+        windows: new Map(),
+        sessionsByGroup: new Map(),
+        dirty: new Set(),
+        merged: new Set(),
+        persistedWm: -Infinity,
+        applied: -1n,
+        lastOffset: -1n,
+        persistedOffset: -1n,
+        upstream: new Map(),
+        upstreamChanged: false,
+      };
+      partitions.set(p, s);
+    }
     return s;
   }
 
-  function closeAt(w: { end: number }): number { return w.end + grace; }
+  function closeAt(w: { end: number }): number {
+    return w.end + grace;
+  }
 
   function setWindow(state: PartitionState, key: string, w: WindowState): void {
     state.windows.set(key, w);
     state.merged.delete(key);
     if (spec.window.kind !== 'session') return;
     let keys = state.sessionsByGroup.get(w.group);
-    if (!keys) { keys = new Set(); state.sessionsByGroup.set(w.group, keys); }
+    if (!keys) {
+      keys = new Set();
+      state.sessionsByGroup.set(w.group, keys);
+    }
     keys.add(key);
   }
 
@@ -199,7 +224,10 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
     if (!w) return;
     state.windows.delete(key);
     const keys = state.sessionsByGroup.get(w.group);
-    if (keys) { keys.delete(key); if (!keys.size) state.sessionsByGroup.delete(w.group); }
+    if (keys) {
+      keys.delete(key);
+      if (!keys.size) state.sessionsByGroup.delete(w.group);
+    }
   }
 
   function sessionsOf(state: PartitionState, group: string): [string, WindowState][] {
@@ -212,13 +240,33 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
   }
 
   function emitChangelog(p: number, key: string, value: unknown, acks: Ack[]): void {
-    rt.emit({ topic: changelog, key, value: value === null ? null : Buffer.from(JSON.stringify(value)), raw: true, partition: p, acks, txn: txnOf(p) });
+    rt.emit({
+      topic: changelog,
+      key,
+      value: value === null ? null : Buffer.from(JSON.stringify(value)),
+      raw: true,
+      partition: p,
+      acks,
+      txn: txnOf(p),
+    });
   }
 
   function emitResult(p: number, w: WindowState, final: boolean, now: number): void {
     const value = spec.result(w.group, { start: w.start, end: w.end }, w.acc as A, { final, emittedAt: now });
-    if (!rt.outputSchema.type.isValid(value)) throw new SluiceError('SERDE_ENCODE_FAILED', `window store ${spec.store}: result does not match ${rt.outputSchema.name}`);
-    rt.emit({ topic: spec.output, key: storeKey(w.start, w.group), value, schemaSubjectTopic: rt.outputSchema.name, acks: [], timestamp: now, txn: txnOf(p) });
+    if (!rt.outputSchema.type.isValid(value))
+      throw new SluiceError(
+        'SERDE_ENCODE_FAILED',
+        `window store ${spec.store}: result does not match ${rt.outputSchema.name}`,
+      );
+    rt.emit({
+      topic: spec.output,
+      key: storeKey(w.start, w.group),
+      value,
+      schemaSubjectTopic: rt.outputSchema.name,
+      acks: [],
+      timestamp: now,
+      txn: txnOf(p),
+    });
     w.lastEmitAt = now;
     w.resultPending = false;
   }
@@ -226,7 +274,10 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
   function late(env: Envelope<T>, eventTime: number, windowEnd: number, wm: number): void {
     rt.onLate?.(spec.store);
     rt.emit({
-      topic: spec.lateTopic ?? lateTopic(rt.topology), key: env.source.key, value: env.source.value, raw: true,
+      topic: spec.lateTopic ?? lateTopic(rt.topology),
+      key: env.source.key,
+      value: env.source.value,
+      raw: true,
       headers: {
         ...env.source.headers,
         'sluice.late.store': spec.store,
@@ -238,15 +289,37 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
         'sluice.late.source.partition': String(env.source.partition),
         'sluice.late.source.offset': env.source.offset,
       },
-      acks: [env.ack], timestamp: env.source.timestamp, source: env.source,
+      acks: [env.ack],
+      timestamp: env.source.timestamp,
+      source: env.source,
     });
   }
 
-  function addTo(state: PartitionState, w: TimeWindow, group: string, value: T, ack: Ack, offset: bigint, src: string, pos: UpstreamPos | undefined): void {
+  function addTo(
+    state: PartitionState,
+    w: TimeWindow,
+    group: string,
+    value: T,
+    ack: Ack,
+    offset: bigint,
+    src: string,
+    pos: UpstreamPos | undefined,
+  ): void {
     const k = storeKey(w.start, group);
     let win = state.windows.get(k);
     if (!win) {
-      win = { group, start: w.start, end: w.end, acc: spec.aggregate.init(), changed: true, resultPending: true, lastEmitAt: -Infinity, acks: [], applied: -1n, up: new Map() };
+      win = {
+        group,
+        start: w.start,
+        end: w.end,
+        acc: spec.aggregate.init(),
+        changed: true,
+        resultPending: true,
+        lastEmitAt: -Infinity,
+        acks: [],
+        applied: -1n,
+        up: new Map(),
+      };
       setWindow(state, k, win);
     }
     if (offset <= win.applied) return; // already in this window's restored state
@@ -263,7 +336,17 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
     win.acks.push(ack);
   }
 
-  function addToSession(state: PartitionState, ts: number, group: string, value: T, ack: Ack, gap: number, offset: bigint, src: string, pos: UpstreamPos | undefined): void {
+  function addToSession(
+    state: PartitionState,
+    ts: number,
+    group: string,
+    value: T,
+    ack: Ack,
+    gap: number,
+    offset: bigint,
+    src: string,
+    pos: UpstreamPos | undefined,
+  ): void {
     const sessions = sessionsOf(state, group);
     for (const [, w] of sessions) {
       if (ts < w.start || ts >= w.end) continue;
@@ -293,7 +376,19 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
     }
     const key = storeKey(start, group);
     absorbed.delete(key);
-    setWindow(state, key, { group, start, end, acc, changed: true, resultPending: true, lastEmitAt: -Infinity, acks, applied, up, absorbed: absorbed.size ? absorbed : undefined });
+    setWindow(state, key, {
+      group,
+      start,
+      end,
+      acc,
+      changed: true,
+      resultPending: true,
+      lastEmitAt: -Infinity,
+      acks,
+      applied,
+      up,
+      absorbed: absorbed.size ? absorbed : undefined,
+    });
     state.dirty.add(storeKey(start, group));
   }
 
@@ -306,7 +401,8 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
       const now = rt.now();
       const ts = spec.eventTime(env.value);
       const src = env.source.headers['sluice.src'] ?? `${env.source.topic}/${env.source.partition}`;
-      const reported = env.source.headers['sluice.wm'] !== undefined ? Number(env.source.headers['sluice.wm']) : undefined;
+      const reported =
+        env.source.headers['sluice.wm'] !== undefined ? Number(env.source.headers['sluice.wm']) : undefined;
       const tr = trackerOf(env.source.topic);
       const wm = tr.watermark(now);
       const state = partition(env.source.partition);
@@ -341,8 +437,12 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
       const wm = tracker ? tracker.watermark(now) : restoredWm;
       let open = 0;
       for (const [p, state] of partitions) {
-        const visit: Iterable<[string, WindowState]> = full ? [...state.windows]
-          : [...state.dirty].flatMap((k) => { const w = state.windows.get(k); return w ? [[k, w] as [string, WindowState]] : []; });
+        const visit: Iterable<[string, WindowState]> = full
+          ? [...state.windows]
+          : [...state.dirty].flatMap((k) => {
+              const w = state.windows.get(k);
+              return w ? [[k, w] as [string, WindowState]] : [];
+            });
         state.dirty.clear();
         // The order is what keeps finals final after a crash (any prefix of these writes may be
         // what survives): 1. every changed window's state; 2. the tombstones of merged-away
@@ -360,7 +460,20 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
           if (w.changed) {
             acks.push(...w.acks);
             w.acks = [];
-            emitChangelog(p, k, { g: w.group, s: w.start, e: w.end, a: w.acc, o: String(w.applied), u: encodeUp(w.up), m: w.absorbed ? [...w.absorbed] : undefined }, []);
+            emitChangelog(
+              p,
+              k,
+              {
+                g: w.group,
+                s: w.start,
+                e: w.end,
+                a: w.acc,
+                o: String(w.applied),
+                u: encodeUp(w.up),
+                m: w.absorbed ? [...w.absorbed] : undefined,
+              },
+              [],
+            );
             w.changed = false;
             w.absorbed = undefined; // their tombstones follow in this tick
           }
@@ -375,8 +488,22 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
         // Light ticks write the checkpoint too: it must keep up with the offsets those windows let
         // the runner commit, or a restore would resume with an older watermark than the records
         // before the commit set.
-        if (acks.length || (Number.isFinite(wm) && wm > state.persistedWm) || state.lastOffset > state.persistedOffset || state.upstreamChanged) {
-          emitChangelog(p, WATERMARK_KEY, { wm: Number.isFinite(wm) ? wm : null, offset: String(state.lastOffset), upstream: encodeUp(state.upstream) ?? {} }, acks);
+        if (
+          acks.length ||
+          (Number.isFinite(wm) && wm > state.persistedWm) ||
+          state.lastOffset > state.persistedOffset ||
+          state.upstreamChanged
+        ) {
+          emitChangelog(
+            p,
+            WATERMARK_KEY,
+            {
+              wm: Number.isFinite(wm) ? wm : null,
+              offset: String(state.lastOffset),
+              upstream: encodeUp(state.upstream) ?? {},
+            },
+            acks,
+          );
           for (const a of acks) a.release(); // our hold; the checkpoint output now holds them
           state.upstreamChanged = false;
           if (Number.isFinite(wm)) state.persistedWm = Math.max(state.persistedWm, wm);
@@ -395,8 +522,16 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
       const state = partition(p);
       if (key === WATERMARK_KEY) {
         if (value) {
-          const { wm, offset, upstream } = JSON.parse(value.toString()) as { wm: number | null; offset?: string; upstream?: Record<string, string> };
-          if (offset !== undefined) { state.applied = BigInt(offset); state.lastOffset = state.applied; state.persistedOffset = state.applied; }
+          const { wm, offset, upstream } = JSON.parse(value.toString()) as {
+            wm: number | null;
+            offset?: string;
+            upstream?: Record<string, string>;
+          };
+          if (offset !== undefined) {
+            state.applied = BigInt(offset);
+            state.lastOffset = state.applied;
+            state.persistedOffset = state.applied;
+          }
           state.upstream = decodeUp(upstream);
           if (wm !== null) {
             state.persistedWm = Math.max(state.persistedWm, wm);
@@ -406,12 +541,34 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
         }
         return;
       }
-      if (value === null) { deleteWindow(state, key); return; }
-      const v = JSON.parse(value.toString()) as { g: string; s: number; e: number; a: unknown; o?: string; u?: Record<string, string>; m?: string[] };
+      if (value === null) {
+        deleteWindow(state, key);
+        return;
+      }
+      const v = JSON.parse(value.toString()) as {
+        g: string;
+        s: number;
+        e: number;
+        a: unknown;
+        o?: string;
+        u?: Record<string, string>;
+        m?: string[];
+      };
       for (const gone of v.m ?? []) deleteWindow(state, gone);
       // Restored windows re-emit their result once; a final result re-emitted after a restart
       // carries the same value, so downstream upserts by key stay correct.
-      setWindow(state, key, { group: v.g, start: v.s, end: v.e, acc: v.a, changed: false, resultPending: true, lastEmitAt: -Infinity, acks: [], applied: v.o === undefined ? -1n : BigInt(v.o), up: decodeUp(v.u) });
+      setWindow(state, key, {
+        group: v.g,
+        start: v.s,
+        end: v.e,
+        acc: v.a,
+        changed: false,
+        resultPending: true,
+        lastEmitAt: -Infinity,
+        acks: [],
+        applied: v.o === undefined ? -1n : BigInt(v.o),
+        up: decodeUp(v.u),
+      });
     },
     reset() {
       partitions.clear();

@@ -1,6 +1,9 @@
 /** Event-time window definitions and the assignment of a timestamp to its windows. */
 
-export interface TimeWindow { start: number; end: number }
+export interface TimeWindow {
+  start: number;
+  end: number;
+}
 
 export type WindowKind =
   | { kind: 'tumbling'; sizeMs: number }
@@ -27,5 +30,9 @@ export function assignWindows(w: WindowKind, ts: number): TimeWindow[] {
 }
 
 export function describeWindow(w: WindowKind): string {
-  return w.kind === 'tumbling' ? `tumbling ${w.sizeMs}ms` : w.kind === 'hopping' ? `hopping ${w.sizeMs}ms every ${w.advanceMs}ms` : `session gap ${w.gapMs}ms`;
+  return w.kind === 'tumbling'
+    ? `tumbling ${w.sizeMs}ms`
+    : w.kind === 'hopping'
+      ? `hopping ${w.sizeMs}ms every ${w.advanceMs}ms`
+      : `session gap ${w.gapMs}ms`;
 }

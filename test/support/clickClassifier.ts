@@ -45,11 +45,21 @@ export interface ClassifyContext {
 }
 
 export function newClassifier(ctx: ClassifyContext) {
-  const counts: ClassifiedCounts = { total: 0, valid: 0, duplicates: 0, outOfOrder: 0, late: 0, bad: {}, eventTypes: {} };
+  const counts: ClassifiedCounts = {
+    total: 0,
+    valid: 0,
+    duplicates: 0,
+    outOfOrder: 0,
+    late: 0,
+    bad: {},
+    eventTypes: {},
+  };
   const seen = new Set<string>();
   const sessionMax = new Map<string, number>();
   const lateAfter = ctx.lateAfterMs ?? 60_000;
-  const bad = (kind: string) => { counts.bad[kind] = (counts.bad[kind] ?? 0) + 1; };
+  const bad = (kind: string) => {
+    counts.bad[kind] = (counts.bad[kind] ?? 0) + 1;
+  };
 
   async function add(key: Buffer | null, value: Buffer | null): Promise<void> {
     counts.total++;
@@ -63,17 +73,22 @@ export function newClassifier(ctx: ClassifyContext) {
       return;
     }
     if (v.session_id === null) return bad('null_session');
-    if (key === null || key.toString('utf8') !== v.session_id) throw new Error(`record key ${key} is not its session id ${v.session_id}`);
+    if (key === null || key.toString('utf8') !== v.session_id)
+      throw new Error(`record key ${key} is not its session id ${v.session_id}`);
     if (v.price !== null && (Number(v.price) < 0 || Number(v.price) > 100_000)) return bad('price_out_of_range');
     if (v.event_time > ctx.futureAfter) return bad('future_event_time');
     if (v.product_id !== null && !ctx.catalog.has(v.product_id)) return bad('unknown_product');
     counts.valid++;
-    if (seen.has(v.event_id)) { counts.duplicates++; return; }
+    if (seen.has(v.event_id)) {
+      counts.duplicates++;
+      return;
+    }
     seen.add(v.event_id);
     counts.eventTypes[v.event_type] = (counts.eventTypes[v.event_type] ?? 0) + 1;
     const max = sessionMax.get(v.session_id);
     if (max !== undefined && v.event_time < max) {
-      if (max - v.event_time > lateAfter) counts.late++; else counts.outOfOrder++;
+      if (max - v.event_time > lateAfter) counts.late++;
+      else counts.outOfOrder++;
     } else {
       sessionMax.set(v.session_id, v.event_time);
     }

@@ -41,23 +41,68 @@ export async function clickstreamSource(cfg: Config, prefix: string, productCoun
   const pid = await registry.register('oltp.products-value', loadSchema('oltp.products'));
   const clickSchemaId = await registry.register('web.clickstream-value', loadSchema('web.clickstream'));
   const products = Array.from({ length: productCount }, (_, i) => ({ id: i + 1, price: syntheticPrice(i + 1) }));
-  const productValue = (id: number) => serde.encode(pid, { product_id: id, sku: `S${id}`, name: `P${id}`, category: 'toys', price: syntheticPrice(id), active: true, created_at: 1, updated_at: 1, op: 'r', extracted_at: 1 });
+  const productValue = (id: number) =>
+    serde.encode(pid, {
+      product_id: id,
+      sku: `S${id}`,
+      name: `P${id}`,
+      category: 'toys',
+      price: syntheticPrice(id),
+      active: true,
+      created_at: 1,
+      updated_at: 1,
+      op: 'r',
+      extracted_at: 1,
+    });
   const producer = kafka.producer();
   await producer.connect();
-  await producer.send({ topic: productsTopic, acks: -1, messages: await Promise.all(products.map(async (p) => ({ key: String(p.id), value: await productValue(p.id) }))) });
-  return { kafka, serde, producer, clicks, silver: `${prefix}.silver.clickstream`, dlq: `${clicks}.dlq`, clickSchemaId, products, productsTopic, productValue };
+  await producer.send({
+    topic: productsTopic,
+    acks: -1,
+    messages: await Promise.all(products.map(async (p) => ({ key: String(p.id), value: await productValue(p.id) }))),
+  });
+  return {
+    kafka,
+    serde,
+    producer,
+    clicks,
+    silver: `${prefix}.silver.clickstream`,
+    dlq: `${clicks}.dlq`,
+    clickSchemaId,
+    products,
+    productsTopic,
+    productValue,
+  };
 }
 
 /**
  * A runner of one (prefixed) topology in a child process, for tests that SIGKILL it; resolves
  * once it consumes. `env` adds settings (the processing guarantee, say).
  */
-export function runnerChild(topology: string, prefix: string, groupId: string, opts: { partitions?: number; metricsIdleMs?: number; env?: Record<string, string> } = {}): Promise<ChildProcess> {
-  const args = [path.join(PROJECT_ROOT, 'test/support/runTopologyChild.ts'), topology, prefix, groupId, '-', opts.metricsIdleMs ? String(opts.metricsIdleMs) : '', String(opts.partitions ?? 3)];
-  const c = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SLUICE_LOG_LEVEL: 'error', ...opts.env } });
+export function runnerChild(
+  topology: string,
+  prefix: string,
+  groupId: string,
+  opts: { partitions?: number; metricsIdleMs?: number; env?: Record<string, string> } = {},
+): Promise<ChildProcess> {
+  const args = [
+    path.join(PROJECT_ROOT, 'test/support/runTopologyChild.ts'),
+    topology,
+    prefix,
+    groupId,
+    '-',
+    opts.metricsIdleMs ? String(opts.metricsIdleMs) : '',
+    String(opts.partitions ?? 3),
+  ];
+  const c = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, SLUICE_LOG_LEVEL: 'error', ...opts.env },
+  });
   return new Promise((resolve, reject) => {
     c.once('exit', (code) => reject(new Error(`runner child exited early with ${code}`)));
-    createInterface({ input: c.stdout! }).on('line', (line) => { if (line.startsWith('ready ')) resolve(c); });
+    createInterface({ input: c.stdout! }).on('line', (line) => {
+      if (line.startsWith('ready ')) resolve(c);
+    });
   });
 }
 

@@ -9,7 +9,11 @@ import { createRegistryClient } from '../../src/serde/schemaRegistry.ts';
  * A customers source topic on the real stack, ready to produce to: the topic (created with
  * `partitions`), the registered `oltp.customers` schema, a prepared serde, and a row builder.
  */
-export async function customersSource(cfg: Config, topic: string, opts: { partitions?: number; clientId?: string } = {}) {
+export async function customersSource(
+  cfg: Config,
+  topic: string,
+  opts: { partitions?: number; clientId?: string } = {},
+) {
   const partitions = opts.partitions ?? 3;
   const kafka = createKafkaClient(cfg, opts.clientId ?? 'it-customers');
   const admin = kafka.admin();
@@ -20,8 +24,17 @@ export async function customersSource(cfg: Config, topic: string, opts: { partit
   const serde = createAvroSerde(registry, { maxMessageBytes: cfg.maxMessageBytes });
   const schemaId = await registry.register('oltp.customers-value', loadSchema('oltp.customers'));
   await serde.prepareIds([schemaId]);
-  const row = (id: number, over: Partial<Customer> = {}): Customer => ({
-    customer_id: id, email: `c${id}@shop.test`, full_name: `C ${id}`, country: 'DE', created_at: 1, updated_at: 2, op: 'c', extracted_at: 3, ...over,
-  } as Customer);
+  const row = (id: number, over: Partial<Customer> = {}): Customer =>
+    ({
+      customer_id: id,
+      email: `c${id}@shop.test`,
+      full_name: `C ${id}`,
+      country: 'DE',
+      created_at: 1,
+      updated_at: 2,
+      op: 'c',
+      extracted_at: 3,
+      ...over,
+    }) as Customer;
   return { kafka, registry, serde, schemaId, row, encode: (value: Customer) => serde.encodeSync(schemaId, value) };
 }

@@ -25,18 +25,38 @@ export function deadLetterSinkNames(schema: string): { log: string; orders: stri
  * staging table (numeric(12,2)), and only the merge into `orders` refuses it (22003) — an error
  * the server alone can see, which the sink must isolate by splitting its batch.
  */
-export function warehouseDeadLetterTopology(opts: { schema: string; sink?: Partial<WarehouseSinkOptions> }): TopologyDefinition {
+export function warehouseDeadLetterTopology(opts: {
+  schema: string;
+  sink?: Partial<WarehouseSinkOptions>;
+}): TopologyDefinition {
   const names = deadLetterSinkNames(opts.schema);
-  const common = { avroSchema: 'silver.orders', schema: opts.schema, transactionGroup: 'orders', batchRecords: 500, lingerMs: 200, ...opts.sink } as const;
+  const common = {
+    avroSchema: 'silver.orders',
+    schema: opts.schema,
+    transactionGroup: 'orders',
+    batchRecords: 500,
+    lingerMs: 200,
+    ...opts.sink,
+  } as const;
   return defineTopology({
     name: 'sink-dead-letter',
     sources: [{ topic: 'silver.orders' }],
     outputs: [
-      { topic: 'wh.orders_log', schema: 'silver.orders', sink: warehouseSink({ ...common, name: names.log, table: 'orders_log', mode: 'append' }) },
       {
-        topic: 'wh.orders', schema: 'silver.orders',
+        topic: 'wh.orders_log',
+        schema: 'silver.orders',
+        sink: warehouseSink({ ...common, name: names.log, table: 'orders_log', mode: 'append' }),
+      },
+      {
+        topic: 'wh.orders',
+        schema: 'silver.orders',
         sink: warehouseSink({
-          ...common, name: names.orders, table: 'orders', mode: 'upsert', keyColumns: ['order_id'], orderingColumn: 'updated_at',
+          ...common,
+          name: names.orders,
+          table: 'orders',
+          mode: 'upsert',
+          keyColumns: ['order_id'],
+          orderingColumn: 'updated_at',
           setupSql: [`alter table "${opts.schema}"."orders" alter column total_amount type numeric(8,2)`],
         }),
       },
@@ -59,11 +79,28 @@ export function lakeDeadLetterTopology(prefix: string, sink: S3SinkConfigInput =
   return defineTopology({
     name: 'sink-dead-letter-lake',
     sources: [{ topic: source, schema: 'silver.customers' }],
-    outputs: [{ topic: output, schema: 'silver.customers', sink: s3Sink({ rollRecords: 100, idleCloseMs: 500, ...sink, zone: 'staging', name: 's3-staging-dl' }) }],
-    pipeline: ({ sources, ops }) => sources[source].pipe(
-      ops.decode<Customer>(),
-      ops.mapValue((c: Customer) => ({ ...c, country: c.country === '' ? null : c.country })),
-      map((env: Envelope<unknown>): Output => ({ topic: output, key: env.key, value: env.value, schemaSubjectTopic: 'silver.customers', acks: [env.ack], timestamp: env.source.timestamp, source: env.source })),
-    ),
+    outputs: [
+      {
+        topic: output,
+        schema: 'silver.customers',
+        sink: s3Sink({ rollRecords: 100, idleCloseMs: 500, ...sink, zone: 'staging', name: 's3-staging-dl' }),
+      },
+    ],
+    pipeline: ({ sources, ops }) =>
+      sources[source].pipe(
+        ops.decode<Customer>(),
+        ops.mapValue((c: Customer) => ({ ...c, country: c.country === '' ? null : c.country })),
+        map(
+          (env: Envelope<unknown>): Output => ({
+            topic: output,
+            key: env.key,
+            value: env.value,
+            schemaSubjectTopic: 'silver.customers',
+            acks: [env.ack],
+            timestamp: env.source.timestamp,
+            source: env.source,
+          }),
+        ),
+      ),
   });
 }

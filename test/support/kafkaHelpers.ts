@@ -2,7 +2,13 @@ import type { KafkaClient } from '../../src/kafka/kafka.ts';
 import { createKafkaClient } from '../../src/kafka/kafka.ts';
 import type { Config } from '../../src/config/config.ts';
 
-export interface ReadRecord { partition: number; offset: string; key: string | null; value: Buffer | null; headers: Record<string, string> }
+export interface ReadRecord {
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
 
 /**
  * Reads a topic from the beginning to the end offsets it has now (a throwaway group, read
@@ -10,7 +16,11 @@ export interface ReadRecord { partition: number; offset: string; key: string | n
  * transactions hold commit markers (and aborted records) that count in the offsets but are never
  * delivered, so counting records would wait forever.
  */
-export async function readAll(cfg: Config, topic: string, kafka: KafkaClient = createKafkaClient(cfg, 'it-read')): Promise<ReadRecord[]> {
+export async function readAll(
+  cfg: Config,
+  topic: string,
+  kafka: KafkaClient = createKafkaClient(cfg, 'it-read'),
+): Promise<ReadRecord[]> {
   const admin = kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topic);
@@ -24,20 +34,29 @@ export async function readAll(cfg: Config, topic: string, kafka: KafkaClient = c
   await consumer.subscribe({ topic, fromBeginning: true });
   await new Promise<void>((resolve, reject) => {
     consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-      if (e.payload.lastOffset !== null && BigInt(e.payload.lastOffset) + 1n >= target.get(e.payload.partition)!) pending.delete(e.payload.partition);
+      if (e.payload.lastOffset !== null && BigInt(e.payload.lastOffset) + 1n >= target.get(e.payload.partition)!)
+        pending.delete(e.payload.partition);
       if (!pending.size) resolve();
     });
-    consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        for (const m of batch.messages) {
-          if (BigInt(m.offset) >= target.get(batch.partition)!) continue;
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(m.headers ?? {})) if (v !== undefined) headers[k] = String(v);
-          out.push({ partition: batch.partition, offset: m.offset, key: m.key?.toString() ?? null, value: m.value, headers });
-        }
-      },
-    }).catch(reject);
+    consumer
+      .run({
+        autoCommit: false,
+        eachBatch: async ({ batch }) => {
+          for (const m of batch.messages) {
+            if (BigInt(m.offset) >= target.get(batch.partition)!) continue;
+            const headers: Record<string, string> = {};
+            for (const [k, v] of Object.entries(m.headers ?? {})) if (v !== undefined) headers[k] = String(v);
+            out.push({
+              partition: batch.partition,
+              offset: m.offset,
+              key: m.key?.toString() ?? null,
+              value: m.value,
+              headers,
+            });
+          }
+        },
+      })
+      .catch(reject);
   });
   await consumer.disconnect();
   return out;
@@ -49,5 +68,9 @@ export async function topicCount(kafka: KafkaClient, topic: string): Promise<num
   try {
     const offsets = await admin.fetchTopicOffsets(topic);
     return offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
-  } catch { return 0; } finally { await admin.disconnect(); }
+  } catch {
+    return 0;
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -19,5 +19,7 @@ if (!prefix || !groupId) {
 const def = prefixTopology(lakeTopology(JSON.parse(sinkJson ?? '{}')), prefix);
 const proc = await startRunnerProcess({ ...loadConfig(), httpPort: 0 }, [def], { groupId, commitIntervalMs: 200 });
 process.stdout.write(`ready ${proc.url}\n`);
-process.on('SIGTERM', () => { void proc.stop().then(() => process.exit(0)); });
+process.on('SIGTERM', () => {
+  void proc.stop().then(() => process.exit(0));
+});
 void proc.done.then((code) => process.exit(code));

@@ -10,10 +10,15 @@ import { metricsTopology } from '../../topologies/metrics.ts';
 
 const [name, prefix, groupId, maxInFlight, metricsIdleMs, partitions] = process.argv.slice(2);
 const cfg = { ...loadConfig(), httpPort: 0, ...(partitions ? { topicPartitions: Number(partitions) } : {}) };
-const def = name === 'metrics' && metricsIdleMs ? metricsTopology({ idleTimeoutMs: Number(metricsIdleMs) }) : TOPOLOGIES[name];
+const def =
+  name === 'metrics' && metricsIdleMs ? metricsTopology({ idleTimeoutMs: Number(metricsIdleMs) }) : TOPOLOGIES[name];
 const proc = await startRunnerProcess(cfg, [prefixTopology(def, prefix)], {
-  groupId, commitIntervalMs: 100, maxInFlightPerPartition: maxInFlight && maxInFlight !== '-' ? Number(maxInFlight) : undefined,
+  groupId,
+  commitIntervalMs: 100,
+  maxInFlightPerPartition: maxInFlight && maxInFlight !== '-' ? Number(maxInFlight) : undefined,
 });
 process.stdout.write(`ready ${proc.url}\n`);
-process.on('SIGTERM', () => { void proc.stop().then(() => process.exit(0)); });
+process.on('SIGTERM', () => {
+  void proc.stop().then(() => process.exit(0));
+});
 process.exit(await proc.done);

@@ -27,17 +27,27 @@ async function main(): Promise<void> {
   }
   const pauseBeforeCommitMs = Number(process.env.SLUICE_TEST_PAUSE_BEFORE_COMMIT_MS ?? 0);
   const commitIntervalMs = Number(process.env.SLUICE_TEST_COMMIT_INTERVAL_MS ?? 1000);
-  const def = prefixTopology(warehouseTopology({
-    schemaPrefix,
-    sink: {
-      lingerMs: 100,
-      pauseBeforeCommitMs,
-      onPauseBeforeCommit: (info) => { process.stdout.write(`${IN_TX_MARKER} ${JSON.stringify(info)}\n`); },
-    },
-  }), topicPrefix);
+  const def = prefixTopology(
+    warehouseTopology({
+      schemaPrefix,
+      sink: {
+        lingerMs: 100,
+        pauseBeforeCommitMs,
+        onPauseBeforeCommit: (info) => {
+          process.stdout.write(`${IN_TX_MARKER} ${JSON.stringify(info)}\n`);
+        },
+      },
+    }),
+    topicPrefix,
+  );
   const proc = await startRunnerProcess({ ...loadConfig(), httpPort: 0 }, [def], { groupId, commitIntervalMs });
   process.stdout.write(`${READY_MARKER} ${proc.url}\n`);
-  const stop = () => { void proc.stop().then(() => process.exit(0), () => process.exit(1)); };
+  const stop = () => {
+    void proc.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   process.exitCode = await proc.done;

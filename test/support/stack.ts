@@ -23,7 +23,11 @@ export function uniqueName(prefix: string): string {
 }
 
 /** Polls until `check` returns a truthy value; never a bare sleep in a test. */
-export async function eventually<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

@@ -21,5 +21,8 @@ test('every command the README lists exists in the CLI, and every CLI command is
 
 test('the README starts with the two commands for a fresh machine', () => {
   const block = /```sh\n([\s\S]*?)```/.exec(readme)?.[1].trim().split('\n') ?? [];
-  assert.deepEqual(block.map((l) => l.split('#')[0].trim()), ['npm ci && npx sluice demo', 'npm ci && npm test']);
+  assert.deepEqual(
+    block.map((l) => l.split('#')[0].trim()),
+    ['npm ci && npx sluice demo', 'npm ci && npm test'],
+  );
 });

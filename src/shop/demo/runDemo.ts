@@ -27,10 +27,26 @@ export interface DemoOptions {
 const log = createLogger('demo');
 
 const WATCHED_TOPICS = [
-  'oltp.customers', 'oltp.products', 'oltp.orders', 'oltp.order_items', 'web.clickstream',
-  'silver.customers', 'silver.products', 'silver.orders', 'silver.order_items', 'silver.clickstream',
-  'oltp.customers.dlq', 'oltp.orders.dlq', 'oltp.order_items.dlq', 'web.clickstream.dlq', 'metrics.late',
-  'metrics.revenue_per_minute', 'metrics.orders_per_minute', 'metrics.funnel_5m', 'metrics.active_sessions', 'metrics.dlq_per_minute',
+  'oltp.customers',
+  'oltp.products',
+  'oltp.orders',
+  'oltp.order_items',
+  'web.clickstream',
+  'silver.customers',
+  'silver.products',
+  'silver.orders',
+  'silver.order_items',
+  'silver.clickstream',
+  'oltp.customers.dlq',
+  'oltp.orders.dlq',
+  'oltp.order_items.dlq',
+  'web.clickstream.dlq',
+  'metrics.late',
+  'metrics.revenue_per_minute',
+  'metrics.orders_per_minute',
+  'metrics.funnel_5m',
+  'metrics.active_sessions',
+  'metrics.dlq_per_minute',
 ];
 
 async function topicCounts(cfg: Config): Promise<Record<string, number>> {
@@ -42,7 +58,10 @@ async function topicCounts(cfg: Config): Promise<Record<string, number>> {
     for (const t of WATCHED_TOPICS.filter((x) => existing.has(x))) {
       // The runner creates some of these topics while the demo counts: a fresh one answers
       // NOT_LEADER_FOR_PARTITION for a moment, which is no reason to fail the demo.
-      out[t] = (await retryKafka(() => admin.fetchTopicOffsets(t), `end offsets of ${t}`)).reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+      out[t] = (await retryKafka(() => admin.fetchTopicOffsets(t), `end offsets of ${t}`)).reduce(
+        (n, p) => n + Number(p.high) - Number(p.low),
+        0,
+      );
     }
     return out;
   } finally {
@@ -58,7 +77,9 @@ async function lakeCounts(cfg: Config): Promise<Record<string, number>> {
       let token: string | undefined;
       let n = 0;
       do {
-        const page = await s3.send(new ListObjectsV2Command({ Bucket: cfg.s3Bucket, Prefix: `${zone}/`, ContinuationToken: token }));
+        const page = await s3.send(
+          new ListObjectsV2Command({ Bucket: cfg.s3Bucket, Prefix: `${zone}/`, ContinuationToken: token }),
+        );
         n += page.KeyCount ?? 0;
         token = page.NextContinuationToken;
       } while (token);
@@ -77,7 +98,17 @@ async function warehouseCounts(cfg: Config): Promise<Record<string, number>> {
     const { rows } = await client.query(`select table_schema || '.' || table_name as t from information_schema.tables
       where table_schema in ('bronze', 'silver', 'gold') and table_type = 'BASE TABLE' order by 1`);
     const out: Record<string, number> = {};
-    for (const { t } of rows) out[t] = Number((await client.query(`select count(*) as n from ${t.split('.').map((p: string) => `"${p}"`).join('.')}`)).rows[0].n);
+    for (const { t } of rows)
+      out[t] = Number(
+        (
+          await client.query(
+            `select count(*) as n from ${t
+              .split('.')
+              .map((p: string) => `"${p}"`)
+              .join('.')}`,
+          )
+        ).rows[0].n,
+      );
     return out;
   } finally {
     await client.end();
@@ -99,14 +130,20 @@ async function oltpIsSeeded(cfg: Config): Promise<boolean> {
 export async function runDemo(cfg: Config, opts: DemoOptions, say: (line: string) => void): Promise<void> {
   if (!(await oltpIsSeeded(cfg))) {
     const seeded = await seedOltp(cfg, { customers: 2000, products: 200, orders: 5000, seed: 'demo', progress: false });
-    say(`seeded ${cfg.oltpDatabase}: ${seeded.customers} customers, ${seeded.products} products, ${seeded.orders} orders`);
+    say(
+      `seeded ${cfg.oltpDatabase}: ${seeded.customers} customers, ${seeded.products} products, ${seeded.orders} orders`,
+    );
   } else say(`${cfg.oltpDatabase} already seeded; reusing it`);
 
   // The clickstream topology checks each click's product against the oltp.products table, which
   // the runner reads to its end before consuming: the catalogue must be in Kafka before the
   // runner and the clicks start, or valid clicks are dead-lettered as unknown products.
   const first = await extractOnce(cfg, {});
-  say(`extracted ${cfg.oltpDatabase} into Kafka: ${Object.values(first.tables).map((t) => `${t.rows} ${t.table}`).join(', ')}`);
+  say(
+    `extracted ${cfg.oltpDatabase} into Kafka: ${Object.values(first.tables)
+      .map((t) => `${t.rows} ${t.table}`)
+      .join(', ')}`,
+  );
 
   const proc = await startRunnerProcess(cfg, Object.values(TOPOLOGIES), { commitIntervalMs: 1000 });
   const extract = startExtractSchedule(cfg, { intervalMs: opts.extractEveryMs, initialDelayMs: opts.extractEveryMs });
@@ -119,10 +156,14 @@ export async function runDemo(cfg: Config, opts: DemoOptions, say: (line: string
     say('');
     say(`dashboard      ${proc.url}/            (live feed ${proc.url.replace('http', 'ws')}/ws)`);
     say(`metrics        ${proc.url}/metrics     readiness ${proc.url}/readyz`);
-    say(`kafka          ${cfg.kafkaBrokers}  topics: oltp.* web.clickstream silver.* *.dlq metrics.* (sluice topics, sluice inspect TOPIC)`);
+    say(
+      `kafka          ${cfg.kafkaBrokers}  topics: oltp.* web.clickstream silver.* *.dlq metrics.* (sluice topics, sluice inspect TOPIC)`,
+    );
     say(`registry       ${cfg.registryUrl}`);
     say(`S3 lake        s3://${cfg.s3Bucket}/{raw,staging,quarantine}/  at ${cfg.s3Endpoint}`);
-    say(`warehouse      postgres://${cfg.pgUser}@${cfg.pgHost}:${cfg.pgPort}/${cfg.warehouseDatabase}  schemas bronze, silver, gold`);
+    say(
+      `warehouse      postgres://${cfg.pgUser}@${cfg.pgHost}:${cfg.pgPort}/${cfg.warehouseDatabase}  schemas bronze, silver, gold`,
+    );
     say(`topologies     ${proc.runners.map((r) => r.def.name).join(', ')}`);
     say(`running for ${opts.durationMs ? `${Math.round(opts.durationMs / 1000)}s` : 'ever'} (Ctrl-C stops cleanly)`);
     say('');
@@ -131,12 +172,31 @@ export async function runDemo(cfg: Config, opts: DemoOptions, say: (line: string
     process.once('SIGTERM', stopOn);
     timer = opts.durationMs ? setTimeout(stopOn, opts.durationMs) : undefined;
     ticker = setInterval(() => {
-      void topicCounts(cfg).then((c) => say(`… in ${c['web.clickstream'] ?? 0} clicks, ${(c['oltp.orders'] ?? 0) + (c['oltp.order_items'] ?? 0)} order rows │ silver ${c['silver.clickstream'] ?? 0} clicks, ${c['silver.orders'] ?? 0} orders │ dlq ${(c['web.clickstream.dlq'] ?? 0) + (c['oltp.orders.dlq'] ?? 0) + (c['oltp.customers.dlq'] ?? 0) + (c['oltp.order_items.dlq'] ?? 0)} │ metric updates ${(c['metrics.funnel_5m'] ?? 0) + (c['metrics.revenue_per_minute'] ?? 0)}`)).catch(() => {});
+      void topicCounts(cfg)
+        .then((c) =>
+          say(
+            `… in ${c['web.clickstream'] ?? 0} clicks, ${(c['oltp.orders'] ?? 0) + (c['oltp.order_items'] ?? 0)} order rows │ silver ${c['silver.clickstream'] ?? 0} clicks, ${c['silver.orders'] ?? 0} orders │ dlq ${(c['web.clickstream.dlq'] ?? 0) + (c['oltp.orders.dlq'] ?? 0) + (c['oltp.customers.dlq'] ?? 0) + (c['oltp.order_items.dlq'] ?? 0)} │ metric updates ${(c['metrics.funnel_5m'] ?? 0) + (c['metrics.revenue_per_minute'] ?? 0)}`,
+          ),
+        )
+        .catch(() => {});
     }, 10_000);
 
     const generators = Promise.allSettled([
-      generateClickstream(cfg, { rate: opts.clicksPerSecond, badRatio: opts.badRatio, seed: `demo-${Date.now()}`, signal: abort.signal, progress: false, print: false } as never),
-      runOltpActivity(cfg, { rate: opts.oltpChangesPerSecond, badRatio: opts.badRatio, seed: `demo-${Date.now()}`, signal: abort.signal, progress: false }),
+      generateClickstream(cfg, {
+        rate: opts.clicksPerSecond,
+        badRatio: opts.badRatio,
+        seed: `demo-${Date.now()}`,
+        signal: abort.signal,
+        progress: false,
+        print: false,
+      } as never),
+      runOltpActivity(cfg, {
+        rate: opts.oltpChangesPerSecond,
+        badRatio: opts.badRatio,
+        seed: `demo-${Date.now()}`,
+        signal: abort.signal,
+        progress: false,
+      }),
     ]);
     ended = await Promise.race([proc.done.then((code) => ({ code })), generators.then(() => ({ code: 0 }))]);
     clearTimeout(timer);
@@ -163,7 +223,9 @@ export async function runDemo(cfg: Config, opts: DemoOptions, say: (line: string
   say('== what went where');
   const counts = await topicCounts(cfg);
   for (const [t, n] of Object.entries(counts)) say(`  kafka ${t.padEnd(30)} ${n}`);
-  for (const [zone, n] of Object.entries(await lakeCounts(cfg).catch(() => ({})))) say(`  s3://${cfg.s3Bucket}/${zone}/`.padEnd(40) + ` ${n} objects`);
-  for (const [t, n] of Object.entries(await warehouseCounts(cfg).catch(() => ({})))) say(`  warehouse ${t.padEnd(26)} ${n} rows`);
+  for (const [zone, n] of Object.entries(await lakeCounts(cfg).catch(() => ({}))))
+    say(`  s3://${cfg.s3Bucket}/${zone}/`.padEnd(40) + ` ${n} objects`);
+  for (const [t, n] of Object.entries(await warehouseCounts(cfg).catch(() => ({}))))
+    say(`  warehouse ${t.padEnd(26)} ${n} rows`);
   if (ended.code !== 0) throw new Error(`the runner stopped with exit code ${ended.code}`);
 }

@@ -28,12 +28,27 @@ export const CLICKSTREAM_TOPIC = 'web.clickstream';
 
 /** Records that fail to decode (SERDE_* errors), then records that decode but break a rule. */
 export const CLICK_BAD_KINDS = [
-  'bad_magic', 'unknown_schema', 'truncated', 'trailing_bytes', 'too_large', 'hostile_length',
-  'null_session', 'price_out_of_range', 'future_event_time', 'unknown_product',
+  'bad_magic',
+  'unknown_schema',
+  'truncated',
+  'trailing_bytes',
+  'too_large',
+  'hostile_length',
+  'null_session',
+  'price_out_of_range',
+  'future_event_time',
+  'unknown_product',
 ] as const;
 export type ClickBadKind = (typeof CLICK_BAD_KINDS)[number];
 
-export const EVENT_TYPES = ['page_view', 'product_view', 'add_to_cart', 'remove_from_cart', 'checkout_started', 'purchase'] as const;
+export const EVENT_TYPES = [
+  'page_view',
+  'product_view',
+  'add_to_cart',
+  'remove_from_cart',
+  'checkout_started',
+  'purchase',
+] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 /** Kind of each produced message: valid ones are `normal`, `duplicate`, `out_of_order` or `late`. */
@@ -80,7 +95,11 @@ export interface ClickstreamCounts {
 
 export function emptyClickstreamCounts(): ClickstreamCounts {
   return {
-    total: 0, valid: 0, duplicates: 0, outOfOrder: 0, late: 0,
+    total: 0,
+    valid: 0,
+    duplicates: 0,
+    outOfOrder: 0,
+    late: 0,
     bad: Object.fromEntries(CLICK_BAD_KINDS.map((k) => [k, 0])) as Record<ClickBadKind, number>,
     eventTypes: Object.fromEntries(EVENT_TYPES.map((k) => [k, 0])) as Record<EventType, number>,
   };
@@ -89,15 +108,24 @@ export function emptyClickstreamCounts(): ClickstreamCounts {
 /** Adds one message of `kind` (and its event type, for valid non-duplicates) to the counts. */
 export function tally(c: ClickstreamCounts, { kind, eventType }: Pick<ClickMessage, 'kind' | 'eventType'>): void {
   c.total++;
-  if ((CLICK_BAD_KINDS as readonly string[]).includes(kind)) { c.bad[kind as ClickBadKind]++; return; }
+  if ((CLICK_BAD_KINDS as readonly string[]).includes(kind)) {
+    c.bad[kind as ClickBadKind]++;
+    return;
+  }
   c.valid++;
-  if (kind === 'duplicate') { c.duplicates++; return; }
+  if (kind === 'duplicate') {
+    c.duplicates++;
+    return;
+  }
   if (kind === 'out_of_order') c.outOfOrder++;
   else if (kind === 'late') c.late++;
   if (eventType) c.eventTypes[eventType]++;
 }
 
-export interface CatalogEntry { id: number; price: string }
+export interface CatalogEntry {
+  id: number;
+  price: string;
+}
 
 export interface ClickstreamEventOptions {
   /** Registered id of the click event schema (written into every well-framed record). */
@@ -146,13 +174,29 @@ const USER_AGENTS = [
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:127.0) Gecko/20100101 Firefox/127.0',
 ];
 const UA_SAMPLER = new WeightedSampler(USER_AGENTS, [30, 14, 24, 18, 4, 10]);
-const LANDING_PAGES = ['/', '/', '/', '/deals', '/new', '/category/electronics', '/category/clothing', '/category/home', '/category/books', '/search?q=gift', '/search?q=headphones', '/blog/summer-sale'];
+const LANDING_PAGES = [
+  '/',
+  '/',
+  '/',
+  '/deals',
+  '/new',
+  '/category/electronics',
+  '/category/clothing',
+  '/category/home',
+  '/category/books',
+  '/search?q=gift',
+  '/search?q=headphones',
+  '/blog/summer-sale',
+];
 
 /** Next step of the funnel after `stage`, or null when the visitor leaves. */
 const NEXT: Record<Stage, WeightedSampler<EventType | null>> = {
   landing: new WeightedSampler<EventType | null>(['page_view', 'product_view', null], [25, 55, 20]),
   browsing: new WeightedSampler<EventType | null>(['product_view', 'add_to_cart', 'page_view', null], [42, 24, 12, 22]),
-  cart: new WeightedSampler<EventType | null>(['product_view', 'add_to_cart', 'remove_from_cart', 'checkout_started', null], [28, 10, 10, 34, 18]),
+  cart: new WeightedSampler<EventType | null>(
+    ['product_view', 'add_to_cart', 'remove_from_cart', 'checkout_started', null],
+    [28, 10, 10, 34, 18],
+  ),
   checkout: new WeightedSampler<EventType | null>(['purchase', 'product_view', null], [64, 8, 28]),
   purchased: new WeightedSampler<EventType | null>([null], [1]),
 };
@@ -172,7 +216,10 @@ class EncodeOnlyDecimal extends DecimalType {
 let clickType: avro.Type | undefined;
 /** The click event type used for writing (the schema in `schemas/web.clickstream.avsc`). */
 function clickWriterType(): avro.Type {
-  clickType ??= avro.Type.forSchema(loadSchema(CLICKSTREAM_TOPIC), { wrapUnions: false, logicalTypes: { decimal: EncodeOnlyDecimal } });
+  clickType ??= avro.Type.forSchema(loadSchema(CLICKSTREAM_TOPIC), {
+    wrapUnions: false,
+    logicalTypes: { decimal: EncodeOnlyDecimal },
+  });
   return clickType;
 }
 
@@ -187,7 +234,11 @@ function randomBytes(rng: Rng, n: number): Buffer {
  * its kind; keys and values are byte-identical for the same options.
  */
 export function* clickstreamMessages(opts: ClickstreamEventOptions): Generator<ClickMessage> {
-  if (!opts.products.length) throw new SluiceError('CLI_USAGE', 'the clickstream needs a product catalogue; seed the OLTP database first (sluice generate oltp --customers N --products N --orders N)');
+  if (!opts.products.length)
+    throw new SluiceError(
+      'CLI_USAGE',
+      'the clickstream needs a product catalogue; seed the OLTP database first (sluice generate oltp --customers N --products N --orders N)',
+    );
   const type = clickWriterType();
   const rng = createRng(opts.seed ?? 42).fork('clickstream');
   const rate = opts.rate && Number.isFinite(opts.rate) && opts.rate > 0 ? opts.rate : 100;
@@ -200,7 +251,11 @@ export function* clickstreamMessages(opts: ClickstreamEventOptions): Generator<C
   const customers = opts.customerIds ?? [];
   // Valid events only show prices the rules accept; every catalogue id still counts as known.
   const inRange = opts.products.filter((p) => Number(p.price) >= PRICE_RANGE.min && Number(p.price) <= PRICE_RANGE.max);
-  if (!inRange.length) throw new SluiceError('CLI_USAGE', `no product in the catalogue has a price within ${PRICE_RANGE.min}..${PRICE_RANGE.max}`);
+  if (!inRange.length)
+    throw new SluiceError(
+      'CLI_USAGE',
+      `no product in the catalogue has a price within ${PRICE_RANGE.min}..${PRICE_RANGE.max}`,
+    );
   const products = rng.shuffled(inRange); // popularity order
   const popularity = new ZipfSampler(products.length, 1.07);
   const catalogIds = new Set(opts.products.map((p) => p.id));
@@ -216,16 +271,30 @@ export function* clickstreamMessages(opts: ClickstreamEventOptions): Generator<C
   function newSession(): Session {
     const id = rng.uuid();
     return {
-      id, key: Buffer.from(id, 'utf8'),
+      id,
+      key: Buffer.from(id, 'utf8'),
       customerId: customers.length && rng.chance(loggedInRatio) ? rng.pick(customers) : null,
-      userAgent: UA_SAMPLER.sample(rng), stage: 'landing', maxTime: undefined, lastProduct: undefined, cart: new Map(),
+      userAgent: UA_SAMPLER.sample(rng),
+      stage: 'landing',
+      maxTime: undefined,
+      lastProduct: undefined,
+      cart: new Map(),
     };
   }
 
   function baseEvent(s: Session | null, t: number, type: EventType): ClickEvent {
     return {
-      event_id: rng.uuid(), event_type: type, session_id: s?.id ?? null, customer_id: s?.customerId ?? null, event_time: t,
-      page_url: null, product_id: null, quantity: null, price: null, order_id: null, user_agent: s?.userAgent ?? UA_SAMPLER.sample(rng),
+      event_id: rng.uuid(),
+      event_type: type,
+      session_id: s?.id ?? null,
+      customer_id: s?.customerId ?? null,
+      event_time: t,
+      page_url: null,
+      product_id: null,
+      quantity: null,
+      price: null,
+      order_id: null,
+      user_agent: s?.userAgent ?? UA_SAMPLER.sample(rng),
     };
   }
 
@@ -257,7 +326,8 @@ export function* clickstreamMessages(opts: ClickstreamEventOptions): Generator<C
         const lines = [...s.cart.values()];
         const line = rng.pick(lines);
         const qty = rng.int(1, line.qty);
-        if (qty === line.qty) s.cart.delete(line.product.id); else line.qty -= qty;
+        if (qty === line.qty) s.cart.delete(line.product.id);
+        else line.qty -= qty;
         Object.assign(e, { product_id: line.product.id, quantity: qty, price: line.product.price, page_url: '/cart' });
         if (s.cart.size === 0) s.stage = 'browsing';
         break;
@@ -317,18 +387,26 @@ export function* clickstreamMessages(opts: ClickstreamEventOptions): Generator<C
         const over = rng.int(1, 4096);
         const base = encode({ ...e, user_agent: '' }).length;
         // The string's length varint grows by a few bytes with its size; the value ends up >= max + over.
-        e.user_agent = `${e.user_agent} `.repeat(Math.ceil((opts.maxMessageBytes - base + over) / ((e.user_agent?.length ?? 0) + 1))).slice(0, opts.maxMessageBytes - base + over);
+        e.user_agent = `${e.user_agent} `
+          .repeat(Math.ceil((opts.maxMessageBytes - base + over) / ((e.user_agent?.length ?? 0) + 1)))
+          .slice(0, opts.maxMessageBytes - base + over);
         return { key: s.key, value: encode(e), kind };
       }
       case 'hostile_length':
-        return { key: s.key, value: frame(opts.schemaId, Buffer.concat([HOSTILE_LENGTH_PREFIX, randomBytes(rng, rng.int(8, 40))])), kind };
+        return {
+          key: s.key,
+          value: frame(opts.schemaId, Buffer.concat([HOSTILE_LENGTH_PREFIX, randomBytes(rng, rng.int(8, 40))])),
+          kind,
+        };
       case 'null_session': {
         const n = { ...e, session_id: null };
         return { key: null, value: encode(n), kind };
       }
       case 'price_out_of_range': {
         const p = pickProduct();
-        const price = rng.chance(0.5) ? `-${rng.int(1, 999)}.${String(rng.int(0, 99)).padStart(2, '0')}` : `${rng.int(PRICE_RANGE.max + 1, 9_999_999)}.00`;
+        const price = rng.chance(0.5)
+          ? `-${rng.int(1, 999)}.${String(rng.int(0, 99)).padStart(2, '0')}`
+          : `${rng.int(PRICE_RANGE.max + 1, 9_999_999)}.00`;
         Object.assign(e, { event_type: 'add_to_cart', product_id: p.id, quantity: 1, price, page_url: `/p/${p.id}` });
         return { key: s.key, value: encode(e), kind };
       }
@@ -366,8 +444,13 @@ export function* clickstreamMessages(opts: ClickstreamEventOptions): Generator<C
       let kind: ClickMessageKind = 'normal';
       let t = Math.max(clock + rng.int(0, 250), s.maxTime ?? 0);
       if (s.maxTime !== undefined) {
-        if (rng.chance(outOfOrderRatio)) { kind = 'out_of_order'; t = s.maxTime - rng.int(OUT_OF_ORDER_MS[0], OUT_OF_ORDER_MS[1]); }
-        else if (rng.chance(lateRatio)) { kind = 'late'; t = s.maxTime - rng.int(LATE_MS[0], LATE_MS[1]); }
+        if (rng.chance(outOfOrderRatio)) {
+          kind = 'out_of_order';
+          t = s.maxTime - rng.int(OUT_OF_ORDER_MS[0], OUT_OF_ORDER_MS[1]);
+        } else if (rng.chance(lateRatio)) {
+          kind = 'late';
+          t = s.maxTime - rng.int(LATE_MS[0], LATE_MS[1]);
+        }
       }
       if (kind === 'normal') s.maxTime = t;
       const e = funnelEvent(s, t, type);
@@ -385,7 +468,10 @@ function clamp01(x: number): number {
 }
 
 /** The first `count` messages for the options, and their exact counts. Pure: no I/O. */
-export function buildClickstreamEvents(opts: ClickstreamEventOptions & { count: number }): { messages: ClickMessage[]; counts: ClickstreamCounts } {
+export function buildClickstreamEvents(opts: ClickstreamEventOptions & { count: number }): {
+  messages: ClickMessage[];
+  counts: ClickstreamCounts;
+} {
   const counts = emptyClickstreamCounts();
   const messages: ClickMessage[] = [];
   if (opts.count <= 0) return { messages, counts };
@@ -446,22 +532,35 @@ export function syntheticPrice(id: number): string {
   return `${Math.floor(Math.exp(r.float(Math.log(4), Math.log(500))))}.${r.pick(['99', '49', '95', '00'])}`;
 }
 
-async function loadCatalog(cfg: Config, opts: GenerateClickstreamOptions): Promise<{ products: CatalogEntry[]; customerIds: number[] }> {
-  let products: CatalogEntry[] | undefined = opts.productIds?.map((id) => ({ id, price: opts.productPrices?.get(id) ?? syntheticPrice(id) }));
+async function loadCatalog(
+  cfg: Config,
+  opts: GenerateClickstreamOptions,
+): Promise<{ products: CatalogEntry[]; customerIds: number[] }> {
+  let products: CatalogEntry[] | undefined = opts.productIds?.map((id) => ({
+    id,
+    price: opts.productPrices?.get(id) ?? syntheticPrice(id),
+  }));
   let customerIds = opts.customerIds ? [...opts.customerIds] : undefined;
   if (!products || !customerIds) {
     const client = await connectOltp(cfg, opts.database);
     try {
       if (!products) {
-        products = (await client.query('select product_id, price from products where active order by product_id')).rows
-          .map((r) => ({ id: Number(r.product_id), price: String(r.price) }));
+        products = (
+          await client.query('select product_id, price from products where active order by product_id')
+        ).rows.map((r) => ({ id: Number(r.product_id), price: String(r.price) }));
       }
       if (!customerIds) {
-        customerIds = (await client.query('select customer_id from customers order by customer_id')).rows.map((r) => Number(r.customer_id));
+        customerIds = (await client.query('select customer_id from customers order by customer_id')).rows.map((r) =>
+          Number(r.customer_id),
+        );
       }
     } catch (err) {
       if (err instanceof SluiceError) throw err;
-      throw new SluiceError('PG_QUERY_FAILED', `reading the product catalogue: ${(err as Error).message} (seed the OLTP database first: sluice generate oltp --customers N --products N --orders N)`, { cause: err });
+      throw new SluiceError(
+        'PG_QUERY_FAILED',
+        `reading the product catalogue: ${(err as Error).message} (seed the OLTP database first: sluice generate oltp --customers N --products N --orders N)`,
+        { cause: err },
+      );
     } finally {
       await client.end().catch(() => {});
     }
@@ -489,7 +588,11 @@ export async function generateClickstream(cfg: Config, opts: GenerateClickstream
     throw new SluiceError('CLI_USAGE', 'generate clickstream needs --count or --duration (or a signal to stop it)');
   }
   const { products, customerIds } = await loadCatalog(cfg, opts);
-  if (!products.length) throw new SluiceError('CLI_USAGE', 'no products in the OLTP catalogue: seed it first (sluice generate oltp --customers N --products N --orders N)');
+  if (!products.length)
+    throw new SluiceError(
+      'CLI_USAGE',
+      'no products in the OLTP catalogue: seed it first (sluice generate oltp --customers N --products N --orders N)',
+    );
 
   const registry = createRegistryClient(cfg);
   const schemaId = await registry.register(subjectFor(topic), loadSchema(CLICKSTREAM_TOPIC));
@@ -497,24 +600,39 @@ export async function generateClickstream(cfg: Config, opts: GenerateClickstream
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await ensureTopics(admin, [{ topic }], { partitions: cfg.topicPartitions, replicationFactor: cfg.topicReplication });
+    await ensureTopics(admin, [{ topic }], {
+      partitions: cfg.topicPartitions,
+      replicationFactor: cfg.topicReplication,
+    });
   } finally {
     await admin.disconnect();
   }
 
   const produced = emptyClickstreamCounts();
   const source = clickstreamMessages({
-    schemaId, products, customerIds, seed, baseTime, rate: Number.isFinite(opts.rate) && opts.rate > 0 ? opts.rate : undefined,
-    badRatio: opts.badRatio, duplicateRatio: opts.duplicateRatio, outOfOrderRatio: opts.outOfOrderRatio, lateRatio: opts.lateRatio,
-    loggedInRatio: opts.loggedInRatio, maxMessageBytes: cfg.maxMessageBytes,
+    schemaId,
+    products,
+    customerIds,
+    seed,
+    baseTime,
+    rate: Number.isFinite(opts.rate) && opts.rate > 0 ? opts.rate : undefined,
+    badRatio: opts.badRatio,
+    duplicateRatio: opts.duplicateRatio,
+    outOfOrderRatio: opts.outOfOrderRatio,
+    lateRatio: opts.lateRatio,
+    loggedInRatio: opts.loggedInRatio,
+    maxMessageBytes: cfg.maxMessageBytes,
   });
 
   const producer = kafka.producer();
   await producer.connect();
-  const progress = startProgress((ms) => {
-    const bad = CLICK_BAD_KINDS.reduce((s, k) => s + produced.bad[k], 0);
-    return `clickstream → ${topic}: ${produced.total.toLocaleString('en')} events (${formatRate(produced.total, ms)}) · dup ${produced.duplicates} · late ${produced.late} · bad ${bad}`;
-  }, { enabled: opts.progress });
+  const progress = startProgress(
+    (ms) => {
+      const bad = CLICK_BAD_KINDS.reduce((s, k) => s + produced.bad[k], 0);
+      return `clickstream → ${topic}: ${produced.total.toLocaleString('en')} events (${formatRate(produced.total, ms)}) · dup ${produced.duplicates} · late ${produced.late} · bad ${bad}`;
+    },
+    { enabled: opts.progress },
+  );
 
   const batchSize = Math.max(1, opts.batchSize ?? 500);
   const maxBatchBytes = Math.max(4 << 20, cfg.maxMessageBytes * 2);
@@ -530,7 +648,9 @@ export async function generateClickstream(cfg: Config, opts: GenerateClickstream
     if (!batch.length) return;
     const messages = batch;
     const meta = batchMeta;
-    batch = []; batchMeta = []; batchBytes = 0;
+    batch = [];
+    batchMeta = [];
+    batchBytes = 0;
     try {
       await producer.send({ topic, messages, acks: -1, timeout: 30_000 });
     } catch (err) {
@@ -568,7 +688,12 @@ export async function generateClickstream(cfg: Config, opts: GenerateClickstream
 
   const elapsedMs = Math.round(performance.now() - t0);
   const result: ClickstreamResult = {
-    ...produced, topic, schemaId, seed, baseTime, elapsedMs,
+    ...produced,
+    topic,
+    schemaId,
+    seed,
+    baseTime,
+    elapsedMs,
     eventsPerSecond: Math.round((produced.total * 1000) / Math.max(1, elapsedMs)),
     aborted: Boolean(opts.signal?.aborted),
   };

@@ -6,7 +6,16 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { Config } from '../../config/config.ts';
 import { SluiceError } from '../../core/errors.ts';
 import { createLogger } from '../../core/log.ts';
-import { applyOltpDdl, connectOltp, OLTP_FOREIGN_KEYS, SECONDARY_INDEXES, ORDER_STATUSES, resetOltp, type OltpTarget, type OrderStatus } from '../oltp/oltpDdl.ts';
+import {
+  applyOltpDdl,
+  connectOltp,
+  OLTP_FOREIGN_KEYS,
+  SECONDARY_INDEXES,
+  ORDER_STATUSES,
+  resetOltp,
+  type OltpTarget,
+  type OrderStatus,
+} from '../oltp/oltpDdl.ts';
 import { createRng, DailyRhythmSampler, WeightedSampler, ZipfSampler, type Rng, type Seed } from './random.ts';
 import { formatRate, sleep, startProgress, TokenBucket } from './pacing.ts';
 
@@ -23,38 +32,211 @@ const HOUR_MS = 3_600_000;
 // ---------------------------------------------------------------------------------------------
 // Reference data: what a European web shop's catalogue and customer base look like.
 
-interface CategorySpec { name: string; weight: number; minPrice: number; maxPrice: number; nouns: readonly string[] }
+interface CategorySpec {
+  name: string;
+  weight: number;
+  minPrice: number;
+  maxPrice: number;
+  nouns: readonly string[];
+}
 
 export const CATEGORIES: readonly CategorySpec[] = [
-  { name: 'electronics', weight: 12, minPrice: 19, maxPrice: 1499, nouns: ['Headphones', 'Speaker', 'Smartwatch', 'Camera', 'Charger', 'Earbuds', 'Monitor', 'Power Bank'] },
-  { name: 'computers', weight: 6, minPrice: 199, maxPrice: 2999, nouns: ['Laptop', 'Desktop', 'Tablet', 'Keyboard', 'Graphics Card', 'SSD'] },
-  { name: 'books', weight: 14, minPrice: 4, maxPrice: 60, nouns: ['Novel', 'Cookbook', 'Travel Guide', 'Biography', 'Comic', 'Atlas'] },
-  { name: 'clothing', weight: 14, minPrice: 9, maxPrice: 180, nouns: ['T-Shirt', 'Jacket', 'Jeans', 'Hoodie', 'Dress', 'Scarf', 'Sweater'] },
-  { name: 'shoes', weight: 6, minPrice: 25, maxPrice: 220, nouns: ['Sneakers', 'Boots', 'Sandals', 'Loafers', 'Running Shoes'] },
-  { name: 'home', weight: 10, minPrice: 8, maxPrice: 400, nouns: ['Lamp', 'Rug', 'Cushion', 'Mirror', 'Shelf', 'Blanket'] },
-  { name: 'kitchen', weight: 8, minPrice: 6, maxPrice: 350, nouns: ['Pan', 'Knife Set', 'Kettle', 'Blender', 'Mug', 'Cutting Board'] },
-  { name: 'toys', weight: 7, minPrice: 5, maxPrice: 120, nouns: ['Puzzle', 'Building Set', 'Plush Bear', 'Board Game', 'Kite'] },
-  { name: 'beauty', weight: 7, minPrice: 3, maxPrice: 90, nouns: ['Shampoo', 'Face Cream', 'Perfume', 'Lipstick', 'Soap'] },
-  { name: 'sports', weight: 7, minPrice: 10, maxPrice: 600, nouns: ['Yoga Mat', 'Dumbbell', 'Tennis Racket', 'Bike Helmet', 'Backpack'] },
-  { name: 'garden', weight: 4, minPrice: 5, maxPrice: 300, nouns: ['Hose', 'Planter', 'Shears', 'Seeds', 'Bird Feeder'] },
-  { name: 'grocery', weight: 5, minPrice: 1, maxPrice: 40, nouns: ['Coffee', 'Tea', 'Olive Oil', 'Chocolate', 'Pasta', 'Honey'] },
+  {
+    name: 'electronics',
+    weight: 12,
+    minPrice: 19,
+    maxPrice: 1499,
+    nouns: ['Headphones', 'Speaker', 'Smartwatch', 'Camera', 'Charger', 'Earbuds', 'Monitor', 'Power Bank'],
+  },
+  {
+    name: 'computers',
+    weight: 6,
+    minPrice: 199,
+    maxPrice: 2999,
+    nouns: ['Laptop', 'Desktop', 'Tablet', 'Keyboard', 'Graphics Card', 'SSD'],
+  },
+  {
+    name: 'books',
+    weight: 14,
+    minPrice: 4,
+    maxPrice: 60,
+    nouns: ['Novel', 'Cookbook', 'Travel Guide', 'Biography', 'Comic', 'Atlas'],
+  },
+  {
+    name: 'clothing',
+    weight: 14,
+    minPrice: 9,
+    maxPrice: 180,
+    nouns: ['T-Shirt', 'Jacket', 'Jeans', 'Hoodie', 'Dress', 'Scarf', 'Sweater'],
+  },
+  {
+    name: 'shoes',
+    weight: 6,
+    minPrice: 25,
+    maxPrice: 220,
+    nouns: ['Sneakers', 'Boots', 'Sandals', 'Loafers', 'Running Shoes'],
+  },
+  {
+    name: 'home',
+    weight: 10,
+    minPrice: 8,
+    maxPrice: 400,
+    nouns: ['Lamp', 'Rug', 'Cushion', 'Mirror', 'Shelf', 'Blanket'],
+  },
+  {
+    name: 'kitchen',
+    weight: 8,
+    minPrice: 6,
+    maxPrice: 350,
+    nouns: ['Pan', 'Knife Set', 'Kettle', 'Blender', 'Mug', 'Cutting Board'],
+  },
+  {
+    name: 'toys',
+    weight: 7,
+    minPrice: 5,
+    maxPrice: 120,
+    nouns: ['Puzzle', 'Building Set', 'Plush Bear', 'Board Game', 'Kite'],
+  },
+  {
+    name: 'beauty',
+    weight: 7,
+    minPrice: 3,
+    maxPrice: 90,
+    nouns: ['Shampoo', 'Face Cream', 'Perfume', 'Lipstick', 'Soap'],
+  },
+  {
+    name: 'sports',
+    weight: 7,
+    minPrice: 10,
+    maxPrice: 600,
+    nouns: ['Yoga Mat', 'Dumbbell', 'Tennis Racket', 'Bike Helmet', 'Backpack'],
+  },
+  {
+    name: 'garden',
+    weight: 4,
+    minPrice: 5,
+    maxPrice: 300,
+    nouns: ['Hose', 'Planter', 'Shears', 'Seeds', 'Bird Feeder'],
+  },
+  {
+    name: 'grocery',
+    weight: 5,
+    minPrice: 1,
+    maxPrice: 40,
+    nouns: ['Coffee', 'Tea', 'Olive Oil', 'Chocolate', 'Pasta', 'Honey'],
+  },
 ];
 
-const ADJECTIVES = ['Classic', 'Premium', 'Eco', 'Compact', 'Deluxe', 'Ultra', 'Smart', 'Vintage', 'Essential', 'Pro', 'Mini', 'Organic', 'Nordic', "Chef's", 'Urban', 'Soft'];
+const ADJECTIVES = [
+  'Classic',
+  'Premium',
+  'Eco',
+  'Compact',
+  'Deluxe',
+  'Ultra',
+  'Smart',
+  'Vintage',
+  'Essential',
+  'Pro',
+  'Mini',
+  'Organic',
+  'Nordic',
+  "Chef's",
+  'Urban',
+  'Soft',
+];
 const COLORS = ['Black', 'White', 'Blue', 'Red', 'Green', 'Grey', 'Oak', 'Sand', 'Navy', 'Olive'];
 
 const COUNTRIES: readonly { code: string; weight: number; currency: string }[] = [
-  { code: 'DE', weight: 20, currency: 'EUR' }, { code: 'FR', weight: 14, currency: 'EUR' },
-  { code: 'GB', weight: 12, currency: 'GBP' }, { code: 'US', weight: 16, currency: 'USD' },
-  { code: 'NL', weight: 6, currency: 'EUR' }, { code: 'ES', weight: 8, currency: 'EUR' },
-  { code: 'IT', weight: 8, currency: 'EUR' }, { code: 'PL', weight: 5, currency: 'PLN' },
-  { code: 'SE', weight: 4, currency: 'SEK' }, { code: 'BE', weight: 3, currency: 'EUR' },
-  { code: 'AT', weight: 2, currency: 'EUR' }, { code: 'IE', weight: 2, currency: 'EUR' },
+  { code: 'DE', weight: 20, currency: 'EUR' },
+  { code: 'FR', weight: 14, currency: 'EUR' },
+  { code: 'GB', weight: 12, currency: 'GBP' },
+  { code: 'US', weight: 16, currency: 'USD' },
+  { code: 'NL', weight: 6, currency: 'EUR' },
+  { code: 'ES', weight: 8, currency: 'EUR' },
+  { code: 'IT', weight: 8, currency: 'EUR' },
+  { code: 'PL', weight: 5, currency: 'PLN' },
+  { code: 'SE', weight: 4, currency: 'SEK' },
+  { code: 'BE', weight: 3, currency: 'EUR' },
+  { code: 'AT', weight: 2, currency: 'EUR' },
+  { code: 'IE', weight: 2, currency: 'EUR' },
 ];
 const CURRENCY_BY_COUNTRY = new Map(COUNTRIES.map((c) => [c.code, c.currency]));
 
-const FIRST_NAMES = ['Anna', 'Ben', 'Clara', 'David', 'Emma', 'Felix', 'Greta', 'Hugo', 'Ines', 'Jonas', 'Karla', 'Lukas', 'Mia', 'Noah', 'Olivia', 'Paul', 'Quentin', 'Rosa', 'Sofia', 'Tom', 'Ursula', 'Victor', 'Wanda', 'Xavier', 'Yara', 'Zoe', 'Liam', 'Chloé', 'Mateo', 'Léa', 'Oskar', 'Maja', 'Giulia', 'Lars', 'Siobhan', 'Zofia', 'José', 'Amélie', 'Björn', 'Nora'];
-const LAST_NAMES = ['Müller', 'Schmidt', 'Martin', 'Bernard', 'Smith', 'Jones', 'Garcia', 'Rossi', 'Bianchi', 'Nowak', 'Kowalski', 'Jansen', 'de Vries', 'Andersson', 'Johansson', "O'Brien", 'Murphy', 'Dubois', 'Lefebvre', 'Fernández', 'López', 'Wagner', 'Becker', 'Hoffmann', 'Peeters', 'Gruber', 'Taylor', 'Brown', 'Wilson', 'Novak'];
+const FIRST_NAMES = [
+  'Anna',
+  'Ben',
+  'Clara',
+  'David',
+  'Emma',
+  'Felix',
+  'Greta',
+  'Hugo',
+  'Ines',
+  'Jonas',
+  'Karla',
+  'Lukas',
+  'Mia',
+  'Noah',
+  'Olivia',
+  'Paul',
+  'Quentin',
+  'Rosa',
+  'Sofia',
+  'Tom',
+  'Ursula',
+  'Victor',
+  'Wanda',
+  'Xavier',
+  'Yara',
+  'Zoe',
+  'Liam',
+  'Chloé',
+  'Mateo',
+  'Léa',
+  'Oskar',
+  'Maja',
+  'Giulia',
+  'Lars',
+  'Siobhan',
+  'Zofia',
+  'José',
+  'Amélie',
+  'Björn',
+  'Nora',
+];
+const LAST_NAMES = [
+  'Müller',
+  'Schmidt',
+  'Martin',
+  'Bernard',
+  'Smith',
+  'Jones',
+  'Garcia',
+  'Rossi',
+  'Bianchi',
+  'Nowak',
+  'Kowalski',
+  'Jansen',
+  'de Vries',
+  'Andersson',
+  'Johansson',
+  "O'Brien",
+  'Murphy',
+  'Dubois',
+  'Lefebvre',
+  'Fernández',
+  'López',
+  'Wagner',
+  'Becker',
+  'Hoffmann',
+  'Peeters',
+  'Gruber',
+  'Taylor',
+  'Brown',
+  'Wilson',
+  'Novak',
+];
 const EMAIL_DOMAINS = ['example.com', 'mail.example.org', 'shopper.example.net', 'example.de', 'example.fr'];
 
 /** Status strings a buggy legacy writer produced; none is in ORDER_STATUSES. */
@@ -95,7 +277,14 @@ export function decimalToCents(text: string): number {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Streams rows into `table` through COPY FROM STDIN, in ~1 MiB text chunks. */
-async function copyRows(client: pg.Client, table: string, columns: readonly string[], rows: Iterable<string>, onRows?: (n: number) => void, signal?: AbortSignal): Promise<number> {
+async function copyRows(
+  client: pg.Client,
+  table: string,
+  columns: readonly string[],
+  rows: Iterable<string>,
+  onRows?: (n: number) => void,
+  signal?: AbortSignal,
+): Promise<number> {
   const CHUNK = 1 << 20;
   let count = 0;
   function* chunks(): Generator<string> {
@@ -113,7 +302,10 @@ async function copyRows(client: pg.Client, table: string, columns: readonly stri
         inChunk = 0;
       }
     }
-    if (buf) { yield buf; onRows?.(inChunk); }
+    if (buf) {
+      yield buf;
+      onRows?.(inChunk);
+    }
   }
   const stream = client.query(copyFrom(`copy ${table} (${columns.join(', ')}) from stdin with (format text)`));
   try {
@@ -156,8 +348,14 @@ export interface SeedResult {
   rowsPerSecond: number;
 }
 
-interface CatalogProduct { id: number; cents: number }
-interface Customer { id: number; currency: string }
+interface CatalogProduct {
+  id: number;
+  cents: number;
+}
+interface Customer {
+  id: number;
+  currency: string;
+}
 
 /** Price in cents: log-uniform inside the category's band, with shop-style endings (.99, .49, .95, .00). */
 function priceCents(rng: Rng, cat: CategorySpec): number {
@@ -172,7 +370,11 @@ function customerName(rng: Rng): { first: string; last: string } {
 }
 
 function emailFor(first: string, last: string, tag: string | number, domain: string): string {
-  const clean = (s: string) => s.normalize('NFD').replace(/[^A-Za-z]/g, '').toLowerCase();
+  const clean = (s: string) =>
+    s
+      .normalize('NFD')
+      .replace(/[^A-Za-z]/g, '')
+      .toLowerCase();
   return `${clean(first)}.${clean(last)}${tag}@${domain}`;
 }
 
@@ -192,8 +394,14 @@ export function lifecycleStatus(rng: Rng, ageMs: number): OrderStatus {
 
 const ITEM_COUNTS = new WeightedSampler([1, 2, 3, 4, 5, 6], [45, 25, 14, 8, 5, 3]);
 const QUANTITIES = new WeightedSampler([1, 2, 3, 4], [75, 17, 6, 2]);
-const COUNTRY_SAMPLER = new WeightedSampler(COUNTRIES.map((c) => c.code), COUNTRIES.map((c) => c.weight));
-const CATEGORY_SAMPLER = new WeightedSampler(CATEGORIES, CATEGORIES.map((c) => c.weight));
+const COUNTRY_SAMPLER = new WeightedSampler(
+  COUNTRIES.map((c) => c.code),
+  COUNTRIES.map((c) => c.weight),
+);
+const CATEGORY_SAMPLER = new WeightedSampler(
+  CATEGORIES,
+  CATEGORIES.map((c) => c.weight),
+);
 
 async function nextId(client: pg.Client, table: string, pk: string): Promise<number> {
   const { rows } = await client.query(`select coalesce(max(${pk}), 0)::bigint as m from ${table}`);
@@ -201,7 +409,9 @@ async function nextId(client: pg.Client, table: string, pk: string): Promise<num
 }
 
 async function syncIdentity(client: pg.Client, table: string, pk: string): Promise<void> {
-  await client.query(`select setval(pg_get_serial_sequence('${table}', '${pk}'), greatest((select coalesce(max(${pk}), 0) from ${table}), 1), (select count(*) > 0 from ${table}))`);
+  await client.query(
+    `select setval(pg_get_serial_sequence('${table}', '${pk}'), greatest((select coalesce(max(${pk}), 0) from ${table}), 1), (select count(*) > 0 from ${table}))`,
+  );
 }
 
 /**
@@ -217,11 +427,25 @@ export async function seedOltp(cfg: Config, opts: SeedOptions): Promise<SeedResu
   const days = opts.days ?? 30;
   const client = await connectOltp(cfg, opts.database);
   let copied = 0;
-  const progress = startProgress((ms) => `seeding oltp: ${copied.toLocaleString('en')} rows (${formatRate(copied, ms)})`, { enabled: opts.progress });
-  const onRows = (n: number) => { copied += n; };
-  const result: SeedResult = { customers: 0, products: 0, orders: 0, orderItems: 0, rows: 0, elapsedMs: 0, rowsPerSecond: 0 };
+  const progress = startProgress(
+    (ms) => `seeding oltp: ${copied.toLocaleString('en')} rows (${formatRate(copied, ms)})`,
+    { enabled: opts.progress },
+  );
+  const onRows = (n: number) => {
+    copied += n;
+  };
+  const result: SeedResult = {
+    customers: 0,
+    products: 0,
+    orders: 0,
+    orderItems: 0,
+    rows: 0,
+    elapsedMs: 0,
+    rowsPerSecond: 0,
+  };
   try {
-    if (opts.reset) await resetOltp(client); else await applyOltpDdl(client);
+    if (opts.reset) await resetOltp(client);
+    else await applyOltpDdl(client);
     await client.query('begin');
     // One seeder at a time per database; a concurrent activity run only touches rows it reads.
     await client.query(`select pg_advisory_xact_lock(hashtext('sluice.oltp.seed'))`);
@@ -239,7 +463,14 @@ export async function seedOltp(cfg: Config, opts: SeedOptions): Promise<SeedResu
           yield `${id}\t${copyField(emailFor(fn, ln, id, r.pick(EMAIL_DOMAINS)))}\t${copyField(`${fn} ${ln}`)}\t${country}\t${iso(created)}\n`;
         }
       }
-      result.customers = await copyRows(client, 'customers', ['customer_id', 'email', 'full_name', 'country', 'created_at'], lines(), onRows, opts.signal);
+      result.customers = await copyRows(
+        client,
+        'customers',
+        ['customer_id', 'email', 'full_name', 'country', 'created_at'],
+        lines(),
+        onRows,
+        opts.signal,
+      );
       await syncIdentity(client, 'customers', 'customer_id');
     }
     if (opts.signal?.aborted) throw abortError();
@@ -258,19 +489,31 @@ export async function seedOltp(cfg: Config, opts: SeedOptions): Promise<SeedResu
           yield `${id}\t${sku}\t${copyField(name)}\t${cat.name}\t${centsToDecimal(priceCents(r, cat))}\t${r.chance(0.96) ? 't' : 'f'}\t${iso(created)}\n`;
         }
       }
-      result.products = await copyRows(client, 'products', ['product_id', 'sku', 'name', 'category', 'price', 'active', 'created_at'], lines(), onRows, opts.signal);
+      result.products = await copyRows(
+        client,
+        'products',
+        ['product_id', 'sku', 'name', 'category', 'price', 'active', 'created_at'],
+        lines(),
+        onRows,
+        opts.signal,
+      );
       await syncIdentity(client, 'products', 'product_id');
     }
     if (opts.signal?.aborted) throw abortError();
 
     // Orders and their items.
     if (opts.orders > 0) {
-      const customers: Customer[] = (await client.query('select customer_id, country from customers order by customer_id')).rows
-        .map((row) => ({ id: Number(row.customer_id), currency: CURRENCY_BY_COUNTRY.get(row.country) ?? 'EUR' }));
-      const catalog: CatalogProduct[] = (await client.query('select product_id, price from products where active order by product_id')).rows
-        .map((row) => ({ id: Number(row.product_id), cents: decimalToCents(row.price) }));
+      const customers: Customer[] = (
+        await client.query('select customer_id, country from customers order by customer_id')
+      ).rows.map((row) => ({ id: Number(row.customer_id), currency: CURRENCY_BY_COUNTRY.get(row.country) ?? 'EUR' }));
+      const catalog: CatalogProduct[] = (
+        await client.query('select product_id, price from products where active order by product_id')
+      ).rows.map((row) => ({ id: Number(row.product_id), cents: decimalToCents(row.price) }));
       if (!customers.length || !catalog.length) {
-        throw new SluiceError('CLI_USAGE', `cannot seed orders: the database has ${customers.length} customers and ${catalog.length} active products; seed some with --customers and --products`);
+        throw new SluiceError(
+          'CLI_USAGE',
+          `cannot seed orders: the database has ${customers.length} customers and ${catalog.length} active products; seed some with --customers and --products`,
+        );
       }
       const firstOrder = await nextId(client, 'orders', 'order_id');
       const firstItem = await nextId(client, 'order_items', 'order_item_id');
@@ -302,23 +545,51 @@ export async function seedOltp(cfg: Config, opts: SeedOptions): Promise<SeedResu
             items.push(`${itemId++}\t${orderId}\t${p.id}\t${qty}\t${centsToDecimal(p.cents)}\n`);
           }
           const status = lifecycleStatus(r, baseTime - orderedAt);
-          yield { line: withLine ? `${orderId}\t${customer.id}\t${status}\t${centsToDecimal(total)}\t${customer.currency}\t${iso(orderedAt)}\n` : '', items };
+          yield {
+            line: withLine
+              ? `${orderId}\t${customer.id}\t${status}\t${centsToDecimal(total)}\t${customer.currency}\t${iso(orderedAt)}\n`
+              : '',
+            items,
+          };
         }
       }
-      function* orderLines(): Generator<string> { for (const o of orderStream(true)) yield o.line; }
-      function* itemLines(): Generator<string> { for (const o of orderStream(false)) yield* o.items; }
+      function* orderLines(): Generator<string> {
+        for (const o of orderStream(true)) yield o.line;
+      }
+      function* itemLines(): Generator<string> {
+        for (const o of orderStream(false)) yield* o.items;
+      }
       // Checking two foreign keys row by row costs far more than the load itself: drop them inside
       // the transaction and re-add them after, which validates every row in one join (a failure
       // rolls everything back, the constraints included).
-      for (const fk of OLTP_FOREIGN_KEYS) await client.query(`alter table ${fk.table} drop constraint if exists ${fk.name}`);
+      for (const fk of OLTP_FOREIGN_KEYS)
+        await client.query(`alter table ${fk.table} drop constraint if exists ${fk.name}`);
       // Into empty tables, building the secondary indexes once after the load beats maintaining them row by row.
-      const rebuild = firstOrder === 1 && firstItem === 1 ? SECONDARY_INDEXES.filter((ix) => ix.table === 'orders' || ix.table === 'order_items') : [];
+      const rebuild =
+        firstOrder === 1 && firstItem === 1
+          ? SECONDARY_INDEXES.filter((ix) => ix.table === 'orders' || ix.table === 'order_items')
+          : [];
       for (const ix of rebuild) await client.query(`drop index if exists ${ix.name}`);
-      result.orders = await copyRows(client, 'orders', ['order_id', 'customer_id', 'status', 'total_amount', 'currency', 'ordered_at'], orderLines(), onRows, opts.signal);
+      result.orders = await copyRows(
+        client,
+        'orders',
+        ['order_id', 'customer_id', 'status', 'total_amount', 'currency', 'ordered_at'],
+        orderLines(),
+        onRows,
+        opts.signal,
+      );
       if (opts.signal?.aborted) throw abortError();
-      result.orderItems = await copyRows(client, 'order_items', ['order_item_id', 'order_id', 'product_id', 'quantity', 'unit_price'], itemLines(), onRows, opts.signal);
+      result.orderItems = await copyRows(
+        client,
+        'order_items',
+        ['order_item_id', 'order_id', 'product_id', 'quantity', 'unit_price'],
+        itemLines(),
+        onRows,
+        opts.signal,
+      );
       for (const ix of rebuild) await client.query(ix.create);
-      for (const fk of OLTP_FOREIGN_KEYS) await client.query(`alter table ${fk.table} add constraint ${fk.name} ${fk.definition}`);
+      for (const fk of OLTP_FOREIGN_KEYS)
+        await client.query(`alter table ${fk.table} add constraint ${fk.name} ${fk.definition}`);
       await syncIdentity(client, 'orders', 'order_id');
       await syncIdentity(client, 'order_items', 'order_item_id');
     }
@@ -341,7 +612,9 @@ export async function seedOltp(cfg: Config, opts: SeedOptions): Promise<SeedResu
 
 /** Thrown by seedOltp when its signal aborts: the transaction was rolled back, nothing was written. */
 export function abortError(): SluiceError {
-  return new SluiceError('CLI_USAGE', 'seeding interrupted; the transaction was rolled back and nothing was written', { details: { aborted: true } });
+  return new SluiceError('CLI_USAGE', 'seeding interrupted; the transaction was rolled back and nothing was written', {
+    details: { aborted: true },
+  });
 }
 
 export function isSeedAborted(err: unknown): boolean {
@@ -401,7 +674,14 @@ export interface ActivityCounts {
 export function emptyActivityCounts(): ActivityCounts {
   return {
     total: 0,
-    changes: { new_orders: 0, order_items: 0, status_transitions: 0, new_customers: 0, customer_updates: 0, price_updates: 0 },
+    changes: {
+      new_orders: 0,
+      order_items: 0,
+      status_transitions: 0,
+      new_customers: 0,
+      customer_updates: 0,
+      price_updates: 0,
+    },
     bad: { negative_total: 0, unknown_status: 0, null_email: 0, unknown_customer: 0 },
     skipped: 0,
     elapsedMs: 0,
@@ -411,7 +691,10 @@ export function emptyActivityCounts(): ActivityCounts {
 
 type GoodKind = 'new_order' | 'status_transition' | 'new_customer' | 'customer_update' | 'price_update';
 type BadKind = keyof ActivityCounts['bad'];
-const GOOD_KINDS = new WeightedSampler<GoodKind>(['new_order', 'status_transition', 'new_customer', 'customer_update', 'price_update'], [34, 36, 8, 12, 10]);
+const GOOD_KINDS = new WeightedSampler<GoodKind>(
+  ['new_order', 'status_transition', 'new_customer', 'customer_update', 'price_update'],
+  [34, 36, 8, 12, 10],
+);
 const BAD_KINDS: readonly BadKind[] = ['negative_total', 'unknown_status', 'null_email', 'unknown_customer'];
 
 const NEXT_STATUS: Record<string, WeightedSampler<OrderStatus>> = {
@@ -440,43 +723,68 @@ export async function runOltpActivity(cfg: Config, opts: ActivityOptions): Promi
   const badRatio = Math.min(1, Math.max(0, opts.badRatio ?? 0));
   const counts = emptyActivityCounts();
   const client = await connectOltp(cfg, opts.database);
-  const progress = startProgress((ms) => {
-    const c = counts.changes;
-    const bad = Object.values(counts.bad).reduce((a, b) => a + b, 0);
-    return `oltp activity: ${counts.total.toLocaleString('en')} changes (${formatRate(counts.total, ms)}) · orders ${c.new_orders} · transitions ${c.status_transitions} · customers +${c.new_customers}/~${c.customer_updates} · prices ${c.price_updates} · bad ${bad}`;
-  }, { enabled: opts.progress });
+  const progress = startProgress(
+    (ms) => {
+      const c = counts.changes;
+      const bad = Object.values(counts.bad).reduce((a, b) => a + b, 0);
+      return `oltp activity: ${counts.total.toLocaleString('en')} changes (${formatRate(counts.total, ms)}) · orders ${c.new_orders} · transitions ${c.status_transitions} · customers +${c.new_customers}/~${c.customer_updates} · prices ${c.price_updates} · bad ${bad}`;
+    },
+    { enabled: opts.progress },
+  );
 
   try {
     await applyOltpDdl(client);
     // Working sets, loaded once: ids are all we need to pick rows to change.
-    const customers: Customer[] = (await client.query('select customer_id, country from customers where email is not null order by customer_id')).rows
-      .map((row) => ({ id: Number(row.customer_id), currency: CURRENCY_BY_COUNTRY.get(row.country) ?? 'EUR' }));
-    const products: CatalogProduct[] = (await client.query('select product_id, price from products where active order by product_id')).rows
-      .map((row) => ({ id: Number(row.product_id), cents: decimalToCents(row.price) }));
-    const open: { id: number; status: string }[] = (await client.query(`select order_id, status from orders where status in ('pending', 'paid', 'shipped') order by order_id desc limit 20000`)).rows
-      .map((row) => ({ id: Number(row.order_id), status: row.status as string }));
-    if (!products.length) throw new SluiceError('CLI_USAGE', 'the OLTP database has no active products: seed it first (sluice generate oltp --customers N --products N --orders N)');
+    const customers: Customer[] = (
+      await client.query('select customer_id, country from customers where email is not null order by customer_id')
+    ).rows.map((row) => ({ id: Number(row.customer_id), currency: CURRENCY_BY_COUNTRY.get(row.country) ?? 'EUR' }));
+    const products: CatalogProduct[] = (
+      await client.query('select product_id, price from products where active order by product_id')
+    ).rows.map((row) => ({ id: Number(row.product_id), cents: decimalToCents(row.price) }));
+    const open: { id: number; status: string }[] = (
+      await client.query(
+        `select order_id, status from orders where status in ('pending', 'paid', 'shipped') order by order_id desc limit 20000`,
+      )
+    ).rows.map((row) => ({ id: Number(row.order_id), status: row.status as string }));
+    if (!products.length)
+      throw new SluiceError(
+        'CLI_USAGE',
+        'the OLTP database has no active products: seed it first (sluice generate oltp --customers N --products N --orders N)',
+      );
     const popularity = new ZipfSampler(products.length, 1.07);
     const productRank = rng.shuffled(products.map((_, i) => i));
 
     const pickProducts = (): { ids: number[]; qty: number[]; prices: string[]; total: number } => {
       const n = Math.min(ITEM_COUNTS.sample(rng), products.length);
       const picks = rng.distinctInts(n, products.length, () => productRank[popularity.sample(rng)]);
-      const ids: number[] = [], qty: number[] = [], prices: string[] = [];
+      const ids: number[] = [],
+        qty: number[] = [],
+        prices: string[] = [];
       let total = 0;
       for (const idx of picks) {
         const p = products[idx];
         const q = QUANTITIES.sample(rng);
-        ids.push(p.id); qty.push(q); prices.push(centsToDecimal(p.cents));
+        ids.push(p.id);
+        qty.push(q);
+        prices.push(centsToDecimal(p.cents));
         total += q * p.cents;
       }
       return { ids, qty, prices, total };
     };
 
-    const insertOrder = async (customerId: number, currency: string, status: string, totalOverride?: number): Promise<number> => {
+    const insertOrder = async (
+      customerId: number,
+      currency: string,
+      status: string,
+      totalOverride?: number,
+    ): Promise<number> => {
       const items = pickProducts();
       const total = totalOverride ?? items.total;
-      const { rows } = await client.query({ name: 'sluice_insert_order', text: INSERT_ORDER, values: [customerId, status, centsToDecimal(total), currency, items.ids, items.qty, items.prices] });
+      const { rows } = await client.query({
+        name: 'sluice_insert_order',
+        text: INSERT_ORDER,
+        values: [customerId, status, centsToDecimal(total), currency, items.ids, items.qty, items.prices],
+      });
       counts.changes.order_items += rows[0].items;
       return Number(rows[0].order_id);
     };
@@ -518,7 +826,11 @@ export async function runOltpActivity(cfg: Config, opts: ActivityOptions): Promi
           open[idx] = open[open.length - 1];
           open.pop();
           if (!next) return false;
-          const { rowCount } = await client.query({ name: 'sluice_transition', text: 'update orders set status = $1 where order_id = $2 and status = $3', values: [next, o.id, o.status] });
+          const { rowCount } = await client.query({
+            name: 'sluice_transition',
+            text: 'update orders set status = $1 where order_id = $2 and status = $3',
+            values: [next, o.id, o.status],
+          });
           if (!rowCount) return false;
           if (next === 'paid' || next === 'shipped') open.push({ id: o.id, status: next });
           counts.changes.status_transitions++;
@@ -533,8 +845,16 @@ export async function runOltpActivity(cfg: Config, opts: ActivityOptions): Promi
           if (!customers.length) return good('new_customer');
           const c = rng.pick(customers);
           const res = rng.chance(0.5)
-            ? await client.query({ name: 'sluice_update_email', text: 'update customers set email = $1 where customer_id = $2 and email is not null', values: [freshEmail(), c.id] })
-            : await client.query({ name: 'sluice_update_name', text: 'update customers set full_name = $1 where customer_id = $2 and email is not null', values: [(({ first, last }) => `${first} ${last}`)(customerName(rng)), c.id] });
+            ? await client.query({
+                name: 'sluice_update_email',
+                text: 'update customers set email = $1 where customer_id = $2 and email is not null',
+                values: [freshEmail(), c.id],
+              })
+            : await client.query({
+                name: 'sluice_update_name',
+                text: 'update customers set full_name = $1 where customer_id = $2 and email is not null',
+                values: [(({ first, last }) => `${first} ${last}`)(customerName(rng)), c.id],
+              });
           if (!res.rowCount) return false;
           counts.changes.customer_updates++;
           return true;
@@ -542,7 +862,11 @@ export async function runOltpActivity(cfg: Config, opts: ActivityOptions): Promi
         case 'price_update': {
           const p = products[rng.int(0, products.length - 1)];
           const factor = (1 + rng.normalClamped(0, 0.06, -0.3, 0.3)).toFixed(4);
-          const { rows } = await client.query({ name: 'sluice_update_price', text: 'update products set price = greatest(0.01, round(price * $1::numeric, 2)) where product_id = $2 returning price', values: [factor, p.id] });
+          const { rows } = await client.query({
+            name: 'sluice_update_price',
+            text: 'update products set price = greatest(0.01, round(price * $1::numeric, 2)) where product_id = $2 returning price',
+            values: [factor, p.id],
+          });
           if (!rows.length) return false;
           p.cents = decimalToCents(rows[0].price);
           counts.changes.price_updates++;
@@ -569,7 +893,11 @@ export async function runOltpActivity(cfg: Config, opts: ActivityOptions): Promi
             const c = customers[idx];
             customers[idx] = customers[customers.length - 1];
             customers.pop();
-            const { rowCount } = await client.query({ name: 'sluice_null_email', text: 'update customers set email = null where customer_id = $1 and email is not null', values: [c.id] });
+            const { rowCount } = await client.query({
+              name: 'sluice_null_email',
+              text: 'update customers set email = null where customer_id = $1 and email is not null',
+              values: [c.id],
+            });
             if (!rowCount) return false;
           } else {
             await newCustomer(null);
@@ -577,7 +905,11 @@ export async function runOltpActivity(cfg: Config, opts: ActivityOptions): Promi
           break;
         }
         case 'unknown_customer': {
-          await insertOrder(ORPHAN_CUSTOMER_BASE + rng.int(0, 999_999_999), rng.pick(['EUR', 'USD']), rng.chance(0.7) ? 'pending' : 'paid');
+          await insertOrder(
+            ORPHAN_CUSTOMER_BASE + rng.int(0, 999_999_999),
+            rng.pick(['EUR', 'USD']),
+            rng.chance(0.7) ? 'pending' : 'paid',
+          );
           break;
         }
       }
@@ -601,7 +933,8 @@ export async function runOltpActivity(cfg: Config, opts: ActivityOptions): Promi
           attempts++;
           const isBad = rng.chance(badRatio);
           const done = isBad ? await bad(rng.pick(BAD_KINDS)) : await good(GOOD_KINDS.sample(rng));
-          if (done) counts.total++; else counts.skipped++;
+          if (done) counts.total++;
+          else counts.skipped++;
         }
         await client.query('commit');
       } catch (err) {

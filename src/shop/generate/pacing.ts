@@ -66,7 +66,10 @@ export class TokenBucket {
  * A single progress line on stderr, rewritten in place every `intervalMs` when stderr is a
  * terminal (one plain line per interval otherwise, when `enabled` is forced on).
  */
-export function startProgress(render: (elapsedMs: number) => string, opts: { enabled?: boolean; intervalMs?: number; stream?: NodeJS.WriteStream } = {}): { stop(finalLine?: boolean): void } {
+export function startProgress(
+  render: (elapsedMs: number) => string,
+  opts: { enabled?: boolean; intervalMs?: number; stream?: NodeJS.WriteStream } = {},
+): { stop(finalLine?: boolean): void } {
   const stream = opts.stream ?? process.stderr;
   const enabled = opts.enabled ?? Boolean(stream.isTTY);
   const t0 = performance.now();
@@ -99,7 +102,8 @@ export function parseDuration(text: string): number {
   if (!m) throw new RangeError(`"${text}" is not a duration (examples: 30s, 5m, 1h, 1500ms)`);
   const n = Number(m[1]);
   const unit = (m[2] ?? 's').toLowerCase();
-  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : unit === 'h' ? 3_600_000 : 86_400_000;
+  const factor =
+    unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : unit === 'h' ? 3_600_000 : 86_400_000;
   return Math.round(n * factor);
 }
 

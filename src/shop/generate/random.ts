@@ -10,7 +10,10 @@ export type Seed = string | number;
 
 /** cyrb128: a string hash spreading any seed into four 32-bit words. */
 function cyrb128(str: string): [number, number, number, number] {
-  let h1 = 1779033703, h2 = 3144134277, h3 = 1013904242, h4 = 2773480762;
+  let h1 = 1779033703,
+    h2 = 3144134277,
+    h3 = 1013904242,
+    h4 = 2773480762;
   for (let i = 0; i < str.length; i++) {
     const k = str.charCodeAt(i);
     h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
@@ -22,7 +25,10 @@ function cyrb128(str: string): [number, number, number, number] {
   h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
   h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213);
   h4 = Math.imul(h2 ^ (h4 >>> 19), 2716044179);
-  h1 ^= h2 ^ h3 ^ h4; h2 ^= h1; h3 ^= h1; h4 ^= h1;
+  h1 ^= h2 ^ h3 ^ h4;
+  h2 ^= h1;
+  h3 ^= h1;
+  h4 ^= h1;
   return [h1 >>> 0, h2 >>> 0, h3 >>> 0, h4 >>> 0];
 }
 
@@ -149,7 +155,10 @@ export class Rng {
     const b = new Array<number>(16);
     for (let i = 0; i < 16; i += 4) {
       const x = this.nextU32();
-      b[i] = x & 0xff; b[i + 1] = (x >>> 8) & 0xff; b[i + 2] = (x >>> 16) & 0xff; b[i + 3] = x >>> 24;
+      b[i] = x & 0xff;
+      b[i + 1] = (x >>> 8) & 0xff;
+      b[i + 2] = (x >>> 16) & 0xff;
+      b[i + 3] = x >>> 24;
     }
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
@@ -162,7 +171,9 @@ export class Rng {
     const out = items.slice();
     for (let i = out.length - 1; i > 0; i--) {
       const j = Math.floor(this.next() * (i + 1));
-      const t = out[i]; out[i] = out[j]; out[j] = t;
+      const t = out[i];
+      out[i] = out[j];
+      out[j] = t;
     }
     return out;
   }
@@ -174,7 +185,10 @@ export class Rng {
     let guard = 0;
     while (out.length < Math.min(k, n) && guard++ < k * 50) {
       const v = draw();
-      if (!seen.has(v)) { seen.add(v); out.push(v); }
+      if (!seen.has(v)) {
+        seen.add(v);
+        out.push(v);
+      }
     }
     return out;
   }
@@ -190,10 +204,12 @@ export function createRng(seed: Seed): Rng {
 
 /** Binary search: first index whose cumulative value exceeds r. */
 function searchCdf(cdf: Float64Array, r: number): number {
-  let lo = 0, hi = cdf.length - 1;
+  let lo = 0,
+    hi = cdf.length - 1;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (cdf[mid] > r) hi = mid; else lo = mid + 1;
+    if (cdf[mid] > r) hi = mid;
+    else lo = mid + 1;
   }
   return lo;
 }
@@ -204,7 +220,8 @@ export class WeightedSampler<T> {
   readonly items: readonly T[];
 
   constructor(items: readonly T[], weights: readonly number[]) {
-    if (items.length === 0 || items.length !== weights.length) throw new RangeError('WeightedSampler needs as many weights as items, at least one');
+    if (items.length === 0 || items.length !== weights.length)
+      throw new RangeError('WeightedSampler needs as many weights as items, at least one');
     this.items = items;
     this.cdf = new Float64Array(items.length);
     let total = 0;
@@ -265,8 +282,8 @@ export class ZipfSampler {
  * lunch bump and an evening peak around 20:00.
  */
 export const DAILY_RHYTHM: readonly number[] = [
-  0.25, 0.15, 0.1, 0.08, 0.08, 0.12, 0.25, 0.45, 0.65, 0.75, 0.8, 0.9,
-  1.0, 0.95, 0.85, 0.8, 0.8, 0.85, 0.95, 1.1, 1.2, 1.1, 0.8, 0.45,
+  0.25, 0.15, 0.1, 0.08, 0.08, 0.12, 0.25, 0.45, 0.65, 0.75, 0.8, 0.9, 1.0, 0.95, 0.85, 0.8, 0.8, 0.85, 0.95, 1.1, 1.2,
+  1.1, 0.8, 0.45,
 ];
 
 const HOUR_MS = 3_600_000;

@@ -29,9 +29,21 @@ export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 /** Secondary indexes: the extract cursor `(updated_at, pk)` on every table, plus join helpers. */
 export const SECONDARY_INDEXES: readonly { table: OltpTable; name: string; create: string }[] = [
-  ...OLTP_TABLES.map((table) => ({ table, name: `${table}_updated_at_idx`, create: `create index if not exists ${table}_updated_at_idx on ${table} (updated_at, ${OLTP_PRIMARY_KEYS[table]})` })),
-  { table: 'order_items', name: 'order_items_order_id_idx', create: 'create index if not exists order_items_order_id_idx on order_items (order_id)' },
-  { table: 'orders', name: 'orders_customer_id_idx', create: 'create index if not exists orders_customer_id_idx on orders (customer_id)' },
+  ...OLTP_TABLES.map((table) => ({
+    table,
+    name: `${table}_updated_at_idx`,
+    create: `create index if not exists ${table}_updated_at_idx on ${table} (updated_at, ${OLTP_PRIMARY_KEYS[table]})`,
+  })),
+  {
+    table: 'order_items',
+    name: 'order_items_order_id_idx',
+    create: 'create index if not exists order_items_order_id_idx on order_items (order_id)',
+  },
+  {
+    table: 'orders',
+    name: 'orders_customer_id_idx',
+    create: 'create index if not exists orders_customer_id_idx on orders (customer_id)',
+  },
 ];
 
 export const OLTP_DDL = `
@@ -92,8 +104,16 @@ create or replace trigger order_items_touch before update on order_items for eac
 
 /** The foreign keys, by name, with their definitions (bulk loads drop and re-add them). */
 export const OLTP_FOREIGN_KEYS: readonly { table: OltpTable; name: string; definition: string }[] = [
-  { table: 'order_items', name: 'order_items_order_id_fkey', definition: 'foreign key (order_id) references orders (order_id)' },
-  { table: 'order_items', name: 'order_items_product_id_fkey', definition: 'foreign key (product_id) references products (product_id)' },
+  {
+    table: 'order_items',
+    name: 'order_items_order_id_fkey',
+    definition: 'foreign key (order_id) references orders (order_id)',
+  },
+  {
+    table: 'order_items',
+    name: 'order_items_product_id_fkey',
+    definition: 'foreign key (product_id) references products (product_id)',
+  },
 ];
 
 const DROP = `drop table if exists order_items, orders, products, customers cascade;
@@ -142,7 +162,11 @@ export async function connectOltp(cfg: Config, target?: OltpTarget): Promise<pg.
     await client.connect();
   } catch (err) {
     await client.end().catch(() => {});
-    throw new SluiceError('PG_QUERY_FAILED', `cannot connect to Postgres database "${conf.database}" at ${conf.host}:${conf.port}: ${(err as Error).message} (is the stack up? \`sluice dev up\`)`, { cause: err });
+    throw new SluiceError(
+      'PG_QUERY_FAILED',
+      `cannot connect to Postgres database "${conf.database}" at ${conf.host}:${conf.port}: ${(err as Error).message} (is the stack up? \`sluice dev up\`)`,
+      { cause: err },
+    );
   }
   return client;
 }
@@ -158,7 +182,9 @@ export async function ensureDatabase(cfg: Config, database: string): Promise<boo
       await admin.query(`create database ${pg.escapeIdentifier(database)}`);
     } catch (err) {
       if ((err as { code?: string }).code === '42P04') return false; // created concurrently
-      throw new SluiceError('PG_QUERY_FAILED', `create database ${database}: ${(err as Error).message}`, { cause: err });
+      throw new SluiceError('PG_QUERY_FAILED', `create database ${database}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     return true;
   } finally {

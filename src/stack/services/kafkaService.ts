@@ -77,14 +77,25 @@ export const kafkaService: StackService = {
     writeFileSync(path.join(paths.dir, 'log4j2.properties'), LOG4J2);
     const cp = `${lib}/*`;
     if (!existsSync(path.join(dataDir, 'meta.properties'))) {
-      run(java, ['-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', props],
-        { what: 'formatting the Kafka log directory' });
+      run(java, ['-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', props], {
+        what: 'formatting the Kafka log directory',
+      });
     }
-    return spawnDaemon(java, [
-      '-Xms128m', '-Xmx512m', '-XX:+UseG1GC', '-Djava.awt.headless=true',
-      `-Dlog4j2.configurationFile=${path.join(paths.dir, 'log4j2.properties')}`,
-      '-cp', cp, 'kafka.Kafka', props,
-    ], { logFile: paths.logFile, pidFile: paths.pidFile, cwd: paths.dir });
+    return spawnDaemon(
+      java,
+      [
+        '-Xms128m',
+        '-Xmx512m',
+        '-XX:+UseG1GC',
+        '-Djava.awt.headless=true',
+        `-Dlog4j2.configurationFile=${path.join(paths.dir, 'log4j2.properties')}`,
+        '-cp',
+        cp,
+        'kafka.Kafka',
+        props,
+      ],
+      { logFile: paths.logFile, pidFile: paths.pidFile, cwd: paths.dir },
+    );
   },
   async healthy(cfg) {
     const admin = createKafkaClient(cfg, 'sluice-health', { retries: 0, quiet: true }).admin();

@@ -24,7 +24,10 @@ function asPostgres(cmd: string, args: string[]): string[] {
 function exec(argv: string[], what: string): string {
   const res = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
   if (res.error || res.status !== 0) {
-    throw new SluiceError('STACK_START_FAILED', `${what} failed: ${(res.stderr || res.stdout || String(res.error)).trim().split('\n').slice(-5).join(' | ')}`);
+    throw new SluiceError(
+      'STACK_START_FAILED',
+      `${what} failed: ${(res.stderr || res.stdout || String(res.error)).trim().split('\n').slice(-5).join(' | ')}`,
+    );
   }
   return res.stdout;
 }
@@ -34,7 +37,10 @@ function ensurePostgresUser(): { uid: number; gid: number } | undefined {
   let id = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
   if (id.status !== 0) {
     spawnSync('groupadd', ['-r', 'postgres']);
-    exec(['useradd', '-r', '-g', 'postgres', '-M', '-s', '/usr/sbin/nologin', 'postgres'], 'creating the postgres system user');
+    exec(
+      ['useradd', '-r', '-g', 'postgres', '-M', '-s', '/usr/sbin/nologin', 'postgres'],
+      'creating the postgres system user',
+    );
     id = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
   }
   const gid = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
@@ -61,14 +67,42 @@ export const postgresService: StackService = {
       writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
       if (owner) chownSync(pwfile, owner.uid, owner.gid);
       try {
-        exec(asPostgres(initdb, ['-D', data, '-U', cfg.pgUser, `--pwfile=${pwfile}`, '--auth-host=scram-sha-256', '--auth-local=trust', '-E', 'UTF8', '--locale=C', '--no-sync']), 'initdb');
+        exec(
+          asPostgres(initdb, [
+            '-D',
+            data,
+            '-U',
+            cfg.pgUser,
+            `--pwfile=${pwfile}`,
+            '--auth-host=scram-sha-256',
+            '--auth-local=trust',
+            '-E',
+            'UTF8',
+            '--locale=C',
+            '--no-sync',
+          ]),
+          'initdb',
+        );
       } finally {
         rmSync(pwfile, { force: true });
       }
     }
     const log = path.join(paths.dir, 'postgres.log');
-    exec(asPostgres(pg_ctl, ['-D', data, '-l', log, '-w', '-t', '60', '-o',
-      `-p ${cfg.pgPort} -c listen_addresses=127.0.0.1 -k ${paths.dir} -c max_connections=200 -c fsync=on -c shared_buffers=128MB -c max_prepared_transactions=0`, 'start']), 'pg_ctl start');
+    exec(
+      asPostgres(pg_ctl, [
+        '-D',
+        data,
+        '-l',
+        log,
+        '-w',
+        '-t',
+        '60',
+        '-o',
+        `-p ${cfg.pgPort} -c listen_addresses=127.0.0.1 -k ${paths.dir} -c max_connections=200 -c fsync=on -c shared_buffers=128MB -c max_prepared_transactions=0`,
+        'start',
+      ]),
+      'pg_ctl start',
+    );
     // pg_ctl wrote postmaster.pid; mirror its first line so `down` and `status` treat every service alike.
     const pid = Number(exec(['head', '-n1', path.join(data, 'postmaster.pid')], 'reading postmaster.pid').trim());
     mkdirSync(path.dirname(paths.pidFile), { recursive: true });
@@ -89,7 +123,11 @@ export const postgresService: StackService = {
   async stop(_cfg, paths) {
     if (!existsSync(path.join(dataDir(paths), 'postmaster.pid'))) return stopPid(paths.pidFile);
     // A fast shutdown through pg_ctl lets Postgres checkpoint; the pid file fallback handles the rest.
-    spawnSync(asPostgres(pg_ctl, [])[0], asPostgres(pg_ctl, ['-D', dataDir(paths), '-m', 'fast', '-w', '-t', '30', 'stop']).slice(1), { stdio: 'ignore' });
+    spawnSync(
+      asPostgres(pg_ctl, [])[0],
+      asPostgres(pg_ctl, ['-D', dataDir(paths), '-m', 'fast', '-w', '-t', '30', 'stop']).slice(1),
+      { stdio: 'ignore' },
+    );
     return stopPid(paths.pidFile, 5000);
   },
 };

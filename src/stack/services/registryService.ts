@@ -19,17 +19,26 @@ export const registryService: StackService = {
     const jar = apicurioJar(cfg.cacheDir);
     const db = path.join(paths.dir, 'db');
     mkdirSync(db, { recursive: true });
-    return spawnDaemon(java, [
-      '-Xms128m', '-Xmx512m', '-Djava.awt.headless=true',
-      `-Dquarkus.http.port=${cfg.registryPort}`,
-      '-Dquarkus.http.host=127.0.0.1',
-      `-Dapicurio.datasource.url=jdbc:h2:file:${path.join(db, 'registry')};DB_CLOSE_ON_EXIT=FALSE`,
-      '-Dquarkus.log.level=WARN',
-      '-jar', jar,
-    ], { logFile: paths.logFile, pidFile: paths.pidFile, cwd: paths.dir });
+    return spawnDaemon(
+      java,
+      [
+        '-Xms128m',
+        '-Xmx512m',
+        '-Djava.awt.headless=true',
+        `-Dquarkus.http.port=${cfg.registryPort}`,
+        '-Dquarkus.http.host=127.0.0.1',
+        `-Dapicurio.datasource.url=jdbc:h2:file:${path.join(db, 'registry')};DB_CLOSE_ON_EXIT=FALSE`,
+        '-Dquarkus.log.level=WARN',
+        '-jar',
+        jar,
+      ],
+      { logFile: paths.logFile, pidFile: paths.pidFile, cwd: paths.dir },
+    );
   },
   async healthy(cfg) {
-    const res = await fetch(`http://127.0.0.1:${cfg.registryPort}/apis/ccompat/v7/subjects`, { signal: AbortSignal.timeout(2000) });
+    const res = await fetch(`http://127.0.0.1:${cfg.registryPort}/apis/ccompat/v7/subjects`, {
+      signal: AbortSignal.timeout(2000),
+    });
     return res.ok;
   },
 };

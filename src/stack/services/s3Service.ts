@@ -20,23 +20,31 @@ export const s3Service: StackService = {
     mkdirSync(data, { recursive: true });
     const secret = ensureStackSecret(cfg.stackDir, 's3-secret');
     const conf = path.join(paths.dir, 's3proxy.conf');
-    writeFileSync(conf, [
-      `s3proxy.endpoint=http://127.0.0.1:${cfg.s3Port}`,
-      's3proxy.authorization=aws-v2-or-v4',
-      `s3proxy.identity=${cfg.s3AccessKeyId}`,
-      `s3proxy.credential=${secret}`,
-      'jclouds.provider=filesystem',
-      `jclouds.filesystem.basedir=${data}`,
-      '',
-    ].join('\n'), { mode: 0o600 });
-    return spawnDaemon(java, ['-Xms64m', '-Xmx384m', '-Djava.awt.headless=true', '-jar', jar, '--properties', conf],
-      { logFile: paths.logFile, pidFile: paths.pidFile, cwd: paths.dir });
+    writeFileSync(
+      conf,
+      [
+        `s3proxy.endpoint=http://127.0.0.1:${cfg.s3Port}`,
+        's3proxy.authorization=aws-v2-or-v4',
+        `s3proxy.identity=${cfg.s3AccessKeyId}`,
+        `s3proxy.credential=${secret}`,
+        'jclouds.provider=filesystem',
+        `jclouds.filesystem.basedir=${data}`,
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+    return spawnDaemon(java, ['-Xms64m', '-Xmx384m', '-Djava.awt.headless=true', '-jar', jar, '--properties', conf], {
+      logFile: paths.logFile,
+      pidFile: paths.pidFile,
+      cwd: paths.dir,
+    });
   },
   async healthy(cfg) {
     const s3 = createS3Client(cfg);
     try {
       const res = await s3.send(new ListBucketsCommand({}), { abortSignal: AbortSignal.timeout(2000) });
-      if (!res.Buckets?.some((b) => b.Name === cfg.s3Bucket)) await s3.send(new CreateBucketCommand({ Bucket: cfg.s3Bucket }));
+      if (!res.Buckets?.some((b) => b.Name === cfg.s3Bucket))
+        await s3.send(new CreateBucketCommand({ Bucket: cfg.s3Bucket }));
       return true;
     } finally {
       s3.destroy();

@@ -4,11 +4,24 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { pgConnection, type Config } from '../../../src/config/config.ts';
 import { createKafkaClient, ensureTopics, type KafkaClient } from '../../../src/kafka/kafka.ts';
-import { applyOltpDdl, dropDatabase, ensureDatabase, OLTP_PRIMARY_KEYS, OLTP_TABLES, type OltpTable } from '../../../src/shop/oltp/oltpDdl.ts';
+import {
+  applyOltpDdl,
+  dropDatabase,
+  ensureDatabase,
+  OLTP_PRIMARY_KEYS,
+  OLTP_TABLES,
+  type OltpTable,
+} from '../../../src/shop/oltp/oltpDdl.ts';
 import { runOltpActivity, seedOltp } from '../../../src/shop/generate/oltpGenerator.ts';
 import { createAvroSerde, type AvroSerde } from '../../../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../../../src/serde/schemaRegistry.ts';
-import { extractOnce, readPositions, startExtractSchedule, type ExtractOptions, type ExtractResult } from '../../../connectors/postgres/source_postgres_incremental.ts';
+import {
+  extractOnce,
+  readPositions,
+  startExtractSchedule,
+  type ExtractOptions,
+  type ExtractResult,
+} from '../../../connectors/postgres/source_postgres_incremental.ts';
 import { eventually, realStack, uniqueName } from '../../support/stack.ts';
 
 /**
@@ -44,9 +57,15 @@ async function withFixture(pageSize: number, fn: (f: Fixture) => Promise<void>):
   const registry = createRegistryClient(cfg);
   try {
     await applyOltpDdl(client);
-    await ensureTopics(admin, [...topics.map((topic) => ({ topic, partitions: 3 })), { topic: positionsTopic, partitions: 3, compacted: true }], { partitions: 3, replicationFactor: 1 });
+    await ensureTopics(
+      admin,
+      [...topics.map((topic) => ({ topic, partitions: 3 })), { topic: positionsTopic, partitions: 3, compacted: true }],
+      { partitions: 3, replicationFactor: 1 },
+    );
     await fn({
-      cfg, database, kafka,
+      cfg,
+      database,
+      kafka,
       serde: createAvroSerde(registry, { maxMessageBytes: cfg.maxMessageBytes }),
       options: { database, topicPrefix: `${prefix}.oltp.`, positionsTopic, pageSize },
       topic: (table) => `${prefix}.oltp.${table}`,
@@ -59,11 +78,19 @@ async function withFixture(pageSize: number, fn: (f: Fixture) => Promise<void>):
     const mine = (await admin.listTopics().catch(() => [] as string[])).filter((t) => t.startsWith(`${prefix}.`));
     await admin.deleteTopics({ topics: mine }).catch(() => {});
     await admin.disconnect();
-    for (const subject of (await registry.subjects().catch(() => [] as string[])).filter((x) => x.startsWith(`${prefix}.`))) await registry.deleteSubject(subject);
+    for (const subject of (await registry.subjects().catch(() => [] as string[])).filter((x) =>
+      x.startsWith(`${prefix}.`),
+    ))
+      await registry.deleteSubject(subject);
   }
 }
 
-interface Event { key: string; value: Record<string, unknown>; partition: number; offset: bigint }
+interface Event {
+  key: string;
+  value: Record<string, unknown>;
+  partition: number;
+  offset: bigint;
+}
 
 /** Every record of a topic up to its current end, decoded, in partition order. */
 async function readTopic(f: Fixture, topic: string): Promise<Event[]> {
@@ -74,7 +101,10 @@ async function readTopic(f: Fixture, topic: string): Promise<Event[]> {
   const events: Event[] = [];
   if ([...ends.values()].every((h) => h === 0n)) return events;
   const next = new Map<number, bigint>();
-  const consumer = f.kafka.raw.consumer({ groupId: `it-extract-read-${randomBytes(4).toString('hex')}`, maxWaitTimeInMs: 200 });
+  const consumer = f.kafka.raw.consumer({
+    groupId: `it-extract-read-${randomBytes(4).toString('hex')}`,
+    maxWaitTimeInMs: 200,
+  });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   let done = false;
@@ -85,7 +115,12 @@ async function readTopic(f: Fixture, topic: string): Promise<Event[]> {
         const offset = BigInt(m.offset);
         if (offset >= ends.get(batch.partition)!) continue;
         const { value } = await f.serde.decode(m.value);
-        events.push({ key: m.key!.toString(), value: value as Record<string, unknown>, partition: batch.partition, offset });
+        events.push({
+          key: m.key!.toString(),
+          value: value as Record<string, unknown>,
+          partition: batch.partition,
+          offset,
+        });
         next.set(batch.partition, offset + 1n);
       }
       if ([...ends].every(([p, high]) => (next.get(p) ?? 0n) >= high)) {
@@ -103,7 +138,8 @@ async function readTopic(f: Fixture, topic: string): Promise<Event[]> {
 /** Latest event per key (a key always hashes to one partition, so offset order is change order). */
 function latestByKey(events: Event[]): Map<string, Record<string, unknown>> {
   const out = new Map<string, Record<string, unknown>>();
-  for (const e of [...events].sort((a, b) => a.partition - b.partition || (a.offset < b.offset ? -1 : 1))) out.set(e.key, e.value);
+  for (const e of [...events].sort((a, b) => a.partition - b.partition || (a.offset < b.offset ? -1 : 1)))
+    out.set(e.key, e.value);
   return out;
 }
 
@@ -117,10 +153,49 @@ async function sourceRows(f: Fixture, table: OltpTable): Promise<Map<string, Rec
   for (const r of rows) {
     let v: Record<string, unknown>;
     switch (table) {
-      case 'customers': v = { customer_id: Number(r.customer_id), email: r.email, full_name: r.full_name, country: r.country, created_at: ms(r.created_at), updated_at: ms(r.updated_at) }; break;
-      case 'products': v = { product_id: Number(r.product_id), sku: r.sku, name: r.name, category: r.category, price: r.price, active: r.active, created_at: ms(r.created_at), updated_at: ms(r.updated_at) }; break;
-      case 'orders': v = { order_id: Number(r.order_id), customer_id: Number(r.customer_id), status: r.status, total_amount: r.total_amount, currency: r.currency, ordered_at: ms(r.ordered_at), updated_at: ms(r.updated_at) }; break;
-      case 'order_items': v = { order_item_id: Number(r.order_item_id), order_id: Number(r.order_id), product_id: Number(r.product_id), quantity: r.quantity, unit_price: r.unit_price, updated_at: ms(r.updated_at) }; break;
+      case 'customers':
+        v = {
+          customer_id: Number(r.customer_id),
+          email: r.email,
+          full_name: r.full_name,
+          country: r.country,
+          created_at: ms(r.created_at),
+          updated_at: ms(r.updated_at),
+        };
+        break;
+      case 'products':
+        v = {
+          product_id: Number(r.product_id),
+          sku: r.sku,
+          name: r.name,
+          category: r.category,
+          price: r.price,
+          active: r.active,
+          created_at: ms(r.created_at),
+          updated_at: ms(r.updated_at),
+        };
+        break;
+      case 'orders':
+        v = {
+          order_id: Number(r.order_id),
+          customer_id: Number(r.customer_id),
+          status: r.status,
+          total_amount: r.total_amount,
+          currency: r.currency,
+          ordered_at: ms(r.ordered_at),
+          updated_at: ms(r.updated_at),
+        };
+        break;
+      case 'order_items':
+        v = {
+          order_item_id: Number(r.order_item_id),
+          order_id: Number(r.order_id),
+          product_id: Number(r.product_id),
+          quantity: r.quantity,
+          unit_price: r.unit_price,
+          updated_at: ms(r.updated_at),
+        };
+        break;
     }
     out.set(String(r[pk]), v);
   }
@@ -148,7 +223,9 @@ const ISO_US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 
 async function lastRowPosition(f: Fixture, table: OltpTable): Promise<{ updated_at: string; id: string }> {
   const pk = OLTP_PRIMARY_KEYS[table];
-  const [r] = await f.sql(`select to_char(updated_at at time zone 'UTC', ${ISO_US}) as ts, ${pk}::text as id from ${table} order by updated_at desc, ${pk} desc limit 1`);
+  const [r] = await f.sql(
+    `select to_char(updated_at at time zone 'UTC', ${ISO_US}) as ts, ${pk}::text as id from ${table} order by updated_at desc, ${pk} desc limit 1`,
+  );
   return { updated_at: r.ts as string, id: r.id as string };
 }
 
@@ -165,9 +242,21 @@ const counts = (r: ExtractResult) => Object.fromEntries(Object.values(r.tables).
 
 test('a first extract publishes every row of the four tables as a snapshot, equal to the source and keyed by primary key; positions are stored; a re-run without changes publishes nothing', async () => {
   await withFixture(500, async (f) => {
-    const seeded = await seedOltp(f.cfg, { customers: 500, products: 100, orders: 2000, database: f.database, progress: false, seed: 'extract-it' });
+    const seeded = await seedOltp(f.cfg, {
+      customers: 500,
+      products: 100,
+      orders: 2000,
+      database: f.database,
+      progress: false,
+      seed: 'extract-it',
+    });
     const progress: string[] = [];
-    const first = await extractOnce(f.cfg, { ...f.options, onProgress: (p) => { if (p.done) progress.push(`${p.table}:${p.rows}`); } });
+    const first = await extractOnce(f.cfg, {
+      ...f.options,
+      onProgress: (p) => {
+        if (p.done) progress.push(`${p.table}:${p.rows}`);
+      },
+    });
     assert.deepEqual(counts(first), { customers: 500, products: 100, orders: 2000, order_items: seeded.orderItems });
     assert.deepEqual(progress, [`customers:500`, `products:100`, `orders:2000`, `order_items:${seeded.orderItems}`]);
     for (const t of Object.values(first.tables)) {
@@ -213,7 +302,14 @@ test('a first extract publishes every row of the four tables as a snapshot, equa
 
 test('rows sharing one updated_at across page boundaries, concurrent writes and a late-committing transaction all arrive (regression: kafka-connect-jdbc #172, #915)', async () => {
   await withFixture(50, async (f) => {
-    await seedOltp(f.cfg, { customers: 200, products: 60, orders: 300, database: f.database, progress: false, seed: 'extract-it-2' });
+    await seedOltp(f.cfg, {
+      customers: 200,
+      products: 60,
+      orders: 300,
+      database: f.database,
+      progress: false,
+      seed: 'extract-it-2',
+    });
     const initial = await extractOnce(f.cfg, f.options);
     assert.equal(initial.tables.customers.rows, 200);
 
@@ -226,8 +322,13 @@ test('rows sharing one updated_at across page boundaries, concurrent writes and 
       alter table customers enable trigger customers_touch;
       insert into products (sku, name, category, price, updated_at) select 'SAME-' || g, 'Same ' || g, 'books', 9.99, now() from generate_series(1, 75) g;
       commit;`);
-    const [{ ts: sameTs }] = await f.sql(`select to_char(max(updated_at) at time zone 'UTC', ${ISO_US}) as ts from customers`);
-    const [{ n: sharing }] = await f.sql(`select count(*)::int as n from customers where to_char(updated_at at time zone 'UTC', ${ISO_US}) = $1`, [sameTs]);
+    const [{ ts: sameTs }] = await f.sql(
+      `select to_char(max(updated_at) at time zone 'UTC', ${ISO_US}) as ts from customers`,
+    );
+    const [{ n: sharing }] = await f.sql(
+      `select count(*)::int as n from customers where to_char(updated_at at time zone 'UTC', ${ISO_US}) = $1`,
+      [sameTs],
+    );
     assert.equal(sharing, 120);
     const equal = await extractOnce(f.cfg, f.options);
     assert.equal(equal.tables.customers.rows, 120, 'every row sharing the timestamp, once');
@@ -238,10 +339,18 @@ test('rows sharing one updated_at across page boundaries, concurrent writes and 
     await assertTopicsEqualSource(f);
 
     // 2. Extracts running while the shop writes: new orders, transitions, customer and price updates.
-    const activity = runOltpActivity(f.cfg, { rate: 400, durationMs: 2500, database: f.database, seed: 'extract-it-activity', progress: false });
+    const activity = runOltpActivity(f.cfg, {
+      rate: 400,
+      durationMs: 2500,
+      database: f.database,
+      seed: 'extract-it-activity',
+      progress: false,
+    });
     let during = 0;
     let running = true;
-    void activity.finally(() => { running = false; });
+    void activity.finally(() => {
+      running = false;
+    });
     while (running) during += (await extractOnce(f.cfg, f.options)).rows;
     const done = await activity;
     assert.ok(done.total > 100, `activity made changes (${done.total})`);
@@ -252,7 +361,15 @@ test('rows sharing one updated_at across page boundaries, concurrent writes and 
 
     // 3. A late-committing transaction: its row gets an updated_at older than rows committed after it.
     // A control extractor that trusts the newest timestamp it saw (no hold-back), into its own topics.
-    const naive: ExtractOptions = { database: f.database, tables: ['orders'], pageSize: 50, watermark: 'safety-lag', safetyLagMs: 0, topicPrefix: `${f.prefix}.naive.`, positionsTopic: `${f.prefix}.naive.positions` };
+    const naive: ExtractOptions = {
+      database: f.database,
+      tables: ['orders'],
+      pageSize: 50,
+      watermark: 'safety-lag',
+      safetyLagMs: 0,
+      topicPrefix: `${f.prefix}.naive.`,
+      positionsTopic: `${f.prefix}.naive.positions`,
+    };
     await extractOnce(f.cfg, naive);
     const naiveOrders = async () => latestByKey(await readTopic(f, `${f.prefix}.naive.orders`));
 
@@ -260,24 +377,44 @@ test('rows sharing one updated_at across page boundaries, concurrent writes and 
     await late.connect();
     try {
       await late.query('begin');
-      const [{ pid, started }] = (await late.query(`select pg_backend_pid() as pid, to_char(now() at time zone 'UTC', ${ISO_US}) as started`)).rows;
+      const [{ pid, started }] = (
+        await late.query(`select pg_backend_pid() as pid, to_char(now() at time zone 'UTC', ${ISO_US}) as started`)
+      ).rows;
       await late.query(`update orders set status = 'late_status' where order_id = 5`);
-      const lateCustomer = (await late.query(`insert into customers (email, full_name, country) values ('late@shop.test', 'Late Writer', 'DE') returning customer_id::text as id`)).rows[0].id as string;
-      const [{ ts: lateTs }] = (await late.query(`select to_char(updated_at at time zone 'UTC', ${ISO_US}) as ts from orders where order_id = 5`)).rows;
+      const lateCustomer = (
+        await late.query(
+          `insert into customers (email, full_name, country) values ('late@shop.test', 'Late Writer', 'DE') returning customer_id::text as id`,
+        )
+      ).rows[0].id as string;
+      const [{ ts: lateTs }] = (
+        await late.query(
+          `select to_char(updated_at at time zone 'UTC', ${ISO_US}) as ts from orders where order_id = 5`,
+        )
+      ).rows;
       // Committed after the late row was stamped, so with later timestamps.
       await f.sql(`update orders set status = 'paid' where order_id between 10 and 19`);
-      await f.sql(`insert into customers (email, full_name, country) values ('early@shop.test', 'Early Committer', 'FR')`);
-      const [{ ts: newer }] = await f.sql(`select to_char(max(updated_at) at time zone 'UTC', ${ISO_US}) as ts from orders`);
-      assert.ok(String(newer) > lateTs, 'committed rows are newer than the open transaction\'s row');
+      await f.sql(
+        `insert into customers (email, full_name, country) values ('early@shop.test', 'Early Committer', 'FR')`,
+      );
+      const [{ ts: newer }] = await f.sql(
+        `select to_char(max(updated_at) at time zone 'UTC', ${ISO_US}) as ts from orders`,
+      );
+      assert.ok(String(newer) > lateTs, "committed rows are newer than the open transaction's row");
 
       const naiveWhileOpen = await extractOnce(f.cfg, naive);
-      assert.ok(naiveWhileOpen.tables.orders.position!.updated_at > lateTs, 'the control\'s position passed the open transaction\'s row');
+      assert.ok(
+        naiveWhileOpen.tables.orders.position!.updated_at > lateTs,
+        "the control's position passed the open transaction's row",
+      );
       const whileOpen = await extractOnce(f.cfg, f.options);
       const orders = whileOpen.tables.orders;
       assert.equal(orders.rows, 10, 'the committed rows are published at once');
       assert.equal(orders.heldBack, 10, 'but the position stays before them');
       assert.deepEqual(orders.blockingTransaction, { pid, xactStart: started });
-      assert.ok(orders.position!.updated_at < lateTs, `position ${orders.position!.updated_at} stays before the open transaction's row ${lateTs}`);
+      assert.ok(
+        orders.position!.updated_at < lateTs,
+        `position ${orders.position!.updated_at} stays before the open transaction's row ${lateTs}`,
+      );
       assert.ok(orders.horizon <= started);
       const stored = await readPositions(f.kafka, f.options.positionsTopic!);
       assert.deepEqual(stored.get('orders'), orders.position);
@@ -286,7 +423,11 @@ test('rows sharing one updated_at across page boundaries, concurrent writes and 
       await late.query('commit');
       const naiveAfterCommit = await extractOnce(f.cfg, naive);
       assert.equal(naiveAfterCommit.tables.orders.rows, 0);
-      assert.notEqual((await naiveOrders()).get('5')?.status, 'late_status', 'the control lost the late row: the hazard is real');
+      assert.notEqual(
+        (await naiveOrders()).get('5')?.status,
+        'late_status',
+        'the control lost the late row: the hazard is real',
+      );
       const afterCommit = await extractOnce(f.cfg, f.options);
       assert.equal(afterCommit.tables.orders.heldBack, 0);
       const ordersNow = latestByKey(await readTopic(f, f.topic('orders')));
@@ -308,17 +449,33 @@ test('rows sharing one updated_at across page boundaries, concurrent writes and 
 
 test('the schedule extracts on its interval, never two runs at once, and stops cleanly', async () => {
   await withFixture(100, async (f) => {
-    await seedOltp(f.cfg, { customers: 50, products: 10, orders: 40, database: f.database, progress: false, seed: 'extract-it-3' });
+    await seedOltp(f.cfg, {
+      customers: 50,
+      products: 10,
+      orders: 40,
+      database: f.database,
+      progress: false,
+      seed: 'extract-it-3',
+    });
     const outcomes: string[] = [];
-    const schedule = startExtractSchedule(f.cfg, { ...f.options, intervalMs: 250, onRun: (o) => outcomes.push(o.error ? o.error.code : 'ok') });
+    const schedule = startExtractSchedule(f.cfg, {
+      ...f.options,
+      intervalMs: 250,
+      onRun: (o) => outcomes.push(o.error ? o.error.code : 'ok'),
+    });
     try {
       await eventually(async () => schedule.stats.runs >= 2 && !schedule.stats.running, 'two scheduled runs', 30_000);
-      assert.ok(outcomes.every((o) => o === 'ok'), outcomes.join(', '));
+      assert.ok(
+        outcomes.every((o) => o === 'ok'),
+        outcomes.join(', '),
+      );
       assert.equal(schedule.stats.failures, 0);
       assert.ok(schedule.stats.lastSuccessAt !== null);
       const seededRows = schedule.stats.rows;
 
-      const [{ id }] = await f.sql(`insert into customers (email, full_name, country) values ('sched@shop.test', 'Scheduled', 'NL') returning customer_id::text as id`);
+      const [{ id }] = await f.sql(
+        `insert into customers (email, full_name, country) values ('sched@shop.test', 'Scheduled', 'NL') returning customer_id::text as id`,
+      );
       const a = schedule.runNow();
       const b = schedule.runNow();
       assert.equal(a, b, 'a second request joins the run in progress');

@@ -8,7 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import avro from 'avsc';
-import { createS3SinkConnector, hourPartition, parseObjectKey, type LakeRecord, type S3SinkConnector } from '../../../connectors/s3/sink_s3.ts';
+import {
+  createS3SinkConnector,
+  hourPartition,
+  parseObjectKey,
+  type LakeRecord,
+  type S3SinkConnector,
+} from '../../../connectors/s3/sink_s3.ts';
 import { parseS3SinkConfig, type S3SinkConfigInput } from '../../../connectors/s3/sink_s3.config.ts';
 import type { Config } from '../../../src/config/config.ts';
 import { loadSchema, loadType } from '../../../src/domain/schemas.ts';
@@ -27,7 +33,11 @@ import { eventually, realStack, uniqueName } from '../../support/stack.ts';
 // Helpers: the lake as a reader sees it, and the topics as Kafka has them
 // ---------------------------------------------------------------------------------------------
 
-interface LakeObject { key: string; records: unknown[]; meta: Record<string, string> }
+interface LakeObject {
+  key: string;
+  records: unknown[];
+  meta: Record<string, string>;
+}
 
 async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
   const keys: string[] = [];
@@ -63,7 +73,11 @@ async function readLake(s3: S3Client, bucket: string, prefix: string): Promise<L
     const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const body = Buffer.from(await res.Body!.transformToByteArray());
     if (key.endsWith('.jsonl.gz')) {
-      const records = gunzipSync(body).toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown);
+      const records = gunzipSync(body)
+        .toString('utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as unknown);
       out.push({ key, records, meta: res.Metadata ?? {} });
     } else {
       const { records, meta } = await decodeContainer(body);
@@ -73,7 +87,13 @@ async function readLake(s3: S3Client, bucket: string, prefix: string): Promise<L
   return out;
 }
 
-interface TopicRecord { partition: number; offset: string; key: string | null; valueHash: string; timestamp: number }
+interface TopicRecord {
+  partition: number;
+  offset: string;
+  key: string | null;
+  valueHash: string;
+  timestamp: number;
+}
 
 const hash = (b: Buffer | null) => (b === null ? 'null' : createHash('sha1').update(b).digest('hex'));
 
@@ -97,16 +117,32 @@ async function readTopic(kafka: KafkaClient, topic: string): Promise<TopicRecord
   await consumer.connect();
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
   let done!: () => void;
-  const all = new Promise<void>((r) => { done = r; });
+  const all = new Promise<void>((r) => {
+    done = r;
+  });
   await consumer.run({
     eachMessage: async ({ partition, message }) => {
-      records.push({ partition, offset: message.offset, key: message.key?.toString('utf8') ?? null, valueHash: hash(message.value), timestamp: Number(message.timestamp) });
+      records.push({
+        partition,
+        offset: message.offset,
+        key: message.key?.toString('utf8') ?? null,
+        valueHash: hash(message.value),
+        timestamp: Number(message.timestamp),
+      });
       if (records.length >= expected) done();
     },
   });
   let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([all, new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`read only ${records.length}/${expected} records of ${topic}`)), 60_000); })]);
+    await Promise.race([
+      all,
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`read only ${records.length}/${expected} records of ${topic}`)),
+          60_000,
+        );
+      }),
+    ]);
   } finally {
     clearTimeout(timer);
     await consumer.disconnect();
@@ -152,9 +188,17 @@ function assertExactlyOnce(objects: LakeObject[], topicRecords: TopicRecord[], z
     assert.equal(parsed.topic, topic);
     const recs = obj.records as LakeRecord[];
     assert.ok(recs.length > 0, `${obj.key} is not empty`);
-    assert.equal(String(recs[0].offset), parsed.startOffset.toString(), `${obj.key}: the name carries the first record's offset`);
+    assert.equal(
+      String(recs[0].offset),
+      parsed.startOffset.toString(),
+      `${obj.key}: the name carries the first record's offset`,
+    );
     const { dt, hour } = hourPartition(recs[0].timestamp);
-    assert.deepEqual([parsed.dt, parsed.hour], [dt, hour], `${obj.key}: the directory is the first record's event hour`);
+    assert.deepEqual(
+      [parsed.dt, parsed.hour],
+      [dt, hour],
+      `${obj.key}: the directory is the first record's event hour`,
+    );
     for (const [i, r] of recs.entries()) {
       assert.equal(r.topic, topic);
       assert.equal(r.partition, parsed.partition, `${obj.key}: one partition per object`);
@@ -178,15 +222,27 @@ function assertExactlyOnce(objects: LakeObject[], topicRecords: TopicRecord[], z
 async function createTopics(kafka: KafkaClient, topics: string[]): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
-  await ensureTopics(admin, topics.map((topic) => ({ topic, partitions: 3 })), { partitions: 3, replicationFactor: 1 });
+  await ensureTopics(
+    admin,
+    topics.map((topic) => ({ topic, partitions: 3 })),
+    { partitions: 3, replicationFactor: 1 },
+  );
   await admin.disconnect();
 }
 
-async function produce(kafka: KafkaClient, topic: string, messages: { partition: number; key: string; value: Buffer; timestamp: number; headers?: Record<string, string> }[]): Promise<void> {
+async function produce(
+  kafka: KafkaClient,
+  topic: string,
+  messages: { partition: number; key: string; value: Buffer; timestamp: number; headers?: Record<string, string> }[],
+): Promise<void> {
   const producer = kafka.producer();
   await producer.connect();
   for (let i = 0; i < messages.length; i += 500) {
-    await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 500).map((m) => ({ ...m, timestamp: String(m.timestamp) })) });
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: messages.slice(i, i + 500).map((m) => ({ ...m, timestamp: String(m.timestamp) })),
+    });
   }
   await producer.disconnect();
 }
@@ -195,7 +251,9 @@ async function produce(kafka: KafkaClient, topic: string, messages: { partition:
 // Through the runner: the lake topology, all three zones, and an idle partition
 // ---------------------------------------------------------------------------------------------
 
-test('the lake topology lands every record exactly once in its zone under the SPEC layout; an idle partition lands within idleCloseMs', { timeout: 180_000 }, async () => {
+test('the lake topology lands every record exactly once in its zone under the SPEC layout; an idle partition lands within idleCloseMs', {
+  timeout: 180_000,
+}, async () => {
   const cfg: Config = { ...(await realStack()), httpPort: 0 };
   const prefix = uniqueName('it');
   const idleCloseMs = 1000;
@@ -210,38 +268,96 @@ test('the lake topology lands every record exactly once in its zone under the SP
 
   // Raw: 3000 records over three partitions, event times across three hours (09:30–11:10).
   const t0 = Date.UTC(2026, 0, 5, 9, 30);
-  await produce(kafka, orders, Array.from({ length: 3000 }, (_, i) => ({ partition: i % 3, key: `o${i}`, value: randomBytes(50 + (i % 200)), timestamp: t0 + i * 2000 })));
+  await produce(
+    kafka,
+    orders,
+    Array.from({ length: 3000 }, (_, i) => ({
+      partition: i % 3,
+      key: `o${i}`,
+      value: randomBytes(50 + (i % 200)),
+      timestamp: t0 + i * 2000,
+    })),
+  );
   // Staging: silver customers, Avro through the registry.
   const registry = createRegistryClient(cfg);
   const serde = createAvroSerde(registry, { maxMessageBytes: cfg.maxMessageBytes });
   const silverId = await registry.register('silver.customers-value', loadSchema('silver.customers'));
-  const customers = Array.from({ length: 300 }, (_, i) => ({ customer_id: i, email: `c${i}@shop.test`, full_name: `C ${i}`, country: 'DE', created_at: 1, updated_at: 2, op: 'c' as const, extracted_at: 3 }));
-  await produce(kafka, silver, await Promise.all(customers.map(async (c, i) => ({ partition: i % 3, key: String(c.customer_id), value: await serde.encode(silverId, c), timestamp: t0 + i * 1000 }))));
+  const customers = Array.from({ length: 300 }, (_, i) => ({
+    customer_id: i,
+    email: `c${i}@shop.test`,
+    full_name: `C ${i}`,
+    country: 'DE',
+    created_at: 1,
+    updated_at: 2,
+    op: 'c' as const,
+    extracted_at: 3,
+  }));
+  await produce(
+    kafka,
+    silver,
+    await Promise.all(
+      customers.map(async (c, i) => ({
+        partition: i % 3,
+        key: String(c.customer_id),
+        value: await serde.encode(silverId, c),
+        timestamp: t0 + i * 1000,
+      })),
+    ),
+  );
   // Quarantine: DLQ records, garbage bytes with error headers.
-  await produce(kafka, dlq, Array.from({ length: 60 }, (_, i) => ({ partition: i % 3, key: `bad${i}`, value: Buffer.from(`not avro ${i}`), timestamp: t0 + i, headers: { 'sluice.error.reason': 'deserialize', 'sluice.error.offset': String(i) } })));
+  await produce(
+    kafka,
+    dlq,
+    Array.from({ length: 60 }, (_, i) => ({
+      partition: i % 3,
+      key: `bad${i}`,
+      value: Buffer.from(`not avro ${i}`),
+      timestamp: t0 + i,
+      headers: { 'sluice.error.reason': 'deserialize', 'sluice.error.offset': String(i) },
+    })),
+  );
 
   const groupId = uniqueName('it-lake');
   const proc = await startRunnerProcess(cfg, [def], { groupId, commitIntervalMs: 200 });
   try {
     // Commit-after-durable: once everything is committed, everything is in S3.
-    await eventually(() => committedEverything(kafka, groupId, [orders, silver, dlq]), 'all offsets committed', 90_000)
-      .catch(async (err: Error) => {
-        const state = (await (await fetch(`${proc.url}/metrics`)).text()).split('\n').filter((l) => /^sluice_(connector|consumer|in_flight|paused|records_in)/.test(l));
-        throw new Error(`${err.message}; still behind: ${lastLag}; runner state:\n${state.join('\n')}`);
-      });
+    await eventually(
+      () => committedEverything(kafka, groupId, [orders, silver, dlq]),
+      'all offsets committed',
+      90_000,
+    ).catch(async (err: Error) => {
+      const state = (await (await fetch(`${proc.url}/metrics`)).text())
+        .split('\n')
+        .filter((l) => /^sluice_(connector|consumer|in_flight|paused|records_in)/.test(l));
+      throw new Error(`${err.message}; still behind: ${lastLag}; runner state:\n${state.join('\n')}`);
+    });
 
     const raw = await readLake(s3, cfg.s3Bucket, `raw/${orders}/`);
     assertExactlyOnce(raw, await readTopic(kafka, orders), 'raw', orders);
     assert.ok(new Set(raw.map((o) => parseObjectKey(o.key)!.hour)).size === 3, 'three hour directories');
-    assert.ok(raw.every((o) => o.records.length <= 400), 'rollRecords bounds every object');
+    assert.ok(
+      raw.every((o) => o.records.length <= 400),
+      'rollRecords bounds every object',
+    );
 
     const quarantine = await readLake(s3, cfg.s3Bucket, `quarantine/${dlq}/`);
     assertExactlyOnce(quarantine, await readTopic(kafka, dlq), 'quarantine', dlq);
-    assert.ok((quarantine.flatMap((o) => o.records) as LakeRecord[]).every((r) => r.headers['sluice.error.reason'] === 'deserialize'), 'DLQ headers kept');
+    assert.ok(
+      (quarantine.flatMap((o) => o.records) as LakeRecord[]).every(
+        (r) => r.headers['sluice.error.reason'] === 'deserialize',
+      ),
+      'DLQ headers kept',
+    );
 
     const staging = await readLake(s3, cfg.s3Bucket, `staging/${silver}/`);
-    const ids = staging.flatMap((o) => (o.records as { customer_id: number }[]).map((c) => c.customer_id)).sort((a, b) => a - b);
-    assert.deepEqual(ids, customers.map((c) => c.customer_id), 'every silver customer once, decoded');
+    const ids = staging
+      .flatMap((o) => (o.records as { customer_id: number }[]).map((c) => c.customer_id))
+      .sort((a, b) => a - b);
+    assert.deepEqual(
+      ids,
+      customers.map((c) => c.customer_id),
+      'every silver customer once, decoded',
+    );
     for (const obj of staging) {
       const parsed = parseObjectKey(obj.key)!;
       assert.equal(parsed.zone, 'staging');
@@ -255,9 +371,23 @@ test('the lake topology lands every record exactly once in its zone under the SP
     // A sparse topic: one record, then nothing. The idle close lands it.
     const sent = Date.now();
     await produce(kafka, clicks, [{ partition: 1, key: 'lonely', value: Buffer.from('one click'), timestamp: sent }]);
-    const [lonelyKey] = await eventually(async () => { const k = await listKeys(s3, cfg.s3Bucket, `raw/${clicks}/`); return k.length ? k : undefined; }, 'the lonely record lands', 30_000);
-    console.log(`# idle partition: one record landed ${Date.now() - sent} ms after it was produced (idleCloseMs ${idleCloseMs})`);
-    assert.match(lonelyKey, new RegExp(`^raw/${clicks.replaceAll('.', '\\.')}/dt=\\d{4}-\\d{2}-\\d{2}/hour=\\d{2}/${clicks.replaceAll('.', '\\.')}\\+1\\+0\\.avro$`));
+    const [lonelyKey] = await eventually(
+      async () => {
+        const k = await listKeys(s3, cfg.s3Bucket, `raw/${clicks}/`);
+        return k.length ? k : undefined;
+      },
+      'the lonely record lands',
+      30_000,
+    );
+    console.log(
+      `# idle partition: one record landed ${Date.now() - sent} ms after it was produced (idleCloseMs ${idleCloseMs})`,
+    );
+    assert.match(
+      lonelyKey,
+      new RegExp(
+        `^raw/${clicks.replaceAll('.', '\\.')}/dt=\\d{4}-\\d{2}-\\d{2}/hour=\\d{2}/${clicks.replaceAll('.', '\\.')}\\+1\\+0\\.avro$`,
+      ),
+    );
     await eventually(() => committedEverything(kafka, groupId, [clicks]), 'the lonely record committed', 30_000);
   } finally {
     await proc.stop();
@@ -271,16 +401,29 @@ test('the lake topology lands every record exactly once in its zone under the SP
 
 const CHILD = fileURLToPath(new URL('../../support/runLakeChild.ts', import.meta.url));
 
-interface Child { proc: ChildProcess; ready: Promise<void>; stderr: () => string; exited: Promise<number | null> }
+interface Child {
+  proc: ChildProcess;
+  ready: Promise<void>;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
 
 function startChild(prefix: string, groupId: string, sink: S3SinkConfigInput): Child {
-  const proc = spawn(process.execPath, [CHILD, prefix, groupId, JSON.stringify(sink)], { env: { ...process.env, SLUICE_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [CHILD, prefix, groupId, JSON.stringify(sink)], {
+    env: { ...process.env, SLUICE_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let err = '';
-  proc.stderr!.on('data', (d) => { err = (err + d).slice(-20_000); });
+  proc.stderr!.on('data', (d) => {
+    err = (err + d).slice(-20_000);
+  });
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
   const ready = new Promise<void>((resolve, reject) => {
     let out = '';
-    proc.stdout!.on('data', (d) => { out += d; if (out.includes('ready')) resolve(); });
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      if (out.includes('ready')) resolve();
+    });
     void exited.then((code) => reject(new Error(`runner child exited (${code}) before ready:\n${err}`)));
   });
   return { proc, ready, stderr: () => err, exited };
@@ -293,13 +436,25 @@ function sampleRss(pid: number): { stop(): { peakMiB: number; samples: number } 
   const timer = setInterval(() => {
     try {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (m) { peak = Math.max(peak, Number(m[1]) / 1024); samples++; }
-    } catch { /* exited */ }
+      if (m) {
+        peak = Math.max(peak, Number(m[1]) / 1024);
+        samples++;
+      }
+    } catch {
+      /* exited */
+    }
   }, 50);
-  return { stop: () => { clearInterval(timer); return { peakMiB: Math.round(peak), samples }; } };
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return { peakMiB: Math.round(peak), samples };
+    },
+  };
 }
 
-test('a runner SIGKILLed mid-upload and restarted leaves every record in the lake exactly once, and no incomplete upload', { timeout: 300_000 }, async () => {
+test('a runner SIGKILLed mid-upload and restarted leaves every record in the lake exactly once, and no incomplete upload', {
+  timeout: 300_000,
+}, async () => {
   const cfg = await realStack();
   const prefix = uniqueName('it');
   const topic = `${prefix}.oltp.orders`;
@@ -310,38 +465,68 @@ test('a runner SIGKILLed mid-upload and restarted leaves every record in the lak
   // 36 000 records of ~2 KiB: per partition one 10 000-record batch (~20 MB, a multipart upload
   // of four or five parts) and a 2 000-record tail the idle close lands.
   const t0 = Date.UTC(2026, 0, 6, 14, 0);
-  await produce(kafka, topic, Array.from({ length: 36_000 }, (_, i) => ({ partition: i % 3, key: `o${i}`, value: Buffer.concat([Buffer.from(`${i}|`), randomBytes(2048)]), timestamp: t0 + i })));
+  await produce(
+    kafka,
+    topic,
+    Array.from({ length: 36_000 }, (_, i) => ({
+      partition: i % 3,
+      key: `o${i}`,
+      value: Buffer.concat([Buffer.from(`${i}|`), randomBytes(2048)]),
+      timestamp: t0 + i,
+    })),
+  );
   const sink: S3SinkConfigInput = { rollRecords: 10_000, idleCloseMs: 1000, queueSize: 1 };
   const prefixRaw = `raw/${topic}/`;
-  const incompleteUploads = async () => (await s3.send(new ListMultipartUploadsCommand({ Bucket: cfg.s3Bucket, Prefix: prefixRaw }))).Uploads ?? [];
+  const incompleteUploads = async () =>
+    (await s3.send(new ListMultipartUploadsCommand({ Bucket: cfg.s3Bucket, Prefix: prefixRaw }))).Uploads ?? [];
 
   const first = startChild(prefix, groupId, sink);
   let second: Child | undefined;
   try {
     await first.ready;
     const rss1 = sampleRss(first.proc.pid!);
-    const uploadsAtKill = await eventually(async () => { const u = await incompleteUploads(); return u.length ? u : undefined; }, 'a multipart upload in progress', 120_000);
+    const uploadsAtKill = await eventually(
+      async () => {
+        const u = await incompleteUploads();
+        return u.length ? u : undefined;
+      },
+      'a multipart upload in progress',
+      120_000,
+    );
     first.proc.kill('SIGKILL');
     await first.exited;
     const objectsAtKill = await listKeys(s3, cfg.s3Bucket, prefixRaw);
-    console.log(`# killed mid-upload: ${uploadsAtKill.length} multipart upload(s) open, ${objectsAtKill.length} object(s) complete; first run peak RSS ${rss1.stop().peakMiB} MiB`);
+    console.log(
+      `# killed mid-upload: ${uploadsAtKill.length} multipart upload(s) open, ${objectsAtKill.length} object(s) complete; first run peak RSS ${rss1.stop().peakMiB} MiB`,
+    );
 
     second = startChild(prefix, groupId, sink);
     await second.ready;
     const rss2 = sampleRss(second.proc.pid!);
     // The dead member holds its partitions until its session times out (30 s), then the restart
     // replays from the committed offsets.
-    await eventually(() => committedEverything(kafka, groupId, [topic]), 'all offsets committed after the restart', 180_000);
+    await eventually(
+      () => committedEverything(kafka, groupId, [topic]),
+      'all offsets committed after the restart',
+      180_000,
+    );
     const { peakMiB, samples } = rss2.stop();
-    console.log(`# restart uploaded ~72 MB (20 MB objects, partSize 5 MiB, queueSize 1): peak RSS ${peakMiB} MiB over ${samples} samples`);
+    console.log(
+      `# restart uploaded ~72 MB (20 MB objects, partSize 5 MiB, queueSize 1): peak RSS ${peakMiB} MiB over ${samples} samples`,
+    );
     second.proc.kill('SIGTERM');
     assert.equal(await second.exited, 0, `graceful stop:\n${second.stderr()}`);
 
     const objects = await readLake(s3, cfg.s3Bucket, prefixRaw);
     assertExactlyOnce(objects, await readTopic(kafka, topic), 'raw', topic);
-    await eventually(async () => (await incompleteUploads()).length === 0, 'the killed run\'s multipart uploads are aborted', 30_000);
+    await eventually(
+      async () => (await incompleteUploads()).length === 0,
+      "the killed run's multipart uploads are aborted",
+      30_000,
+    );
   } finally {
-    for (const c of [first, second]) if (c && c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
+    for (const c of [first, second])
+      if (c && c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
     s3.destroy();
   }
 });
@@ -350,15 +535,34 @@ test('a runner SIGKILLed mid-upload and restarted leaves every record in the lak
 // The connector alone: replays that do not line up, and gzipped JSON lines
 // ---------------------------------------------------------------------------------------------
 
-interface Fed { released: number; failed: unknown[] }
+interface Fed {
+  released: number;
+  failed: unknown[];
+}
 
 function feeder(connector: S3SinkConnector, topic: string, t0: number) {
   const fed: Fed = { released: 0, failed: [] };
-  const ack: Ack = { retain() {}, release() { fed.released++; }, fail(err) { fed.failed.push(err); } };
+  const ack: Ack = {
+    retain() {},
+    release() {
+      fed.released++;
+    },
+    fail(err) {
+      fed.failed.push(err);
+    },
+  };
   return {
     fed,
     add(partition: number, offset: number, value: unknown = null) {
-      const source: SourceRecord = { topic, partition, offset: String(offset), key: Buffer.from(`k${offset}`), value: Buffer.from(`v${offset}`), headers: {}, timestamp: t0 + offset };
+      const source: SourceRecord = {
+        topic,
+        partition,
+        offset: String(offset),
+        key: Buffer.from(`k${offset}`),
+        value: Buffer.from(`v${offset}`),
+        headers: {},
+        timestamp: t0 + offset,
+      };
       const raw = value === null;
       const o: Output = raw
         ? { topic: 'lake.out', key: source.key, value: source.value, raw: true, acks: [ack], source }
@@ -370,14 +574,19 @@ function feeder(connector: S3SinkConnector, topic: string, t0: number) {
 
 const ctx = { topology: 'it', schemaFor: loadType, schemaIds: new Map<string, number>() };
 
-test('a replay that does not line up with an uncommitted idle close still writes every record once (existing starts align it; a replay inside an object skips what it holds)', { timeout: 60_000 }, async () => {
+test('a replay that does not line up with an uncommitted idle close still writes every record once (existing starts align it; a replay inside an object skips what it holds)', {
+  timeout: 60_000,
+}, async () => {
   const cfg = await realStack();
   const s3 = createS3Client(cfg);
   const topic = `${uniqueName('it')}.oltp.orders`;
   const t0 = Date.UTC(2026, 0, 7, 8, 0);
   try {
     // Run 1: 0–49 by count, 50–59 idle-closed, 60–159 by count. It dies with only 50 committed.
-    const run1 = createS3SinkConnector(parseS3SinkConfig({ zone: 'raw', rollRecords: 50, idleCloseMs: 200 }), ctx, { client: s3, config: cfg });
+    const run1 = createS3SinkConnector(parseS3SinkConfig({ zone: 'raw', rollRecords: 50, idleCloseMs: 200 }), ctx, {
+      client: s3,
+      config: cfg,
+    });
     await run1.connect();
     const f1 = feeder(run1, topic, t0);
     for (let o = 0; o < 60; o++) f1.add(0, o);
@@ -388,17 +597,26 @@ test('a replay that does not line up with an uncommitted idle close still writes
     assert.deepEqual(run1.stats.rolls.idle, 1);
 
     // Run 2: rolls differently (no idle close) and replays from 50, then runs on to 229.
-    const run2 = createS3SinkConnector(parseS3SinkConfig({ zone: 'raw', rollRecords: 50, idleCloseMs: 0 }), ctx, { client: s3, config: cfg });
+    const run2 = createS3SinkConnector(parseS3SinkConfig({ zone: 'raw', rollRecords: 50, idleCloseMs: 0 }), ctx, {
+      client: s3,
+      config: cfg,
+    });
     await run2.connect();
     const f2 = feeder(run2, topic, t0);
     for (let o = 50; o < 230; o++) f2.add(0, o);
     await run2.flush();
     assert.equal(f2.fed.released, 180);
-    assert.ok(run2.stats.rolls.aligned >= 1, `replay aligned on existing objects (${JSON.stringify(run2.stats.rolls)})`);
+    assert.ok(
+      run2.stats.rolls.aligned >= 1,
+      `replay aligned on existing objects (${JSON.stringify(run2.stats.rolls)})`,
+    );
 
     // Run 3: a replay from 55, inside the object 50–59 (the commit was held back by a record
     // routed elsewhere): 55–59 are acknowledged without a rewrite.
-    const run3 = createS3SinkConnector(parseS3SinkConfig({ zone: 'raw', rollRecords: 50, idleCloseMs: 0 }), ctx, { client: s3, config: cfg });
+    const run3 = createS3SinkConnector(parseS3SinkConfig({ zone: 'raw', rollRecords: 50, idleCloseMs: 0 }), ctx, {
+      client: s3,
+      config: cfg,
+    });
     await run3.connect();
     const f3 = feeder(run3, topic, t0);
     for (let o = 55; o < 230; o++) f3.add(0, o);
@@ -410,30 +628,60 @@ test('a replay that does not line up with an uncommitted idle close still writes
 
     const objects = await readLake(s3, cfg.s3Bucket, `raw/${topic}/`);
     const offsets = objects.flatMap((o) => (o.records as LakeRecord[]).map((r) => r.offset)).sort((a, b) => a - b);
-    assert.deepEqual(offsets, Array.from({ length: 230 }, (_, i) => i), 'offsets 0–229, each exactly once');
-    assert.deepEqual(objects.map((o) => parseObjectKey(o.key)!.startOffset).sort((a, b) => Number(a - b)), [0n, 50n, 60n, 110n, 160n, 210n]);
+    assert.deepEqual(
+      offsets,
+      Array.from({ length: 230 }, (_, i) => i),
+      'offsets 0–229, each exactly once',
+    );
+    assert.deepEqual(
+      objects.map((o) => parseObjectKey(o.key)!.startOffset).sort((a, b) => Number(a - b)),
+      [0n, 50n, 60n, 110n, 160n, 210n],
+    );
   } finally {
     s3.destroy();
   }
 });
 
-test('jsonl.gz: staging values as gzipped JSON lines, one object per partition batch', { timeout: 60_000 }, async () => {
+test('jsonl.gz: staging values as gzipped JSON lines, one object per partition batch', {
+  timeout: 60_000,
+}, async () => {
   const cfg = await realStack();
   const s3 = createS3Client(cfg);
   const topic = `${uniqueName('it')}.silver.customers`;
   try {
-    const sink = createS3SinkConnector(parseS3SinkConfig({ zone: 'staging', format: 'jsonl.gz', rollRecords: 700, idleCloseMs: 0 }), ctx, { client: s3, config: cfg });
+    const sink = createS3SinkConnector(
+      parseS3SinkConfig({ zone: 'staging', format: 'jsonl.gz', rollRecords: 700, idleCloseMs: 0 }),
+      ctx,
+      { client: s3, config: cfg },
+    );
     await sink.connect();
     const f = feeder(sink, topic, Date.UTC(2026, 0, 8, 12));
-    const customer = (i: number) => ({ customer_id: i, email: `c${i}@shop.test`, full_name: `Cüstomer "${i}"`, country: 'DE', created_at: 1, updated_at: 2, op: 'u', extracted_at: 3 });
+    const customer = (i: number) => ({
+      customer_id: i,
+      email: `c${i}@shop.test`,
+      full_name: `Cüstomer "${i}"`,
+      country: 'DE',
+      created_at: 1,
+      updated_at: 2,
+      op: 'u',
+      extracted_at: 3,
+    });
     for (let i = 0; i < 2000; i++) f.add(i % 2, Math.floor(i / 2), customer(i));
     await sink.flush();
     await sink.close(1000);
     assert.equal(f.fed.released, 2000);
     const objects = await readLake(s3, cfg.s3Bucket, `staging/${topic}/`);
-    assert.deepEqual(objects.map((o) => o.key.split('/').pop()).sort(), [`${topic}+0+0.jsonl.gz`, `${topic}+0+700.jsonl.gz`, `${topic}+1+0.jsonl.gz`, `${topic}+1+700.jsonl.gz`].sort());
-    const rows = objects.flatMap((o) => o.records as ReturnType<typeof customer>[]).sort((a, b) => a.customer_id - b.customer_id);
-    assert.deepEqual(rows, Array.from({ length: 2000 }, (_, i) => customer(i)));
+    assert.deepEqual(
+      objects.map((o) => o.key.split('/').pop()).sort(),
+      [`${topic}+0+0.jsonl.gz`, `${topic}+0+700.jsonl.gz`, `${topic}+1+0.jsonl.gz`, `${topic}+1+700.jsonl.gz`].sort(),
+    );
+    const rows = objects
+      .flatMap((o) => o.records as ReturnType<typeof customer>[])
+      .sort((a, b) => a.customer_id - b.customer_id);
+    assert.deepEqual(
+      rows,
+      Array.from({ length: 2000 }, (_, i) => customer(i)),
+    );
     assert.equal(sink.stats.rows, 2000);
     assert.equal(sink.stats.batches, 4);
   } finally {

@@ -7,7 +7,12 @@ import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/
 import avro from 'avsc';
 import { Readable } from 'node:stream';
 import pg from 'pg';
-import { createWarehouseSinkConnector, liveWarehouseSinks, OFFSETS_SCHEMA, OFFSETS_TABLE } from '../../../connectors/postgres/sink_warehouse.ts';
+import {
+  createWarehouseSinkConnector,
+  liveWarehouseSinks,
+  OFFSETS_SCHEMA,
+  OFFSETS_TABLE,
+} from '../../../connectors/postgres/sink_warehouse.ts';
 import { parseWarehouseSinkConfig } from '../../../connectors/postgres/sink_warehouse.config.ts';
 import { createS3SinkConnector, parseObjectKey } from '../../../connectors/s3/sink_s3.ts';
 import { parseS3SinkConfig } from '../../../connectors/s3/sink_s3.config.ts';
@@ -22,7 +27,11 @@ import { forSchema } from '../../../src/serde/logicalTypes.ts';
 import { createRegistryClient } from '../../../src/serde/schemaRegistry.ts';
 import { prefixTopology } from '../../../src/testing/prefixTopology.ts';
 import type { Ack, Output, SinkContext, SinkRecordError, SourceRecord } from '../../../src/topology/types.ts';
-import { deadLetterSinkNames, lakeDeadLetterTopology, warehouseDeadLetterTopology } from '../../support/deadLetterTopologies.ts';
+import {
+  deadLetterSinkNames,
+  lakeDeadLetterTopology,
+  warehouseDeadLetterTopology,
+} from '../../support/deadLetterTopologies.ts';
 import { readAll, type ReadRecord } from '../../support/kafkaHelpers.ts';
 import { IN_TX_MARKER, READY_MARKER } from '../../support/runWarehouseChild.ts';
 import { eventually, realStack, uniqueName } from '../../support/stack.ts';
@@ -48,16 +57,31 @@ const partitionOf = (id: number) => (id - 1) % 3;
 
 function orderOf(id: number): Order {
   return {
-    order_id: id, customer_id: 1 + (id % 50),
+    order_id: id,
+    customer_id: 1 + (id % 50),
     status: POISON_NUL.includes(id) ? 'pa\u0000id' : ['pending', 'paid', 'shipped'][id % 3],
     total_amount: POISON_OVERFLOW.includes(id) ? `${1_000_000 + id}.50` : `${id}.${String(id % 100).padStart(2, '0')}`,
-    currency: 'EUR', ordered_at: T0 + id * 1000, updated_at: T0 + id * 1000, op: 'c', extracted_at: T0 + id * 1000 + 500,
+    currency: 'EUR',
+    ordered_at: T0 + id * 1000,
+    updated_at: T0 + id * 1000,
+    op: 'c',
+    extracted_at: T0 + id * 1000 + 500,
   } as Order;
 }
 
-interface Produced { id: number; partition: number; key: string; value: Buffer }
+interface Produced {
+  id: number;
+  partition: number;
+  key: string;
+  value: Buffer;
+}
 
-async function produceOrders(cfg: Config, kafka: KafkaClient, topic: string, ids: number[]): Promise<Map<number, Produced>> {
+async function produceOrders(
+  cfg: Config,
+  kafka: KafkaClient,
+  topic: string,
+  ids: number[],
+): Promise<Map<number, Produced>> {
   const admin = kafka.admin();
   await admin.connect();
   await ensureTopics(admin, [{ topic, partitions: 3 }], { partitions: 3, replicationFactor: 1 });
@@ -66,12 +90,24 @@ async function produceOrders(cfg: Config, kafka: KafkaClient, topic: string, ids
   const serde = createAvroSerde(registry, { maxMessageBytes: cfg.maxMessageBytes });
   const schemaId = await registry.register('silver.orders-value', loadSchema('silver.orders'));
   const produced = new Map<number, Produced>();
-  for (const id of ids) produced.set(id, { id, partition: partitionOf(id), key: String(id), value: await serde.encode(schemaId, orderOf(id)) });
+  for (const id of ids)
+    produced.set(id, {
+      id,
+      partition: partitionOf(id),
+      key: String(id),
+      value: await serde.encode(schemaId, orderOf(id)),
+    });
   const producer = kafka.producer();
   await producer.connect();
   const all = [...produced.values()];
   for (let i = 0; i < all.length; i += 500) {
-    await producer.send({ topic, acks: -1, messages: all.slice(i, i + 500).map((p) => ({ partition: p.partition, key: p.key, value: p.value, timestamp: String(T0) })) });
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: all
+        .slice(i, i + 500)
+        .map((p) => ({ partition: p.partition, key: p.key, value: p.value, timestamp: String(T0) })),
+    });
   }
   await producer.disconnect();
   return produced;
@@ -89,7 +125,9 @@ async function topicEnds(kafka: KafkaClient, topic: string): Promise<Map<number,
 
 async function storedOffsets(client: pg.Client, sink: string, topic: string): Promise<Map<number, string>> {
   const { rows } = await client.query<{ partition: number; next_offset: string }>(
-    `select partition, next_offset::text as next_offset from "${OFFSETS_SCHEMA}"."${OFFSETS_TABLE}" where sink = $1 and topic = $2`, [sink, topic]);
+    `select partition, next_offset::text as next_offset from "${OFFSETS_SCHEMA}"."${OFFSETS_TABLE}" where sink = $1 and topic = $2`,
+    [sink, topic],
+  );
   return new Map(rows.map((r) => [r.partition, r.next_offset]));
 }
 
@@ -127,12 +165,29 @@ function assertSinkDeadLetter(r: ReadRecord, p: Produced, source: string, schema
 /** The warehouse tables hold every good order exactly once and no poison. */
 async function assertTablesHoldTheGoodOrders(client: pg.Client, schema: string): Promise<void> {
   const good = Array.from({ length: ORDERS }, (_, i) => i + 1).filter((id) => !POISON.has(id));
-  const { rows: log } = await client.query<{ n: number; d: number }>(`select count(*)::int as n, count(distinct (_topic, _partition, _offset))::int as d from "${schema}".orders_log`);
+  const { rows: log } = await client.query<{ n: number; d: number }>(
+    `select count(*)::int as n, count(distinct (_topic, _partition, _offset))::int as d from "${schema}".orders_log`,
+  );
   assert.deepEqual(log[0], { n: good.length, d: good.length }, 'orders_log: one row per good record');
-  const { rows: logIds } = await client.query<{ id: string }>(`select order_id::text as id from "${schema}".orders_log order by order_id`);
-  assert.deepEqual(logIds.map((r) => Number(r.id)), good, 'orders_log: the good orders, no poison');
-  const { rows: orders } = await client.query<{ id: string; status: string; amount: string }>(`select order_id::text as id, status, total_amount::text as amount from "${schema}".orders order by order_id`);
-  assert.deepEqual(orders.map((r) => [Number(r.id), r.status, r.amount]), good.map((id) => { const o = orderOf(id); return [id, o.status, o.total_amount]; }), 'orders: every good order with its values');
+  const { rows: logIds } = await client.query<{ id: string }>(
+    `select order_id::text as id from "${schema}".orders_log order by order_id`,
+  );
+  assert.deepEqual(
+    logIds.map((r) => Number(r.id)),
+    good,
+    'orders_log: the good orders, no poison',
+  );
+  const { rows: orders } = await client.query<{ id: string; status: string; amount: string }>(
+    `select order_id::text as id, status, total_amount::text as amount from "${schema}".orders order by order_id`,
+  );
+  assert.deepEqual(
+    orders.map((r) => [Number(r.id), r.status, r.amount]),
+    good.map((id) => {
+      const o = orderOf(id);
+      return [id, o.status, o.total_amount];
+    }),
+    'orders: every good order with its values',
+  );
 }
 
 function pgClient(cfg: Config): pg.Client {
@@ -148,7 +203,9 @@ const ceilLog2 = (n: number) => Math.ceil(Math.log2(n));
 
 // ---- warehouse through a runner
 
-test('warehouse: poison rows go to <source>.dlq with reason sink and their SQLSTATE, every good row lands once, the runner keeps running, isolation costs O(log n) transactions', { timeout: 180_000 }, async () => {
+test('warehouse: poison rows go to <source>.dlq with reason sink and their SQLSTATE, every good row lands once, the runner keeps running, isolation costs O(log n) transactions', {
+  timeout: 180_000,
+}, async () => {
   const cfg: Config = { ...(await realStack()), httpPort: 0 };
   const prefix = uniqueName('it');
   const schema = uniqueName('it_dl');
@@ -158,41 +215,78 @@ test('warehouse: poison rows go to <source>.dlq with reason sink and their SQLST
   const kafka = createKafkaClient(cfg, 'it-sink-dl');
   const client = pgClient(cfg);
   await client.connect();
-  const produced = await produceOrders(cfg, kafka, source, Array.from({ length: ORDERS }, (_, i) => i + 1));
+  const produced = await produceOrders(
+    cfg,
+    kafka,
+    source,
+    Array.from({ length: ORDERS }, (_, i) => i + 1),
+  );
   const def = prefixTopology(warehouseDeadLetterTopology({ schema }), prefix);
   const proc = await startRunnerProcess(cfg, [def], { groupId: uniqueName('it-sink-dl'), commitIntervalMs: 200 });
   let exitCode: number | undefined;
-  void proc.done.then((c) => { exitCode = c; });
+  void proc.done.then((c) => {
+    exitCode = c;
+  });
   try {
-    await eventually(async () => exitCode !== undefined || (await offsetsAtEnds(client, kafka, schema, source) && (await dlqRecords(cfg, kafka, dlq)).length >= POISON.size), 'warehouse offsets at the topic ends and the poison in the DLQ', 120_000);
+    await eventually(
+      async () =>
+        exitCode !== undefined ||
+        ((await offsetsAtEnds(client, kafka, schema, source)) &&
+          (await dlqRecords(cfg, kafka, dlq)).length >= POISON.size),
+      'warehouse offsets at the topic ends and the poison in the DLQ',
+      120_000,
+    );
     assert.equal(exitCode, undefined, 'the runner is still running');
     assert.ok(proc.runners[0].status().running);
 
     const dead = await dlqRecords(cfg, kafka, dlq);
-    assert.deepEqual(dead.map((r) => Number(r.key)).sort((a, b) => a - b), [...POISON].sort((a, b) => a - b), 'each poison record once in the DLQ, nothing else');
+    assert.deepEqual(
+      dead.map((r) => Number(r.key)).sort((a, b) => a - b),
+      [...POISON].sort((a, b) => a - b),
+      'each poison record once in the DLQ, nothing else',
+    );
     for (const r of dead) assertSinkDeadLetter(r, produced.get(Number(r.key))!, source, schema);
 
     await assertTablesHoldTheGoodOrders(client, schema);
     const landed = (await client.query<{ n: number }>(`select count(*)::int as n from "${schema}".orders`)).rows[0].n;
     assert.equal(landed + dead.length, ORDERS, 'input = landed + dead-lettered');
 
-    const stats = Object.fromEntries(liveWarehouseSinks().filter((s) => s.name === names.log || s.name === names.orders).map((s) => [s.name, s.stats]));
+    const stats = Object.fromEntries(
+      liveWarehouseSinks()
+        .filter((s) => s.name === names.log || s.name === names.orders)
+        .map((s) => [s.name, s.stats]),
+    );
     for (const name of [names.log, names.orders]) {
       const st = stats[name];
       assert.ok(st, `stats of ${name}`);
-      assert.equal(st.deadLettered, POISON.size, `${name}: its outputs of the poison records are counted as dead-lettered`);
+      assert.equal(
+        st.deadLettered,
+        POISON.size,
+        `${name}: its outputs of the poison records are counted as dead-lettered`,
+      );
       assert.equal(st.failures, 0, `${name}: no flush given up`);
       assert.ok(st.isolations >= 1 && st.isolations <= POISON.size, `${name}: ${st.isolations} isolations`);
       // Bisection: a server-side poison row costs at most 2·⌈log2 n⌉ + 1 transactions (n: the
       // batch, never more than the input); a NUL row none, it only cuts its batch in one more
       // run; plus one offsets-only transaction per isolation. Row by row: one per row.
-      const bound = POISON_OVERFLOW.length * (2 * ceilLog2(ORDERS) + 1) + (POISON_NUL.length + 1) * st.isolations + st.isolations;
-      assert.ok(st.isolationTransactions <= bound, `${name}: ${st.isolationTransactions} isolation transactions, at most ${bound}`);
+      const bound =
+        POISON_OVERFLOW.length * (2 * ceilLog2(ORDERS) + 1) + (POISON_NUL.length + 1) * st.isolations + st.isolations;
+      assert.ok(
+        st.isolationTransactions <= bound,
+        `${name}: ${st.isolationTransactions} isolation transactions, at most ${bound}`,
+      );
     }
-    console.log(`# ${POISON_OVERFLOW.length} server-side and ${POISON_NUL.length} client-side poison rows in ${ORDERS}: ${stats[names.orders].isolations} isolations, ${stats[names.orders].isolationTransactions} isolation transactions, ${stats[names.orders].transactions} transactions in all`);
+    console.log(
+      `# ${POISON_OVERFLOW.length} server-side and ${POISON_NUL.length} client-side poison rows in ${ORDERS}: ${stats[names.orders].isolations} isolations, ${stats[names.orders].isolationTransactions} isolation transactions, ${stats[names.orders].transactions} transactions in all`,
+    );
 
     const metrics = await (await fetch(`${proc.url}/metrics`)).text();
-    const line = metrics.split('\n').find((l) => l.startsWith('sluice_records_dlq_total{') && l.includes(`topic="${source}"`) && l.includes('reason="sink"'));
+    const line = metrics
+      .split('\n')
+      .find(
+        (l) =>
+          l.startsWith('sluice_records_dlq_total{') && l.includes(`topic="${source}"`) && l.includes('reason="sink"'),
+      );
     assert.ok(line?.endsWith(` ${POISON.size}`), `/metrics counts the sink dead letters: ${line}`);
   } finally {
     await proc.stop();
@@ -201,7 +295,9 @@ test('warehouse: poison rows go to <source>.dlq with reason sink and their SQLST
   }
 });
 
-test('warehouse with SLUICE_SINK_ERRORS=fail: a poison row stops the runner (exit 1), nothing dead-lettered, the offsets stay below the poison', { timeout: 120_000 }, async () => {
+test('warehouse with SLUICE_SINK_ERRORS=fail: a poison row stops the runner (exit 1), nothing dead-lettered, the offsets stay below the poison', {
+  timeout: 120_000,
+}, async () => {
   const cfg: Config = { ...(await realStack()), httpPort: 0, sinkErrors: 'fail' };
   const prefix = uniqueName('it');
   const schema = uniqueName('it_dl');
@@ -211,18 +307,31 @@ test('warehouse with SLUICE_SINK_ERRORS=fail: a poison row stops the runner (exi
   await client.connect();
   // Orders 1–300 hold three poison records: 17 (NUL; partition 1, offset 5), 250 and 253
   // (overflows; partition 0, offsets 83 and 84).
-  await produceOrders(cfg, kafka, source, Array.from({ length: 300 }, (_, i) => i + 1));
+  await produceOrders(
+    cfg,
+    kafka,
+    source,
+    Array.from({ length: 300 }, (_, i) => i + 1),
+  );
   const def = prefixTopology(warehouseDeadLetterTopology({ schema }), prefix);
   const proc = await startRunnerProcess(cfg, [def], { groupId: uniqueName('it-sink-dl-fail'), commitIntervalMs: 200 });
   try {
     assert.equal(await proc.done, 1, 'fatal: the runner stops with a non-zero exit code');
     assert.deepEqual(await dlqRecords(cfg, kafka, `${source}.dlq`), [], 'nothing dead-lettered');
-    const { rows } = await client.query(`select order_id from "${schema}".orders_log where order_id in (17, 250, 253) union all select order_id from "${schema}".orders where order_id in (17, 250, 253)`);
+    const { rows } = await client.query(
+      `select order_id from "${schema}".orders_log where order_id in (17, 250, 253) union all select order_id from "${schema}".orders where order_id in (17, 250, 253)`,
+    );
     assert.deepEqual(rows, [], 'the poison rows are in no table');
     for (const sink of Object.values(deadLetterSinkNames(schema))) {
       const stored = await storedOffsets(client, sink, source);
-      assert.ok(BigInt(stored.get(0) ?? '0') <= 83n, `${sink}: partition 0 stored offset ${stored.get(0)} does not pass the poison at 83`);
-      assert.ok(BigInt(stored.get(1) ?? '0') <= 5n, `${sink}: partition 1 stored offset ${stored.get(1)} does not pass the poison at 5`);
+      assert.ok(
+        BigInt(stored.get(0) ?? '0') <= 83n,
+        `${sink}: partition 0 stored offset ${stored.get(0)} does not pass the poison at 83`,
+      );
+      assert.ok(
+        BigInt(stored.get(1) ?? '0') <= 5n,
+        `${sink}: partition 1 stored offset ${stored.get(1)} does not pass the poison at 5`,
+      );
     }
   } finally {
     await proc.stop();
@@ -233,20 +342,48 @@ test('warehouse with SLUICE_SINK_ERRORS=fail: a poison row stops the runner (exi
 
 // ---- warehouse connector: replays, and no dead-letter queue
 
-test('warehouse connector: a replay of dead-lettered records is skipped, not dead-lettered again; without a dead-letter queue the batch fails as before', { timeout: 60_000 }, async () => {
+test('warehouse connector: a replay of dead-lettered records is skipped, not dead-lettered again; without a dead-letter queue the batch fails as before', {
+  timeout: 60_000,
+}, async () => {
   const cfg = await realStack();
   const schema = uniqueName('it_dl');
   const client = pgClient(cfg);
   await client.connect();
   const sinkConfig = parseWarehouseSinkConfig({
-    avroSchema: 'silver.orders', schema, table: 'orders_log', mode: 'append', connection: pgConnection(cfg, cfg.warehouseDatabase), lingerMs: 10,
+    avroSchema: 'silver.orders',
+    schema,
+    table: 'orders_log',
+    mode: 'append',
+    connection: pgConnection(cfg, cfg.warehouseDatabase),
+    lingerMs: 10,
     setupSql: [`alter table "${schema}"."orders_log" alter column total_amount type numeric(8,2)`],
   });
   const outcome = new Map<number, 'released' | 'failed'>();
   const output = (offset: number, order: Order): Output => ({
-    topic: 'wh.orders_log', key: String(order.order_id), value: order, timestamp: T0,
-    acks: [{ retain() {}, release() { outcome.set(offset, 'released'); }, fail() { outcome.set(offset, 'failed'); } }],
-    source: { topic: 'it.orders', partition: 0, offset: String(offset), key: Buffer.from(String(order.order_id)), value: Buffer.from('v'), headers: {}, timestamp: T0 },
+    topic: 'wh.orders_log',
+    key: String(order.order_id),
+    value: order,
+    timestamp: T0,
+    acks: [
+      {
+        retain() {},
+        release() {
+          outcome.set(offset, 'released');
+        },
+        fail() {
+          outcome.set(offset, 'failed');
+        },
+      },
+    ],
+    source: {
+      topic: 'it.orders',
+      partition: 0,
+      offset: String(offset),
+      key: Buffer.from(String(order.order_id)),
+      value: Buffer.from('v'),
+      headers: {},
+      timestamp: T0,
+    },
   });
   // Offsets 0–9: orders 10–19, with a NUL (order 17 → offset 7) and an overflow (order 250 at offset 4).
   const batch = () => Array.from({ length: 10 }, (_, i) => output(i, i === 4 ? orderOf(250) : orderOf(10 + i)));
@@ -258,11 +395,20 @@ test('warehouse connector: a replay of dead-lettered records is skipped, not dea
     await sink.close(5000);
     return sink.stats;
   };
-  const rows = async () => (await client.query<{ id: string }>(`select order_id::text as id from "${schema}".orders_log order by order_id`)).rows.map((r) => Number(r.id));
+  const rows = async () =>
+    (
+      await client.query<{ id: string }>(`select order_id::text as id from "${schema}".orders_log order by order_id`)
+    ).rows.map((r) => Number(r.id));
   try {
     const first = deadLetterContext();
     const s1 = await run(first.ctx, batch());
-    assert.deepEqual(first.dead.map((d) => [d.offset, d.error.code]), [[4, '22003'], [7, '22021']]);
+    assert.deepEqual(
+      first.dead.map((d) => [d.offset, d.error.code]),
+      [
+        [4, '22003'],
+        [7, '22021'],
+      ],
+    );
     assert.deepEqual(await rows(), [10, 11, 12, 13, 15, 16, 18, 19]);
     assert.equal(s1.deadLettered, 2);
     assert.deepEqual([...outcome.values()].filter((v) => v === 'released').length, 10);
@@ -279,8 +425,16 @@ test('warehouse connector: a replay of dead-lettered records is skipped, not dea
 
     // No dead-letter queue (no runner): a refused row fails its whole batch, as before.
     outcome.clear();
-    const s3 = await run({ topology: 'it', schemaFor: loadType, schemaIds: new Map() }, [output(10, orderOf(20)), output(11, orderOf(17)), output(12, orderOf(21))]);
-    assert.deepEqual([...outcome.entries()].sort(), [[10, 'failed'], [11, 'failed'], [12, 'failed']]);
+    const s3 = await run({ topology: 'it', schemaFor: loadType, schemaIds: new Map() }, [
+      output(10, orderOf(20)),
+      output(11, orderOf(17)),
+      output(12, orderOf(21)),
+    ]);
+    assert.deepEqual([...outcome.entries()].sort(), [
+      [10, 'failed'],
+      [11, 'failed'],
+      [12, 'failed'],
+    ]);
     assert.equal(s3.failures, 1);
     assert.deepEqual(await rows(), [10, 11, 12, 13, 15, 16, 18, 19]);
   } finally {
@@ -293,29 +447,54 @@ test('warehouse connector: a replay of dead-lettered records is skipped, not dea
 
 const CHILD = fileURLToPath(new URL('../../support/runSinkDeadLetterChild.ts', import.meta.url));
 
-interface Child { proc: ChildProcess; lines: string[]; nextLine(prefix: string, after: number, timeoutMs: number): Promise<string>; exited: Promise<number | null> }
+interface Child {
+  proc: ChildProcess;
+  lines: string[];
+  nextLine(prefix: string, after: number, timeoutMs: number): Promise<string>;
+  exited: Promise<number | null>;
+}
 
 function startChild(args: string[], env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, [CHILD, ...args], { env: { ...process.env, SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? 'error', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [CHILD, ...args], {
+    env: { ...process.env, SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? 'error', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: string[] = [];
   const listeners = new Set<() => void>();
-  createInterface({ input: proc.stdout! }).on('line', (line) => { lines.push(line); for (const l of [...listeners]) l(); });
+  createInterface({ input: proc.stdout! }).on('line', (line) => {
+    lines.push(line);
+    for (const l of [...listeners]) l();
+  });
   let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+  proc.stderr!.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   return {
-    proc, lines, exited,
+    proc,
+    lines,
+    exited,
     /** The first line starting with `prefix` at index `after` or later. */
     nextLine(prefix, after, timeoutMs) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const found = lines.slice(after).find((l) => l.startsWith(prefix));
           if (!found) return;
-          listeners.delete(check); clearTimeout(timer); resolve(found);
+          listeners.delete(check);
+          clearTimeout(timer);
+          resolve(found);
         };
-        const timer = setTimeout(() => { listeners.delete(check); reject(new Error(`child: no "${prefix}" line within ${timeoutMs}ms; stderr: ${stderr}`)); }, timeoutMs);
+        const timer = setTimeout(() => {
+          listeners.delete(check);
+          reject(new Error(`child: no "${prefix}" line within ${timeoutMs}ms; stderr: ${stderr}`));
+        }, timeoutMs);
         listeners.add(check);
-        void exited.then((code) => { if (listeners.delete(check)) { clearTimeout(timer); reject(new Error(`child exited (${code}) before "${prefix}"; stderr: ${stderr}`)); } });
+        void exited.then((code) => {
+          if (listeners.delete(check)) {
+            clearTimeout(timer);
+            reject(new Error(`child exited (${code}) before "${prefix}"; stderr: ${stderr}`));
+          }
+        });
         check();
       });
     },
@@ -327,7 +506,9 @@ async function kill(child: Child): Promise<void> {
   await child.exited;
 }
 
-test('warehouse SIGKILLed while isolating poison rows, restarted: every good row once, every poison in the DLQ, offsets at the ends', { timeout: 300_000 }, async () => {
+test('warehouse SIGKILLed while isolating poison rows, restarted: every good row once, every poison in the DLQ, offsets at the ends', {
+  timeout: 300_000,
+}, async () => {
   const cfg = await realStack();
   const prefix = uniqueName('it');
   const schema = uniqueName('it_dl');
@@ -336,7 +517,12 @@ test('warehouse SIGKILLed while isolating poison rows, restarted: every good row
   const kafka = createKafkaClient(cfg, 'it-sink-dl-kill');
   const client = pgClient(cfg);
   await client.connect();
-  const produced = await produceOrders(cfg, kafka, source, Array.from({ length: ORDERS }, (_, i) => i + 1));
+  const produced = await produceOrders(
+    cfg,
+    kafka,
+    source,
+    Array.from({ length: ORDERS }, (_, i) => i + 1),
+  );
   const children: Child[] = [];
   // Fresh consumer groups: with no Kafka commit to fall back on, only the warehouse's stored
   // offsets keep a restart from re-reading the topic from the beginning.
@@ -354,19 +540,32 @@ test('warehouse SIGKILLed while isolating poison rows, restarted: every good row
     const marker = await first.nextLine(IN_TX_MARKER, first.lines.length, 60_000);
     await kill(first);
     const deadAtKill = (await dlqRecords(cfg, kafka, dlq)).length;
-    const landedAtKill = (await client.query<{ n: number }>(`select count(*)::int as n from "${schema}".orders_log`)).rows[0].n;
-    console.log(`# killed in a transaction of ${JSON.parse(marker.slice(IN_TX_MARKER.length + 1)).rows} rows, with ${landedAtKill} rows landed and ${deadAtKill} dead letters`);
+    const landedAtKill = (await client.query<{ n: number }>(`select count(*)::int as n from "${schema}".orders_log`))
+      .rows[0].n;
+    console.log(
+      `# killed in a transaction of ${JSON.parse(marker.slice(IN_TX_MARKER.length + 1)).rows} rows, with ${landedAtKill} rows landed and ${deadAtKill} dead letters`,
+    );
     assert.ok(landedAtKill < ORDERS - POISON.size, 'killed before everything landed');
 
     // 2. A clean run to the end.
     const second = run();
     await second.nextLine(READY_MARKER, 0, 60_000);
-    await eventually(async () => await offsetsAtEnds(client, kafka, schema, source) && new Set((await dlqRecords(cfg, kafka, dlq)).map((r) => r.key)).size >= POISON.size, 'all rows landed or dead-lettered after the restart', 150_000);
+    await eventually(
+      async () =>
+        (await offsetsAtEnds(client, kafka, schema, source)) &&
+        new Set((await dlqRecords(cfg, kafka, dlq)).map((r) => r.key)).size >= POISON.size,
+      'all rows landed or dead-lettered after the restart',
+      150_000,
+    );
     await assertTablesHoldTheGoodOrders(client, schema);
     const dead = await dlqRecords(cfg, kafka, dlq);
     // Dead letters are at least once (Kafka to Kafka): one that was durable before the kill but
     // not yet covered by the stored offsets is sent again by the restart.
-    assert.deepEqual([...new Set(dead.map((r) => Number(r.key)))].sort((a, b) => a - b), [...POISON].sort((a, b) => a - b), 'every poison record in the DLQ, nothing else');
+    assert.deepEqual(
+      [...new Set(dead.map((r) => Number(r.key)))].sort((a, b) => a - b),
+      [...POISON].sort((a, b) => a - b),
+      'every poison record in the DLQ, nothing else',
+    );
     for (const r of dead) assertSinkDeadLetter(r, produced.get(Number(r.key))!, source, schema);
     console.log(`# after the restart: ${dead.length} dead letters for ${POISON.size} poison records`);
 
@@ -393,7 +592,11 @@ async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<s
 }
 
 /** Records and header metadata of an Avro object container in the lake. */
-async function readContainer(s3: S3Client, bucket: string, key: string): Promise<{ records: Record<string, unknown>[]; meta: Record<string, string> }> {
+async function readContainer(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+): Promise<{ records: Record<string, unknown>[]; meta: Record<string, string> }> {
   const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   const body = Buffer.from(await res.Body!.transformToByteArray());
   const records: Record<string, unknown>[] = [];
@@ -401,7 +604,9 @@ async function readContainer(s3: S3Client, bucket: string, key: string): Promise
   await new Promise<void>((resolve, reject) => {
     Readable.from([body])
       .pipe(new avro.streams.BlockDecoder({ parseHook: (schema: avro.Schema) => forSchema(schema) }))
-      .on('metadata', (_t: unknown, _c: unknown, header: { meta: Record<string, Buffer> }) => { for (const [k, v] of Object.entries(header.meta)) meta[k] = v.toString('utf8'); })
+      .on('metadata', (_t: unknown, _c: unknown, header: { meta: Record<string, Buffer> }) => {
+        for (const [k, v] of Object.entries(header.meta)) meta[k] = v.toString('utf8');
+      })
       .on('data', (r: Record<string, unknown>) => records.push(r))
       .on('end', resolve)
       .on('error', reject);
@@ -409,9 +614,21 @@ async function readContainer(s3: S3Client, bucket: string, key: string): Promise
   return { records, meta };
 }
 
-const customerOf = (i: number, country: string): Customer => ({ customer_id: i, email: `c${i}@shop.test`, full_name: `C ${i}`, country, created_at: 1, updated_at: 2, op: 'c', extracted_at: 3 } as Customer);
+const customerOf = (i: number, country: string): Customer =>
+  ({
+    customer_id: i,
+    email: `c${i}@shop.test`,
+    full_name: `C ${i}`,
+    country,
+    created_at: 1,
+    updated_at: 2,
+    op: 'c',
+    extracted_at: 3,
+  }) as Customer;
 
-test('S3: a record its object cannot encode goes to the DLQ with reason sink, the rest of its batch lands, the object is named after its first written record', { timeout: 120_000 }, async () => {
+test('S3: a record its object cannot encode goes to the DLQ with reason sink, the rest of its batch lands, the object is named after its first written record', {
+  timeout: 120_000,
+}, async () => {
   const cfg: Config = { ...(await realStack()), httpPort: 0 };
   const prefix = uniqueName('it');
   const source = `${prefix}.silver.customers`;
@@ -429,7 +646,14 @@ test('S3: a record its object cannot encode goes to the DLQ with reason sink, th
   // partition 0 (customer 0, offset 0) and for customers 301 and 599.
   const poison = new Set([0, 301, 599]);
   const t0 = Date.UTC(2026, 3, 2, 11, 0);
-  const messages = await Promise.all(Array.from({ length: 600 }, async (_, i) => ({ partition: i % 3, key: String(i), value: await serde.encode(id, customerOf(i, poison.has(i) ? '' : 'DE')), timestamp: String(t0 + i) })));
+  const messages = await Promise.all(
+    Array.from({ length: 600 }, async (_, i) => ({
+      partition: i % 3,
+      key: String(i),
+      value: await serde.encode(id, customerOf(i, poison.has(i) ? '' : 'DE')),
+      timestamp: String(t0 + i),
+    })),
+  );
   const producer = kafka.producer();
   await producer.connect();
   await producer.send({ topic: source, acks: -1, messages });
@@ -438,29 +662,59 @@ test('S3: a record its object cannot encode goes to the DLQ with reason sink, th
   const groupId = uniqueName('it-sink-dl-s3');
   const proc = await startRunnerProcess(cfg, [lakeDeadLetterTopology(prefix)], { groupId, commitIntervalMs: 200 });
   let exitCode: number | undefined;
-  void proc.done.then((c) => { exitCode = c; });
+  void proc.done.then((c) => {
+    exitCode = c;
+  });
   try {
     const lakePrefix = `staging/${source}/`;
-    const landed = await eventually(async () => {
-      if (exitCode !== undefined) return true;
-      const keys = await listKeys(s3, cfg.s3Bucket, lakePrefix);
-      const objects = await Promise.all(keys.map(async (key) => ({ key, ...(await readContainer(s3, cfg.s3Bucket, key)) })));
-      return objects.reduce((n, o) => n + o.records.length, 0) >= 600 - poison.size && (await dlqRecords(cfg, kafka, dlq)).length >= poison.size ? objects : undefined;
-    }, 'every good record in the lake and the poison in the DLQ', 90_000);
+    const landed = await eventually(
+      async () => {
+        if (exitCode !== undefined) return true;
+        const keys = await listKeys(s3, cfg.s3Bucket, lakePrefix);
+        const objects = await Promise.all(
+          keys.map(async (key) => ({ key, ...(await readContainer(s3, cfg.s3Bucket, key)) })),
+        );
+        return objects.reduce((n, o) => n + o.records.length, 0) >= 600 - poison.size &&
+          (await dlqRecords(cfg, kafka, dlq)).length >= poison.size
+          ? objects
+          : undefined;
+      },
+      'every good record in the lake and the poison in the DLQ',
+      90_000,
+    );
     assert.equal(exitCode, undefined, 'the runner is still running');
     assert.ok(Array.isArray(landed));
 
     const ids = landed.flatMap((o) => o.records.map((r) => Number(r.customer_id))).sort((a, b) => a - b);
-    assert.deepEqual(ids, Array.from({ length: 600 }, (_, i) => i).filter((i) => !poison.has(i)), 'every good record once, no poison');
+    assert.deepEqual(
+      ids,
+      Array.from({ length: 600 }, (_, i) => i).filter((i) => !poison.has(i)),
+      'every good record once, no poison',
+    );
     for (const o of landed) {
       const parsed = parseObjectKey(o.key)!;
-      assert.equal(o.meta['sluice.first.offset'], parsed.startOffset.toString(), `${o.key}: named after its first record`);
+      assert.equal(
+        o.meta['sluice.first.offset'],
+        parsed.startOffset.toString(),
+        `${o.key}: named after its first record`,
+      );
     }
-    const p0 = landed.map((o) => parseObjectKey(o.key)!).filter((k) => k.partition === 0).map((k) => k.startOffset).sort((a, b) => Number(a - b));
-    assert.equal(p0[0], 1n, 'partition 0 begins at offset 1: offset 0 was dead-lettered, the first written record names the object');
+    const p0 = landed
+      .map((o) => parseObjectKey(o.key)!)
+      .filter((k) => k.partition === 0)
+      .map((k) => k.startOffset)
+      .sort((a, b) => Number(a - b));
+    assert.equal(
+      p0[0],
+      1n,
+      'partition 0 begins at offset 1: offset 0 was dead-lettered, the first written record names the object',
+    );
 
     const dead = await dlqRecords(cfg, kafka, dlq);
-    assert.deepEqual(dead.map((r) => Number(r.key)).sort((a, b) => a - b), [...poison].sort((a, b) => a - b));
+    assert.deepEqual(
+      dead.map((r) => Number(r.key)).sort((a, b) => a - b),
+      [...poison].sort((a, b) => a - b),
+    );
     for (const r of dead) {
       const i = Number(r.key);
       assert.equal(r.headers['sluice.error.reason'], 'sink');
@@ -468,14 +722,20 @@ test('S3: a record its object cannot encode goes to the DLQ with reason sink, th
       assert.equal(r.headers['sluice.error.partition'], String(i % 3));
       assert.ok(r.value?.equals(messages[i].value), `dead letter of customer ${i}: the original bytes`);
     }
-    await eventually(async () => {
-      const admin2 = kafka.admin();
-      await admin2.connect();
-      try {
-        const [committed] = await admin2.fetchOffsets({ groupId, topics: [source] });
-        return committed.partitions.every((p) => p.offset === '200');
-      } finally { await admin2.disconnect(); }
-    }, 'every partition committed to its end', 30_000);
+    await eventually(
+      async () => {
+        const admin2 = kafka.admin();
+        await admin2.connect();
+        try {
+          const [committed] = await admin2.fetchOffsets({ groupId, topics: [source] });
+          return committed.partitions.every((p) => p.offset === '200');
+        } finally {
+          await admin2.disconnect();
+        }
+      },
+      'every partition committed to its end',
+      30_000,
+    );
   } finally {
     await proc.stop();
     s3.destroy();
@@ -488,13 +748,20 @@ function deadLetterContext(): { ctx: SinkContext; dead: { offset: number; error:
   return {
     dead,
     ctx: {
-      topology: 'it', schemaFor: loadType, schemaIds: new Map(),
-      deadLetter(output, error) { dead.push({ offset: Number(output.source!.offset), error }); for (const a of output.acks) a.release(); },
+      topology: 'it',
+      schemaFor: loadType,
+      schemaIds: new Map(),
+      deadLetter(output, error) {
+        dead.push({ offset: Number(output.source!.offset), error });
+        for (const a of output.acks) a.release();
+      },
     },
   };
 }
 
-test('S3 replays name their objects as the first run did, and a replay inside an object dead-letters its poison again instead of skipping it', { timeout: 60_000 }, async () => {
+test('S3 replays name their objects as the first run did, and a replay inside an object dead-letters its poison again instead of skipping it', {
+  timeout: 60_000,
+}, async () => {
   const cfg = await realStack();
   const s3 = createS3Client(cfg);
   const topic = `${uniqueName('it')}.silver.customers`;
@@ -502,18 +769,44 @@ test('S3 replays name their objects as the first run did, and a replay inside an
   const poison = new Set([0, 30]);
   let released = 0;
   const failed: unknown[] = [];
-  const ack: Ack = { retain() {}, release() { released++; }, fail(err) { failed.push(err); } };
+  const ack: Ack = {
+    retain() {},
+    release() {
+      released++;
+    },
+    fail(err) {
+      failed.push(err);
+    },
+  };
   const feed = (sink: ReturnType<typeof createS3SinkConnector>, from: number, to: number) => {
     for (let o = from; o < to; o++) {
-      const source: SourceRecord = { topic, partition: 0, offset: String(o), key: Buffer.from(`k${o}`), value: Buffer.from(`v${o}`), headers: {}, timestamp: t0 + o };
+      const source: SourceRecord = {
+        topic,
+        partition: 0,
+        offset: String(o),
+        key: Buffer.from(`k${o}`),
+        value: Buffer.from(`v${o}`),
+        headers: {},
+        timestamp: t0 + o,
+      };
       // The poison: a null country, which the writer schema refuses.
       const value = { ...customerOf(o, 'DE'), country: poison.has(o) ? null : 'DE' };
-      sink.add({ topic: 'lake.out', key: source.key, value, schemaSubjectTopic: 'silver.customers', acks: [ack], source } as Output);
+      sink.add({
+        topic: 'lake.out',
+        key: source.key,
+        value,
+        schemaSubjectTopic: 'silver.customers',
+        acks: [ack],
+        source,
+      } as Output);
     }
   };
   const runOnce = async (from: number) => {
     const { ctx, dead } = deadLetterContext();
-    const sink = createS3SinkConnector(parseS3SinkConfig({ zone: 'staging', rollRecords: 20, idleCloseMs: 0 }), ctx, { client: s3, config: cfg });
+    const sink = createS3SinkConnector(parseS3SinkConfig({ zone: 'staging', rollRecords: 20, idleCloseMs: 0 }), ctx, {
+      client: s3,
+      config: cfg,
+    });
     await sink.connect();
     released = 0;
     feed(sink, from, 60);
@@ -524,29 +817,47 @@ test('S3 replays name their objects as the first run did, and a replay inside an
   try {
     // Run 1: 0 and 30 are dead-lettered; objects start at 1 (0 is not in it), 21 and 42.
     const run1 = await runOnce(0);
-    assert.deepEqual(run1.dead.map((d) => d.offset), [0, 30]);
+    assert.deepEqual(
+      run1.dead.map((d) => d.offset),
+      [0, 30],
+    );
     assert.equal(run1.dead[0].error.sink, 's3-staging');
     assert.equal(run1.stats.deadLettered, 2);
     assert.equal(run1.stats.rows, 58);
     assert.equal(released, 60, '58 acknowledged by their objects, 2 by the dead-letter queue (the stub runner)');
-    assert.deepEqual(run1.keys.map((k) => parseObjectKey(k)!.startOffset), [1n, 21n, 42n]);
+    assert.deepEqual(
+      run1.keys.map((k) => parseObjectKey(k)!.startOffset),
+      [1n, 21n, 42n],
+    );
 
     // Run 2: a restart from offset 0 writes the same names again (no extra object).
     const run2 = await runOnce(0);
-    assert.deepEqual(run2.dead.map((d) => d.offset), [0, 30]);
+    assert.deepEqual(
+      run2.dead.map((d) => d.offset),
+      [0, 30],
+    );
     assert.deepEqual(run2.keys, run1.keys, 'same object names on replay');
 
     // Run 3: a replay from 25, inside the object 21–41 which does not hold 30: the records it
     // holds are acknowledged without a rewrite, the poison is dead-lettered again (its dead
     // letter may never have become durable), not acknowledged as if it were in the object.
     const run3 = await runOnce(25);
-    assert.deepEqual(run3.dead.map((d) => d.offset), [30]);
+    assert.deepEqual(
+      run3.dead.map((d) => d.offset),
+      [30],
+    );
     assert.equal(run3.stats.skippedRecords, 16, '25–41 without 30');
     assert.deepEqual(run3.keys, run1.keys);
 
     assert.deepEqual(failed, [], 'no record failed');
-    const records = (await Promise.all(run1.keys.map((k) => readContainer(s3, cfg.s3Bucket, k)))).flatMap((o) => o.records.map((r) => Number(r.customer_id)));
-    assert.deepEqual(records.sort((a, b) => a - b), Array.from({ length: 60 }, (_, i) => i).filter((i) => !poison.has(i)), 'each good record once');
+    const records = (await Promise.all(run1.keys.map((k) => readContainer(s3, cfg.s3Bucket, k)))).flatMap((o) =>
+      o.records.map((r) => Number(r.customer_id)),
+    );
+    assert.deepEqual(
+      records.sort((a, b) => a - b),
+      Array.from({ length: 60 }, (_, i) => i).filter((i) => !poison.has(i)),
+      'each good record once',
+    );
   } finally {
     s3.destroy();
   }

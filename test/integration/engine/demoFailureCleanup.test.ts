@@ -18,12 +18,17 @@ import { realStack, uniqueName } from '../../support/stack.ts';
 function runDemo(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'src/cli/main.ts'), 'demo', '--duration', '5s'], {
-      env: { ...process.env, SLUICE_LOG_LEVEL: 'error', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, SLUICE_LOG_LEVEL: 'error', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
@@ -62,9 +67,21 @@ test('a demo that fails stops the services it started itself', async () => {
     assert.match(demo.stderr, /error SLUICE_ERR_REGISTRY_REQUEST_FAILED/);
     assert.match(demo.stdout, /postgres: starting/, 'the demo started the stack itself');
     const named = /stopping the services it started \(([^)]*)\)/.exec(demo.stdout)?.[1];
-    assert.deepEqual(named?.split(', ').sort(), ['kafka', 'postgres', 'registry', 's3'], 'the demo names all four as its own');
+    assert.deepEqual(
+      named?.split(', ').sort(),
+      ['kafka', 'postgres', 'registry', 's3'],
+      'the demo names all four as its own',
+    );
     const after = await stackStatus(cfg);
-    assert.deepEqual(after.map((s) => [s.name, s.state]), [['postgres', 'stopped'], ['kafka', 'stopped'], ['registry', 'stopped'], ['s3', 'stopped']]);
+    assert.deepEqual(
+      after.map((s) => [s.name, s.state]),
+      [
+        ['postgres', 'stopped'],
+        ['kafka', 'stopped'],
+        ['registry', 'stopped'],
+        ['s3', 'stopped'],
+      ],
+    );
   } finally {
     await stackDown(cfg).catch(() => {});
     rmSync(stackDir, { recursive: true, force: true });
@@ -78,5 +95,8 @@ test('a demo that fails leaves a stack that was already up running', async () =>
   assert.notEqual(demo.code, 0, 'the failed demo exits non-zero');
   assert.doesNotMatch(demo.stdout, /stopping the services/);
   const after = await stackStatus(cfg);
-  assert.ok(after.every((s) => s.healthy), `every service still up: ${JSON.stringify(after.map((s) => [s.name, s.state]))}`);
+  assert.ok(
+    after.every((s) => s.healthy),
+    `every service still up: ${JSON.stringify(after.map((s) => [s.name, s.state]))}`,
+  );
 });

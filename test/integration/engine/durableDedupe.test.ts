@@ -18,26 +18,64 @@ test('dedupe state survives SIGKILL and restart; re-delivered records pass; repl
   const cfg = { ...(await realStack()), httpPort: 0 };
   const prefix = uniqueName('it-dedupe');
   const def = prefixTopology(clickstream, prefix);
-  const { kafka, serde, producer, clicks, silver, dlq, clickSchemaId: cid, products } = await clickstreamSource(cfg, prefix);
-  const { messages } = buildClickstreamEvents({ count: 3000, schemaId: cid, products, seed: 'dedupe', baseTime: Date.now() - 20 * 60_000, rate: 5, badRatio: 0, maxMessageBytes: cfg.maxMessageBytes });
+  const {
+    kafka,
+    serde,
+    producer,
+    clicks,
+    silver,
+    dlq,
+    clickSchemaId: cid,
+    products,
+  } = await clickstreamSource(cfg, prefix);
+  const { messages } = buildClickstreamEvents({
+    count: 3000,
+    schemaId: cid,
+    products,
+    seed: 'dedupe',
+    baseTime: Date.now() - 20 * 60_000,
+    rate: 5,
+    badRatio: 0,
+    maxMessageBytes: cfg.maxMessageBytes,
+  });
   const unique = messages.filter((m) => m.kind !== 'duplicate');
   const ids = new Set<string>();
   for (const m of unique) ids.add(((await serde.decode(m.value)).value as { event_id: string }).event_id);
   assert.equal(ids.size, unique.length, 'the first phase has no duplicates');
-  for (let i = 0; i < unique.length; i += 500) await producer.send({ topic: clicks, acks: -1, messages: unique.slice(i, i + 500).map((m) => ({ key: m.key, value: m.value })) });
+  for (let i = 0; i < unique.length; i += 500)
+    await producer.send({
+      topic: clicks,
+      acks: -1,
+      messages: unique.slice(i, i + 500).map((m) => ({ key: m.key, value: m.value })),
+    });
 
   const groupId = uniqueName('it-dedupe');
   const silverIds = async () => {
     const rows = await readAll(cfg, silver, kafka);
-    return { rows: rows.length, ids: new Set(await Promise.all(rows.map(async (r) => ((await serde.decode(r.value)).value as { event_id: string }).event_id))) };
+    return {
+      rows: rows.length,
+      ids: new Set(
+        await Promise.all(
+          rows.map(async (r) => ((await serde.decode(r.value)).value as { event_id: string }).event_id),
+        ),
+      ),
+    };
   };
   // Phase 1: killed mid-stream, restarted: records after the last commit are re-delivered, and
   // their ids are already in the durable state — with their own origin, so they pass.
   let runner = await runnerChild('clickstream', prefix, groupId);
-  await eventually(async () => (await topicCount(kafka, silver)) >= unique.length / 3, 'a third of the clicks through', 60_000);
+  await eventually(
+    async () => (await topicCount(kafka, silver)) >= unique.length / 3,
+    'a third of the clicks through',
+    60_000,
+  );
   await stop(runner, 'SIGKILL');
   runner = await runnerChild('clickstream', prefix, groupId);
-  await eventually(async () => (await silverIds()).ids.size === unique.length || undefined, 'every click in silver after the restart', 120_000);
+  await eventually(
+    async () => (await silverIds()).ids.size === unique.length || undefined,
+    'every click in silver after the restart',
+    120_000,
+  );
   assert.equal(await topicCount(kafka, dlq), 0, 'a re-delivered record is not a duplicate of itself');
 
   // Phase 2: the same events again (same bytes: same id and event time), after another SIGKILL.
@@ -48,7 +86,11 @@ test('dedupe state survives SIGKILL and restart; re-delivered records pass; repl
   await producer.disconnect();
   runner = await runnerChild('clickstream', prefix, groupId);
   try {
-    await eventually(async () => (await topicCount(kafka, dlq)) >= again.length, 'the duplicates dead-lettered', 120_000);
+    await eventually(
+      async () => (await topicCount(kafka, dlq)) >= again.length,
+      'the duplicates dead-lettered',
+      120_000,
+    );
     const dead = await readAll(cfg, dlq, kafka);
     assert.equal(dead.length, again.length, 'exactly the duplicates');
     assert.deepEqual([...new Set(dead.map((r) => r.headers['sluice.error.rule']))], ['click_event_unique']);
@@ -65,7 +107,11 @@ test('dedupe state survives SIGKILL and restart; re-delivered records pass; repl
     // ...and the real replay, through the running runner, agrees: all back in the DLQ, silver unchanged.
     const real = await replayDlq(cfg, { from: dlq, topologies: { clickstream: def }, trackingTopic });
     assert.equal(real.replayed, again.length);
-    await eventually(async () => (await topicCount(kafka, dlq)) >= 2 * again.length, 'the replayed duplicates rejected again', 120_000);
+    await eventually(
+      async () => (await topicCount(kafka, dlq)) >= 2 * again.length,
+      'the replayed duplicates rejected again',
+      120_000,
+    );
     const back = (await readAll(cfg, dlq, kafka)).filter((r) => r.headers['sluice.replay.count'] === '1');
     assert.equal(back.length, again.length);
     assert.ok(back.every((r) => r.headers['sluice.error.rule'] === 'click_event_unique'));

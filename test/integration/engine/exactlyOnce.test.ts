@@ -14,15 +14,39 @@ import { eventually, realStack, uniqueName } from '../../support/stack.ts';
  * read_committed reader of silver and the DLQ sees every record exactly once.
  */
 
-const child = (prefix: string, groupId: string) => runnerChild('clickstream', prefix, groupId, { env: { SLUICE_PROCESSING_GUARANTEE: 'exactly_once' } });
+const child = (prefix: string, groupId: string) =>
+  runnerChild('clickstream', prefix, groupId, { env: { SLUICE_PROCESSING_GUARANTEE: 'exactly_once' } });
 
 test('exactly_once: SIGKILLs and a fenced zombie leave every valid click once in silver and every bad one once in the DLQ', async () => {
   const cfg = { ...(await realStack()), httpPort: 0 };
   const prefix = uniqueName('it-eos');
-  const { kafka, serde, producer, clicks, silver, dlq, clickSchemaId: cid, products } = await clickstreamSource(cfg, prefix);
+  const {
+    kafka,
+    serde,
+    producer,
+    clicks,
+    silver,
+    dlq,
+    clickSchemaId: cid,
+    products,
+  } = await clickstreamSource(cfg, prefix);
   // Bad records of every kind as well (their DLQ records are part of the transactions too).
-  const { messages, counts } = buildClickstreamEvents({ count: 12_000, schemaId: cid, products, seed: 'eos', baseTime: Date.now() - 20 * 60_000, rate: 10, badRatio: 0.05, maxMessageBytes: cfg.maxMessageBytes });
-  for (let i = 0; i < messages.length; i += 1000) await producer.send({ topic: clicks, acks: -1, messages: messages.slice(i, i + 1000).map((m) => ({ key: m.key, value: m.value })) });
+  const { messages, counts } = buildClickstreamEvents({
+    count: 12_000,
+    schemaId: cid,
+    products,
+    seed: 'eos',
+    baseTime: Date.now() - 20 * 60_000,
+    rate: 10,
+    badRatio: 0.05,
+    maxMessageBytes: cfg.maxMessageBytes,
+  });
+  for (let i = 0; i < messages.length; i += 1000)
+    await producer.send({
+      topic: clicks,
+      acks: -1,
+      messages: messages.slice(i, i + 1000).map((m) => ({ key: m.key, value: m.value })),
+    });
   await producer.disconnect();
   const total = messages.length;
   const silverExpected = counts.valid - counts.duplicates;
@@ -42,12 +66,20 @@ test('exactly_once: SIGKILLs and a fenced zombie leave every valid click once in
   try {
     await eventually(async () => (await routed()) >= total * 0.8, 'the successor took over', 120_000);
     runner.kill('SIGCONT');
-    await eventually(async () => {
-      const rows = await readAll(cfg, silver, kafka);
-      return rows.length >= silverExpected && (await topicCount(kafka, dlq)) >= total - counts.valid + counts.duplicates;
-    }, 'everything routed', 180_000);
+    await eventually(
+      async () => {
+        const rows = await readAll(cfg, silver, kafka);
+        return (
+          rows.length >= silverExpected && (await topicCount(kafka, dlq)) >= total - counts.valid + counts.duplicates
+        );
+      },
+      'everything routed',
+      180_000,
+    );
     const rows = await readAll(cfg, silver, kafka);
-    const ids = await Promise.all(rows.map(async (r) => ((await serde.decode(r.value)).value as { event_id: string }).event_id));
+    const ids = await Promise.all(
+      rows.map(async (r) => ((await serde.decode(r.value)).value as { event_id: string }).event_id),
+    );
     const dup = ids.length - new Set(ids).size;
     assert.equal(dup, 0, `duplicate silver rows under exactly_once: ${dup}`);
     assert.equal(new Set(ids).size, silverExpected, 'every valid click once');
@@ -80,8 +112,17 @@ test('readers of Sluice topics read committed: an aborted transaction is invisib
   await committed.commit();
   await producer.disconnect();
 
-  assert.deepEqual((await readAll(cfg, topic, kafka)).map((r) => r.value!.toString()), ['c1'], 'the test reader reads committed');
+  assert.deepEqual(
+    (await readAll(cfg, topic, kafka)).map((r) => r.value!.toString()),
+    ['c1'],
+    'the test reader reads committed',
+  );
   const values = (records: { value: unknown }[]) => records.map((r) => (r.value as { preview: string }).preview).sort();
   assert.deepEqual(values(await inspectTopic(cfg, { topic, fromBeginning: true, limit: 100 })), ['c1']);
-  assert.deepEqual(values(await inspectTopic(cfg, { topic, fromBeginning: true, limit: 100, readUncommitted: true })), ['a1', 'a2', 'a3', 'c1']);
+  assert.deepEqual(values(await inspectTopic(cfg, { topic, fromBeginning: true, limit: 100, readUncommitted: true })), [
+    'a1',
+    'a2',
+    'a3',
+    'c1',
+  ]);
 });

@@ -23,10 +23,16 @@ const KILLS = 5;
 const BURST = 5000;
 
 function startChild(prefix: string, groupId: string): Promise<{ child: ChildProcess; readyAt: number }> {
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'test/support/runTopologyChild.ts'), 'customers', prefix, groupId], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SLUICE_LOG_LEVEL: 'error' } });
+  const child = spawn(
+    process.execPath,
+    [path.join(PROJECT_ROOT, 'test/support/runTopologyChild.ts'), 'customers', prefix, groupId],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SLUICE_LOG_LEVEL: 'error' } },
+  );
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`runner child exited early with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => { if (line.startsWith('ready ')) resolve({ child, readyAt: Date.now() }); });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line.startsWith('ready ')) resolve({ child, readyAt: Date.now() });
+    });
   });
 }
 
@@ -39,7 +45,10 @@ async function killHard(child: ChildProcess): Promise<number> {
   return at;
 }
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
 test('a SIGKILLed runner restarted at once resumes within about a session timeout and loses nothing', async (t) => {
   const cfg = await realStack();
@@ -49,7 +58,11 @@ test('a SIGKILLed runner restarted at once resumes within about a session timeou
   const { kafka, row, encode } = await customersSource(cfg, source, { clientId: 'it-rejoin' });
   const admin = kafka.admin();
   await admin.connect();
-  const committed = async () => (await admin.fetchOffsets({ groupId, topics: [source] }))[0].partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
+  const committed = async () =>
+    (await admin.fetchOffsets({ groupId, topics: [source] }))[0].partitions.reduce(
+      (n, p) => n + Math.max(0, Number(p.offset)),
+      0,
+    );
 
   // A steady stream (about 400 records/s) for the whole test, so every kill is mid-stream and
   // there is always new input for the restarted runner to take up.
@@ -60,7 +73,11 @@ test('a SIGKILLed runner restarted at once resumes within about a session timeou
   const sendRows = async (n: number) => {
     const messages = [];
     // Every 10th row breaks a rule, so both outputs (silver and the DLQ) are exercised.
-    for (let i = 0; i < n; i++, produced++) messages.push({ key: String(produced), value: encode(row(produced, produced % 10 === 0 ? { email: null } : {})) });
+    for (let i = 0; i < n; i++, produced++)
+      messages.push({
+        key: String(produced),
+        value: encode(row(produced, produced % 10 === 0 ? { email: null } : {})),
+      });
     await producer.send({ topic: source, acks: -1, messages });
   };
   const stream = (async () => {
@@ -79,7 +96,14 @@ test('a SIGKILLed runner restarted at once resumes within about a session timeou
       // works through it (the steady stream alone can be fully caught up at any instant).
       const before = await committed();
       await sendRows(BURST);
-      await eventually(async () => { const c = await committed(); return c > before + 500 && c < produced - 1000; }, 'the runner is working through the burst', 60_000);
+      await eventually(
+        async () => {
+          const c = await committed();
+          return c > before + 500 && c < produced - 1000;
+        },
+        'the runner is working through the burst',
+        60_000,
+      );
       const killedAt = await killHard(runner.child);
       // Read after the exit: a commit the dead process had in flight has landed by now.
       const atKill = await committed();
@@ -88,11 +112,17 @@ test('a SIGKILLed runner restarted at once resumes within about a session timeou
       await eventually(async () => (await committed()) > atKill, 'the restarted runner commits new progress', 90_000);
       resumeMs.push(Date.now() - killedAt);
       rejoinMs.push(runner.readyAt - killedAt);
-      t.diagnostic(`kill ${kill}: partitions back after ${(rejoinMs.at(-1)! / 1000).toFixed(1)} s, first input committed again after ${(resumeMs.at(-1)! / 1000).toFixed(1)} s`);
+      t.diagnostic(
+        `kill ${kill}: partitions back after ${(rejoinMs.at(-1)! / 1000).toFixed(1)} s, first input committed again after ${(resumeMs.at(-1)! / 1000).toFixed(1)} s`,
+      );
     }
     producing = false;
     await stream;
-    await eventually(async () => (await committed()) === produced, 'every input committed after the last restart', 120_000);
+    await eventually(
+      async () => (await committed()) === produced,
+      'every input committed after the last restart',
+      120_000,
+    );
   } finally {
     producing = false;
     await stream.catch(() => {});
@@ -104,10 +134,16 @@ test('a SIGKILLed runner restarted at once resumes within about a session timeou
     await producer.disconnect();
     await admin.disconnect();
   }
-  t.diagnostic(`time-to-resume over ${KILLS} kills: median ${(median(resumeMs) / 1000).toFixed(1)} s, range ${(Math.min(...resumeMs) / 1000).toFixed(1)}–${(Math.max(...resumeMs) / 1000).toFixed(1)} s (session timeout ${cfg.kafkaSessionTimeoutMs} ms)`);
+  t.diagnostic(
+    `time-to-resume over ${KILLS} kills: median ${(median(resumeMs) / 1000).toFixed(1)} s, range ${(Math.min(...resumeMs) / 1000).toFixed(1)}–${(Math.max(...resumeMs) / 1000).toFixed(1)} s (session timeout ${cfg.kafkaSessionTimeoutMs} ms)`,
+  );
 
   // Nothing lost across five hard kills: every input is in silver or the DLQ.
-  const out = new Set([...await readAll(cfg, `${prefix}.silver.customers`, kafka), ...await readAll(cfg, `${source}.dlq`, kafka)].map((r) => r.key));
+  const out = new Set(
+    [...(await readAll(cfg, `${prefix}.silver.customers`, kafka)), ...(await readAll(cfg, `${source}.dlq`, kafka))].map(
+      (r) => r.key,
+    ),
+  );
   const lost = [];
   for (let i = 0; i < produced; i++) if (!out.has(String(i))) lost.push(i);
   assert.deepEqual(lost, [], `${lost.length} of ${produced} inputs lost`);
@@ -124,8 +160,17 @@ test('a gracefully stopped runner leaves its group at once (LeaveGroup), so its 
   await admin.connect();
   const producer = kafka.producer();
   await producer.connect();
-  const send = (from: number, n: number) => producer.send({ topic: source, acks: -1, messages: Array.from({ length: n }, (_, i) => ({ key: String(from + i), value: encode(row(from + i)) })) });
-  const committed = async () => (await admin.fetchOffsets({ groupId, topics: [source] }))[0].partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
+  const send = (from: number, n: number) =>
+    producer.send({
+      topic: source,
+      acks: -1,
+      messages: Array.from({ length: n }, (_, i) => ({ key: String(from + i), value: encode(row(from + i)) })),
+    });
+  const committed = async () =>
+    (await admin.fetchOffsets({ groupId, topics: [source] }))[0].partitions.reduce(
+      (n, p) => n + Math.max(0, Number(p.offset)),
+      0,
+    );
   const members = async () => (await admin.describeGroups([groupId])).groups[0].members.length;
   try {
     await send(0, 1000);
@@ -143,7 +188,9 @@ test('a gracefully stopped runner leaves its group at once (LeaveGroup), so its 
     const second = await startChild(prefix, groupId);
     try {
       await eventually(async () => (await committed()) === 2000, 'the successor commits the new input', 60_000);
-      t.diagnostic(`graceful stop → successor's first commit: ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s (includes the successor's own start-up)`);
+      t.diagnostic(
+        `graceful stop → successor's first commit: ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s (includes the successor's own start-up)`,
+      );
     } finally {
       second.child.removeAllListeners('exit');
       second.child.kill('SIGTERM');
@@ -169,9 +216,13 @@ test('a batch that takes longer than the short session keeps its member: no evic
   const consumer = kafka.consumer({ groupId });
   let joins = 0;
   let deliveries = 0;
-  consumer.on(consumer.events.GROUP_JOIN, () => { joins++; });
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    joins++;
+  });
   let processed: () => void = () => {};
-  const done = new Promise<void>((r) => { processed = r; });
+  const done = new Promise<void>((r) => {
+    processed = r;
+  });
   try {
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -187,7 +238,11 @@ test('a batch that takes longer than the short session keeps its member: no evic
     });
     await done;
     // The member is still the one that joined; an evicted one would rejoin and get the record again.
-    await eventually(async () => (await admin.describeGroups([groupId])).groups[0].state === 'Stable', 'the group is stable', 30_000);
+    await eventually(
+      async () => (await admin.describeGroups([groupId])).groups[0].state === 'Stable',
+      'the group is stable',
+      30_000,
+    );
     assert.equal(joins, 1, 'joined once, never evicted');
     assert.equal(deliveries, 1, 'the record was delivered once');
   } finally {

@@ -33,11 +33,21 @@ test('regression (demo not-leader crash): every partition is served by its leade
   try {
     for (let round = 0; round < ROUNDS; round++) {
       const topics = Array.from({ length: TOPICS_PER_ROUND }, (_, i) => uniqueName(`it_fresh_${i}`));
-      const created = await ensureTopics(creator, topics.map((topic) => ({ topic })), { partitions: PARTITIONS, replicationFactor: 1 });
+      const created = await ensureTopics(
+        creator,
+        topics.map((topic) => ({ topic })),
+        { partitions: PARTITIONS, replicationFactor: 1 },
+      );
       assert.deepEqual(created, topics);
       // No retry here on purpose: ensureTopics' promise is that the topics are usable now. All
       // at once, as a starting runner's readers and the extract use them.
-      await Promise.all(topics.map((t) => user.fetchTopicOffsets(t).catch((err: Error) => { failures.push(`${t}: ${err.message}`); })));
+      await Promise.all(
+        topics.map((t) =>
+          user.fetchTopicOffsets(t).catch((err: Error) => {
+            failures.push(`${t}: ${err.message}`);
+          }),
+        ),
+      );
     }
   } finally {
     await creator.disconnect();
@@ -57,20 +67,24 @@ test('regression (demo not-leader crash): the engine readers ride out a topic wh
       const topics = Array.from({ length: TOPICS_PER_ROUND }, (_, i) => uniqueName(`it_fresh_r${i}`));
       // Not through ensureTopics, and without waiting for leaders: the readers below meet the
       // not-yet-served window themselves (unknown topic, then not leader) and must ride it out.
-      await admin.createTopics({ waitForLeaders: false, topics: topics.map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })) });
+      await admin.createTopics({
+        waitForLeaders: false,
+        topics: topics.map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })),
+      });
       const [reference, positions, ...restores] = topics;
       const withReference = round % 5 === 0; // it joins a group per start: a few rounds are enough
       // Settled, not Promise.all: a failing reader must not leave the others running past the test.
       const results = await Promise.allSettled([
         ...restores.map(async (t) => assert.equal(await readToEnd(kafka, t, () => {}), 0)),
         (async () => assert.equal((await readPositions(kafka, positions)).size, 0))(),
-        withReference && (async () => {
-          const table = new MapReferenceTable();
-          const reader = await startReferenceReader(cfg, kafka, serde, { topic: reference, key: 'id' }, table);
-          await reader.ready;
-          await reader.stop();
-          assert.equal(table.size, 0);
-        })(),
+        withReference &&
+          (async () => {
+            const table = new MapReferenceTable();
+            const reader = await startReferenceReader(cfg, kafka, serde, { topic: reference, key: 'id' }, table);
+            await reader.ready;
+            await reader.stop();
+            assert.equal(table.size, 0);
+          })(),
       ]);
       for (const r of results) if (r.status === 'rejected') throw r.reason;
     }

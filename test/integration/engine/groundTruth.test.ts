@@ -32,20 +32,55 @@ test("the generator's ground truth through the runner: valid + DLQ = input, DLQ 
   const pid = await registry.register('oltp.products-value', loadSchema('oltp.products'));
   const producer = kafka.producer();
   await producer.connect();
-  await producer.send({ topic: products, acks: -1, messages: await Promise.all(productIds.map(async (id) => ({
-    key: String(id), value: await serde.encode(pid, { product_id: id, sku: `S${id}`, name: `P${id}`, category: 'toys', price: syntheticPrice(id), active: true, created_at: 1, updated_at: 1, op: 'r', extracted_at: 1 }),
-  }))) });
+  await producer.send({
+    topic: products,
+    acks: -1,
+    messages: await Promise.all(
+      productIds.map(async (id) => ({
+        key: String(id),
+        value: await serde.encode(pid, {
+          product_id: id,
+          sku: `S${id}`,
+          name: `P${id}`,
+          category: 'toys',
+          price: syntheticPrice(id),
+          active: true,
+          created_at: 1,
+          updated_at: 1,
+          op: 'r',
+          extracted_at: 1,
+        }),
+      })),
+    ),
+  });
   await producer.disconnect();
 
-  const truth = await generateClickstream(cfg, { topic: clicks, count: 4000, badRatio: 0.1, seed: 'ground-truth', productIds, customerIds: Array.from({ length: 100 }, (_, i) => i + 1), baseTime: Date.now() - 30 * 60_000, print: false, progress: false } as never);
+  const truth = await generateClickstream(cfg, {
+    topic: clicks,
+    count: 4000,
+    badRatio: 0.1,
+    seed: 'ground-truth',
+    productIds,
+    customerIds: Array.from({ length: 100 }, (_, i) => i + 1),
+    baseTime: Date.now() - 30 * 60_000,
+    print: false,
+    progress: false,
+  } as never);
   const b = truth.bad;
-  assert.ok(Object.values(b).every((n) => n > 0), `every bad kind generated at least once: ${JSON.stringify(b)}`);
+  assert.ok(
+    Object.values(b).every((n) => n > 0),
+    `every bad kind generated at least once: ${JSON.stringify(b)}`,
+  );
 
   const proc = await startRunnerProcess(cfg, [def], { groupId: uniqueName('it-truth'), commitIntervalMs: 200 });
   try {
     const silver = `${prefix}.silver.clickstream`;
     const dlq = `${clicks}.dlq`;
-    await eventually(async () => (await topicCount(kafka, silver)) + (await topicCount(kafka, dlq)) >= truth.total, 'every input routed', 120_000);
+    await eventually(
+      async () => (await topicCount(kafka, silver)) + (await topicCount(kafka, dlq)) >= truth.total,
+      'every input routed',
+      120_000,
+    );
     const dlqRecords = await readAll(cfg, dlq, kafka);
     const silverCount = await topicCount(kafka, silver);
     assert.equal(silverCount + dlqRecords.length, truth.total, 'valid + DLQ = input');
@@ -55,7 +90,8 @@ test("the generator's ground truth through the runner: valid + DLQ = input, DLQ 
     const byRule: Record<string, number> = {};
     for (const r of dlqRecords) {
       byReason[r.headers['sluice.error.reason']] = (byReason[r.headers['sluice.error.reason']] ?? 0) + 1;
-      if (r.headers['sluice.error.rule']) byRule[r.headers['sluice.error.rule']] = (byRule[r.headers['sluice.error.rule']] ?? 0) + 1;
+      if (r.headers['sluice.error.rule'])
+        byRule[r.headers['sluice.error.rule']] = (byRule[r.headers['sluice.error.rule']] ?? 0) + 1;
     }
     assert.deepEqual(byReason, {
       deserialize: b.bad_magic + b.truncated + b.trailing_bytes + b.too_large + b.hostile_length,

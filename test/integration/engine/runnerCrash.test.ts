@@ -10,10 +10,16 @@ import { eventually, realStack, uniqueName } from '../../support/stack.ts';
 import { customersSource } from '../../support/customersSource.ts';
 
 function startChild(prefix: string, groupId: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'test/support/runTopologyChild.ts'), 'customers', prefix, groupId], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SLUICE_LOG_LEVEL: 'error' } });
+  const child = spawn(
+    process.execPath,
+    [path.join(PROJECT_ROOT, 'test/support/runTopologyChild.ts'), 'customers', prefix, groupId],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SLUICE_LOG_LEVEL: 'error' } },
+  );
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`runner child exited early with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => { if (line.startsWith('ready ')) resolve({ child, url: line.slice(6) }); });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line.startsWith('ready ')) resolve({ child, url: line.slice(6) });
+    });
   });
 }
 
@@ -51,16 +57,22 @@ test('SIGKILL mid-stream loses nothing; duplicates only for offsets at or after 
 
   const admin = kafka.admin();
   await admin.connect();
-  const committedAtKill = new Map((await admin.fetchOffsets({ groupId, topics: [source] }))[0].partitions.map((p) => [p.partition, BigInt(p.offset)]));
+  const committedAtKill = new Map(
+    (await admin.fetchOffsets({ groupId, topics: [source] }))[0].partitions.map((p) => [p.partition, BigInt(p.offset)]),
+  );
   const outAtKill = (await topicCount(kafka, silver)) + (await topicCount(kafka, dlq));
   assert.ok(outAtKill < total, `the kill happened mid-stream (${outAtKill} of ${total} out)`);
 
   const second = await startChild(prefix, groupId);
   try {
-    await eventually(async () => {
-      const committed = (await admin.fetchOffsets({ groupId, topics: [source] }))[0].partitions;
-      return committed.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0) === total;
-    }, 'every input committed after the restart', 120_000);
+    await eventually(
+      async () => {
+        const committed = (await admin.fetchOffsets({ groupId, topics: [source] }))[0].partitions;
+        return committed.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0) === total;
+      },
+      'every input committed after the restart',
+      120_000,
+    );
   } finally {
     second.child.removeAllListeners('exit');
     second.child.kill('SIGTERM');
@@ -72,14 +84,18 @@ test('SIGKILL mid-stream loses nothing; duplicates only for offsets at or after 
   const inputs = await readAll(cfg, source, kafka);
   const coordinates = new Map(inputs.map((r) => [r.key!, { partition: r.partition, offset: BigInt(r.offset) }]));
   const seen = new Map<string, number>();
-  for (const r of [...await readAll(cfg, silver, kafka), ...await readAll(cfg, dlq, kafka)]) seen.set(r.key!, (seen.get(r.key!) ?? 0) + 1);
+  for (const r of [...(await readAll(cfg, silver, kafka)), ...(await readAll(cfg, dlq, kafka))])
+    seen.set(r.key!, (seen.get(r.key!) ?? 0) + 1);
   let duplicates = 0;
   for (const [key, at] of coordinates) {
     const n = seen.get(key) ?? 0;
     assert.ok(n >= 1, `input ${key} (p${at.partition}@${at.offset}) was lost`);
     if (n > 1) {
       duplicates++;
-      assert.ok(at.offset >= (committedAtKill.get(at.partition) ?? 0n), `input ${key} at p${at.partition}@${at.offset} duplicated although committed before the kill`);
+      assert.ok(
+        at.offset >= (committedAtKill.get(at.partition) ?? 0n),
+        `input ${key} at p${at.partition}@${at.offset} duplicated although committed before the kill`,
+      );
       assert.equal(n, 2);
     }
   }

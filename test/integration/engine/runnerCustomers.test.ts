@@ -14,7 +14,9 @@ test('the runner routes every input to silver or the DLQ, commits all offsets, a
   const source = `${prefix}.oltp.customers`;
   const { kafka, row, encode } = await customersSource(cfg, source, { clientId: 'it-runner' });
 
-  const valid = 600, noEmail = 40, garbage = 25;
+  const valid = 600,
+    noEmail = 40,
+    garbage = 25;
   const messages = [];
   for (let i = 0; i < valid + noEmail; i++) {
     messages.push({ key: String(i), value: encode(row(i, i < valid ? {} : { email: null })) });
@@ -31,14 +33,29 @@ test('the runner routes every input to silver or the DLQ, commits all offsets, a
   try {
     const silver = `${prefix}.silver.customers`;
     const dlq = `${source}.dlq`;
-    await eventually(async () => (await topicCount(kafka, silver)) + (await topicCount(kafka, dlq)) === messages.length, 'all records routed', 60_000);
+    await eventually(
+      async () => (await topicCount(kafka, silver)) + (await topicCount(kafka, dlq)) === messages.length,
+      'all records routed',
+      60_000,
+    );
     assert.equal(await topicCount(kafka, silver), valid);
     assert.equal(await topicCount(kafka, dlq), noEmail + garbage);
 
     const metrics = await (await fetch(`${proc.url}/metrics`)).text();
-    assert.match(metrics, new RegExp(`sluice_records_in_total\\{topology="customers",topic="${source}"\\} ${messages.length}`));
-    assert.match(metrics, new RegExp(`sluice_records_dlq_total\\{topology="customers",topic="${source}",reason="rule"\\} ${noEmail}`));
-    assert.match(metrics, new RegExp(`sluice_records_dlq_total\\{topology="customers",topic="${source}",reason="deserialize"\\} ${garbage}`));
+    assert.match(
+      metrics,
+      new RegExp(`sluice_records_in_total\\{topology="customers",topic="${source}"\\} ${messages.length}`),
+    );
+    assert.match(
+      metrics,
+      new RegExp(`sluice_records_dlq_total\\{topology="customers",topic="${source}",reason="rule"\\} ${noEmail}`),
+    );
+    assert.match(
+      metrics,
+      new RegExp(
+        `sluice_records_dlq_total\\{topology="customers",topic="${source}",reason="deserialize"\\} ${garbage}`,
+      ),
+    );
     assert.match(metrics, /sluice_rule_failures_total\{topology="customers",rule="customer_email_present"\} 40/);
 
     const ready = await fetch(`${proc.url}/readyz`);
@@ -52,6 +69,11 @@ test('the runner routes every input to silver or the DLQ, commits all offsets, a
   await check.connect();
   const committed = await check.fetchOffsets({ groupId, topics: [source] });
   const ends = await check.fetchTopicOffsets(source);
-  for (const p of committed[0].partitions) assert.equal(p.offset, ends.find((e) => e.partition === p.partition)!.high, `partition ${p.partition} fully committed`);
+  for (const p of committed[0].partitions)
+    assert.equal(
+      p.offset,
+      ends.find((e) => e.partition === p.partition)!.high,
+      `partition ${p.partition} fully committed`,
+    );
   await check.disconnect();
 });

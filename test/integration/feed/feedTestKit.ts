@@ -14,7 +14,14 @@ import { eventually, uniqueName } from '../../support/stack.ts';
  * records everything it receives.
  */
 
-export interface RevenueResult { window_start: number; window_end: number; category: string; revenue: number; final: boolean; emitted_at: number }
+export interface RevenueResult {
+  window_start: number;
+  window_end: number;
+  category: string;
+  revenue: number;
+  final: boolean;
+  emitted_at: number;
+}
 
 export interface MetricTopic {
   metric: string;
@@ -35,7 +42,10 @@ export function keyOf(r: object): string {
  * A fresh `metrics.<metric>` topic with an existing metric's value schema registered under its
  * subject. `metric` defaults to a unique name.
  */
-export async function createMetricTopic(cfg: Config, opts: { metric?: string; prefix?: string; schema?: string; partitions?: number } = {}): Promise<MetricTopic> {
+export async function createMetricTopic(
+  cfg: Config,
+  opts: { metric?: string; prefix?: string; schema?: string; partitions?: number } = {},
+): Promise<MetricTopic> {
   const metric = opts.metric ?? uniqueName(opts.prefix ?? 'it_feed');
   const partitions = opts.partitions ?? 3;
   const topic = `metrics.${metric}`;
@@ -49,11 +59,19 @@ export async function createMetricTopic(cfg: Config, opts: { metric?: string; pr
   const producer: Producer = kafka.producer();
   await producer.connect();
   return {
-    metric, topic, kafka,
+    metric,
+    topic,
+    kafka,
     async produce(results) {
       for (let i = 0; i < results.length; i += 500) {
         const chunk = results.slice(i, i + 500);
-        await producer.send({ topic, acks: -1, messages: await Promise.all(chunk.map(async (r) => ({ key: keyOf(r), value: await serde.encode(schemaId, r) }))) });
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: await Promise.all(
+            chunk.map(async (r) => ({ key: keyOf(r), value: await serde.encode(schemaId, r) })),
+          ),
+        });
       }
     },
     async close() {
@@ -71,7 +89,11 @@ export async function feedCaughtUp(feed: MetricsFeed, mt: MetricTopic): Promise<
   await admin.connect();
   try {
     const ends = await admin.fetchTopicOffsets(mt.topic);
-    await eventually(async () => ends.every((e) => (feed.log.positions(mt.metric).get(`${mt.topic}/${e.partition}`) ?? -1) >= Number(e.high)), `the feed to read ${mt.topic} to its end`);
+    await eventually(
+      async () =>
+        ends.every((e) => (feed.log.positions(mt.metric).get(`${mt.topic}/${e.partition}`) ?? -1) >= Number(e.high)),
+      `the feed to read ${mt.topic} to its end`,
+    );
   } finally {
     await admin.disconnect();
   }
@@ -79,7 +101,14 @@ export async function feedCaughtUp(feed: MetricsFeed, mt: MetricTopic): Promise<
 
 /** A revenue result whose `revenue` is a sequence number, so every update can be told apart. */
 export function result(windowStart: number, category: string, seq: number, final = false): RevenueResult {
-  return { window_start: windowStart, window_end: windowStart + 60_000, category, revenue: seq, final, emitted_at: Date.now() };
+  return {
+    window_start: windowStart,
+    window_end: windowStart + 60_000,
+    category,
+    revenue: seq,
+    final,
+    emitted_at: Date.now(),
+  };
 }
 
 export interface Msg {
@@ -105,7 +134,9 @@ export class FeedClient {
   private constructor(ws: WebSocket) {
     this.ws = ws;
     ws.on('message', (data) => this.messages.push(JSON.parse(data.toString())));
-    ws.on('close', (code) => { this.closeCode = code; });
+    ws.on('close', (code) => {
+      this.closeCode = code;
+    });
     ws.on('error', () => {});
   }
 
@@ -120,17 +151,29 @@ export class FeedClient {
     this.ws.send(JSON.stringify(cursor ? { subscribe: metrics, cursor } : { subscribe: metrics }));
   }
 
-  updates(): Msg[] { return this.messages.filter((m) => m.type === 'update'); }
-  live(): Msg[] { return this.updates().filter((m) => !m.snapshot); }
-  ready(): Msg | undefined { return this.messages.find((m) => m.type === 'ready'); }
-  lastCursor(): string { return [...this.messages].reverse().find((m) => m.cursor)!.cursor!; }
+  updates(): Msg[] {
+    return this.messages.filter((m) => m.type === 'update');
+  }
+  live(): Msg[] {
+    return this.updates().filter((m) => !m.snapshot);
+  }
+  ready(): Msg | undefined {
+    return this.messages.find((m) => m.type === 'ready');
+  }
+  lastCursor(): string {
+    return [...this.messages].reverse().find((m) => m.cursor)!.cursor!;
+  }
 
   waitReady(timeoutMs = 30_000): Promise<Msg> {
     return eventually(async () => this.ready(), 'the feed to send ready', timeoutMs);
   }
 
   waitLive(count: number, timeoutMs = 30_000): Promise<Msg[]> {
-    return eventually(async () => this.live().length >= count && this.live(), `${count} live updates (have ${this.live().length})`, timeoutMs);
+    return eventually(
+      async () => this.live().length >= count && this.live(),
+      `${count} live updates (have ${this.live().length})`,
+      timeoutMs,
+    );
   }
 
   async close(): Promise<void> {
@@ -145,8 +188,15 @@ export class FeedClient {
 export async function refusedStatus(url: string, opts: WebSocket.ClientOptions = {}): Promise<number> {
   const ws = new WebSocket(url, opts);
   return new Promise<number>((resolve, reject) => {
-    ws.on('unexpected-response', (_req, res) => { resolve(res.statusCode ?? 0); res.resume(); ws.terminate(); });
-    ws.on('open', () => { ws.terminate(); reject(new Error('the upgrade was accepted')); });
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      res.resume();
+      ws.terminate();
+    });
+    ws.on('open', () => {
+      ws.terminate();
+      reject(new Error('the upgrade was accepted'));
+    });
     ws.on('error', () => {});
   });
 }

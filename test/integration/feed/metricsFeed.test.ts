@@ -6,7 +6,15 @@ import { decodeCursor } from '../../../src/feed/feedCursor.ts';
 import { attachMetricsFeed, type MetricsFeed, type MetricsFeedOptions } from '../../../src/feed/metricsFeed.ts';
 import { startHttpServer } from '../../../src/http/httpServer.ts';
 import { eventually, realStack } from '../../support/stack.ts';
-import { createMetricTopic, feedCaughtUp, FeedClient, refusedStatus, result, type Msg, type RevenueResult } from './feedTestKit.ts';
+import {
+  createMetricTopic,
+  feedCaughtUp,
+  FeedClient,
+  refusedStatus,
+  result,
+  type Msg,
+  type RevenueResult,
+} from './feedTestKit.ts';
 
 /**
  * The live feed against the real stack: Avro window results produced to a unique metrics.* topic,
@@ -27,14 +35,21 @@ async function withServer(cfg: Awaited<ReturnType<typeof realStack>>, opts: Metr
     return feed;
   };
   return {
-    http, wsUrl, attach,
-    async close() { for (const f of feeds) await f.close(); await http.close(); },
+    http,
+    wsUrl,
+    attach,
+    async close() {
+      for (const f of feeds) await f.close();
+      await http.close();
+    },
   };
 }
 
 /** Results for `count` updates starting at sequence `from`, spread over keys (and so partitions). */
 function batch(windowStart: number, from: number, count: number): RevenueResult[] {
-  return Array.from({ length: count }, (_, i) => result(windowStart, CATEGORIES[(from + i) % CATEGORIES.length], from + i));
+  return Array.from({ length: count }, (_, i) =>
+    result(windowStart, CATEGORIES[(from + i) % CATEGORIES.length], from + i),
+  );
 }
 
 function seqs(msgs: Msg[]): number[] {
@@ -51,9 +66,15 @@ function assertOrderPerKey(msgs: Msg[]): void {
   }
 }
 
-async function counterValue(registry: client.Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+async function counterValue(
+  registry: client.Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const metric = await registry.getSingleMetric(name)?.get();
-  return (metric?.values ?? []).filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l)).reduce((n, v) => n + v.value, 0);
+  return (metric?.values ?? [])
+    .filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))
+    .reduce((n, v) => n + v.value, 0);
 }
 
 test('snapshot, live updates, and a reconnect with the cursor resumes without gaps or repeats, also after a feed restart', async () => {
@@ -65,7 +86,8 @@ test('snapshot, live updates, and a reconnect with the cursor resumes without ga
   try {
     // Three versions of each of four keys: the snapshot must hold only the latest per key.
     const initial = [
-      ...batch(w0, 0, 4), ...batch(w0, 6, 4),
+      ...batch(w0, 0, 4),
+      ...batch(w0, 6, 4),
       ...CATEGORIES.slice(0, 4).map((c, i) => result(w0, c, 100 + i, true)),
     ];
     // batch(w0, 6, 4) starts at category index 0 again (6 % 6), so keys repeat.
@@ -79,7 +101,10 @@ test('snapshot, live updates, and a reconnect with the cursor resumes without ga
     const snap = c1.updates().filter((m) => m.snapshot);
     assert.equal(ready1.snapshot, 4);
     assert.equal(snap.length, 4);
-    assert.deepEqual(snap.map((m) => m.value!.revenue).sort((a, b) => a - b), [100, 101, 102, 103]);
+    assert.deepEqual(
+      snap.map((m) => m.value!.revenue).sort((a, b) => a - b),
+      [100, 101, 102, 103],
+    );
     for (const m of snap) {
       assert.equal(m.metric, mt.metric);
       assert.equal(m.final, true);
@@ -94,11 +119,18 @@ test('snapshot, live updates, and a reconnect with the cursor resumes without ga
     live1.push(result(w1, 'books', 1030, true));
     await mt.produce(live1);
     const got1 = await c1.waitLive(live1.length);
-    assert.deepEqual(seqs(got1).sort((a, b) => a - b), live1.map((r) => r.revenue));
+    assert.deepEqual(
+      seqs(got1).sort((a, b) => a - b),
+      live1.map((r) => r.revenue),
+    );
     assert.ok(got1.some((m) => m.final) && got1.some((m) => !m.final), 'provisional and final updates both arrive');
     assertOrderPerKey(got1);
     const positions = decodeCursor(got1.at(-1)!.cursor);
-    assert.equal([...positions.keys()].filter((tp) => tp.startsWith(`${mt.topic}/`)).length, 3, 'the cursor names every partition of the topic');
+    assert.equal(
+      [...positions.keys()].filter((tp) => tp.startsWith(`${mt.topic}/`)).length,
+      3,
+      'the cursor names every partition of the topic',
+    );
 
     // Disconnect, miss some updates, come back with the last cursor.
     const cursor1 = c1.lastCursor();
@@ -112,7 +144,11 @@ test('snapshot, live updates, and a reconnect with the cursor resumes without ga
     assert.equal(ready2.replayed, missed.length);
     assert.deepEqual(ready2.reset, []);
     assert.equal(c2.updates().filter((m) => m.snapshot).length, 0, 'a resumed client gets no snapshot');
-    assert.deepEqual(seqs(c2.updates()).sort((a, b) => a - b), missed.map((r) => r.revenue), 'exactly the missed updates');
+    assert.deepEqual(
+      seqs(c2.updates()).sort((a, b) => a - b),
+      missed.map((r) => r.revenue),
+      'exactly the missed updates',
+    );
     assertOrderPerKey(c2.updates());
     assert.equal(await counterValue(registry1, 'sluice_feed_resumes_total', { source: 'memory' }), 1);
 
@@ -120,7 +156,10 @@ test('snapshot, live updates, and a reconnect with the cursor resumes without ga
     const after = batch(w1, 3000, 12);
     await mt.produce(after);
     await c2.waitLive(missed.length + after.length);
-    assert.deepEqual(seqs(c2.updates()).sort((a, b) => a - b), [...missed, ...after].map((r) => r.revenue));
+    assert.deepEqual(
+      seqs(c2.updates()).sort((a, b) => a - b),
+      [...missed, ...after].map((r) => r.revenue),
+    );
 
     // Restart the feed; updates produced while it is down reach the client through its cursor.
     // A tiny memory makes the new feed read them back from Kafka.
@@ -138,20 +177,31 @@ test('snapshot, live updates, and a reconnect with the cursor resumes without ga
       c3.subscribe([mt.metric], cursor2);
       const ready3 = await c3.waitReady();
       assert.equal(ready3.replayed, whileDown.length);
-      assert.deepEqual(seqs(c3.updates()).sort((a, b) => a - b), whileDown.map((r) => r.revenue));
+      assert.deepEqual(
+        seqs(c3.updates()).sort((a, b) => a - b),
+        whileDown.map((r) => r.revenue),
+      );
       assertOrderPerKey(c3.updates());
-      assert.equal(await counterValue(registry2, 'sluice_feed_resumes_total', { source: 'kafka' }), 1, 'read back from Kafka');
+      assert.equal(
+        await counterValue(registry2, 'sluice_feed_resumes_total', { source: 'kafka' }),
+        1,
+        'read back from Kafka',
+      );
       const more = batch(w1, 5000, 9);
       await mt.produce(more);
       await c3.waitLive(whileDown.length + more.length);
-      assert.deepEqual(seqs(c3.updates()).sort((a, b) => a - b), [...whileDown, ...more].map((r) => r.revenue));
+      assert.deepEqual(
+        seqs(c3.updates()).sort((a, b) => a - b),
+        [...whileDown, ...more].map((r) => r.revenue),
+      );
 
       // A fresh client on the restarted feed sees the same latest-per-key state.
       const c4 = await FeedClient.open(srvB.wsUrl);
       c4.subscribe([mt.metric]);
       await c4.waitReady();
       const latest = new Map<string, number>();
-      for (const r of [...initial, ...live1, ...missed, ...after, ...whileDown, ...more]) latest.set(`${r.window_start}|${r.category}`, r.revenue);
+      for (const r of [...initial, ...live1, ...missed, ...after, ...whileDown, ...more])
+        latest.set(`${r.window_start}|${r.category}`, r.revenue);
       assert.deepEqual(new Map(c4.updates().map((m) => [m.key!, m.value!.revenue])), latest);
       await c3.close();
       await c4.close();
@@ -182,9 +232,25 @@ test('a metric topic created after the feed started is served, and the others go
     await b.produce(batch(w, 100, 10));
     await a.produce(batch(w, 200, 10));
     const got = await c.waitLive(30);
-    assert.deepEqual(got.filter((m) => m.metric === a.metric).map((m) => m.value!.revenue).sort((x, y) => x - y), [...batch(w, 0, 10), ...batch(w, 200, 10)].map((r) => r.revenue));
-    assert.deepEqual(got.filter((m) => m.metric === bName).map((m) => m.value!.revenue).sort((x, y) => x - y), batch(w, 100, 10).map((r) => r.revenue));
-    assert.deepEqual([...decodeCursor(c.lastCursor()).keys()].filter((tp) => tp.startsWith(`metrics.${bName}/`)).sort(), [0, 1, 2].map((p) => `metrics.${bName}/${p}`), 'the cursor now covers every partition of the new topic');
+    assert.deepEqual(
+      got
+        .filter((m) => m.metric === a.metric)
+        .map((m) => m.value!.revenue)
+        .sort((x, y) => x - y),
+      [...batch(w, 0, 10), ...batch(w, 200, 10)].map((r) => r.revenue),
+    );
+    assert.deepEqual(
+      got
+        .filter((m) => m.metric === bName)
+        .map((m) => m.value!.revenue)
+        .sort((x, y) => x - y),
+      batch(w, 100, 10).map((r) => r.revenue),
+    );
+    assert.deepEqual(
+      [...decodeCursor(c.lastCursor()).keys()].filter((tp) => tp.startsWith(`metrics.${bName}/`)).sort(),
+      [0, 1, 2].map((p) => `metrics.${bName}/${p}`),
+      'the cursor now covers every partition of the new topic',
+    );
     await c.close();
   } finally {
     await srv.close();
@@ -210,7 +276,10 @@ test('Origin allow-list and bearer token are checked before the upgrade; the con
     const b = await FeedClient.open(`${srv.wsUrl}?token=s3cret-token`, { origin: 'http://localhost:5173' }); // localhost, token in the query
     assert.equal(await refusedStatus(srv.wsUrl, auth), 503, 'over the connection cap');
     await a.close();
-    const c = await eventually(() => FeedClient.open(srv.wsUrl, auth).catch(() => undefined), 'a connection slot to free up');
+    const c = await eventually(
+      () => FeedClient.open(srv.wsUrl, auth).catch(() => undefined),
+      'a connection slot to free up',
+    );
     await c.close();
     await b.close();
   } finally {
@@ -261,7 +330,8 @@ test('a snapshot or replay larger than the send limit is paced to a reading clie
   const srv = await withServer(cfg, { maxBufferedBytes: 64 * 1024 });
   try {
     const w = Math.floor(Date.now() / MINUTE) * MINUTE;
-    const many = (from: number) => Array.from({ length: 3000 }, (_, i) => result(w, `category-${String(i).padStart(5, '0')}`, from + i));
+    const many = (from: number) =>
+      Array.from({ length: 3000 }, (_, i) => result(w, `category-${String(i).padStart(5, '0')}`, from + i));
     await mt.produce(many(0));
     const feed = await srv.attach({ registry });
     const c1 = await FeedClient.open(srv.wsUrl);
@@ -274,7 +344,10 @@ test('a snapshot or replay larger than the send limit is paced to a reading clie
     const c2 = await FeedClient.open(srv.wsUrl);
     c2.subscribe([mt.metric], cursor);
     assert.equal((await c2.waitReady()).replayed, 3000);
-    assert.deepEqual(seqs(c2.updates()).sort((a, b) => a - b), many(10_000).map((r) => r.revenue));
+    assert.deepEqual(
+      seqs(c2.updates()).sort((a, b) => a - b),
+      many(10_000).map((r) => r.revenue),
+    );
     assert.equal(await counterValue(registry, 'sluice_feed_clients_dropped_total'), 0);
     await c2.close();
   } finally {
@@ -303,9 +376,15 @@ test('a client that stops reading is dropped instead of being buffered without b
     const w = Math.floor(Date.now() / MINUTE) * MINUTE;
     const pad = 'p'.repeat(3000);
     const total = 6000;
-    await mt.produce(Array.from({ length: total }, (_, i) => ({ ...result(w, `${CATEGORIES[i % CATEGORIES.length]}-${pad}`, i) })));
+    await mt.produce(
+      Array.from({ length: total }, (_, i) => ({ ...result(w, `${CATEGORIES[i % CATEGORIES.length]}-${pad}`, i) })),
+    );
     await reader.waitLive(total, 180_000); // a generous condition wait: CI machines are shared
-    await eventually(async () => (await counterValue(registry, 'sluice_feed_clients_dropped_total', { reason: 'slow' })) >= 1, 'the stuck client to be dropped', 60_000);
+    await eventually(
+      async () => (await counterValue(registry, 'sluice_feed_clients_dropped_total', { reason: 'slow' })) >= 1,
+      'the stuck client to be dropped',
+      60_000,
+    );
     assert.equal(feed.connections(), 1, 'only the reading client is left');
     assert.equal(reader.live().length, total, 'the reading client got every update');
     (stuck.ws as unknown as { _socket: { resume(): void } })._socket.resume();

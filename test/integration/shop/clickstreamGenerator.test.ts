@@ -67,7 +67,11 @@ async function consumeAll(expected: Record<string, number>): Promise<Map<string,
         have[batch.topic] += batch.messages.length;
       },
     });
-    await eventually(async () => Object.entries(expected).every(([t, n]) => have[t] >= n), `records ${JSON.stringify(expected)} (have ${JSON.stringify(have)})`, 60_000);
+    await eventually(
+      async () => Object.entries(expected).every(([t, n]) => have[t] >= n),
+      `records ${JSON.stringify(expected)} (have ${JSON.stringify(have)})`,
+      60_000,
+    );
   } finally {
     await consumer.disconnect();
   }
@@ -93,8 +97,17 @@ test('the records read back from the topic match the ground truth exactly', asyn
   const topic = await createTopic();
   const groundTruthFile = path.join(dir, 'truth.json');
   const result = await generateClickstream(small, {
-    rate: 0, count: 3_000, badRatio: 0.1, seed: 'integration', baseTime: BASE_TIME, topic,
-    productIds, customerIds, groundTruthFile, print: false, progress: false,
+    rate: 0,
+    count: 3_000,
+    badRatio: 0.1,
+    seed: 'integration',
+    baseTime: BASE_TIME,
+    topic,
+    productIds,
+    customerIds,
+    groundTruthFile,
+    print: false,
+    progress: false,
   });
   assert.equal(result.total, 3_000);
   assert.equal(result.aborted, false);
@@ -124,20 +137,45 @@ test('the records read back from the topic match the ground truth exactly', asyn
 
 test('two runs with the same seed write the same keys and values', async () => {
   const [t1, t2] = [await createTopic(), await createTopic()];
-  const opts = { rate: 0, count: 400, badRatio: 0.1, seed: 'twice', baseTime: BASE_TIME, productIds, customerIds, print: false, progress: false };
+  const opts = {
+    rate: 0,
+    count: 400,
+    badRatio: 0.1,
+    seed: 'twice',
+    baseTime: BASE_TIME,
+    productIds,
+    customerIds,
+    print: false,
+    progress: false,
+  };
   const r1 = await generateClickstream(small, { ...opts, topic: t1 });
   const r2 = await generateClickstream(small, { ...opts, topic: t2 });
-  assert.deepEqual({ ...r1, topic: '', elapsedMs: 0, eventsPerSecond: 0 }, { ...r2, topic: '', elapsedMs: 0, eventsPerSecond: 0 });
+  assert.deepEqual(
+    { ...r1, topic: '', elapsedMs: 0, eventsPerSecond: 0 },
+    { ...r2, topic: '', elapsedMs: 0, eventsPerSecond: 0 },
+  );
   const both = await consumeAll({ [t1]: 400, [t2]: 400 });
   const [a, b] = [both.get(t1)!, both.get(t2)!];
   // Keyed records: same partitions, same order. Null-keyed ones (null_session) are spread at
   // random by the partitioner, so only their set is compared.
-  const keyed = (m: Map<number, KafkaMessage[]>) => [...m.entries()].sort(([x], [y]) => x - y)
-    .flatMap(([p, list]) => list.filter((r) => r.key).map((r) => `${p}:${r.key!.toString('hex')}:${r.value?.toString('hex')}`));
-  const unkeyed = (m: Map<number, KafkaMessage[]>) => [...m.values()].flat().filter((r) => !r.key).map((r) => r.value?.toString('hex')).sort();
+  const keyed = (m: Map<number, KafkaMessage[]>) =>
+    [...m.entries()]
+      .sort(([x], [y]) => x - y)
+      .flatMap(([p, list]) =>
+        list.filter((r) => r.key).map((r) => `${p}:${r.key!.toString('hex')}:${r.value?.toString('hex')}`),
+      );
+  const unkeyed = (m: Map<number, KafkaMessage[]>) =>
+    [...m.values()]
+      .flat()
+      .filter((r) => !r.key)
+      .map((r) => r.value?.toString('hex'))
+      .sort();
   const [ka, kb] = [keyed(a), keyed(b)];
   assert.equal(ka.length, kb.length);
-  assert.ok(ka.every((x, i) => x === kb[i]), 'keyed records identical, partition by partition');
+  assert.ok(
+    ka.every((x, i) => x === kb[i]),
+    'keyed records identical, partition by partition',
+  );
   assert.deepEqual(unkeyed(a), unkeyed(b));
   assert.equal(ka.length + unkeyed(a).length, 400);
 });
@@ -148,7 +186,16 @@ test('rate limiting holds and an abort stops cleanly with exact counts of what w
   setTimeout(() => ac.abort(), 1_500);
   const t0 = Date.now();
   const result = await generateClickstream(small, {
-    rate: 200, durationMs: 60_000, badRatio: 0.05, seed: 'abort', topic, productIds, customerIds, signal: ac.signal, print: false, progress: false,
+    rate: 200,
+    durationMs: 60_000,
+    badRatio: 0.05,
+    seed: 'abort',
+    topic,
+    productIds,
+    customerIds,
+    signal: ac.signal,
+    print: false,
+    progress: false,
   });
   assert.equal(result.aborted, true);
   assert.ok(Date.now() - t0 < 10_000);

@@ -22,7 +22,11 @@ let seededA: SeedResult;
 async function withDb<T>(database: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client(pgConnection(cfg, database));
   await c.connect();
-  try { return await fn(c); } finally { await c.end(); }
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
 }
 
 async function freshDatabase(): Promise<string> {
@@ -32,7 +36,8 @@ async function freshDatabase(): Promise<string> {
   return name;
 }
 
-const one = async (c: pg.Client, sql: string): Promise<number> => Number(Object.values((await c.query(sql)).rows[0])[0]);
+const one = async (c: pg.Client, sql: string): Promise<number> =>
+  Number(Object.values((await c.query(sql)).rows[0])[0]);
 
 const CHECKSUMS = {
   customers: `select md5(string_agg(concat_ws('|', customer_id, email, full_name, country, created_at), ',' order by customer_id)) from customers`,
@@ -70,41 +75,95 @@ test('seeding writes exactly the requested counts, and the items it reports', as
     assert.equal(await one(c, 'select count(*) from products'), COUNTS.products);
     assert.equal(await one(c, 'select count(*) from orders'), COUNTS.orders);
     assert.equal(await one(c, 'select count(*) from order_items'), seededA.orderItems);
-    assert.equal(await one(c, 'select count(*) from orders o where not exists (select 1 from order_items i where i.order_id = o.order_id)'), 0);
+    assert.equal(
+      await one(
+        c,
+        'select count(*) from orders o where not exists (select 1 from order_items i where i.order_id = o.order_id)',
+      ),
+      0,
+    );
   });
 });
 
 test('foreign keys hold: every order item has its order and product, every order its customer', async () => {
   await withDb(dbA, async (c) => {
-    assert.equal(await one(c, 'select count(*) from order_items i left join orders o using (order_id) where o.order_id is null'), 0);
-    assert.equal(await one(c, 'select count(*) from order_items i left join products p using (product_id) where p.product_id is null'), 0);
-    assert.equal(await one(c, 'select count(*) from orders o left join customers c using (customer_id) where c.customer_id is null'), 0);
+    assert.equal(
+      await one(c, 'select count(*) from order_items i left join orders o using (order_id) where o.order_id is null'),
+      0,
+    );
+    assert.equal(
+      await one(
+        c,
+        'select count(*) from order_items i left join products p using (product_id) where p.product_id is null',
+      ),
+      0,
+    );
+    assert.equal(
+      await one(
+        c,
+        'select count(*) from orders o left join customers c using (customer_id) where c.customer_id is null',
+      ),
+      0,
+    );
     // The constraints themselves are back after the bulk load.
-    assert.equal(await one(c, `select count(*) from pg_constraint where conrelid = 'order_items'::regclass and contype = 'f'`), 2);
-    assert.equal(await one(c, `select count(*) from pg_constraint where conrelid = 'orders'::regclass and contype = 'f'`), 0);
-    assert.equal(await one(c, `select count(*) from pg_constraint where contype = 'c' and connamespace = 'public'::regnamespace`), 0, 'no CHECK constraints');
+    assert.equal(
+      await one(c, `select count(*) from pg_constraint where conrelid = 'order_items'::regclass and contype = 'f'`),
+      2,
+    );
+    assert.equal(
+      await one(c, `select count(*) from pg_constraint where conrelid = 'orders'::regclass and contype = 'f'`),
+      0,
+    );
+    assert.equal(
+      await one(c, `select count(*) from pg_constraint where contype = 'c' and connamespace = 'public'::regnamespace`),
+      0,
+      'no CHECK constraints',
+    );
   });
 });
 
 test('totals equal the sum of their items; statuses follow the lifecycle; the shape is realistic', async () => {
   await withDb(dbA, async (c) => {
-    assert.equal(await one(c, `select count(*) from orders o
-      where o.total_amount <> (select sum(i.quantity * i.unit_price) from order_items i where i.order_id = o.order_id)`), 0);
+    assert.equal(
+      await one(
+        c,
+        `select count(*) from orders o
+      where o.total_amount <> (select sum(i.quantity * i.unit_price) from order_items i where i.order_id = o.order_id)`,
+      ),
+      0,
+    );
     assert.equal(await one(c, 'select count(*) from orders where total_amount < 0'), 0);
     assert.equal(await one(c, 'select count(*) from customers where email is null'), 0);
-    const statuses = (await c.query('select status, count(*)::int as n from orders group by status order by n desc')).rows as { status: string; n: number }[];
-    for (const s of statuses) assert.ok((ORDER_STATUSES as readonly string[]).includes(s.status), `unknown status ${s.status}`);
+    const statuses = (await c.query('select status, count(*)::int as n from orders group by status order by n desc'))
+      .rows as { status: string; n: number }[];
+    for (const s of statuses)
+      assert.ok((ORDER_STATUSES as readonly string[]).includes(s.status), `unknown status ${s.status}`);
     assert.equal(statuses[0].status, 'delivered', 'most orders of the last 30 days are delivered');
-    for (const s of ORDER_STATUSES) assert.ok(statuses.some((r) => r.status === s), `some orders are ${s}`);
+    for (const s of ORDER_STATUSES)
+      assert.ok(
+        statuses.some((r) => r.status === s),
+        `some orders are ${s}`,
+      );
     // Order times: inside the 30 days before the base time, with a daily rhythm (evenings busier than nights).
     const range = (await c.query('select min(ordered_at) as lo, max(ordered_at) as hi from orders')).rows[0];
     assert.ok(range.lo.getTime() >= BASE_TIME - 30 * 86_400_000 && range.hi.getTime() < BASE_TIME);
-    const night = await one(c, `select count(*) from orders where extract(hour from ordered_at at time zone 'UTC') between 2 and 4`);
-    const evening = await one(c, `select count(*) from orders where extract(hour from ordered_at at time zone 'UTC') between 19 and 21`);
+    const night = await one(
+      c,
+      `select count(*) from orders where extract(hour from ordered_at at time zone 'UTC') between 2 and 4`,
+    );
+    const evening = await one(
+      c,
+      `select count(*) from orders where extract(hour from ordered_at at time zone 'UTC') between 19 and 21`,
+    );
     assert.ok(evening > night * 5, `evening ${evening} vs night ${night}`);
     // Zipf popularity: the best seller sells far more than the median product.
-    const sales = (await c.query('select count(*)::int as n from order_items group by product_id order by n desc')).rows.map((r) => r.n as number);
-    assert.ok(sales[0] > 10 * sales[Math.floor(sales.length / 2)], `top ${sales[0]} vs median ${sales[Math.floor(sales.length / 2)]}`);
+    const sales = (
+      await c.query('select count(*)::int as n from order_items group by product_id order by n desc')
+    ).rows.map((r) => r.n as number);
+    assert.ok(
+      sales[0] > 10 * sales[Math.floor(sales.length / 2)],
+      `top ${sales[0]} vs median ${sales[Math.floor(sales.length / 2)]}`,
+    );
     // Categories with price bands: books are cheaper than computers.
     const books = await one(c, `select coalesce(max(price), 0) from products where category = 'books'`);
     const computers = await one(c, `select coalesce(min(price), 1e9) from products where category = 'computers'`);
@@ -128,14 +187,32 @@ test('the same seed gives the same rows; another seed does not', async () => {
 });
 
 test('activity with a bad ratio produces exactly the ground-truth counts of bad rows', async () => {
-  const before = await withDb(dbA, async (c) => ({ orders: await one(c, 'select count(*) from orders'), items: await one(c, 'select count(*) from order_items') }));
-  const counts = await runOltpActivity(cfg, { rate: 10_000, count: 3_000, badRatio: 0.2, seed: 11, database: dbA, progress: false });
+  const before = await withDb(dbA, async (c) => ({
+    orders: await one(c, 'select count(*) from orders'),
+    items: await one(c, 'select count(*) from order_items'),
+  }));
+  const counts = await runOltpActivity(cfg, {
+    rate: 10_000,
+    count: 3_000,
+    badRatio: 0.2,
+    seed: 11,
+    database: dbA,
+    progress: false,
+  });
   assert.equal(counts.total + counts.skipped, 3_000);
   assert.equal(counts.aborted, false);
   for (const [kind, n] of Object.entries(counts.bad)) assert.ok(n > 50, `${kind}: ${n}`);
-  assert.ok(counts.changes.new_orders > 0 && counts.changes.status_transitions > 0 && counts.changes.customer_updates > 0
-    && counts.changes.price_updates > 0 && counts.changes.new_customers > 0, JSON.stringify(counts.changes));
-  const goodChanges = Object.entries(counts.changes).filter(([k]) => k !== 'order_items').reduce((s, [, n]) => s + n, 0);
+  assert.ok(
+    counts.changes.new_orders > 0 &&
+      counts.changes.status_transitions > 0 &&
+      counts.changes.customer_updates > 0 &&
+      counts.changes.price_updates > 0 &&
+      counts.changes.new_customers > 0,
+    JSON.stringify(counts.changes),
+  );
+  const goodChanges = Object.entries(counts.changes)
+    .filter(([k]) => k !== 'order_items')
+    .reduce((s, [, n]) => s + n, 0);
   assert.equal(counts.total, goodChanges + Object.values(counts.bad).reduce((s, n) => s + n, 0));
 
   await withDb(dbA, async (c) => {
@@ -143,16 +220,35 @@ test('activity with a bad ratio produces exactly the ground-truth counts of bad 
     assert.equal(await one(c, 'select count(*) from orders where total_amount < 0'), counts.bad.negative_total);
     assert.equal(await one(c, `select count(*) from orders where status not in (${known})`), counts.bad.unknown_status);
     assert.equal(await one(c, 'select count(*) from customers where email is null'), counts.bad.null_email);
-    assert.equal(await one(c, 'select count(*) from orders o where not exists (select 1 from customers c where c.customer_id = o.customer_id)'), counts.bad.unknown_customer);
-    const newOrders = counts.changes.new_orders + counts.bad.negative_total + counts.bad.unknown_status + counts.bad.unknown_customer;
+    assert.equal(
+      await one(
+        c,
+        'select count(*) from orders o where not exists (select 1 from customers c where c.customer_id = o.customer_id)',
+      ),
+      counts.bad.unknown_customer,
+    );
+    const newOrders =
+      counts.changes.new_orders + counts.bad.negative_total + counts.bad.unknown_status + counts.bad.unknown_customer;
     assert.equal(await one(c, 'select count(*) from orders'), before.orders + newOrders);
     assert.equal(await one(c, 'select count(*) from order_items'), before.items + counts.changes.order_items);
     // Good orders still add up; item foreign keys still hold.
-    assert.equal(await one(c, `select count(*) from orders o where o.total_amount >= 0
-      and o.total_amount <> (select sum(i.quantity * i.unit_price) from order_items i where i.order_id = o.order_id)`), 0);
-    assert.equal(await one(c, 'select count(*) from order_items i left join orders o using (order_id) where o.order_id is null'), 0);
+    assert.equal(
+      await one(
+        c,
+        `select count(*) from orders o where o.total_amount >= 0
+      and o.total_amount <> (select sum(i.quantity * i.unit_price) from order_items i where i.order_id = o.order_id)`,
+      ),
+      0,
+    );
+    assert.equal(
+      await one(c, 'select count(*) from order_items i left join orders o using (order_id) where o.order_id is null'),
+      0,
+    );
     // The trigger moved updated_at forward on the changed rows.
-    assert.ok(await one(c, 'select count(*) from orders where updated_at > ordered_at + interval \'1 second\'') >= counts.changes.status_transitions * 0.9);
+    assert.ok(
+      (await one(c, "select count(*) from orders where updated_at > ordered_at + interval '1 second'")) >=
+        counts.changes.status_transitions * 0.9,
+    );
   });
 });
 
@@ -160,7 +256,15 @@ test('activity stops promptly and cleanly on abort, reporting what it did', asyn
   const ac = new AbortController();
   const t0 = Date.now();
   setTimeout(() => ac.abort(), 700);
-  const counts = await runOltpActivity(cfg, { rate: 200, durationMs: 60_000, badRatio: 0.1, seed: 3, database: dbA, signal: ac.signal, progress: false });
+  const counts = await runOltpActivity(cfg, {
+    rate: 200,
+    durationMs: 60_000,
+    badRatio: 0.1,
+    seed: 3,
+    database: dbA,
+    signal: ac.signal,
+    progress: false,
+  });
   assert.equal(counts.aborted, true);
   assert.ok(Date.now() - t0 < 5_000, 'stopped within seconds');
   assert.ok(counts.total > 20 && counts.total < 400, `rate-limited: ${counts.total} changes in ~0.7s at 200/s`);

@@ -33,7 +33,16 @@ async function produce(cfg: Config, kafka: KafkaClient, topic: string, count: nu
   const serde = createAvroSerde(registry, { maxMessageBytes: cfg.maxMessageBytes });
   const schemaId = await registry.register('web.clickstream-value', loadSchema('web.clickstream'));
   const products = Array.from({ length: 30 }, (_, i) => ({ id: i + 1, price: syntheticPrice(i + 1) }));
-  const { messages } = buildClickstreamEvents({ count, schemaId, products, seed: 'finals', baseTime: Date.now() - 3 * 3600_000, rate: 40, badRatio: 0, maxMessageBytes: cfg.maxMessageBytes });
+  const { messages } = buildClickstreamEvents({
+    count,
+    schemaId,
+    products,
+    seed: 'finals',
+    baseTime: Date.now() - 3 * 3600_000,
+    rate: 40,
+    badRatio: 0,
+    maxMessageBytes: cfg.maxMessageBytes,
+  });
   const valid = messages.filter((m) => m.kind !== 'duplicate');
   const clicks: Click[] = [];
   for (const m of valid) clicks.push((await serde.decode(m.value)).value as Click);
@@ -44,13 +53,32 @@ async function produce(cfg: Config, kafka: KafkaClient, topic: string, count: nu
   // an event time that has already passed its old windows. (They move in step with the clicks:
   // a silent upstream would hold the watermark back.)
   const oid = await registry.register('silver.orders-value', loadSchema('silver.orders'));
-  const order = (i: number, t: number) => serde.encode(oid, { order_id: i, customer_id: i, status: 'paid', total_amount: '10.00', currency: 'EUR', ordered_at: t, updated_at: t, op: 'c', extracted_at: t });
+  const order = (i: number, t: number) =>
+    serde.encode(oid, {
+      order_id: i,
+      customer_id: i,
+      status: 'paid',
+      total_amount: '10.00',
+      currency: 'EUR',
+      ordered_at: t,
+      updated_at: t,
+      op: 'c',
+      extracted_at: t,
+    });
   // Small sends while the runner consumes: many batches, so the changelog holds many versions of
   // every window (one per batch that changed it) before its tombstone.
   for (let i = 0; i < valid.length; i += 50) {
-    await producer.send({ topic, acks: -1, messages: valid.slice(i, i + 50).map((m) => ({ key: m.key, value: m.value, partition: 0 })) });
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: valid.slice(i, i + 50).map((m) => ({ key: m.key, value: m.value, partition: 0 })),
+    });
     const t = clicks[Math.min(i + 49, clicks.length - 1)].event_time;
-    await producer.send({ topic: topic.replace('silver.clickstream', 'silver.orders'), acks: -1, messages: [{ key: String(i), partition: 0, value: await order(i, t) }] });
+    await producer.send({
+      topic: topic.replace('silver.clickstream', 'silver.orders'),
+      acks: -1,
+      messages: [{ key: String(i), partition: 0, value: await order(i, t) }],
+    });
     await new Promise((r) => setTimeout(r, 20));
   }
   await producer.disconnect();
@@ -60,10 +88,27 @@ async function produce(cfg: Config, kafka: KafkaClient, topic: string, count: nu
 type Guarantee = 'at_least_once' | 'exactly_once';
 
 function child(prefix: string, groupId: string, guarantee: Guarantee): Promise<ChildProcess> {
-  const c = spawn(process.execPath, [path.join(PROJECT_ROOT, 'test/support/runTopologyChild.ts'), 'metrics', prefix, groupId, '-', String(IDLE_MS), String(PARTITIONS)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SLUICE_LOG_LEVEL: 'error', SLUICE_PROCESSING_GUARANTEE: guarantee } });
+  const c = spawn(
+    process.execPath,
+    [
+      path.join(PROJECT_ROOT, 'test/support/runTopologyChild.ts'),
+      'metrics',
+      prefix,
+      groupId,
+      '-',
+      String(IDLE_MS),
+      String(PARTITIONS),
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, SLUICE_LOG_LEVEL: 'error', SLUICE_PROCESSING_GUARANTEE: guarantee },
+    },
+  );
   return new Promise((resolve, reject) => {
     c.once('exit', (code) => reject(new Error(`runner child exited early with ${code}`)));
-    createInterface({ input: c.stdout! }).on('line', (line) => { if (line.startsWith('ready ')) resolve(c); });
+    createInterface({ input: c.stdout! }).on('line', (line) => {
+      if (line.startsWith('ready ')) resolve(c);
+    });
   });
 }
 
@@ -74,7 +119,11 @@ async function kill(c: ChildProcess): Promise<void> {
   await once(c, 'exit');
 }
 
-interface Result { key: string; final: boolean; value: string }
+interface Result {
+  key: string;
+  final: boolean;
+  value: string;
+}
 
 async function results(cfg: Config, kafka: KafkaClient, topic: string): Promise<Result[]> {
   const serde = createAvroSerde(createRegistryClient(cfg), { maxMessageBytes: cfg.maxMessageBytes });
@@ -93,60 +142,114 @@ function conflictingFinals(rows: Result[]): Map<string, Set<string>> {
   return new Map([...byKey].filter(([, v]) => v.size > 1));
 }
 
-for (const guarantee of ['at_least_once', 'exactly_once'] as const) test(`${guarantee}: a closed window keeps its one final value across a rebalance, repeated SIGKILLs and restores of a long changelog`, async () => {
-  const cfg = { ...(await realStack()), httpPort: 0, topicPartitions: PARTITIONS };
-  const prefix = uniqueName('it-finals');
-  const kafka = createKafkaClient(cfg, 'it-finals');
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, ['silver.clickstream', 'silver.orders', 'silver.order_items', 'silver.products'].map((t) => ({ topic: `${prefix}.${t}`, partitions: 1 })), { partitions: 1, replicationFactor: 1 });
-  await ensureTopics(admin, [{ topic: `${prefix}.${REPARTITION_TOPIC}`, partitions: PARTITIONS }], { partitions: PARTITIONS, replicationFactor: 1 });
-  await admin.disconnect();
-  const groupId = uniqueName('it-finals');
-  let runner = await child(prefix, groupId, guarantee);
-  // A long changelog is what exposed the restore race (at-least-once writes a version per batch);
-  // exactly-once commits a transaction per batch, so it gets less data to stay quick.
-  const clicks = await produce(cfg, kafka, `${prefix}.silver.clickstream`, guarantee === 'exactly_once' ? 12_000 : 30_000);
-  const expected = offlineFunnel(clicks, TIMING);
-  // Only windows the data's own event time closes get a final (end + grace ≤ the last watermark).
-  const lastWatermark = Math.max(...clicks.map((c) => c.event_time)) - TIMING.outOfOrdernessMs;
-  for (const start of [...expected.finals.keys()]) if (start + 5 * 60_000 + TIMING.graceMs > lastWatermark) expected.finals.delete(start);
-  assert.ok(expected.finals.size >= 1, 'at least one funnel window closes');
-  const funnel = `${prefix}.metrics.funnel_5m`;
-  const sessions = `${prefix}.metrics.active_sessions`;
-  try {
-    await eventually(async () => {
-      const finals = (await results(cfg, kafka, funnel)).filter((r) => r.final);
-      return new Set(finals.map((r) => r.key)).size >= expected.finals.size;
-    }, 'every window final before the first crash', 600_000);
-    const changelog = await topicCount(kafka, `sluice.metrics.${prefix}.funnel_5m.changelog`);
-    const changelogBytes = (await readAll(cfg, `sluice.metrics.${prefix}.funnel_5m.changelog`, kafka)).reduce((n, r) => n + (r.value?.length ?? 0), 0);
-    // 1: a second runner joins (the first one rebalances and restores in the same process);
-    // 2, 3: both are SIGKILLed and one fresh runner restores everything.
-    let extra: ChildProcess | undefined;
-    for (let restart = 1; restart <= 3; restart++) {
-      const before = await topicCount(kafka, funnel);
-      if (restart === 1) extra = await child(prefix, groupId, guarantee);
-      else {
-        if (extra) { await kill(extra); extra = undefined; }
-        await kill(runner);
-        runner = await child(prefix, groupId, guarantee);
+for (const guarantee of ['at_least_once', 'exactly_once'] as const)
+  test(`${guarantee}: a closed window keeps its one final value across a rebalance, repeated SIGKILLs and restores of a long changelog`, async () => {
+    const cfg = { ...(await realStack()), httpPort: 0, topicPartitions: PARTITIONS };
+    const prefix = uniqueName('it-finals');
+    const kafka = createKafkaClient(cfg, 'it-finals');
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(
+      admin,
+      ['silver.clickstream', 'silver.orders', 'silver.order_items', 'silver.products'].map((t) => ({
+        topic: `${prefix}.${t}`,
+        partitions: 1,
+      })),
+      { partitions: 1, replicationFactor: 1 },
+    );
+    await ensureTopics(admin, [{ topic: `${prefix}.${REPARTITION_TOPIC}`, partitions: PARTITIONS }], {
+      partitions: PARTITIONS,
+      replicationFactor: 1,
+    });
+    await admin.disconnect();
+    const groupId = uniqueName('it-finals');
+    let runner = await child(prefix, groupId, guarantee);
+    // A long changelog is what exposed the restore race (at-least-once writes a version per batch);
+    // exactly-once commits a transaction per batch, so it gets less data to stay quick.
+    const clicks = await produce(
+      cfg,
+      kafka,
+      `${prefix}.silver.clickstream`,
+      guarantee === 'exactly_once' ? 12_000 : 30_000,
+    );
+    const expected = offlineFunnel(clicks, TIMING);
+    // Only windows the data's own event time closes get a final (end + grace ≤ the last watermark).
+    const lastWatermark = Math.max(...clicks.map((c) => c.event_time)) - TIMING.outOfOrdernessMs;
+    for (const start of [...expected.finals.keys()])
+      if (start + 5 * 60_000 + TIMING.graceMs > lastWatermark) expected.finals.delete(start);
+    assert.ok(expected.finals.size >= 1, 'at least one funnel window closes');
+    const funnel = `${prefix}.metrics.funnel_5m`;
+    const sessions = `${prefix}.metrics.active_sessions`;
+    try {
+      await eventually(
+        async () => {
+          const finals = (await results(cfg, kafka, funnel)).filter((r) => r.final);
+          return new Set(finals.map((r) => r.key)).size >= expected.finals.size;
+        },
+        'every window final before the first crash',
+        600_000,
+      );
+      const changelog = await topicCount(kafka, `sluice.metrics.${prefix}.funnel_5m.changelog`);
+      const changelogBytes = (await readAll(cfg, `sluice.metrics.${prefix}.funnel_5m.changelog`, kafka)).reduce(
+        (n, r) => n + (r.value?.length ?? 0),
+        0,
+      );
+      // 1: a second runner joins (the first one rebalances and restores in the same process);
+      // 2, 3: both are SIGKILLed and one fresh runner restores everything.
+      let extra: ChildProcess | undefined;
+      for (let restart = 1; restart <= 3; restart++) {
+        const before = await topicCount(kafka, funnel);
+        if (restart === 1) extra = await child(prefix, groupId, guarantee);
+        else {
+          if (extra) {
+            await kill(extra);
+            extra = undefined;
+          }
+          await kill(runner);
+          runner = await child(prefix, groupId, guarantee);
+        }
+        // The still-open last window is restored and re-emitted: the restore has finished.
+        await eventually(
+          async () => (await topicCount(kafka, funnel)) > before,
+          `restart ${restart}: the restored open window re-emitted`,
+          120_000,
+        );
       }
-      // The still-open last window is restored and re-emitted: the restore has finished.
-      await eventually(async () => (await topicCount(kafka, funnel)) > before, `restart ${restart}: the restored open window re-emitted`, 120_000);
+      const funnelRows = await results(cfg, kafka, funnel);
+      const conflicts = conflictingFinals(funnelRows);
+      assert.equal(
+        conflicts.size,
+        0,
+        `funnel windows finalized with different values: ${[...conflicts]
+          .slice(0, 3)
+          .map(([k, v]) => `${k}: ${[...v].join(' | ')}`)
+          .join('; ')}`,
+      );
+      for (const r of funnelRows.filter((x) => x.final)) {
+        const start = Number(r.key.split('|')[0]);
+        const v = JSON.parse(r.value) as Record<string, number>;
+        assert.deepEqual(
+          {
+            views: v.views,
+            product_views: v.product_views,
+            carts: v.carts,
+            checkouts: v.checkouts,
+            purchases: v.purchases,
+          },
+          expected.finals.get(start),
+          `window ${new Date(start).toISOString()} equals the offline result`,
+        );
+      }
+      const sessionConflicts = conflictingFinals(await results(cfg, kafka, sessions));
+      assert.equal(
+        sessionConflicts.size,
+        0,
+        `session windows finalized with different values: ${[...sessionConflicts.keys()].slice(0, 3).join(', ')}`,
+      );
+      process.stdout.write(
+        `# ${clicks.length} clicks, ${expected.finals.size} funnel windows, changelog ${changelog} records (${(changelogBytes / 1048576).toFixed(1)} MiB) before the crashes; 3 restarts\n`,
+      );
+    } finally {
+      await kill(runner);
     }
-    const funnelRows = await results(cfg, kafka, funnel);
-    const conflicts = conflictingFinals(funnelRows);
-    assert.equal(conflicts.size, 0, `funnel windows finalized with different values: ${[...conflicts].slice(0, 3).map(([k, v]) => `${k}: ${[...v].join(' | ')}`).join('; ')}`);
-    for (const r of funnelRows.filter((x) => x.final)) {
-      const start = Number(r.key.split('|')[0]);
-      const v = JSON.parse(r.value) as Record<string, number>;
-      assert.deepEqual({ views: v.views, product_views: v.product_views, carts: v.carts, checkouts: v.checkouts, purchases: v.purchases }, expected.finals.get(start), `window ${new Date(start).toISOString()} equals the offline result`);
-    }
-    const sessionConflicts = conflictingFinals(await results(cfg, kafka, sessions));
-    assert.equal(sessionConflicts.size, 0, `session windows finalized with different values: ${[...sessionConflicts.keys()].slice(0, 3).join(', ')}`);
-    process.stdout.write(`# ${clicks.length} clicks, ${expected.finals.size} funnel windows, changelog ${changelog} records (${(changelogBytes / 1048576).toFixed(1)} MiB) before the crashes; 3 restarts\n`);
-  } finally {
-    await kill(runner);
-  }
-});
+  });

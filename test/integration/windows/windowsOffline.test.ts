@@ -29,17 +29,41 @@ async function produceClicks(cfg: Config, kafka: KafkaClient, topic: string, cou
   const serde = createAvroSerde(registry, { maxMessageBytes: cfg.maxMessageBytes });
   const schemaId = await registry.register('web.clickstream-value', loadSchema('web.clickstream'));
   const products = Array.from({ length: 30 }, (_, i) => ({ id: i + 1, price: syntheticPrice(i + 1) }));
-  const { messages } = buildClickstreamEvents({ count, schemaId, products, seed: 'windows', baseTime: Date.now() - 3 * 3600_000, rate: 5, badRatio: 0, maxMessageBytes: cfg.maxMessageBytes });
+  const { messages } = buildClickstreamEvents({
+    count,
+    schemaId,
+    products,
+    seed: 'windows',
+    baseTime: Date.now() - 3 * 3600_000,
+    rate: 5,
+    badRatio: 0,
+    maxMessageBytes: cfg.maxMessageBytes,
+  });
   const valid = messages.filter((m) => m.kind !== 'duplicate');
   const clicks: Click[] = [];
   for (const m of valid) clicks.push((await serde.decode(m.value)).value as Click);
   const last = Math.max(...clicks.map((c) => c.event_time));
-  const sentinel = { ...clicks[0], event_id: 'sentinel', session_id: 'sentinel', event_type: 'page_view', event_time: last + SENTINEL_GAP_MS };
-  valid.push({ key: Buffer.from('sentinel'), value: serde.encodeSync(schemaId, { ...((await serde.decode(valid[0].value)).value as object), ...sentinel }), kind: 'normal' });
+  const sentinel = {
+    ...clicks[0],
+    event_id: 'sentinel',
+    session_id: 'sentinel',
+    event_type: 'page_view',
+    event_time: last + SENTINEL_GAP_MS,
+  };
+  valid.push({
+    key: Buffer.from('sentinel'),
+    value: serde.encodeSync(schemaId, { ...((await serde.decode(valid[0].value)).value as object), ...sentinel }),
+    kind: 'normal',
+  });
   clicks.push(sentinel);
   const producer = kafka.producer();
   await producer.connect();
-  for (let i = 0; i < valid.length; i += 2000) await producer.send({ topic, acks: -1, messages: valid.slice(i, i + 2000).map((m) => ({ key: m.key, value: m.value, partition: 0 })) });
+  for (let i = 0; i < valid.length; i += 2000)
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: valid.slice(i, i + 2000).map((m) => ({ key: m.key, value: m.value, partition: 0 })),
+    });
   await producer.disconnect();
   return clicks;
 }
@@ -50,7 +74,14 @@ async function setup(partitions = 1) {
   const kafka = createKafkaClient(cfg, 'it-windows');
   const admin = kafka.admin();
   await admin.connect();
-  await ensureTopics(admin, ['silver.clickstream', 'silver.orders', 'silver.order_items', 'silver.products', REPARTITION_TOPIC].map((t) => ({ topic: `${prefix}.${t}`, partitions })), { partitions, replicationFactor: 1 });
+  await ensureTopics(
+    admin,
+    ['silver.clickstream', 'silver.orders', 'silver.order_items', 'silver.products', REPARTITION_TOPIC].map((t) => ({
+      topic: `${prefix}.${t}`,
+      partitions,
+    })),
+    { partitions, replicationFactor: 1 },
+  );
   await admin.disconnect();
   const clicks = await produceClicks(cfg, kafka, `${prefix}.silver.clickstream`, 6000);
   const expected = offlineFunnel(clicks, TIMING);
@@ -60,19 +91,43 @@ async function setup(partitions = 1) {
   return { cfg, prefix, kafka, clicks, expected };
 }
 
-interface FunnelRow { window_start: number; views: number; product_views: number; carts: number; checkouts: number; purchases: number; final: boolean }
+interface FunnelRow {
+  window_start: number;
+  views: number;
+  product_views: number;
+  carts: number;
+  checkouts: number;
+  purchases: number;
+  final: boolean;
+}
 
-async function checkAgainstOffline(cfg: Config, kafka: KafkaClient, prefix: string, expected: ReturnType<typeof offlineFunnel>) {
+async function checkAgainstOffline(
+  cfg: Config,
+  kafka: KafkaClient,
+  prefix: string,
+  expected: ReturnType<typeof offlineFunnel>,
+) {
   const serde = createAvroSerde(createRegistryClient(cfg), { maxMessageBytes: cfg.maxMessageBytes });
   const funnelTopic = `${prefix}.metrics.funnel_5m`;
   // Wait until every expected window has its final result.
-  const finals = await eventually(async () => {
-    const rows = await Promise.all((await readAll(cfg, funnelTopic, kafka)).map(async (r) => (await serde.decode(r.value)).value as FunnelRow));
-    const f = rows.filter((r) => r.final);
-    if (process.env.DEBUG_WIN) process.stdout.write(`# rows ${rows.length} finals ${f.length} windows ${new Set(f.map((r) => r.window_start)).size}/${expected.finals.size} repartition ${await topicCount(kafka, `${prefix}.${REPARTITION_TOPIC}`)} late ${await topicCount(kafka, `${prefix}.metrics.late`)} dlq ${await topicCount(kafka, `${prefix}.${REPARTITION_TOPIC}.errors`)}\n`);
-    const closed = f.filter((r) => expected.finals.has(r.window_start) || r.window_start < Math.max(...expected.finals.keys()));
-    return new Set(closed.map((r) => r.window_start)).size >= expected.finals.size ? closed : undefined;
-  }, 'every window final', 300_000);
+  const finals = await eventually(
+    async () => {
+      const rows = await Promise.all(
+        (await readAll(cfg, funnelTopic, kafka)).map(async (r) => (await serde.decode(r.value)).value as FunnelRow),
+      );
+      const f = rows.filter((r) => r.final);
+      if (process.env.DEBUG_WIN)
+        process.stdout.write(
+          `# rows ${rows.length} finals ${f.length} windows ${new Set(f.map((r) => r.window_start)).size}/${expected.finals.size} repartition ${await topicCount(kafka, `${prefix}.${REPARTITION_TOPIC}`)} late ${await topicCount(kafka, `${prefix}.metrics.late`)} dlq ${await topicCount(kafka, `${prefix}.${REPARTITION_TOPIC}.errors`)}\n`,
+        );
+      const closed = f.filter(
+        (r) => expected.finals.has(r.window_start) || r.window_start < Math.max(...expected.finals.keys()),
+      );
+      return new Set(closed.map((r) => r.window_start)).size >= expected.finals.size ? closed : undefined;
+    },
+    'every window final',
+    300_000,
+  );
   const byWindow = new Map<number, FunnelRow[]>();
   for (const f of finals) byWindow.set(f.window_start, [...(byWindow.get(f.window_start) ?? []), f]);
   assert.deepEqual([...byWindow.keys()].sort(), [...expected.finals.keys()].sort(), 'the same windows');
@@ -80,20 +135,38 @@ async function checkAgainstOffline(cfg: Config, kafka: KafkaClient, prefix: stri
     const want = expected.finals.get(start)!;
     for (const r of rows) {
       // A final result may be re-emitted after a restart, but only ever with the same value.
-      assert.deepEqual({ views: r.views, product_views: r.product_views, carts: r.carts, checkouts: r.checkouts, purchases: r.purchases }, want, `window ${new Date(start).toISOString()}`);
+      assert.deepEqual(
+        {
+          views: r.views,
+          product_views: r.product_views,
+          carts: r.carts,
+          checkouts: r.checkouts,
+          purchases: r.purchases,
+        },
+        want,
+        `window ${new Date(start).toISOString()}`,
+      );
     }
   }
   const late = await readAll(cfg, `${prefix}.metrics.late`, kafka);
   const lateBy = (store: string) => late.filter((r) => r.headers['sluice.late.store'].endsWith(store)).length;
   assert.equal(lateBy('funnel_5m'), expected.funnelLate, 'funnel late records');
   assert.equal(lateBy('active_sessions'), expected.sessionsLate, 'session late records');
-  return { windows: byWindow.size, late: expected.funnelLate + expected.sessionsLate, refinals: finals.length - byWindow.size };
+  return {
+    windows: byWindow.size,
+    late: expected.funnelLate + expected.sessionsLate,
+    refinals: finals.length - byWindow.size,
+  };
 }
 
 test('window finals equal an offline computation over the same events, out-of-order and late ones included; late counts equal', async () => {
   const { cfg, prefix, kafka, clicks, expected } = await setup();
   assert.ok(expected.funnelLate > 0 && expected.finals.size >= 4, 'the data has late records and several windows');
-  const proc = await startRunnerProcess(cfg, [prefixTopology(metricsTopology({ ...TIMING, idleTimeoutMs: IDLE_MS, emitEveryMs: 500 }), prefix)], { groupId: uniqueName('it-win') });
+  const proc = await startRunnerProcess(
+    cfg,
+    [prefixTopology(metricsTopology({ ...TIMING, idleTimeoutMs: IDLE_MS, emitEveryMs: 500 }), prefix)],
+    { groupId: uniqueName('it-win') },
+  );
   try {
     const r = await checkAgainstOffline(cfg, kafka, prefix, expected);
     process.stdout.write(`# ${clicks.length} clicks, ${r.windows} funnel windows, ${r.late} late records\n`);
@@ -104,10 +177,24 @@ test('window finals equal an offline computation over the same events, out-of-or
 });
 
 function child(prefix: string, groupId: string): Promise<{ child: ChildProcess; url: string }> {
-  const c = spawn(process.execPath, [path.join(PROJECT_ROOT, 'test/support/runTopologyChild.ts'), 'metrics', prefix, groupId, '-', String(IDLE_MS), '1'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SLUICE_LOG_LEVEL: 'error' } });
+  const c = spawn(
+    process.execPath,
+    [
+      path.join(PROJECT_ROOT, 'test/support/runTopologyChild.ts'),
+      'metrics',
+      prefix,
+      groupId,
+      '-',
+      String(IDLE_MS),
+      '1',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SLUICE_LOG_LEVEL: 'error' } },
+  );
   return new Promise((resolve, reject) => {
     c.once('exit', (code) => reject(new Error(`runner child exited early with ${code}`)));
-    createInterface({ input: c.stdout! }).on('line', (line) => { if (line.startsWith('ready ')) resolve({ child: c, url: line.slice(6) }); });
+    createInterface({ input: c.stdout! }).on('line', (line) => {
+      if (line.startsWith('ready ')) resolve({ child: c, url: line.slice(6) });
+    });
   });
 }
 
@@ -124,7 +211,11 @@ test('the same finals after SIGKILL mid-window and a restart (state restored fro
   const repartition = `${prefix}.${REPARTITION_TOPIC}`;
   const first = await child(prefix, groupId);
   await eventually(async () => (await topicCount(kafka, repartition)) > 2500, 'stage 1 under way', 60_000);
-  await eventually(async () => (await topicCount(kafka, `sluice.metrics.${prefix}.funnel_5m.changelog`)) > 0 || undefined, 'state in the changelog', 60_000);
+  await eventually(
+    async () => (await topicCount(kafka, `sluice.metrics.${prefix}.funnel_5m.changelog`)) > 0 || undefined,
+    'state in the changelog',
+    60_000,
+  );
   await stopChild(first.child, 'SIGKILL');
   const second = await child(prefix, groupId);
   const third = await child(prefix, groupId); // a second runner joins the group mid-stream

@@ -19,17 +19,29 @@ test('defaults point at the local stack', () => {
 });
 
 test('invalid values fail at start-up naming every variable to fix', () => {
-  assert.throws(() => loadConfig({ SLUICE_STACK_DIR: stackDir, SLUICE_KAFKA_BROKERS: 'nope', SLUICE_PG_PORT: '70000', SLUICE_REGISTRY_COMPATIBILITY: 'SOMETIMES' }), (err: unknown) => {
-    assert.ok(isSluiceError(err, 'CONFIG_INVALID'));
-    assert.match(err.message, /SLUICE_KAFKA_BROKERS/);
-    assert.match(err.message, /SLUICE_PG_PORT/);
-    assert.match(err.message, /SLUICE_REGISTRY_COMPATIBILITY/);
-    return true;
-  });
+  assert.throws(
+    () =>
+      loadConfig({
+        SLUICE_STACK_DIR: stackDir,
+        SLUICE_KAFKA_BROKERS: 'nope',
+        SLUICE_PG_PORT: '70000',
+        SLUICE_REGISTRY_COMPATIBILITY: 'SOMETIMES',
+      }),
+    (err: unknown) => {
+      assert.ok(isSluiceError(err, 'CONFIG_INVALID'));
+      assert.match(err.message, /SLUICE_KAFKA_BROKERS/);
+      assert.match(err.message, /SLUICE_PG_PORT/);
+      assert.match(err.message, /SLUICE_REGISTRY_COMPATIBILITY/);
+      return true;
+    },
+  );
 });
 
 test('SASL without a user name is refused', () => {
-  assert.throws(() => loadConfig({ SLUICE_STACK_DIR: stackDir, SLUICE_KAFKA_SASL_MECHANISM: 'scram-sha-512' }), /SLUICE_KAFKA_SASL_USERNAME/);
+  assert.throws(
+    () => loadConfig({ SLUICE_STACK_DIR: stackDir, SLUICE_KAFKA_SASL_MECHANISM: 'scram-sha-512' }),
+    /SLUICE_KAFKA_SASL_USERNAME/,
+  );
 });
 
 test('a config file supplies values; the environment wins over it', () => {
@@ -44,7 +56,13 @@ test('a config file supplies values; the environment wins over it', () => {
 test('secrets come from *_FILE and never appear in the printed configuration', () => {
   const secretFile = path.join(stackDir, 'pw');
   writeFileSync(secretFile, 'hunter2-from-file\n');
-  const cfg = loadConfig({ SLUICE_STACK_DIR: stackDir, SLUICE_PG_PASSWORD_FILE: secretFile, SLUICE_KAFKA_SASL_MECHANISM: 'plain', SLUICE_KAFKA_SASL_USERNAME: 'u', SLUICE_KAFKA_SASL_PASSWORD: 'sasl-secret' });
+  const cfg = loadConfig({
+    SLUICE_STACK_DIR: stackDir,
+    SLUICE_PG_PASSWORD_FILE: secretFile,
+    SLUICE_KAFKA_SASL_MECHANISM: 'plain',
+    SLUICE_KAFKA_SASL_USERNAME: 'u',
+    SLUICE_KAFKA_SASL_PASSWORD: 'sasl-secret',
+  });
   assert.equal(cfg.pgPassword, 'hunter2-from-file');
   const printed = JSON.stringify(redactedConfig(cfg));
   assert.ok(!printed.includes('hunter2'));

@@ -1,11 +1,28 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  columnsOfAvroRecord, commentSql, copyValue, createTableSql, escapeCopyText, evolveTableSql, isoOfMillis, mergeSql, pgTypeOfAvro, tablePlanOf,
-  type ExistingColumn, type TablePlan,
+  columnsOfAvroRecord,
+  commentSql,
+  copyValue,
+  createTableSql,
+  escapeCopyText,
+  evolveTableSql,
+  isoOfMillis,
+  mergeSql,
+  pgTypeOfAvro,
+  tablePlanOf,
+  type ExistingColumn,
+  type TablePlan,
 } from '../../../connectors/postgres/sink_warehouse.ts';
 import { parseWarehouseSinkConfig } from '../../../connectors/postgres/sink_warehouse.config.ts';
-import { dateKeyOf, dimDateSql, medallionTables, multiplyDecimal, toFactOrder, toFactOrderItem } from '../../../src/shop/warehouseModel.ts';
+import {
+  dateKeyOf,
+  dimDateSql,
+  medallionTables,
+  multiplyDecimal,
+  toFactOrder,
+  toFactOrderItem,
+} from '../../../src/shop/warehouseModel.ts';
 import { loadSchema } from '../../../src/domain/schemas.ts';
 import { isSluiceError } from '../../../src/core/errors.ts';
 import { item, order } from '../topologies/fixtures.ts';
@@ -16,12 +33,18 @@ const orders = () => loadSchema('silver.orders') as unknown as Record<string, un
 function parseCopyLine(line: string): (string | null)[] {
   return line.split('\t').map((f) => {
     if (f === '\\N') return null;
-    return f.replace(/\\(.)/g, (_, c: string) => ({ t: '\t', n: '\n', r: '\r', '\\': '\\' } as Record<string, string>)[c] ?? c);
+    return f.replace(
+      /\\(.)/g,
+      (_, c: string) => (({ t: '\t', n: '\n', r: '\r', '\\': '\\' }) as Record<string, string>)[c] ?? c,
+    );
   });
 }
 
 test('Avro types map to Postgres types; nullable unions become nullable columns', () => {
-  const m = (t: unknown) => { const r = pgTypeOfAvro(t as never); return `${r.pgType}${r.nullable ? ' null' : ''}`; };
+  const m = (t: unknown) => {
+    const r = pgTypeOfAvro(t as never);
+    return `${r.pgType}${r.nullable ? ' null' : ''}`;
+  };
   assert.equal(m('long'), 'bigint');
   assert.equal(m('int'), 'integer');
   assert.equal(m('string'), 'text');
@@ -30,8 +53,15 @@ test('Avro types map to Postgres types; nullable unions become nullable columns'
   assert.equal(m('float'), 'real');
   assert.equal(m('bytes'), 'bytea');
   assert.equal(m({ type: 'bytes', logicalType: 'decimal', precision: 12, scale: 2 }), 'numeric(12,2)');
-  assert.equal(m({ type: 'fixed', name: 'F', size: 8, logicalType: 'decimal', precision: 18, scale: 4 }), 'numeric(18,4)');
-  assert.equal(m({ type: 'bytes', logicalType: 'decimal', scale: 2 }), 'bytea', 'a decimal without precision is its underlying type');
+  assert.equal(
+    m({ type: 'fixed', name: 'F', size: 8, logicalType: 'decimal', precision: 18, scale: 4 }),
+    'numeric(18,4)',
+  );
+  assert.equal(
+    m({ type: 'bytes', logicalType: 'decimal', scale: 2 }),
+    'bytea',
+    'a decimal without precision is its underlying type',
+  );
   assert.equal(m({ type: 'long', logicalType: 'timestamp-millis' }), 'timestamptz');
   assert.equal(m({ type: 'long', logicalType: 'timestamp-micros' }), 'timestamptz');
   assert.equal(m({ type: 'int', logicalType: 'date' }), 'date');
@@ -48,27 +78,52 @@ test('Avro types map to Postgres types; nullable unions become nullable columns'
 
 test('a named type used again by name maps like its definition', () => {
   const cols = columnsOfAvroRecord({
-    type: 'record', name: 'X', namespace: 'ns', fields: [
+    type: 'record',
+    name: 'X',
+    namespace: 'ns',
+    fields: [
       { name: 'a', type: { type: 'enum', name: 'Op', symbols: ['c'] } },
       { name: 'b', type: ['null', 'Op'] },
       { name: 'c', type: 'ns.Op' },
     ],
   });
-  assert.deepEqual(cols.map((c) => [c.name, c.pgType, c.nullable]), [['a', 'text', false], ['b', 'text', true], ['c', 'text', false]]);
+  assert.deepEqual(
+    cols.map((c) => [c.name, c.pgType, c.nullable]),
+    [
+      ['a', 'text', false],
+      ['b', 'text', true],
+      ['c', 'text', false],
+    ],
+  );
 });
 
 test('the silver.orders schema becomes typed, commented columns', () => {
   const cols = columnsOfAvroRecord(orders());
-  assert.deepEqual(cols.map((c) => [c.name, c.pgType, c.nullable]), [
-    ['order_id', 'bigint', false], ['customer_id', 'bigint', false], ['status', 'text', false],
-    ['total_amount', 'numeric(12,2)', false], ['currency', 'text', false], ['ordered_at', 'timestamptz', false],
-    ['updated_at', 'timestamptz', false], ['op', 'text', false], ['extracted_at', 'timestamptz', false],
-  ]);
+  assert.deepEqual(
+    cols.map((c) => [c.name, c.pgType, c.nullable]),
+    [
+      ['order_id', 'bigint', false],
+      ['customer_id', 'bigint', false],
+      ['status', 'text', false],
+      ['total_amount', 'numeric(12,2)', false],
+      ['currency', 'text', false],
+      ['ordered_at', 'timestamptz', false],
+      ['updated_at', 'timestamptz', false],
+      ['op', 'text', false],
+      ['extracted_at', 'timestamptz', false],
+    ],
+  );
   assert.match(cols[0].comment!, /Primary key of the order/);
 });
 
 function plan(mode: 'append' | 'upsert' | 'scd2', extra: Record<string, unknown> = {}): TablePlan {
-  const cfg = parseWarehouseSinkConfig({ avroSchema: 'silver.orders', schema: 'silver', mode, ...(mode === 'append' ? {} : { keyColumns: ['order_id'] }), ...extra });
+  const cfg = parseWarehouseSinkConfig({
+    avroSchema: 'silver.orders',
+    schema: 'silver',
+    mode,
+    ...(mode === 'append' ? {} : { keyColumns: ['order_id'] }),
+    ...extra,
+  });
   return tablePlanOf(cfg, orders());
 }
 
@@ -84,13 +139,18 @@ test('create table DDL per mode: keys, lineage columns, SCD2 validity and curren
   assert.match(upsert, /primary key \("order_id"\)/);
   assert.doesNotMatch(upsert, /"_key"/, 'Kafka key and timestamp only in bronze');
 
-  const scd2 = createTableSql(plan('scd2', { orderingColumn: 'updated_at', trackedColumns: ['status'], surrogateKeyColumn: 'order_sk' })).join('\n');
+  const scd2 = createTableSql(
+    plan('scd2', { orderingColumn: 'updated_at', trackedColumns: ['status'], surrogateKeyColumn: 'order_sk' }),
+  ).join('\n');
   assert.match(scd2, /"order_sk" bigint generated by default as identity primary key/);
   assert.match(scd2, /"valid_from" timestamptz not null/);
   assert.match(scd2, /"valid_to" timestamptz,/);
   assert.match(scd2, /"is_current" boolean not null default true/);
   assert.match(scd2, /unique \("order_id", "valid_from"\)/);
-  assert.match(scd2, /create unique index if not exists "orders_current" on "silver"\."orders" \("order_id"\) where "is_current"/);
+  assert.match(
+    scd2,
+    /create unique index if not exists "orders_current" on "silver"\."orders" \("order_id"\) where "is_current"/,
+  );
 });
 
 test('comments come from the Avro docs, and only differing ones are rewritten', () => {
@@ -98,10 +158,20 @@ test('comments come from the Avro docs, and only differing ones are rewritten', 
   const all = commentSql(p);
   assert.ok(all.some((s) => /^comment on table "silver"\."orders" is 'Row image of the OLTP orders table/.test(s)));
   assert.ok(all.some((s) => s.startsWith('comment on column "silver"."orders"."status" is \'Lifecycle status.')));
-  const existing: ExistingColumn[] = p.columns.map((c) => ({ name: c.name, nullable: c.nullable, type: c.pgType, comment: c.comment }));
+  const existing: ExistingColumn[] = p.columns.map((c) => ({
+    name: c.name,
+    nullable: c.nullable,
+    type: c.pgType,
+    comment: c.comment,
+  }));
   assert.ok(commentSql(p, existing, p.comment).every((s) => !/"(order_id|status)" is/.test(s)));
   // Quotes in docs are doubled, never breaking the statement.
-  const q = tablePlanOf(parseWarehouseSinkConfig({ avroSchema: { type: 'record', name: 'q', fields: [{ name: 'a', type: 'long', doc: "it's" }] } }), { type: 'record', name: 'q', fields: [{ name: 'a', type: 'long', doc: "it's" }] });
+  const q = tablePlanOf(
+    parseWarehouseSinkConfig({
+      avroSchema: { type: 'record', name: 'q', fields: [{ name: 'a', type: 'long', doc: "it's" }] },
+    }),
+    { type: 'record', name: 'q', fields: [{ name: 'a', type: 'long', doc: "it's" }] },
+  );
   assert.ok(commentSql(q).includes(`comment on column "public"."q"."a" is 'it''s'`));
 });
 
@@ -109,14 +179,39 @@ test('additive evolution: a new nullable field is added, a field that became opt
   const p = plan('upsert');
   const existing: ExistingColumn[] = p.columns
     .filter((c) => c.name !== 'currency')
-    .map((c) => ({ name: c.name, nullable: false, type: c.pgType === 'timestamptz' ? 'timestamp with time zone' : c.pgType }));
-  existing.push({ name: '_topic', nullable: true, type: 'text' }, { name: '_partition', nullable: true, type: 'integer' }, { name: '_offset', nullable: true, type: 'bigint' }, { name: '_loaded_at', nullable: false, type: 'timestamp with time zone' });
+    .map((c) => ({
+      name: c.name,
+      nullable: false,
+      type: c.pgType === 'timestamptz' ? 'timestamp with time zone' : c.pgType,
+    }));
+  existing.push(
+    { name: '_topic', nullable: true, type: 'text' },
+    { name: '_partition', nullable: true, type: 'integer' },
+    { name: '_offset', nullable: true, type: 'bigint' },
+    { name: '_loaded_at', nullable: false, type: 'timestamp with time zone' },
+  );
   existing.push({ name: 'legacy_flag', nullable: false, type: 'boolean' });
-  const evolved = tablePlanOf(parseWarehouseSinkConfig({ avroSchema: 'silver.orders', schema: 'silver', mode: 'upsert', keyColumns: ['order_id'] }), {
-    ...orders(),
-    fields: [...(orders().fields as object[]).map((f) => ((f as { name: string }).name === 'status' ? { ...f, type: ['null', 'string'] } : f)), { name: 'channel', type: ['null', 'string'], default: null }],
-  });
-  const { statements, warnings } = evolveTableSql(evolved, existing.map((c) => (c.name === 'total_amount' ? { ...c, type: 'numeric(10,2)' } : c)));
+  const evolved = tablePlanOf(
+    parseWarehouseSinkConfig({
+      avroSchema: 'silver.orders',
+      schema: 'silver',
+      mode: 'upsert',
+      keyColumns: ['order_id'],
+    }),
+    {
+      ...orders(),
+      fields: [
+        ...(orders().fields as object[]).map((f) =>
+          (f as { name: string }).name === 'status' ? { ...f, type: ['null', 'string'] } : f,
+        ),
+        { name: 'channel', type: ['null', 'string'], default: null },
+      ],
+    },
+  );
+  const { statements, warnings } = evolveTableSql(
+    evolved,
+    existing.map((c) => (c.name === 'total_amount' ? { ...c, type: 'numeric(10,2)' } : c)),
+  );
   assert.deepEqual(statements, [
     'alter table "silver"."orders" alter column "status" drop not null',
     'alter table "silver"."orders" add column if not exists "currency" text',
@@ -126,7 +221,14 @@ test('additive evolution: a new nullable field is added, a field that became opt
   assert.ok(warnings.some((w) => /total_amount is numeric\(10,2\), the schema now says numeric\(12,2\)/.test(w)));
   assert.ok(warnings.some((w) => /legacy_flag is no longer in the schema/.test(w)));
   // An unchanged table needs nothing.
-  const same: ExistingColumn[] = [...p.columns.map((c) => ({ name: c.name, nullable: c.nullable, type: c.pgType === 'timestamptz' ? 'timestamp with time zone' : c.pgType })), ...existing.slice(-5, -1)];
+  const same: ExistingColumn[] = [
+    ...p.columns.map((c) => ({
+      name: c.name,
+      nullable: c.nullable,
+      type: c.pgType === 'timestamptz' ? 'timestamp with time zone' : c.pgType,
+    })),
+    ...existing.slice(-5, -1),
+  ];
   assert.deepEqual(evolveTableSql(p, same), { statements: [], warnings: [] });
 });
 
@@ -137,7 +239,10 @@ test('COPY text escaping: tabs, newlines, carriage returns, backslashes and NULL
   assert.equal(copyValue(null, 'text'), '\\N');
   assert.equal(copyValue(undefined, 'bigint'), '\\N');
   const values = ['a\tb', 'line1\nline2', 'c:\\path\\n', '\\N', 'x\r\n', '', 'tab at end\t', 'ünïcödé ✓'];
-  const line = values.map((v) => copyValue(v, 'text')).concat(copyValue(null, 'text')).join('\t');
+  const line = values
+    .map((v) => copyValue(v, 'text'))
+    .concat(copyValue(null, 'text'))
+    .join('\t');
   assert.ok(!line.includes('\n') && line.split('\t').length === values.length + 1, 'one line, one field per value');
   assert.deepEqual(parseCopyLine(line), [...values, null]);
 });
@@ -158,21 +263,74 @@ test('COPY values per type: booleans, decimals, timestamps, dates, bytea, jsonb'
 });
 
 test('the fast timestamp formatter agrees with Date.toISOString, before 1970 and across days', () => {
-  const samples = [0, -1, 1, 999, 86_399_999, 86_400_000, -86_400_001, Date.UTC(1969, 11, 31, 23, 59, 59, 999), Date.UTC(2026, 1, 28, 23, 59, 59, 999), Date.UTC(2028, 1, 29, 12), Date.UTC(1900, 0, 1), Date.UTC(9999, 11, 31, 23, 59, 59, 999)];
+  const samples = [
+    0,
+    -1,
+    1,
+    999,
+    86_399_999,
+    86_400_000,
+    -86_400_001,
+    Date.UTC(1969, 11, 31, 23, 59, 59, 999),
+    Date.UTC(2026, 1, 28, 23, 59, 59, 999),
+    Date.UTC(2028, 1, 29, 12),
+    Date.UTC(1900, 0, 1),
+    Date.UTC(9999, 11, 31, 23, 59, 59, 999),
+  ];
   for (let i = 0; i < 2000; i++) samples.push(Math.floor((Math.random() - 0.3) * 4e12));
   for (const ms of samples) assert.equal(isoOfMillis(ms), new Date(ms).toISOString(), String(ms));
   assert.throws(() => isoOfMillis(Number.NaN), /out of range/);
 });
 
 test('config errors fail before any I/O and name the field', () => {
-  const code = (fn: () => unknown) => { try { fn(); } catch (e) { return isSluiceError(e) ? `${e.shortCode}: ${e.message}` : String(e); } return 'ok'; };
-  assert.match(code(() => parseWarehouseSinkConfig({ avroSchema: 'silver.orders', mode: 'upsert' })), /CONFIG_INVALID: .*keyColumns: mode upsert needs keyColumns/);
-  assert.match(code(() => parseWarehouseSinkConfig({ avroSchema: 'silver.orders', schema: 'bad-name' })), /CONFIG_INVALID: .*schema: letters, digits/);
-  assert.match(code(() => parseWarehouseSinkConfig({ avroSchema: 'silver.orders', batchRecords: 0 })), /batchRecords/);
-  assert.match(code(() => tablePlanOf(parseWarehouseSinkConfig({ avroSchema: 'silver.orders', mode: 'upsert', keyColumns: ['nope'] }), orders())), /key column nope is not a field/);
-  assert.match(code(() => tablePlanOf(parseWarehouseSinkConfig({ avroSchema: 'silver.orders', mode: 'upsert', keyColumns: ['order_id'], orderingColumn: 'later' }), orders())), /orderingColumn later must be a column/);
+  const code = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      return isSluiceError(e) ? `${e.shortCode}: ${e.message}` : String(e);
+    }
+    return 'ok';
+  };
+  assert.match(
+    code(() => parseWarehouseSinkConfig({ avroSchema: 'silver.orders', mode: 'upsert' })),
+    /CONFIG_INVALID: .*keyColumns: mode upsert needs keyColumns/,
+  );
+  assert.match(
+    code(() => parseWarehouseSinkConfig({ avroSchema: 'silver.orders', schema: 'bad-name' })),
+    /CONFIG_INVALID: .*schema: letters, digits/,
+  );
+  assert.match(
+    code(() => parseWarehouseSinkConfig({ avroSchema: 'silver.orders', batchRecords: 0 })),
+    /batchRecords/,
+  );
+  assert.match(
+    code(() =>
+      tablePlanOf(
+        parseWarehouseSinkConfig({ avroSchema: 'silver.orders', mode: 'upsert', keyColumns: ['nope'] }),
+        orders(),
+      ),
+    ),
+    /key column nope is not a field/,
+  );
+  assert.match(
+    code(() =>
+      tablePlanOf(
+        parseWarehouseSinkConfig({
+          avroSchema: 'silver.orders',
+          mode: 'upsert',
+          keyColumns: ['order_id'],
+          orderingColumn: 'later',
+        }),
+        orders(),
+      ),
+    ),
+    /orderingColumn later must be a column/,
+  );
   const defaults = parseWarehouseSinkConfig({ avroSchema: 'silver.orders' });
-  assert.deepEqual([defaults.mode, defaults.batchRecords, defaults.lingerMs, defaults.schema, defaults.table], ['append', 5000, 500, 'public', '']);
+  assert.deepEqual(
+    [defaults.mode, defaults.batchRecords, defaults.lingerMs, defaults.schema, defaults.table],
+    ['append', 5000, 500, 'public', ''],
+  );
 });
 
 test('merge SQL: append ignores replays, upsert keeps the newer version, SCD2 opens versions only on tracked changes', () => {
@@ -182,7 +340,10 @@ test('merge SQL: append ignores replays, upsert keeps the newer version, SCD2 op
   assert.match(upsert, /select distinct on \("order_id"\)/);
   assert.match(upsert, /order by "order_id", "updated_at" desc nulls last, _seq desc/);
   assert.match(upsert, /where t\."updated_at" is null or excluded\."updated_at" > t\."updated_at"/);
-  const scd2 = mergeSql(plan('scd2', { orderingColumn: 'updated_at', trackedColumns: ['status', 'total_amount'] }), 'gold.x');
+  const scd2 = mergeSql(
+    plan('scd2', { orderingColumn: 'updated_at', trackedColumns: ['status', 'total_amount'] }),
+    'gold.x',
+  );
   assert.equal(scd2.length, 3);
   assert.match(scd2[0], /jsonb_build_array\(c\."status", c\."total_amount"\)/);
   assert.match(scd2[0], /where _prev_h is distinct from _h/);
@@ -205,9 +366,15 @@ test('medallion transforms: date keys, exact line amounts, durable keys; every t
   const tables = medallionTables({ schemaPrefix: 'it_x' });
   assert.equal(tables.length, 12);
   for (const t of tables) parseWarehouseSinkConfig(t.sink);
-  assert.deepEqual(tables.filter((t) => t.layer === 'gold').map((t) => `${t.sink.schema}.${t.sink.table}:${t.sink.mode}`), [
-    'it_x_gold.dim_customers:scd2', 'it_x_gold.dim_products:upsert', 'it_x_gold.fact_orders:upsert', 'it_x_gold.fact_order_items:upsert',
-  ]);
+  assert.deepEqual(
+    tables.filter((t) => t.layer === 'gold').map((t) => `${t.sink.schema}.${t.sink.table}:${t.sink.mode}`),
+    [
+      'it_x_gold.dim_customers:scd2',
+      'it_x_gold.dim_products:upsert',
+      'it_x_gold.fact_orders:upsert',
+      'it_x_gold.fact_order_items:upsert',
+    ],
+  );
   const dimDate = dimDateSql('gold').join('\n');
   assert.match(dimDate, /generate_series\(date '2020-01-01', date '2030-12-31'/);
   assert.match(dimDate, /on conflict \(date_key\) do nothing/);

@@ -6,12 +6,24 @@ import { withRetry, type RetryClock } from '../../../src/core/retry.ts';
 function virtualClock(random: () => number): RetryClock & { sleeps: number[] } {
   let now = 1_000;
   const sleeps: number[] = [];
-  return { sleeps, now: () => now, random, sleep: async (ms) => { sleeps.push(ms); now += ms; } };
+  return {
+    sleeps,
+    now: () => now,
+    random,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      now += ms;
+    },
+  };
 }
 
 const failing = (times: number, err: unknown = new Error('not now')) => {
   let calls = 0;
-  const fn = async () => { calls++; if (calls <= times) throw err; return 'done'; };
+  const fn = async () => {
+    calls++;
+    if (calls <= times) throw err;
+    return 'done';
+  };
   return { fn, calls: () => calls };
 };
 
@@ -31,7 +43,10 @@ test('a non-retriable error is thrown at once, untouched', async () => {
   const clock = virtualClock(() => 0.5);
   const fatal = new Error('fatal');
   const f = failing(5, fatal);
-  await assert.rejects(withRetry(f.fn, { retries: 10, initialMs: 100, maxMs: 1000, retriable: (e) => e !== fatal }, clock), (e) => e === fatal);
+  await assert.rejects(
+    withRetry(f.fn, { retries: 10, initialMs: 100, maxMs: 1000, retriable: (e) => e !== fatal }, clock),
+    (e) => e === fatal,
+  );
   assert.equal(f.calls(), 1);
   assert.deepEqual(clock.sleeps, []);
 });
@@ -46,7 +61,10 @@ test('retries stop at the attempt limit and throw the last error', async () => {
 test('maxElapsedMs bounds the retries by time: no sleep may end past it', async () => {
   const clock = virtualClock(() => 0.999_999);
   const f = failing(1000);
-  await assert.rejects(withRetry(f.fn, { retries: Infinity, initialMs: 100, maxMs: 1000, maxElapsedMs: 5000 }, clock), /not now/);
+  await assert.rejects(
+    withRetry(f.fn, { retries: Infinity, initialMs: 100, maxMs: 1000, maxElapsedMs: 5000 }, clock),
+    /not now/,
+  );
   const slept = clock.sleeps.reduce((a, b) => a + b, 0);
   assert.ok(slept <= 5000, `slept ${slept} ms in all`);
   assert.ok(slept > 4000, `kept retrying while time was left (slept ${slept} ms)`);
@@ -57,14 +75,31 @@ test('an aborted signal stops the retries with the last error', async () => {
   const clock = virtualClock(() => 0.5);
   const ac = new AbortController();
   let calls = 0;
-  const fn = async () => { calls++; if (calls === 2) ac.abort(); throw new Error(`attempt ${calls}`); };
-  await assert.rejects(withRetry(fn, { retries: Infinity, initialMs: 100, maxMs: 1000, signal: ac.signal }, clock), /attempt 2/);
+  const fn = async () => {
+    calls++;
+    if (calls === 2) ac.abort();
+    throw new Error(`attempt ${calls}`);
+  };
+  await assert.rejects(
+    withRetry(fn, { retries: Infinity, initialMs: 100, maxMs: 1000, signal: ac.signal }, clock),
+    /attempt 2/,
+  );
   assert.equal(calls, 2);
 });
 
 test('onRetry hears each retry with its number and delay', async () => {
   const clock = virtualClock(() => 0.5);
   const heard: [number, number][] = [];
-  assert.equal(await withRetry(failing(2).fn, { retries: 5, initialMs: 100, maxMs: 1000, onRetry: (_e, attempt, delay) => heard.push([attempt, delay]) }, clock), 'done');
-  assert.deepEqual(heard, [[1, 50], [2, 100]]);
+  assert.equal(
+    await withRetry(
+      failing(2).fn,
+      { retries: 5, initialMs: 100, maxMs: 1000, onRetry: (_e, attempt, delay) => heard.push([attempt, delay]) },
+      clock,
+    ),
+    'done',
+  );
+  assert.deepEqual(heard, [
+    [1, 50],
+    [2, 100],
+  ]);
 });

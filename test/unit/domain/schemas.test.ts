@@ -2,7 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import type avro from 'avsc';
-import { SCHEMAS_DIR, SCHEMA_FILES, SCHEMA_TOPICS, loadSchema, loadType, schemaFileNames, subjectFor } from '../../../src/domain/schemas.ts';
+import {
+  SCHEMAS_DIR,
+  SCHEMA_FILES,
+  SCHEMA_TOPICS,
+  loadSchema,
+  loadType,
+  schemaFileNames,
+  subjectFor,
+} from '../../../src/domain/schemas.ts';
 import { forSchema } from '../../../src/serde/logicalTypes.ts';
 import { checkAvroBytes } from '../../../src/serde/avroGuard.ts';
 import { isSluiceError } from '../../../src/core/errors.ts';
@@ -16,19 +24,85 @@ const emitted = { final: true, emitted_at: T0 + 65_000 };
 
 /** A representative valid value per schema file; typed against the generated interfaces. */
 const SAMPLES: { [F in keyof ValueTypeByTopic as F extends `silver.${string}` ? never : F]: ValueTypeByTopic[F] } = {
-  'oltp.customers': { customer_id: 42, email: 'ada@example.com', full_name: 'Ada Lovelace', country: 'GB', created_at: T0 - 86_400_000, updated_at: T0, op: 'c', extracted_at: T0 + 1500 },
-  'oltp.products': { product_id: 7, sku: 'SKU-0007', name: 'Rust-proof kettle', category: 'kitchen', price: '49.90', active: true, created_at: T0 - 1000, updated_at: T0, op: 'u', extracted_at: T0 + 10 },
-  'oltp.orders': { order_id: 9_007_199_254_740_990, customer_id: 42, status: 'paid', total_amount: '-12.30', currency: 'EUR', ordered_at: T0, updated_at: T0 + 1, op: 'r', extracted_at: T0 + 2 },
-  'oltp.order_items': { order_item_id: 1, order_id: 2, product_id: 7, quantity: 3, unit_price: '0.00', updated_at: T0, op: 'c', extracted_at: T0 },
-  'web.clickstream': { event_id: '3f2b8c1e-8a4d-4c7b-9a51-0e6f2d1c9b7a', event_type: 'add_to_cart', session_id: 's-1', customer_id: 42, event_time: T0, page_url: 'https://shop.example/p/7', product_id: 7, quantity: 2, price: '9999999999.99', order_id: 5, user_agent: 'Mozilla/5.0' },
+  'oltp.customers': {
+    customer_id: 42,
+    email: 'ada@example.com',
+    full_name: 'Ada Lovelace',
+    country: 'GB',
+    created_at: T0 - 86_400_000,
+    updated_at: T0,
+    op: 'c',
+    extracted_at: T0 + 1500,
+  },
+  'oltp.products': {
+    product_id: 7,
+    sku: 'SKU-0007',
+    name: 'Rust-proof kettle',
+    category: 'kitchen',
+    price: '49.90',
+    active: true,
+    created_at: T0 - 1000,
+    updated_at: T0,
+    op: 'u',
+    extracted_at: T0 + 10,
+  },
+  'oltp.orders': {
+    order_id: 9_007_199_254_740_990,
+    customer_id: 42,
+    status: 'paid',
+    total_amount: '-12.30',
+    currency: 'EUR',
+    ordered_at: T0,
+    updated_at: T0 + 1,
+    op: 'r',
+    extracted_at: T0 + 2,
+  },
+  'oltp.order_items': {
+    order_item_id: 1,
+    order_id: 2,
+    product_id: 7,
+    quantity: 3,
+    unit_price: '0.00',
+    updated_at: T0,
+    op: 'c',
+    extracted_at: T0,
+  },
+  'web.clickstream': {
+    event_id: '3f2b8c1e-8a4d-4c7b-9a51-0e6f2d1c9b7a',
+    event_type: 'add_to_cart',
+    session_id: 's-1',
+    customer_id: 42,
+    event_time: T0,
+    page_url: 'https://shop.example/p/7',
+    product_id: 7,
+    quantity: 2,
+    price: '9999999999.99',
+    order_id: 5,
+    user_agent: 'Mozilla/5.0',
+  },
   'metrics.revenue_per_minute': { ...window, category: '__all__', revenue: 1234.5, ...emitted },
   'metrics.orders_per_minute': { ...window, status: 'shipped', count: 17, final: false, emitted_at: T0 + 30_000 },
-  'metrics.funnel_5m': { window_start: T0, window_end: T0 + 300_000, views: 100, product_views: 60, carts: 20, checkouts: 10, purchases: 5, view_to_cart: 0.2, cart_to_checkout: 0.5, checkout_to_purchase: 0.5, view_to_purchase: 0.05, ...emitted },
+  'metrics.funnel_5m': {
+    window_start: T0,
+    window_end: T0 + 300_000,
+    views: 100,
+    product_views: 60,
+    carts: 20,
+    checkouts: 10,
+    purchases: 5,
+    view_to_cart: 0.2,
+    cart_to_checkout: 0.5,
+    checkout_to_purchase: 0.5,
+    view_to_purchase: 0.05,
+    ...emitted,
+  },
   'metrics.active_sessions': { ...window, count: 12, ...emitted },
   'metrics.dlq_per_minute': { ...window, source: 'oltp.orders', reason: 'rule', count: 3, ...emitted },
 };
 
-const files = readdirSync(SCHEMAS_DIR).filter((f) => f.endsWith('.avsc')).sort();
+const files = readdirSync(SCHEMAS_DIR)
+  .filter((f) => f.endsWith('.avsc'))
+  .sort();
 const topicOf = (file: string) => file.replace(/\.avsc$/, '');
 
 function nullable(fieldType: unknown): boolean {
@@ -54,8 +128,16 @@ function roundTrip(type: avro.Type, value: unknown): unknown {
 test('the schemas directory holds exactly the files SCHEMA_FILES names, one per subject topic', () => {
   assert.deepEqual(files, schemaFileNames());
   assert.deepEqual(files, [
-    'metrics.active_sessions.avsc', 'metrics.dlq_per_minute.avsc', 'metrics.funnel_5m.avsc', 'metrics.orders_per_minute.avsc', 'metrics.revenue_per_minute.avsc',
-    'oltp.customers.avsc', 'oltp.order_items.avsc', 'oltp.orders.avsc', 'oltp.products.avsc', 'web.clickstream.avsc',
+    'metrics.active_sessions.avsc',
+    'metrics.dlq_per_minute.avsc',
+    'metrics.funnel_5m.avsc',
+    'metrics.orders_per_minute.avsc',
+    'metrics.revenue_per_minute.avsc',
+    'oltp.customers.avsc',
+    'oltp.order_items.avsc',
+    'oltp.orders.avsc',
+    'oltp.products.avsc',
+    'web.clickstream.avsc',
   ]);
   assert.deepEqual(Object.keys(SAMPLES).sort(), files.map(topicOf));
   for (const name of ['customers', 'products', 'orders', 'order_items']) {
@@ -75,9 +157,18 @@ test('subjects follow TopicNameStrategy', () => {
 });
 
 test('unknown topics are SCHEMA_NOT_FOUND; loadSchema returns a fresh copy', () => {
-  assert.throws(() => loadSchema('oltp.nope'), (err) => isSluiceError(err, 'SCHEMA_NOT_FOUND'));
-  assert.throws(() => loadSchema('oltp.orders-key'), (err) => isSluiceError(err, 'SCHEMA_NOT_FOUND'));
-  assert.throws(() => loadSchema('toString'), (err) => isSluiceError(err, 'SCHEMA_NOT_FOUND'));
+  assert.throws(
+    () => loadSchema('oltp.nope'),
+    (err) => isSluiceError(err, 'SCHEMA_NOT_FOUND'),
+  );
+  assert.throws(
+    () => loadSchema('oltp.orders-key'),
+    (err) => isSluiceError(err, 'SCHEMA_NOT_FOUND'),
+  );
+  assert.throws(
+    () => loadSchema('toString'),
+    (err) => isSluiceError(err, 'SCHEMA_NOT_FOUND'),
+  );
   const a = loadSchema('oltp.orders') as Json;
   a.fields.pop();
   assert.notDeepEqual(loadSchema('oltp.orders'), a);
@@ -97,8 +188,10 @@ for (const file of files) {
         assert.equal(f.type[0], 'null', `${f.name}: null first`);
         assert.equal(f.default, null, `${f.name}: default null`);
       }
-      if (typeof f.type === 'object' && !Array.isArray(f.type) && f.type.type === 'enum') assert.ok(f.type.doc, `${f.name}: enum doc`);
-      if (/_at$|^window_(start|end)$|_time$/.test(f.name)) assert.deepEqual(f.type, { type: 'long', logicalType: 'timestamp-millis' }, f.name);
+      if (typeof f.type === 'object' && !Array.isArray(f.type) && f.type.type === 'enum')
+        assert.ok(f.type.doc, `${f.name}: enum doc`);
+      if (/_at$|^window_(start|end)$|_time$/.test(f.name))
+        assert.deepEqual(f.type, { type: 'long', logicalType: 'timestamp-millis' }, f.name);
     }
     // Decimals are really built as the decimal logical type, not the bytes fallback.
     for (const f of (type as any).fields) {
@@ -121,7 +214,12 @@ for (const file of files) {
 }
 
 test('decimals round-trip in every money field, including negatives and zero; too many fractional digits is invalid', () => {
-  const cases: [string, string][] = [['oltp.products', 'price'], ['oltp.orders', 'total_amount'], ['oltp.order_items', 'unit_price'], ['web.clickstream', 'price']];
+  const cases: [string, string][] = [
+    ['oltp.products', 'price'],
+    ['oltp.orders', 'total_amount'],
+    ['oltp.order_items', 'unit_price'],
+    ['web.clickstream', 'price'],
+  ];
   for (const [topic, field] of cases) {
     const type = loadType(topic);
     for (const amount of ['0.00', '-0.01', '12.30', '-12.30', '-9999999999.99', '9999999999.99']) {
@@ -129,7 +227,10 @@ test('decimals round-trip in every money field, including negatives and zero; to
       assert.deepEqual(roundTrip(type, value), value, `${topic}.${field}=${amount}`);
     }
     for (const bad of ['12.345', '0.001', '10000000000.00', 12.3, 'abc']) {
-      assert.ok(!type.isValid({ ...(SAMPLES as Json)[topic], [field]: bad }), `${topic}.${field}=${bad} must be invalid`);
+      assert.ok(
+        !type.isValid({ ...(SAMPLES as Json)[topic], [field]: bad }),
+        `${topic}.${field}=${bad} must be invalid`,
+      );
     }
   }
 });
@@ -141,14 +242,33 @@ test('timestamps decode as plain epoch-millisecond numbers', () => {
 });
 
 test('enum symbols as specified; order status is a plain string', () => {
-  const enumSymbols = (topic: string, field: string) => (loadSchema(topic) as Json).fields.find((f: Json) => f.name === field).type.symbols;
-  for (const topic of ['oltp.customers', 'oltp.products', 'oltp.orders', 'oltp.order_items']) assert.deepEqual(enumSymbols(topic, 'op'), ['c', 'u', 'r']);
-  assert.deepEqual(enumSymbols('web.clickstream', 'event_type'), ['page_view', 'product_view', 'add_to_cart', 'remove_from_cart', 'checkout_started', 'purchase']);
-  assert.deepEqual(enumSymbols('metrics.dlq_per_minute', 'reason'), ['deserialize', 'schema', 'rule', 'processing', 'sink']);
+  const enumSymbols = (topic: string, field: string) =>
+    (loadSchema(topic) as Json).fields.find((f: Json) => f.name === field).type.symbols;
+  for (const topic of ['oltp.customers', 'oltp.products', 'oltp.orders', 'oltp.order_items'])
+    assert.deepEqual(enumSymbols(topic, 'op'), ['c', 'u', 'r']);
+  assert.deepEqual(enumSymbols('web.clickstream', 'event_type'), [
+    'page_view',
+    'product_view',
+    'add_to_cart',
+    'remove_from_cart',
+    'checkout_started',
+    'purchase',
+  ]);
+  assert.deepEqual(enumSymbols('metrics.dlq_per_minute', 'reason'), [
+    'deserialize',
+    'schema',
+    'rule',
+    'processing',
+    'sink',
+  ]);
   const status = (loadSchema('oltp.orders') as Json).fields.find((f: Json) => f.name === 'status');
   assert.equal(status.type, 'string');
-  for (const known of ['pending', 'paid', 'shipped', 'delivered', 'cancelled', 'refunded']) assert.match(status.doc, new RegExp(known));
-  assert.ok(loadType('oltp.orders').isValid({ ...SAMPLES['oltp.orders'], status: 'teleported' }), 'unknown statuses must still encode');
+  for (const known of ['pending', 'paid', 'shipped', 'delivered', 'cancelled', 'refunded'])
+    assert.match(status.doc, new RegExp(known));
+  assert.ok(
+    loadType('oltp.orders').isValid({ ...SAMPLES['oltp.orders'], status: 'teleported' }),
+    'unknown statuses must still encode',
+  );
   assert.ok(!loadType('web.clickstream').isValid({ ...SAMPLES['web.clickstream'], event_type: 'teleport' }));
   assert.ok(!loadType('oltp.customers').isValid({ ...SAMPLES['oltp.customers'], op: 'd' }));
 });
@@ -180,5 +300,8 @@ test('enum names are unique across schema files (schemas are self-contained)', (
 test('the decode guard rejects a truncated money field', () => {
   const type = loadType('oltp.orders');
   const buf = type.toBuffer(SAMPLES['oltp.orders']);
-  assert.throws(() => checkAvroBytes(type, buf.subarray(0, buf.length - 1)), (err) => isSluiceError(err, 'SERDE_TRUNCATED'));
+  assert.throws(
+    () => checkAvroBytes(type, buf.subarray(0, buf.length - 1)),
+    (err) => isSluiceError(err, 'SERDE_TRUNCATED'),
+  );
 });

@@ -20,7 +20,10 @@ test('the committable offset never passes an unfinished record, whatever the com
 
 test('an ack completes once, when the last holder releases', () => {
   let done = 0;
-  const ack = createAck(() => done++, () => {});
+  const ack = createAck(
+    () => done++,
+    () => {},
+  );
   ack.retain();
   ack.retain();
   ack.release();

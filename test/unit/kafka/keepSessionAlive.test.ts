@@ -5,9 +5,22 @@ import { keepSessionAlive } from '../../../src/kafka/kafka.ts';
 /** A handler that finishes when the test says so, and a payload that counts heartbeats. */
 function slowBatch() {
   let finish: () => void = () => {};
-  const done = new Promise<void>((r) => { finish = r; });
-  const payload = { heartbeats: 0, heartbeat: async () => { payload.heartbeats++; } };
-  return { payload, finish, handler: async () => { await done; } };
+  const done = new Promise<void>((r) => {
+    finish = r;
+  });
+  const payload = {
+    heartbeats: 0,
+    heartbeat: async () => {
+      payload.heartbeats++;
+    },
+  };
+  return {
+    payload,
+    finish,
+    handler: async () => {
+      await done;
+    },
+  };
 }
 
 test('a handler running longer than the heartbeat interval heartbeats meanwhile, and stops when it returns', async () => {
@@ -44,12 +57,18 @@ test('a handler that hangs past maxProcessingMs stops heartbeating, so its sessi
   }
 });
 
-test('a failed heartbeat (a rebalance under way) does not fail the handler, and the handler\'s own error comes through', async () => {
+test("a failed heartbeat (a rebalance under way) does not fail the handler, and the handler's own error comes through", async () => {
   mock.timers.enable({ apis: ['setInterval', 'Date'] });
   try {
     let fail: (e: Error) => void = () => {};
-    const failed = new Promise<void>((_, reject) => { fail = reject; });
-    const payload = { heartbeat: async () => { throw Object.assign(new Error('The group is rebalancing'), { type: 'REBALANCE_IN_PROGRESS' }); } };
+    const failed = new Promise<void>((_, reject) => {
+      fail = reject;
+    });
+    const payload = {
+      heartbeat: async () => {
+        throw Object.assign(new Error('The group is rebalancing'), { type: 'REBALANCE_IN_PROGRESS' });
+      },
+    };
     const running = keepSessionAlive(() => failed, { heartbeatInterval: 2000, maxProcessingMs: 60_000 })(payload);
     mock.timers.tick(6000);
     fail(new Error('the handler failed'));

@@ -13,16 +13,32 @@ const PER_SCHEMA = 100_000;
 function mutate(rng: ReturnType<typeof createRng>, valid: Buffer): Buffer {
   const b = Buffer.from(valid);
   switch (rng.int(0, 5)) {
-    case 0: { for (let i = rng.int(1, 4); i > 0; i--) b[rng.int(5, b.length - 1)] = rng.int(0, 255); return b; }
-    case 1: return b.subarray(0, rng.int(0, b.length - 1));
-    case 2: { // a huge length / block count varint where a length or count may sit
+    case 0: {
+      for (let i = rng.int(1, 4); i > 0; i--) b[rng.int(5, b.length - 1)] = rng.int(0, 255);
+      return b;
+    }
+    case 1:
+      return b.subarray(0, rng.int(0, b.length - 1));
+    case 2: {
+      // a huge length / block count varint where a length or count may sit
       const at = rng.int(5, b.length - 1);
-      const huge = [[0xfe, 0xff, 0xff, 0xff, 0x0f], [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01], [0x01, 0xff, 0xff, 0xff, 0xff, 0x7f]][rng.int(0, 2)];
+      const huge = [
+        [0xfe, 0xff, 0xff, 0xff, 0x0f],
+        [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01],
+        [0x01, 0xff, 0xff, 0xff, 0xff, 0x7f],
+      ][rng.int(0, 2)];
       return Buffer.concat([b.subarray(0, at), Buffer.from(huge), b.subarray(at)]);
     }
-    case 3: return Buffer.concat([b, Buffer.from(Array.from({ length: rng.int(1, 8) }, () => rng.int(0, 255)))]);
-    case 4: { const at = rng.int(5, b.length - 1); return Buffer.concat([b.subarray(0, at), b.subarray(at + rng.int(1, 3))]); }
-    default: { b[rng.int(0, 4)] = rng.int(0, 255); return b; } // the framing itself
+    case 3:
+      return Buffer.concat([b, Buffer.from(Array.from({ length: rng.int(1, 8) }, () => rng.int(0, 255)))]);
+    case 4: {
+      const at = rng.int(5, b.length - 1);
+      return Buffer.concat([b.subarray(0, at), b.subarray(at + rng.int(1, 3))]);
+    }
+    default: {
+      b[rng.int(0, 4)] = rng.int(0, 255);
+      return b;
+    } // the framing itself
   }
 }
 
@@ -49,7 +65,10 @@ test(`fuzz: ${PER_SCHEMA.toLocaleString('en')} mutated buffers per schema give v
       try {
         serde.decodeSync(input);
       } catch (err) {
-        assert.ok(isSluiceError(err) && err.shortCode.startsWith('SERDE_'), `untyped failure for ${topic}: ${(err as Error)?.stack}`);
+        assert.ok(
+          isSluiceError(err) && err.shortCode.startsWith('SERDE_'),
+          `untyped failure for ${topic}: ${(err as Error)?.stack}`,
+        );
         codes.set(err.shortCode, (codes.get(err.shortCode) ?? 0) + 1);
       }
       slowest = Math.max(slowest, performance.now() - t0);
@@ -57,7 +76,13 @@ test(`fuzz: ${PER_SCHEMA.toLocaleString('en')} mutated buffers per schema give v
   }
   // A hang detector, not a performance threshold: a crafted count that made avsc loop would take minutes.
   assert.ok(slowest < 2000, `slowest decode took ${slowest.toFixed(1)} ms`);
-  for (const code of ['SERDE_TRUNCATED', 'SERDE_TRAILING_BYTES', 'SERDE_HOSTILE_LENGTH', 'SERDE_BAD_MAGIC', 'SERDE_UNKNOWN_SCHEMA']) {
+  for (const code of [
+    'SERDE_TRUNCATED',
+    'SERDE_TRAILING_BYTES',
+    'SERDE_HOSTILE_LENGTH',
+    'SERDE_BAD_MAGIC',
+    'SERDE_UNKNOWN_SCHEMA',
+  ]) {
     assert.ok((codes.get(code) ?? 0) > 0, `the mutations reached ${code}`);
   }
 });

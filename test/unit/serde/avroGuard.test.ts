@@ -8,7 +8,9 @@ import { createMemoryRegistry } from '../../../src/testing/memoryRegistry.ts';
 import { frame } from '../../../src/serde/wireFormat.ts';
 
 const SCHEMA = {
-  type: 'record', name: 'Hostile', fields: [
+  type: 'record',
+  name: 'Hostile',
+  fields: [
     { name: 'id', type: 'long' },
     { name: 'tags', type: { type: 'array', items: 'string' } },
     { name: 'nothing', type: { type: 'array', items: 'null' } },
@@ -20,8 +22,23 @@ const SCHEMA = {
 const type = avro.Type.forSchema(SCHEMA as never, { wrapUnions: false });
 const good = { id: 7, tags: ['x', 'y'], nothing: [null, null], attrs: { k: 1 }, kind: 'b', maybe: 'm' };
 
-const zigzag = (n: bigint) => { let z = n >= 0n ? n * 2n : -n * 2n - 1n; const out: number[] = []; do { let b = Number(z & 0x7fn); z >>= 7n; if (z) b |= 0x80; out.push(b); } while (z); return Buffer.from(out); };
-const rejects = (body: Buffer, code: ErrorCode) => assert.throws(() => checkAvroBytes(type, body), (e: unknown) => isSluiceError(e, code), code);
+const zigzag = (n: bigint) => {
+  let z = n >= 0n ? n * 2n : -n * 2n - 1n;
+  const out: number[] = [];
+  do {
+    let b = Number(z & 0x7fn);
+    z >>= 7n;
+    if (z) b |= 0x80;
+    out.push(b);
+  } while (z);
+  return Buffer.from(out);
+};
+const rejects = (body: Buffer, code: ErrorCode) =>
+  assert.throws(
+    () => checkAvroBytes(type, body),
+    (e: unknown) => isSluiceError(e, code),
+    code,
+  );
 
 test('a well-formed value passes the guard and decodes', () => {
   const body = type.toBuffer(good);
@@ -34,7 +51,10 @@ test('a crafted array block count far beyond the buffer is refused before avsc l
 });
 
 test('a huge count of zero-size items (array<null>) is capped, since no buffer length bounds it', () => {
-  rejects(Buffer.concat([zigzag(7n), zigzag(0n), zigzag(BigInt(MAX_ZERO_SIZE_ITEMS) + 1n), zigzag(0n)]), 'SERDE_HOSTILE_LENGTH');
+  rejects(
+    Buffer.concat([zigzag(7n), zigzag(0n), zigzag(BigInt(MAX_ZERO_SIZE_ITEMS) + 1n), zigzag(0n)]),
+    'SERDE_HOSTILE_LENGTH',
+  );
 });
 
 test('a negative block count with a block byte size past the end is refused', () => {
@@ -50,8 +70,14 @@ test('truncated, trailing, bad enum index, bad union branch, overlong varint: ea
   const body = type.toBuffer(good);
   rejects(body.subarray(0, body.length - 2), 'SERDE_TRUNCATED');
   rejects(Buffer.concat([body, Buffer.from([1])]), 'SERDE_TRAILING_BYTES');
-  rejects(Buffer.concat([zigzag(7n), zigzag(0n), zigzag(0n), zigzag(0n), zigzag(5n), zigzag(0n)]), 'SERDE_INVALID_DATA');
-  rejects(Buffer.concat([zigzag(7n), zigzag(0n), zigzag(0n), zigzag(0n), zigzag(1n), zigzag(9n)]), 'SERDE_INVALID_DATA');
+  rejects(
+    Buffer.concat([zigzag(7n), zigzag(0n), zigzag(0n), zigzag(0n), zigzag(5n), zigzag(0n)]),
+    'SERDE_INVALID_DATA',
+  );
+  rejects(
+    Buffer.concat([zigzag(7n), zigzag(0n), zigzag(0n), zigzag(0n), zigzag(1n), zigzag(9n)]),
+    'SERDE_INVALID_DATA',
+  );
   rejects(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), 'SERDE_INVALID_DATA');
 });
 
@@ -60,7 +86,12 @@ test('through the serde: wrong magic, unknown schema id, oversized value are typ
   const id = await registry.register('hostile-value', SCHEMA as never);
   const serde = createAvroSerde(registry, { maxMessageBytes: 64 });
   const ok = await serde.encode(id, good);
-  const expect = async (value: Buffer | null, code: ErrorCode) => assert.rejects(serde.decode(value, { topic: 't', partition: 1, offset: '9' }), (e: unknown) => isSluiceError(e, code) && e.coordinates?.offset === '9', code);
+  const expect = async (value: Buffer | null, code: ErrorCode) =>
+    assert.rejects(
+      serde.decode(value, { topic: 't', partition: 1, offset: '9' }),
+      (e: unknown) => isSluiceError(e, code) && e.coordinates?.offset === '9',
+      code,
+    );
   assert.deepEqual({ ...((await serde.decode(ok)).value as object) }, good);
   await expect(Buffer.concat([Buffer.from([1]), ok.subarray(1)]), 'SERDE_BAD_MAGIC');
   await expect(frame(424242, ok.subarray(5)), 'SERDE_UNKNOWN_SCHEMA');

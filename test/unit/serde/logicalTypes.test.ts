@@ -1,14 +1,33 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import avro from 'avsc';
-import { DecimalType, LOGICAL_TYPES, bigIntToTwosComplement, forSchema, twosComplementToBigInt } from '../../../src/serde/logicalTypes.ts';
+import {
+  DecimalType,
+  LOGICAL_TYPES,
+  bigIntToTwosComplement,
+  forSchema,
+  twosComplementToBigInt,
+} from '../../../src/serde/logicalTypes.ts';
 
 const money = forSchema({ type: 'bytes', logicalType: 'decimal', precision: 12, scale: 2 } as avro.Schema);
 const roundTrip = (type: avro.Type, v: unknown) => type.fromBuffer(type.toBuffer(v));
 
 test('decimal(12,2) round-trips as a string with exactly two fractional digits', () => {
   assert.equal(money.typeName, 'logical:decimal');
-  for (const v of ['0.00', '12.30', '-0.05', '-12.30', '1.00', '-1.00', '0.01', '-0.01', '127.99', '-128.00', '9999999999.99', '-9999999999.99']) {
+  for (const v of [
+    '0.00',
+    '12.30',
+    '-0.05',
+    '-12.30',
+    '1.00',
+    '-1.00',
+    '0.01',
+    '-0.01',
+    '127.99',
+    '-128.00',
+    '9999999999.99',
+    '-9999999999.99',
+  ]) {
     assert.equal(roundTrip(money, v), v, v);
   }
 });
@@ -20,7 +39,7 @@ test('decimal inputs with fewer fractional digits are padded; -0 normalises to 0
   assert.equal(roundTrip(money, '007.50'), '7.50');
 });
 
-test('decimal bytes are minimal two\'s-complement big-endian of the unscaled value', () => {
+test("decimal bytes are minimal two's-complement big-endian of the unscaled value", () => {
   const bytes = (v: string) => (money as any)._toValue(v).toString('hex');
   assert.equal(bytes('0.00'), '00');
   assert.equal(bytes('1.27'), '7f');
@@ -33,8 +52,24 @@ test('decimal bytes are minimal two\'s-complement big-endian of the unscaled val
   assert.deepEqual(money.toBuffer('12.30'), Buffer.from([0x04, 0x04, 0xce]));
 });
 
-test('two\'s-complement helpers agree with each other around byte boundaries and near 10^12', () => {
-  const samples = [0n, 1n, -1n, 127n, 128n, -128n, -129n, 255n, 256n, 32767n, -32768n, 10n ** 12n - 1n, -(10n ** 12n - 1n), 2n ** 63n, -(2n ** 63n)];
+test("two's-complement helpers agree with each other around byte boundaries and near 10^12", () => {
+  const samples = [
+    0n,
+    1n,
+    -1n,
+    127n,
+    128n,
+    -128n,
+    -129n,
+    255n,
+    256n,
+    32767n,
+    -32768n,
+    10n ** 12n - 1n,
+    -(10n ** 12n - 1n),
+    2n ** 63n,
+    -(2n ** 63n),
+  ];
   for (const n of samples) assert.equal(twosComplementToBigInt(bigIntToTwosComplement(n)), n, String(n));
   // Sign-extended (non-minimal) encodings decode to the same value.
   assert.equal(twosComplementToBigInt(Buffer.from('ffffff', 'hex')), -1n);
@@ -53,7 +88,21 @@ test('maximum precision is accepted, one more digit is not', () => {
 });
 
 test('too many fractional digits, malformed strings and non-strings are invalid', () => {
-  for (const bad of ['1.001', '0.005', '-0.001', '', '.5', '5.', '1e3', ' 1.00', '1,00', '+1.00', '--1', 'NaN', '0x10']) {
+  for (const bad of [
+    '1.001',
+    '0.005',
+    '-0.001',
+    '',
+    '.5',
+    '5.',
+    '1e3',
+    ' 1.00',
+    '1,00',
+    '+1.00',
+    '--1',
+    'NaN',
+    '0x10',
+  ]) {
     assert.ok(!money.isValid(bad), JSON.stringify(bad));
   }
   for (const bad of [1.5, 0, 12n, null, undefined, {}, Buffer.from([1])]) assert.ok(!money.isValid(bad), String(bad));
@@ -91,7 +140,14 @@ test('scale 0 and other scales', () => {
 });
 
 test('decimal on fixed is sign-extended to the fixed size', () => {
-  const type = forSchema({ type: 'fixed', name: 'Money', size: 8, logicalType: 'decimal', precision: 12, scale: 2 } as avro.Schema);
+  const type = forSchema({
+    type: 'fixed',
+    name: 'Money',
+    size: 8,
+    logicalType: 'decimal',
+    precision: 12,
+    scale: 2,
+  } as avro.Schema);
   assert.deepEqual(type.toBuffer('-0.01'), Buffer.alloc(8, 0xff));
   assert.equal(roundTrip(type, '-9999999999.99'), '-9999999999.99');
   assert.equal(roundTrip(type, '0.00'), '0.00');
@@ -99,8 +155,15 @@ test('decimal on fixed is sign-extended to the fixed size', () => {
 
 test('invalid decimal attributes fall back to the underlying bytes type (Avro spec)', () => {
   assert.equal(forSchema({ type: 'bytes', logicalType: 'decimal' } as avro.Schema).typeName, 'bytes');
-  assert.equal(forSchema({ type: 'bytes', logicalType: 'decimal', precision: 2, scale: 3 } as avro.Schema).typeName, 'bytes');
-  assert.equal(forSchema({ type: 'fixed', name: 'Tiny', size: 2, logicalType: 'decimal', precision: 12, scale: 2 } as avro.Schema).typeName, 'fixed');
+  assert.equal(
+    forSchema({ type: 'bytes', logicalType: 'decimal', precision: 2, scale: 3 } as avro.Schema).typeName,
+    'bytes',
+  );
+  assert.equal(
+    forSchema({ type: 'fixed', name: 'Tiny', size: 2, logicalType: 'decimal', precision: 12, scale: 2 } as avro.Schema)
+      .typeName,
+    'fixed',
+  );
 });
 
 test('timestamp-millis stays a plain number', () => {
@@ -118,7 +181,10 @@ test('schema resolution: same-scale decimals, plain bytes writers; other scales 
   assert.equal(reader.fromBuffer(wider.toBuffer('12.34'), reader.createResolver(wider)), '12.34');
   assert.throws(() => reader.fromBuffer(wider.toBuffer('1000000000000.00'), reader.createResolver(wider)), /digits/);
   const bytesType = avro.Type.forSchema('bytes');
-  assert.equal(reader.fromBuffer(bytesType.toBuffer(Buffer.from('04ce', 'hex')), reader.createResolver(bytesType)), '12.30');
+  assert.equal(
+    reader.fromBuffer(bytesType.toBuffer(Buffer.from('04ce', 'hex')), reader.createResolver(bytesType)),
+    '12.30',
+  );
   const otherScale = forSchema({ type: 'bytes', logicalType: 'decimal', precision: 12, scale: 3 } as avro.Schema);
   assert.throws(() => reader.createResolver(otherScale));
 });
@@ -130,5 +196,10 @@ test('compare is numeric, clone keeps strings, random values are valid, schema e
   assert.equal(money.clone('1.5'), '1.50');
   for (let i = 0; i < 200; i++) assert.ok(money.isValid(money.random()));
   assert.ok(money instanceof DecimalType);
-  assert.deepEqual(money.schema({ exportAttrs: true }), { type: 'bytes', logicalType: 'decimal', precision: 12, scale: 2 });
+  assert.deepEqual(money.schema({ exportAttrs: true }), {
+    type: 'bytes',
+    logicalType: 'decimal',
+    precision: 12,
+    scale: 2,
+  });
 });

@@ -13,7 +13,16 @@ test('frame/unframe round-trip the schema id and body', () => {
 });
 
 test('wrong magic byte, empty and short values are typed errors', () => {
-  assert.throws(() => unframe(Buffer.from([1, 0, 0, 0, 1, 2])), (e: unknown) => isSluiceError(e, 'SERDE_BAD_MAGIC'));
-  assert.throws(() => unframe(Buffer.alloc(0)), (e: unknown) => isSluiceError(e, 'SERDE_BAD_MAGIC'));
-  assert.throws(() => unframe(Buffer.from([0, 0, 1])), (e: unknown) => isSluiceError(e, 'SERDE_TRUNCATED'));
+  assert.throws(
+    () => unframe(Buffer.from([1, 0, 0, 0, 1, 2])),
+    (e: unknown) => isSluiceError(e, 'SERDE_BAD_MAGIC'),
+  );
+  assert.throws(
+    () => unframe(Buffer.alloc(0)),
+    (e: unknown) => isSluiceError(e, 'SERDE_BAD_MAGIC'),
+  );
+  assert.throws(
+    () => unframe(Buffer.from([0, 0, 1])),
+    (e: unknown) => isSluiceError(e, 'SERDE_TRUNCATED'),
+  );
 });

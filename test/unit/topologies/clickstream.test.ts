@@ -14,16 +14,33 @@ test('clicks are deduplicated by event_id within the window and checked for sess
   d.pipeInput('web.clickstream', click('e4', { price: '-1.00' }), { key: 's1' });
   d.pipeInput('web.clickstream', click('e5', { price: '250000.00' }), { key: 's1' });
   d.pipeInput('web.clickstream', click('e6', { product_id: 404 }), { key: 's1' });
-  d.pipeInput('web.clickstream', click('e7', { event_type: 'page_view', product_id: null, price: null }), { key: 's1' });
+  d.pipeInput('web.clickstream', click('e7', { event_type: 'page_view', product_id: null, price: null }), {
+    key: 's1',
+  });
 
-  assert.deepEqual(d.readOutput('silver.clickstream').map((r) => (r.value as { event_id: string }).event_id), ['e1', 'e7']);
-  assert.deepEqual(d.readOutput('web.clickstream.dlq').map((r) => r.headers['sluice.error.rule']), [
-    'click_event_unique', 'click_session_present', 'click_event_time_not_future', 'click_price_range', 'click_price_range', 'click_product_exists',
-  ]);
+  assert.deepEqual(
+    d.readOutput('silver.clickstream').map((r) => (r.value as { event_id: string }).event_id),
+    ['e1', 'e7'],
+  );
+  assert.deepEqual(
+    d.readOutput('web.clickstream.dlq').map((r) => r.headers['sluice.error.rule']),
+    [
+      'click_event_unique',
+      'click_session_present',
+      'click_event_time_not_future',
+      'click_price_range',
+      'click_price_range',
+      'click_product_exists',
+    ],
+  );
   // The window is event time: the wall clock moving on changes nothing for the same event.
   d.advanceTime(DEDUPE_WINDOW_MS + 1);
   d.pipeInput('web.clickstream', click('e1'), { key: 's1' });
-  assert.equal(d.readOutput('silver.clickstream').length, 2, 'the same event an hour of wall clock later is still a duplicate');
+  assert.equal(
+    d.readOutput('silver.clickstream').length,
+    2,
+    'the same event an hour of wall clock later is still a duplicate',
+  );
   d.pipeInput('web.clickstream', click('e1', { event_time: T0 + DEDUPE_WINDOW_MS + 1 }), { key: 's1' });
   assert.equal(d.readOutput('silver.clickstream').length, 3, 'an event time outside the window is accepted again');
   assert.equal(d.committed('web.clickstream'), 10);

@@ -10,10 +10,18 @@ test('valid customers reach silver.customers keyed by id; missing or malformed e
   d.pipeInput('oltp.customers', customer(2, { email: null }), { key: '2' });
   d.pipeInput('oltp.customers', customer(3, { email: 'not-an-email' }), { key: '3' });
   const silver = d.readOutput('silver.customers');
-  assert.deepEqual(silver.map((r) => [r.key, (r.value as { customer_id: number }).customer_id]), [['1', 1]]);
+  assert.deepEqual(
+    silver.map((r) => [r.key, (r.value as { customer_id: number }).customer_id]),
+    [['1', 1]],
+  );
   const dlq = d.readOutput('oltp.customers.dlq');
-  assert.deepEqual(dlq.map((r) => r.headers['sluice.error.rule']), ['customer_email_present', 'customer_email_format']);
-  assert.ok(dlq.every((r) => r.headers['sluice.error.reason'] === 'rule' && r.headers['sluice.error.topology'] === 'customers'));
+  assert.deepEqual(
+    dlq.map((r) => r.headers['sluice.error.rule']),
+    ['customer_email_present', 'customer_email_format'],
+  );
+  assert.ok(
+    dlq.every((r) => r.headers['sluice.error.reason'] === 'rule' && r.headers['sluice.error.topology'] === 'customers'),
+  );
   assert.equal(d.committed('oltp.customers'), 3, 'every input acknowledged');
 });
 
@@ -41,7 +49,15 @@ test('undecodable bytes go to the DLQ as deserialize, unknown schema ids as sche
   d.pipeRaw('oltp.customers', good.subarray(0, good.length - 3), { key: 'd' });
   d.pipeInput('oltp.customers', customer(6), { key: '6' });
   const dlq = d.readOutput('oltp.customers.dlq');
-  assert.deepEqual(dlq.map((r) => [r.key, r.headers['sluice.error.reason']]), [['a', 'deserialize'], ['b', 'schema'], ['c', 'deserialize'], ['d', 'deserialize']]);
+  assert.deepEqual(
+    dlq.map((r) => [r.key, r.headers['sluice.error.reason']]),
+    [
+      ['a', 'deserialize'],
+      ['b', 'schema'],
+      ['c', 'deserialize'],
+      ['d', 'deserialize'],
+    ],
+  );
   assert.match(dlq[0].headers['sluice.error.message'], /SLUICE_ERR_SERDE_BAD_MAGIC/);
   assert.match(dlq[1].headers['sluice.error.message'], /SLUICE_ERR_SERDE_UNKNOWN_SCHEMA/);
   assert.match(dlq[2].headers['sluice.error.message'], /SLUICE_ERR_SERDE_TRAILING_BYTES/);

@@ -11,22 +11,48 @@ import { tumbling } from '../../../src/windows/windowTypes.ts';
 type Ev = { t: number };
 const T = Date.UTC(2026, 10, 1);
 const spec: WindowSpec<Ev, number, object> = {
-  store: 's', output: 'metrics.active_sessions', window: tumbling(60_000), key: () => 'k', eventTime: (e) => e.t,
-  aggregate: count<Ev>(), outOfOrdernessMs: 0, graceMs: 0, idleTimeoutMs: 3_600_000, emitEveryMs: 0,
-  result: (_k, w, n, m) => ({ window_start: w.start, window_end: w.end, count: n, final: m.final, emitted_at: m.emittedAt }),
+  store: 's',
+  output: 'metrics.active_sessions',
+  window: tumbling(60_000),
+  key: () => 'k',
+  eventTime: (e) => e.t,
+  aggregate: count<Ev>(),
+  outOfOrdernessMs: 0,
+  graceMs: 0,
+  idleTimeoutMs: 3_600_000,
+  emitEveryMs: 0,
+  result: (_k, w, n, m) => ({
+    window_start: w.start,
+    window_end: w.end,
+    count: n,
+    final: m.final,
+    emitted_at: m.emittedAt,
+  }),
 };
 
 function runtime(out: Output[]) {
   const trackers = new Map<string, WatermarkTracker>();
   return {
-    topology: 't', now: () => T, emit: (o: Output) => { for (const a of o.acks) a.retain(); out.push(o); for (const a of o.acks) a.release(); },
+    topology: 't',
+    now: () => T,
+    emit: (o: Output) => {
+      for (const a of o.acks) a.retain();
+      out.push(o);
+      for (const a of o.acks) a.release();
+    },
     outputSchema: { name: 'metrics.active_sessions', type: loadType('metrics.active_sessions') },
-    tracker: (topic: string, create: () => WatermarkTracker) => trackers.get(topic) ?? trackers.set(topic, create()).get(topic)!,
+    tracker: (topic: string, create: () => WatermarkTracker) =>
+      trackers.get(topic) ?? trackers.set(topic, create()).get(topic)!,
   };
 }
 
 const env = (offset: number, t: number): Envelope<Ev> => ({
-  value: { t }, key: 'k', ack: createAck(() => {}, () => {}),
+  value: { t },
+  key: 'k',
+  ack: createAck(
+    () => {},
+    () => {},
+  ),
   source: { topic: 'in', partition: 0, offset: String(offset), key: null, value: null, headers: {}, timestamp: t },
 });
 
@@ -44,8 +70,14 @@ test('after a restore, records re-delivered from before the checkpoint are not c
   events.forEach((t, i) => b.push(env(i, t)));
   b.tick();
   assert.equal(second.filter((o) => o.topic === 't.late').length, 0, 'the late record was not re-sent');
-  const current = second.filter((o) => o.topic === 'metrics.active_sessions').map((o) => o.value as { window_start: number; count: number });
-  assert.deepEqual(current.filter((r) => r.window_start === T + 60_000).map((r) => r.count), [2], 'offset 4 applied once, offsets 2 not twice');
+  const current = second
+    .filter((o) => o.topic === 'metrics.active_sessions')
+    .map((o) => o.value as { window_start: number; count: number });
+  assert.deepEqual(
+    current.filter((r) => r.window_start === T + 60_000).map((r) => r.count),
+    [2],
+    'offset 4 applied once, offsets 2 not twice',
+  );
   assert.equal(first.filter((o) => o.topic === 't.late').length, 1);
 });
 
@@ -53,12 +85,29 @@ test('a light tick hands changed windows to the changelog (their inputs are then
   const out: Output[] = [];
   const op = createWindowOperator(spec, runtime(out));
   let acked = 0;
-  const e = (offset: number, t: number): Envelope<Ev> => ({ ...env(offset, t), ack: createAck(() => acked++, () => {}) });
-  for (const [i, t] of [T + 1000, T + 2000, T + 61_000].entries()) { const x = e(i, t); op.push(x); x.ack.release(); }
+  const e = (offset: number, t: number): Envelope<Ev> => ({
+    ...env(offset, t),
+    ack: createAck(
+      () => acked++,
+      () => {},
+    ),
+  });
+  for (const [i, t] of [T + 1000, T + 2000, T + 61_000].entries()) {
+    const x = e(i, t);
+    op.push(x);
+    x.ack.release();
+  }
   assert.equal(acked, 0, 'held until the changelog has them');
   op.tick(false);
   assert.equal(acked, 3);
-  assert.equal(out.filter((o) => o.topic === 'metrics.active_sessions' && (o.value as { final: boolean }).final).length, 0, 'no final yet');
+  assert.equal(
+    out.filter((o) => o.topic === 'metrics.active_sessions' && (o.value as { final: boolean }).final).length,
+    0,
+    'no final yet',
+  );
   op.tick(true);
-  assert.equal(out.filter((o) => o.topic === 'metrics.active_sessions' && (o.value as { final: boolean }).final).length, 1);
+  assert.equal(
+    out.filter((o) => o.topic === 'metrics.active_sessions' && (o.value as { final: boolean }).final).length,
+    1,
+  );
 });

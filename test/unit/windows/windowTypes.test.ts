@@ -2,12 +2,25 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assignWindows, hopping, tumbling } from '../../../src/windows/windowTypes.ts';
 import { WatermarkTracker } from '../../../src/windows/watermarks.ts';
-import { average, combine, count, distinct, distinctCount, max, min, reducer, sum, sumDistinct } from '../../../src/windows/aggregations.ts';
+import {
+  average,
+  combine,
+  count,
+  distinct,
+  distinctCount,
+  max,
+  min,
+  reducer,
+  sum,
+  sumDistinct,
+} from '../../../src/windows/aggregations.ts';
 
 test('tumbling and hopping windows contain the timestamp', () => {
   assert.deepEqual(assignWindows(tumbling(60_000), 125_000), [{ start: 120_000, end: 180_000 }]);
   assert.deepEqual(assignWindows(hopping(60_000, 20_000), 125_000), [
-    { start: 80_000, end: 140_000 }, { start: 100_000, end: 160_000 }, { start: 120_000, end: 180_000 },
+    { start: 80_000, end: 140_000 },
+    { start: 100_000, end: 160_000 },
+    { start: 120_000, end: 180_000 },
   ]);
 });
 
@@ -18,7 +31,11 @@ test('the watermark is the minimum over active partitions, ignores idle ones, ad
   assert.equal(t.watermark(0), 9000);
   t.observe('b', 30_000, 4000);
   assert.equal(t.watermark(6000), 29_000, 'a idle for 6s: left out');
-  assert.equal(t.watermark(60_000), 29_000 + (60_000 - 4000 - 5000), 'all idle: b goes on at wall-clock speed after its idle timeout');
+  assert.equal(
+    t.watermark(60_000),
+    29_000 + (60_000 - 4000 - 5000),
+    'all idle: b goes on at wall-clock speed after its idle timeout',
+  );
   t.observe('a', 11_000, 60_001);
   assert.equal(t.watermark(60_002), 80_000, 'never moves back');
 });
@@ -36,7 +53,24 @@ test('aggregations accumulate and merge', () => {
   assert.equal(run(max((v: number) => v)), 5);
   assert.deepEqual(run(average((v: number) => v)), { sum: 14, n: 5 });
   assert.equal(distinctCount(run(distinct((v: number) => v))), 4);
-  assert.equal(run(sumDistinct((v: number) => v, (v: number) => v)).total, 13);
-  assert.equal(run(reducer(() => 0, (a: number, v: number) => a * 10 + v, (a, b) => a * 1000 + b)), 31_415);
+  assert.equal(
+    run(
+      sumDistinct(
+        (v: number) => v,
+        (v: number) => v,
+      ),
+    ).total,
+    13,
+  );
+  assert.equal(
+    run(
+      reducer(
+        () => 0,
+        (a: number, v: number) => a * 10 + v,
+        (a, b) => a * 1000 + b,
+      ),
+    ),
+    31_415,
+  );
   assert.deepEqual(run(combine({ n: count<number>(), s: sum((v: number) => v) })), { n: 5, s: 14 });
 });

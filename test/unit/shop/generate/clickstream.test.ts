@@ -4,7 +4,11 @@ import { loadSchema } from '../../../../src/domain/schemas.ts';
 import { createAvroSerde } from '../../../../src/serde/avroSerde.ts';
 import { createMemoryRegistry } from '../../../../src/testing/memoryRegistry.ts';
 import {
-  buildClickstreamEvents, CLICK_BAD_KINDS, EVENT_TYPES, syntheticPrice, type ClickstreamEventOptions,
+  buildClickstreamEvents,
+  CLICK_BAD_KINDS,
+  EVENT_TYPES,
+  syntheticPrice,
+  type ClickstreamEventOptions,
 } from '../../../../src/shop/generate/clickstreamGenerator.ts';
 import { newClassifier } from '../../../support/clickClassifier.ts';
 
@@ -13,8 +17,21 @@ const MAX_BYTES = 65_536;
 const products = Array.from({ length: 200 }, (_, i) => ({ id: 1000 + i * 3, price: syntheticPrice(1000 + i * 3) }));
 const customerIds = Array.from({ length: 500 }, (_, i) => i + 1);
 
-async function options(over: Partial<ClickstreamEventOptions & { count: number }> = {}): Promise<ClickstreamEventOptions & { count: number }> {
-  return { schemaId: 7, products, customerIds, seed: 'unit', baseTime: BASE_TIME, rate: 100, badRatio: 0.1, maxMessageBytes: MAX_BYTES, count: 3_000, ...over };
+async function options(
+  over: Partial<ClickstreamEventOptions & { count: number }> = {},
+): Promise<ClickstreamEventOptions & { count: number }> {
+  return {
+    schemaId: 7,
+    products,
+    customerIds,
+    seed: 'unit',
+    baseTime: BASE_TIME,
+    rate: 100,
+    badRatio: 0.1,
+    maxMessageBytes: MAX_BYTES,
+    count: 3_000,
+    ...over,
+  };
 }
 
 test('same seed and base time → byte-identical keys and values; a different seed or base time differs', async () => {
@@ -27,7 +44,10 @@ test('same seed and base time → byte-identical keys and values; a different se
     assert.equal(a.messages[i].key?.toString('hex'), b.messages[i].key?.toString('hex'), `key ${i}`);
   }
   const other = buildClickstreamEvents(await options({ seed: 'other' }));
-  assert.notDeepEqual(other.messages.slice(0, 20).map((m) => m.value.toString('hex')), a.messages.slice(0, 20).map((m) => m.value.toString('hex')));
+  assert.notDeepEqual(
+    other.messages.slice(0, 20).map((m) => m.value.toString('hex')),
+    a.messages.slice(0, 20).map((m) => m.value.toString('hex')),
+  );
   const later = buildClickstreamEvents(await options({ baseTime: BASE_TIME + 1 }));
   assert.ok(!later.messages[0].value.equals(a.messages[0].value));
   // A shorter run is a prefix of a longer one (a stream, not a batch).
@@ -44,11 +64,19 @@ test('the counts add up and cover every kind', async () => {
   assert.ok(counts.duplicates > 0 && counts.outOfOrder > 0 && counts.late > 0, JSON.stringify(counts));
   for (const k of CLICK_BAD_KINDS) assert.equal(messages.filter((m) => m.kind === k).length, counts.bad[k]);
   // Sizes: only too_large records exceed the limit.
-  for (const m of messages) assert.equal(m.value.length > MAX_BYTES, m.kind === 'too_large', `${m.kind} is ${m.value.length} bytes`);
+  for (const m of messages)
+    assert.equal(m.value.length > MAX_BYTES, m.kind === 'too_large', `${m.kind} is ${m.value.length} bytes`);
   // Funnel with drop-off.
   const t = counts.eventTypes;
-  assert.ok(t.page_view > t.add_to_cart && t.product_view > t.add_to_cart && t.add_to_cart > t.checkout_started
-    && t.checkout_started > t.purchase && t.purchase > 0 && t.remove_from_cart > 0, JSON.stringify(t));
+  assert.ok(
+    t.page_view > t.add_to_cart &&
+      t.product_view > t.add_to_cart &&
+      t.add_to_cart > t.checkout_started &&
+      t.checkout_started > t.purchase &&
+      t.purchase > 0 &&
+      t.remove_from_cart > 0,
+    JSON.stringify(t),
+  );
   const clean = buildClickstreamEvents(await options({ badRatio: 0 }));
   assert.equal(clean.counts.valid, clean.counts.total);
 });
@@ -58,7 +86,11 @@ test('a consumer classifying each record on its own finds exactly the ground tru
   const schemaId = await registry.register('web.clickstream-value', loadSchema('web.clickstream'));
   const { messages, counts } = buildClickstreamEvents(await options({ schemaId, count: 5_000, badRatio: 0.15 }));
   const serde = createAvroSerde(registry, { maxMessageBytes: MAX_BYTES });
-  const classifier = newClassifier({ serde, catalog: new Set(products.map((p) => p.id)), futureAfter: BASE_TIME + 12 * 3_600_000 });
+  const classifier = newClassifier({
+    serde,
+    catalog: new Set(products.map((p) => p.id)),
+    futureAfter: BASE_TIME + 12 * 3_600_000,
+  });
   for (const m of messages) await classifier.add(m.key, m.value);
   const got = classifier.counts;
   assert.equal(got.total, counts.total);

@@ -1,12 +1,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRng, DailyRhythmSampler, DAILY_RHYTHM, WeightedSampler, ZipfSampler } from '../../../../src/shop/generate/random.ts';
+import {
+  createRng,
+  DailyRhythmSampler,
+  DAILY_RHYTHM,
+  WeightedSampler,
+  ZipfSampler,
+} from '../../../../src/shop/generate/random.ts';
 import { parseDuration, TokenBucket } from '../../../../src/shop/generate/pacing.ts';
 
 test('the same seed gives the same sequence; different seeds differ; forks are independent and stable', () => {
   const draw = (seed: string | number) => {
     const r = createRng(seed);
-    return [r.nextU32(), r.next(), r.int(1, 6), r.uuid(), r.normal(10, 2), r.pick(['a', 'b', 'c']), r.weighted(['x', 'y'], [1, 3])];
+    return [
+      r.nextU32(),
+      r.next(),
+      r.int(1, 6),
+      r.uuid(),
+      r.normal(10, 2),
+      r.pick(['a', 'b', 'c']),
+      r.weighted(['x', 'y'], [1, 3]),
+    ];
   };
   assert.deepEqual(draw('seed-1'), draw('seed-1'));
   assert.deepEqual(draw(42), draw('42'), 'numbers and their string form are the same seed');
@@ -75,15 +89,25 @@ test('weighted sampler follows its weights', () => {
   const r = createRng('w');
   const c: Record<string, number> = { a: 0, b: 0, c: 0 };
   for (let i = 0; i < 100_000; i++) c[s.sample(r)]++;
-  assert.ok(Math.abs(c.a / 100_000 - 0.1) < 0.01 && Math.abs(c.b / 100_000 - 0.2) < 0.01 && Math.abs(c.c / 100_000 - 0.7) < 0.01, JSON.stringify(c));
+  assert.ok(
+    Math.abs(c.a / 100_000 - 0.1) < 0.01 &&
+      Math.abs(c.b / 100_000 - 0.2) < 0.01 &&
+      Math.abs(c.c / 100_000 - 0.7) < 0.01,
+    JSON.stringify(c),
+  );
   assert.throws(() => new WeightedSampler(['a'], [0]));
 });
 
 test('normal() has the requested mean and spread', () => {
   const r = createRng('normal');
-  let sum = 0, sq = 0;
+  let sum = 0,
+    sq = 0;
   const n = 50_000;
-  for (let i = 0; i < n; i++) { const x = r.normal(100, 15); sum += x; sq += x * x; }
+  for (let i = 0; i < n; i++) {
+    const x = r.normal(100, 15);
+    sum += x;
+    sq += x * x;
+  }
   const mean = sum / n;
   const sd = Math.sqrt(sq / n - mean * mean);
   assert.ok(Math.abs(mean - 100) < 0.5, `mean ${mean}`);
@@ -105,7 +129,10 @@ test('daily rhythm sampler stays in range and follows the hourly profile', () =>
   const peak = DAILY_RHYTHM.indexOf(Math.max(...DAILY_RHYTHM));
   const trough = DAILY_RHYTHM.indexOf(Math.min(...DAILY_RHYTHM));
   assert.ok(byHour[peak] > byHour[trough] * 8, `peak ${byHour[peak]} vs trough ${byHour[trough]}`);
-  assert.equal(new DailyRhythmSampler(start, end).sample(createRng(1)), new DailyRhythmSampler(start, end).sample(createRng(1)));
+  assert.equal(
+    new DailyRhythmSampler(start, end).sample(createRng(1)),
+    new DailyRhythmSampler(start, end).sample(createRng(1)),
+  );
 });
 
 test('token bucket admits the configured rate; durations parse', () => {
