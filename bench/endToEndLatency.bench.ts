@@ -38,7 +38,7 @@ import clickstream from '../topologies/clickstream.ts';
 import { metricsTopology } from '../topologies/metrics.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { loadSchema } from '../src/domain/schemas.ts';
-import { readToEnd } from '../src/engine/readToEnd.ts';
+import { readToEnd } from '../src/kafka/readRange.ts';
 import { syntheticPrice } from '../src/shop/generate/clickstreamGenerator.ts';
 import { createKafkaClient } from '../src/kafka/kafka.ts';
 import { startRunnerProcess } from '../src/runner/runnerProcess.ts';

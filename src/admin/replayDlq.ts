@@ -2,7 +2,7 @@ import type { Config } from '../config/config.ts';
 import { SluiceError, asSluiceError } from '../core/errors.ts';
 import { createLogger } from '../core/log.ts';
 import { createAck } from '../engine/ack.ts';
-import { readToEnd } from '../engine/readToEnd.ts';
+import { readToEnd } from '../kafka/readRange.ts';
 import { startReferenceReader } from '../runner/referenceReader.ts';
 import { MapReferenceTable } from '../engine/referenceTable.ts';
 import { startTopology, type TopologyInstance } from '../engine/topologyInstance.ts';

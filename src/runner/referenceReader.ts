@@ -4,7 +4,7 @@ import { SluiceError } from '../core/errors.ts';
 import { retryKafka, type KafkaClient } from '../kafka/kafka.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import type { ReferenceSpec } from '../topology/types.ts';
-import { fetchEndOffsets } from '../engine/readToEnd.ts';
+import { fetchEndOffsets } from '../kafka/readRange.ts';
 import { MapReferenceTable, referenceKey } from '../engine/referenceTable.ts';
 import { createLogger } from '../core/log.ts';
 

@@ -22,7 +22,7 @@ import type { ConnectorStats, EngineMetrics } from '../engine/engineMetrics.ts';
 import { OffsetTracker } from '../engine/offsetTracker.ts';
 import { createOutputSink, type OutputSink } from './outputSink.ts';
 import { startReferenceReader, type ReferenceReader } from './referenceReader.ts';
-import { readToEnd } from '../engine/readToEnd.ts';
+import { readToEnd } from '../kafka/readRange.ts';
 import { MapReferenceTable } from '../engine/referenceTable.ts';
 import { startTopology, type TopologyInstance } from '../engine/topologyInstance.ts';
 import { createTransactionalOutputs, txKeyOf, type TransactionalOutputs } from './transactionalOutputs.ts';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readPositions } from '../../../connectors/postgres/source_postgres_incremental.ts';
-import { readToEnd } from '../../../src/engine/readToEnd.ts';
+import { readToEnd } from '../../../src/kafka/readRange.ts';
 import { startReferenceReader } from '../../../src/runner/referenceReader.ts';
 import { MapReferenceTable } from '../../../src/engine/referenceTable.ts';
 import { createKafkaClient, ensureTopics } from '../../../src/kafka/kafka.ts';
