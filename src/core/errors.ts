@@ -58,9 +58,24 @@ export const ERROR_CATALOGUE = {
     false,
     'grant pg_read_all_stats to the extract role so it sees every open transaction; until then the safety lag also holds the position back',
   ],
+  FEED_NOT_A_WINDOW_RESULT: [
+    false,
+    'a record on a metrics topic is not a window result of its schema; the feed skips it (check what writes to the topic)',
+  ],
+  FEED_REPLAY_FAILED: [true, 'a client asked to resume from an offset the feed could not read back; it gets a fresh snapshot'],
 } as const satisfies Record<string, readonly [boolean, string]>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/**
+ * The full code of a catalogued error, for log lines that report one without throwing: a code
+ * outside the catalogue does not type-check.
+ *
+ * @example log.warn({ code: errorCode('KAFKA_TRANSIENT'), attempt }, 'retrying');
+ */
+export function errorCode(code: ErrorCode): `SLUICE_ERR_${ErrorCode}` {
+  return `SLUICE_ERR_${code}`;
+}
 
 export interface SluiceErrorOptions {
   cause?: unknown;
