@@ -40,7 +40,7 @@ import { loadConfig } from '../src/config/config.ts';
 import { loadSchema } from '../src/domain/schemas.ts';
 import { readToEnd } from '../src/kafka/readRange.ts';
 import { syntheticPrice } from '../src/shop/generate/clickstreamGenerator.ts';
-import { createKafkaClient } from '../src/kafka/kafka.ts';
+import { createKafkaClient } from '../src/kafka/createKafkaClient.ts';
 import { startRunnerProcess } from '../src/runner/runnerProcess.ts';
 import { createAvroSerde } from '../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../src/serde/schemaRegistry.ts';

@@ -17,7 +17,8 @@ import WebSocket from 'ws';
 import { loadConfig } from '../src/config/config.ts';
 import { loadSchema } from '../src/domain/schemas.ts';
 import { startFeedServer } from '../src/feed/feedServer.ts';
-import { createKafkaClient, ensureTopics } from '../src/kafka/kafka.ts';
+import { createKafkaClient } from '../src/kafka/createKafkaClient.ts';
+import { ensureTopics } from '../src/kafka/ensureTopics.ts';
 import { createAvroSerde } from '../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../src/serde/schemaRegistry.ts';
 

@@ -12,7 +12,8 @@ import {
   type ClickstreamCounts,
 } from '../../src/shop/generate/clickstreamGenerator.ts';
 import { sleep, TokenBucket } from '../../src/shop/generate/pacing.ts';
-import { createKafkaClient, ensureTopics } from '../../src/kafka/kafka.ts';
+import { createKafkaClient } from '../../src/kafka/createKafkaClient.ts';
+import { ensureTopics } from '../../src/kafka/ensureTopics.ts';
 import { createAvroSerde } from '../../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../../src/serde/schemaRegistry.ts';
 

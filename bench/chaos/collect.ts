@@ -5,7 +5,7 @@ import pg from 'pg';
 import { layerSchemas, WAREHOUSE_ENTITIES } from '../../src/shop/warehouseModel.ts';
 import { parseObjectKey, type ParsedObjectKey } from '../../connectors/s3/sink_s3.ts';
 import { pgConnection, type Config } from '../../src/config/config.ts';
-import type { KafkaClient } from '../../src/kafka/kafka.ts';
+import type { KafkaClient } from '../../src/kafka/createKafkaClient.ts';
 import { OLTP_PRIMARY_KEYS, OLTP_TABLES, type OltpTable } from '../../src/shop/oltp/oltpDdl.ts';
 import { createS3Client } from '../../src/s3/s3Client.ts';
 import { forSchema } from '../../src/serde/logicalTypes.ts';

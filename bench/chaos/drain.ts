@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../src/config/config.ts';
 import { loadSchema, subjectFor } from '../../src/domain/schemas.ts';
 import { CLICKSTREAM_TOPIC } from '../../src/shop/generate/clickstreamGenerator.ts';
-import type { KafkaClient } from '../../src/kafka/kafka.ts';
+import type { KafkaClient } from '../../src/kafka/createKafkaClient.ts';
 import { createAvroSerde } from '../../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../../src/serde/schemaRegistry.ts';
 import { TOPOLOGIES } from '../../topologies/index.ts';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../src/config/config.ts';
-import { createKafkaClient, type KafkaClient } from '../../src/kafka/kafka.ts';
+import { createKafkaClient, type KafkaClient } from '../../src/kafka/createKafkaClient.ts';
 import { createAvroSerde } from '../../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../../src/serde/schemaRegistry.ts';
 import { planChaos, runChaos, type ChaosLog } from './chaosSchedule.ts';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { KafkaClient } from '../../src/kafka/kafka.ts';
+import type { KafkaClient } from '../../src/kafka/createKafkaClient.ts';
 
 /**
  * Reads whole topics the way a downstream user does: a throwaway consumer group, isolation

@@ -4,14 +4,10 @@ import { pgConnection, type Config } from '../../src/config/config.ts';
 import { asSluiceError, SluiceError } from '../../src/core/errors.ts';
 import { createLogger } from '../../src/core/log.ts';
 import { loadSchema, subjectFor } from '../../src/domain/schemas.ts';
-import {
-  createKafkaClient,
-  ensureTopics,
-  retryKafka,
-  type KafkaClient,
-  type Message,
-  type Producer,
-} from '../../src/kafka/kafka.ts';
+import { createKafkaClient, type KafkaClient } from '../../src/kafka/createKafkaClient.ts';
+import { ensureTopics } from '../../src/kafka/ensureTopics.ts';
+import { retryKafka } from '../../src/kafka/retryKafka.ts';
+import type { Message, Producer } from '../../src/kafka/kafkaTypes.ts';
 import { OLTP_PRIMARY_KEYS, type OltpTable } from '../../src/shop/oltp/oltpDdl.ts';
 import { createAvroSerde, type AvroSerde } from '../../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../../src/serde/schemaRegistry.ts';

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/config.ts';
 import { SluiceError, isSluiceError } from '../core/errors.ts';
-import { createKafkaClient, type IHeaders, type KafkaClient } from '../kafka/kafka.ts';
+import { createKafkaClient, type KafkaClient } from '../kafka/createKafkaClient.ts';
+import type { IHeaders } from '../kafka/kafkaTypes.ts';
 import { createAvroSerde, type AvroSerde } from '../serde/avroSerde.ts';
 import { createRegistryClient } from '../serde/schemaRegistry.ts';
 

@@ -1,5 +1,7 @@
 import type { Config } from '../config/config.ts';
-import { createKafkaClient, isTransientKafkaError, kafkaErrorType, retryKafka } from '../kafka/kafka.ts';
+import { createKafkaClient } from '../kafka/createKafkaClient.ts';
+import { isTransientKafkaError, kafkaErrorType } from '../kafka/isTransientKafkaError.ts';
+import { retryKafka } from '../kafka/retryKafka.ts';
 import { headersAsText, readTopicRange } from './inspectTopic.ts';
 
 /**

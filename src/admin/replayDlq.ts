@@ -7,15 +7,9 @@ import { startReferenceReader } from '../runner/referenceReader.ts';
 import { MapReferenceTable } from '../engine/referenceTable.ts';
 import { startTopology, type TopologyInstance } from '../engine/topologyInstance.ts';
 import { sleep, TokenBucket } from '../shop/generate/pacing.ts';
-import {
-  createKafkaClient,
-  ensureTopics,
-  type Admin,
-  type IHeaders,
-  type KafkaClient,
-  type Message,
-  type Producer,
-} from '../kafka/kafka.ts';
+import { createKafkaClient, type KafkaClient } from '../kafka/createKafkaClient.ts';
+import { ensureTopics } from '../kafka/ensureTopics.ts';
+import type { Admin, IHeaders, Message, Producer } from '../kafka/kafkaTypes.ts';
 import { createAvroSerde, type AvroSerde } from '../serde/avroSerde.ts';
 import { createRegistryClient } from '../serde/schemaRegistry.ts';
 import type { Output, TopologyDefinition } from '../topology/types.ts';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { SluiceError } from '../core/errors.ts';
-import type { KafkaClient } from '../kafka/kafka.ts';
+import type { KafkaClient } from '../kafka/createKafkaClient.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import { parseTpKey, tpKey } from './feedCursor.ts';
 import type { LoggedUpdate } from './feedUpdate.ts';

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../core/log.ts';
 import { isSluiceError } from '../core/errors.ts';
-import type { Consumer, KafkaClient, KafkaMessage } from '../kafka/kafka.ts';
+import type { Consumer, KafkaMessage } from '../kafka/kafkaTypes.ts';
+import type { KafkaClient } from '../kafka/createKafkaClient.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import { tpKey } from './feedCursor.ts';
 import { metricOfTopic, toFeedUpdate, updateBody, type LoggedUpdate } from './feedUpdate.ts';

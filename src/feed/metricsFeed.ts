@@ -5,7 +5,7 @@ import type client from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config/config.ts';
 import { createLogger } from '../core/log.ts';
-import { createKafkaClient, type KafkaClient } from '../kafka/kafka.ts';
+import { createKafkaClient, type KafkaClient } from '../kafka/createKafkaClient.ts';
 import { createAvroSerde, type AvroSerde } from '../serde/avroSerde.ts';
 import { createRegistryClient } from '../serde/schemaRegistry.ts';
 import { originAllowed, parseAllowedOrigins, presentedToken, refuseUpgrade, tokenMatches } from './feedAccess.ts';

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { createLogger } from '../core/log.ts';
-import { retryKafka, type Admin, type Consumer, type KafkaClient } from '../kafka/kafka.ts';
+import { retryKafka } from '../kafka/retryKafka.ts';
+import type { Admin, Consumer } from '../kafka/kafkaTypes.ts';
+import type { KafkaClient } from '../kafka/createKafkaClient.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import { parseTpKey, tpKey } from './feedCursor.ts';
 import { metricOfTopic, topicOfMetric, type LoggedUpdate } from './feedUpdate.ts';

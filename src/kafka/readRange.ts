@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { SluiceError } from '../core/errors.ts';
-import { type KafkaClient, retryKafka } from './kafka.ts';
+import type { KafkaClient } from './createKafkaClient.ts';
+import { retryKafka } from './retryKafka.ts';
 
 /** One record read by `readRange`. */
 export interface RangeRecord {
@@ -70,7 +71,8 @@ export async function readRange(
       // sees; kafkajs reports batches of only markers through this event, so the end is reached here.
       consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
         const t = target.get(e.payload.partition);
-        if (t && e.payload.lastOffset !== null && BigInt(e.payload.lastOffset) + 1n >= t.high) done(e.payload.partition);
+        if (t && e.payload.lastOffset !== null && BigInt(e.payload.lastOffset) + 1n >= t.high)
+          done(e.payload.partition);
       });
       consumer
         .run({
@@ -97,7 +99,8 @@ export async function readRange(
           },
         })
         .catch(reject);
-      for (const [partition, t] of target) if (t.start > t.low) consumer.seek({ topic, partition, offset: String(t.start) });
+      for (const [partition, t] of target)
+        if (t.start > t.low) consumer.seek({ topic, partition, offset: String(t.start) });
     });
   } finally {
     await consumer.disconnect().catch(() => {});

@@ -1,4 +1,4 @@
-import type { IHeaders, Message, Producer } from '../kafka/kafka.ts';
+import type { IHeaders, Message, Producer } from '../kafka/kafkaTypes.ts';
 import { SluiceError } from '../core/errors.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import type { Ack, Output } from '../topology/types.ts';

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/config.ts';
 import { SluiceError } from '../core/errors.ts';
-import { retryKafka, type KafkaClient } from '../kafka/kafka.ts';
+import { retryKafka } from '../kafka/retryKafka.ts';
+import type { KafkaClient } from '../kafka/createKafkaClient.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import type { ReferenceSpec } from '../topology/types.ts';
 import { fetchEndOffsets } from '../kafka/readRange.ts';

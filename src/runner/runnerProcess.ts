@@ -3,7 +3,7 @@ import { createLogger } from '../core/log.ts';
 import { SluiceError } from '../core/errors.ts';
 import { createEngineMetrics } from '../engine/engineMetrics.ts';
 import { TopologyRunner, type RunnerOptions } from './topologyRunner.ts';
-import { createKafkaClient } from '../kafka/kafka.ts';
+import { createKafkaClient } from '../kafka/createKafkaClient.ts';
 import { createAvroSerde } from '../serde/avroSerde.ts';
 import { dashboardRoutes } from '../feed/dashboard.ts';
 import { attachMetricsFeed, type MetricsFeed, type MetricsFeedOptions } from '../feed/metricsFeed.ts';

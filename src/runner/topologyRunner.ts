@@ -2,16 +2,11 @@ import type { Config } from '../config/config.ts';
 import { SluiceError, asSluiceError } from '../core/errors.ts';
 import { createLogger } from '../core/log.ts';
 import { loadSchema, loadType } from '../domain/schemas.ts';
-import {
-  ensureTopics,
-  isTransientKafkaError,
-  retryKafka,
-  type Consumer,
-  type EachBatchPayload,
-  type KafkaClient,
-  type Producer,
-  type TopicSpec,
-} from '../kafka/kafka.ts';
+import { ensureTopics, type TopicSpec } from '../kafka/ensureTopics.ts';
+import { isTransientKafkaError } from '../kafka/isTransientKafkaError.ts';
+import { retryKafka } from '../kafka/retryKafka.ts';
+import type { Consumer, EachBatchPayload, Producer } from '../kafka/kafkaTypes.ts';
+import type { KafkaClient } from '../kafka/createKafkaClient.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import type { RegistryClient } from '../serde/schemaRegistry.ts';
 import { dlqTopicOf } from '../topology/defineTopology.ts';

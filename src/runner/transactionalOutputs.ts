@@ -1,4 +1,5 @@
-import type { KafkaClient, Message, Producer } from '../kafka/kafka.ts';
+import type { KafkaClient } from '../kafka/createKafkaClient.ts';
+import type { Message, Producer } from '../kafka/kafkaTypes.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import type { Output } from '../topology/types.ts';
 import { encodeOutput } from './outputSink.ts';

@@ -5,7 +5,9 @@ import { createInterface } from 'node:readline';
 import { PROJECT_ROOT, type Config } from '../../src/config/config.ts';
 import { loadSchema } from '../../src/domain/schemas.ts';
 import { syntheticPrice } from '../../src/shop/generate/clickstreamGenerator.ts';
-import { createKafkaClient, ensureTopics, type KafkaClient, type Producer } from '../../src/kafka/kafka.ts';
+import { createKafkaClient, type KafkaClient } from '../../src/kafka/createKafkaClient.ts';
+import { ensureTopics } from '../../src/kafka/ensureTopics.ts';
+import type { Producer } from '../../src/kafka/kafkaTypes.ts';
 import { createAvroSerde, type AvroSerde } from '../../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../../src/serde/schemaRegistry.ts';
 

@@ -1,7 +1,8 @@
 import type { Config } from '../../src/config/config.ts';
 import { loadSchema } from '../../src/domain/schemas.ts';
 import type { Customer } from '../../src/domain/types.generated.ts';
-import { createKafkaClient, ensureTopics } from '../../src/kafka/kafka.ts';
+import { createKafkaClient } from '../../src/kafka/createKafkaClient.ts';
+import { ensureTopics } from '../../src/kafka/ensureTopics.ts';
 import { createAvroSerde } from '../../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../../src/serde/schemaRegistry.ts';
 

@@ -1,5 +1,5 @@
-import type { KafkaClient } from '../../src/kafka/kafka.ts';
-import { createKafkaClient } from '../../src/kafka/kafka.ts';
+import type { KafkaClient } from '../../src/kafka/createKafkaClient.ts';
+import { createKafkaClient } from '../../src/kafka/createKafkaClient.ts';
 import type { Config } from '../../src/config/config.ts';
 
 export interface ReadRecord {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../config/config.ts';
-import { createKafkaClient } from '../../kafka/kafka.ts';
+import { createKafkaClient } from '../../kafka/createKafkaClient.ts';
 import { javaBinary, kafkaClasspath } from '../artifacts.ts';
 import { run, spawnDaemon } from '../processes.ts';
 import type { StackService } from '../service.ts';

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { pgConnection, type Config } from '../../../src/config/config.ts';
-import { createKafkaClient, ensureTopics, type KafkaClient } from '../../../src/kafka/kafka.ts';
+import { createKafkaClient, type KafkaClient } from '../../../src/kafka/createKafkaClient.ts';
+import { ensureTopics } from '../../../src/kafka/ensureTopics.ts';
 import {
   applyOltpDdl,
   dropDatabase,

@@ -18,7 +18,8 @@ import {
 import { parseS3SinkConfig, type S3SinkConfigInput } from '../../../connectors/s3/sink_s3.config.ts';
 import type { Config } from '../../../src/config/config.ts';
 import { loadSchema, loadType } from '../../../src/domain/schemas.ts';
-import { createKafkaClient, ensureTopics, type KafkaClient } from '../../../src/kafka/kafka.ts';
+import { createKafkaClient, type KafkaClient } from '../../../src/kafka/createKafkaClient.ts';
+import { ensureTopics } from '../../../src/kafka/ensureTopics.ts';
 import { startRunnerProcess } from '../../../src/runner/runnerProcess.ts';
 import { createS3Client } from '../../../src/s3/s3Client.ts';
 import { createAvroSerde } from '../../../src/serde/avroSerde.ts';

@@ -14,7 +14,8 @@ import { dateKeyOf, layerSchemas, medallionTables, multiplyDecimal } from '../..
 import { pgConnection, type Config } from '../../../src/config/config.ts';
 import { loadSchema, loadType } from '../../../src/domain/schemas.ts';
 import type { Customer, Order, OrderItem, Product } from '../../../src/domain/types.generated.ts';
-import { createKafkaClient, ensureTopics, type KafkaClient } from '../../../src/kafka/kafka.ts';
+import { createKafkaClient, type KafkaClient } from '../../../src/kafka/createKafkaClient.ts';
+import { ensureTopics } from '../../../src/kafka/ensureTopics.ts';
 import { startRunnerProcess } from '../../../src/runner/runnerProcess.ts';
 import { createAvroSerde } from '../../../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../../../src/serde/schemaRegistry.ts';

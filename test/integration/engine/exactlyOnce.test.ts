@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildClickstreamEvents } from '../../../src/shop/generate/clickstreamGenerator.ts';
-import { createKafkaClient, ensureTopics } from '../../../src/kafka/kafka.ts';
+import { createKafkaClient } from '../../../src/kafka/createKafkaClient.ts';
+import { ensureTopics } from '../../../src/kafka/ensureTopics.ts';
 import { inspectTopic } from '../../../src/admin/inspectTopic.ts';
 import { clickstreamSource, runnerChild, stopChild as stop } from '../../support/clickstreamSource.ts';
 import { readAll, topicCount } from '../../support/kafkaHelpers.ts';

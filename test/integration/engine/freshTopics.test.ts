@@ -4,7 +4,8 @@ import { readPositions } from '../../../connectors/postgres/source_postgres_incr
 import { readToEnd } from '../../../src/kafka/readRange.ts';
 import { startReferenceReader } from '../../../src/runner/referenceReader.ts';
 import { MapReferenceTable } from '../../../src/engine/referenceTable.ts';
-import { createKafkaClient, ensureTopics } from '../../../src/kafka/kafka.ts';
+import { createKafkaClient } from '../../../src/kafka/createKafkaClient.ts';
+import { ensureTopics } from '../../../src/kafka/ensureTopics.ts';
 import { createAvroSerde } from '../../../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../../../src/serde/schemaRegistry.ts';
 import { realStack, uniqueName } from '../../support/stack.ts';

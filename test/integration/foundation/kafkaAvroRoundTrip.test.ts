@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createKafkaClient, ensureTopics } from '../../../src/kafka/kafka.ts';
+import { createKafkaClient } from '../../../src/kafka/createKafkaClient.ts';
+import { ensureTopics } from '../../../src/kafka/ensureTopics.ts';
 import { createAvroSerde } from '../../../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../../../src/serde/schemaRegistry.ts';
 import { realStack, uniqueName } from '../../support/stack.ts';

@@ -1,6 +1,6 @@
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { keepSessionAlive } from '../../../src/kafka/kafka.ts';
+import { keepSessionAlive } from '../../../src/kafka/keepSessionAlive.ts';
 
 /** A handler that finishes when the test says so, and a payload that counts heartbeats. */
 function slowBatch() {

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import kafkajs from 'kafkajs';
 import { asSluiceError, isSluiceError, SluiceError } from '../../../src/core/errors.ts';
-import { consumerTimings, isTransientKafkaError, retryKafka } from '../../../src/kafka/kafka.ts';
+import { consumerTimings } from '../../../src/kafka/consumerTimings.ts';
+import { isTransientKafkaError } from '../../../src/kafka/isTransientKafkaError.ts';
+import { retryKafka } from '../../../src/kafka/retryKafka.ts';
 
 // The error classes kafkajs throws (a CommonJS module: named imports do not all resolve) and
 // broker errors exactly as kafkajs builds them from a response's error code.
