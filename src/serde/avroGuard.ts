@@ -118,7 +118,10 @@ function walkBlocks(buf: Buffer, cur: Cursor, itemMin: number, perItem: () => vo
 }
 
 function walk(type: AnyType, buf: Buffer, cur: Cursor): void {
-  if (type.underlyingType) return walk(type.underlyingType, buf, cur);
+  if (type.underlyingType) {
+    walk(type.underlyingType, buf, cur);
+    return;
+  }
   switch (kind(type)) {
     case 'null':
       return;

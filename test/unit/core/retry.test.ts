@@ -103,3 +103,15 @@ test('onRetry hears each retry with its number and delay', async () => {
     [2, 100],
   ]);
 });
+
+test('minMs puts a floor under each sleep: uniform in [minMs, cap]', async () => {
+  const low = virtualClock(() => 0);
+  await withRetry(failing(2).fn, { retries: 5, initialMs: 1000, maxMs: 1000, minMs: 200 }, low);
+  assert.deepEqual(low.sleeps, [200, 200]);
+  const high = virtualClock(() => 0.999_999);
+  await withRetry(failing(2).fn, { retries: 5, initialMs: 1000, maxMs: 1000, minMs: 200 }, high);
+  assert.deepEqual(high.sleeps, [1000, 1000]);
+  const floorOverCap = virtualClock(() => 0.5);
+  await withRetry(failing(1).fn, { retries: 5, initialMs: 100, maxMs: 100, minMs: 300 }, floorOverCap);
+  assert.deepEqual(floorOverCap.sleeps, [300], 'a floor above the cap wins');
+});
