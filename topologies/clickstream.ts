@@ -34,15 +34,4 @@ export default defineTopology({
       ops.keyBy((e: ClickEvent) => e.session_id),
       ops.toTopic('silver.clickstream'),
     ),
-  lineage: [
-    {
-      from: 'web.clickstream',
-      via: [
-        'decode',
-        'validate(click_session_present, click_event_time_not_future, click_price_range, click_product_exists→oltp.products, click_event_unique)',
-        'keyBy(session_id)',
-      ],
-      to: 'silver.clickstream',
-    },
-  ],
 });

@@ -1,4 +1,3 @@
-import { merge } from 'rxjs';
 import { defineTopology } from '../src/topology/defineTopology.ts';
 import { notNull, regex } from '../src/topology/rules.ts';
 import type { Customer } from '../src/domain/types.generated.ts';
@@ -14,7 +13,7 @@ export default defineTopology({
   ],
   outputs: [{ topic: 'silver.customers', schema: 'silver.customers' }],
   pipeline: ({ sources, ops }) =>
-    merge(
+    ops.merge(
       sources['oltp.customers'].pipe(
         ops.decode<Customer>(),
         ops.validate(['customer_email_present', 'customer_email_format']),
@@ -22,11 +21,4 @@ export default defineTopology({
         ops.toTopic('silver.customers'),
       ),
     ),
-  lineage: [
-    {
-      from: 'oltp.customers',
-      via: ['decode', 'validate(customer_email_present, customer_email_format)', 'keyBy(customer_id)'],
-      to: 'silver.customers',
-    },
-  ],
 });

@@ -1,4 +1,4 @@
-import { merge, mergeMap, of, share, type Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { defineTopology } from '../src/topology/defineTopology.ts';
 import type { Envelope, Operators, Output } from '../src/topology/types.ts';
 import type { ClickEvent, Order, OrderItem } from '../src/domain/types.generated.ts';
@@ -94,39 +94,7 @@ export function metricsTopology(opts: MetricsOptions = {}) {
       { topic: 'metrics.dlq_per_minute', schema: 'metrics.dlq_per_minute' },
     ],
     pipeline: ({ sources, ops }) =>
-      merge(stage1(sources, ops), stage2(sources[REPARTITION_TOPIC], ops, timing, opts.sessionGapMs ?? 5 * MINUTE)),
-    lineage: [
-      {
-        from: 'silver.order_items',
-        via: [
-          'decode',
-          'enrich(products: category, orders: ordered_at)',
-          `repartition by category → ${REPARTITION_TOPIC}`,
-          'window tumbling 1m: sum line amount once per item',
-        ],
-        to: 'metrics.revenue_per_minute',
-      },
-      {
-        from: 'silver.orders',
-        via: ['decode', `repartition by status → ${REPARTITION_TOPIC}`, 'window tumbling 1m: distinct orders'],
-        to: 'metrics.orders_per_minute',
-      },
-      {
-        from: 'silver.clickstream',
-        via: ['decode', `repartition → ${REPARTITION_TOPIC}`, 'window tumbling 5m: distinct sessions per step'],
-        to: 'metrics.funnel_5m',
-      },
-      {
-        from: 'silver.clickstream',
-        via: ['decode', `repartition by session → ${REPARTITION_TOPIC}`, 'session window: events per session'],
-        to: 'metrics.active_sessions',
-      },
-      ...DLQ_SOURCES.map((t) => ({
-        from: t,
-        via: ['headers (reason)', `repartition by source+reason → ${REPARTITION_TOPIC}`, 'window tumbling 1m: count'],
-        to: 'metrics.dlq_per_minute',
-      })),
-    ],
+      ops.merge(stage1(sources, ops), stage2(sources[REPARTITION_TOPIC], ops, timing, opts.sessionGapMs ?? 5 * MINUTE)),
   });
 
   function stage1(sources: Record<string, Observable<Envelope<Buffer | null>>>, ops: Operators): Observable<Output> {
@@ -136,11 +104,12 @@ export function metricsTopology(opts: MetricsOptions = {}) {
       outOfOrdernessMs: timing.outOfOrdernessMs,
     });
     // One input record may feed several metric groups: each copy shares the input's ack.
-    const many = <T>(fn: (v: T) => MetricInput[]) =>
-      mergeMap((env: Envelope<T>) => of(...fn(env.value).map((value) => ({ ...env, value }))));
+    const many = <T>(name: string, fn: (v: T) => MetricInput[]) => ops.flatMapValues(fn, name);
     const orders = sources['silver.orders'].pipe(
       ops.decode<Order>(),
-      many((o: Order) => [{ metric: 'orders', group: o.status, time: o.updated_at, id: String(o.order_id) }]),
+      many('orderMetrics', (o: Order) => [
+        { metric: 'orders', group: o.status, time: o.updated_at, id: String(o.order_id) },
+      ]),
       repartition,
     );
     const revenue = sources['silver.order_items'].pipe(
@@ -158,7 +127,7 @@ export function metricsTopology(opts: MetricsOptions = {}) {
           ordered_at: o?.ordered_at ?? i.updated_at,
         }),
       ),
-      many((i: OrderItem & { category: string; ordered_at: number }) => {
+      many('revenueMetrics', (i: OrderItem & { category: string; ordered_at: number }) => {
         const base = {
           metric: 'revenue' as const,
           time: i.ordered_at,
@@ -174,7 +143,7 @@ export function metricsTopology(opts: MetricsOptions = {}) {
     );
     const clicks = sources['silver.clickstream'].pipe(
       ops.decode<ClickEvent>(),
-      many((e: ClickEvent) => {
+      many('clickMetrics', (e: ClickEvent) => {
         const out: MetricInput[] = [
           { metric: 'sessions', group: e.session_id ?? 'unknown', time: e.event_time, id: e.event_id },
         ];
@@ -185,19 +154,19 @@ export function metricsTopology(opts: MetricsOptions = {}) {
       repartition,
     );
     // DLQ records are not decoded (they are the original, often broken, bytes): their headers say it all.
-    const dlqRecords = merge(...DLQ_SOURCES.map((t) => sources[t])).pipe(
-      mergeMap((env: Envelope<Buffer | null>) => {
+    const dlqRecords = ops.merge(...DLQ_SOURCES.map((t) => sources[t])).pipe(
+      ops.mapValue((_bytes: Buffer | null, env: Envelope<Buffer | null>): MetricInput => {
         const h = env.source.headers;
-        const value: MetricInput = {
+        const reason = h['sluice.error.reason'] ?? 'processing';
+        return {
           metric: 'dlq',
-          group: `${h['sluice.error.topic'] ?? env.source.topic.replace(/\.dlq$/, '')}|${h['sluice.error.reason'] ?? 'processing'}`,
+          group: `${h['sluice.error.topic'] ?? env.source.topic.replace(/\.dlq$/, '')}|${reason}`,
           time: Number(h['sluice.error.timestamp'] ?? env.source.timestamp),
         };
-        return of({ ...env, value });
-      }),
+      }, 'dlqMetricInput'),
       repartition,
     );
-    return merge(orders, revenue, clicks, dlqRecords);
+    return ops.merge(orders, revenue, clicks, dlqRecords);
   }
 
   function stage2(
@@ -206,15 +175,15 @@ export function metricsTopology(opts: MetricsOptions = {}) {
     t: typeof timing,
     sessionGapMs: number,
   ): Observable<Output> {
-    const inputs = source.pipe(ops.fromJson<MetricInput>(), share());
-    const only = (metric: MetricInput['metric']) => ops.filterValue((m: MetricInput) => m.metric === metric);
+    const inputs = source.pipe(ops.fromJson<MetricInput>(), ops.share());
+    const only = (metric: MetricInput['metric']) => ops.filterValue((m: MetricInput) => m.metric === metric, metric);
     const common = {
       key: (m: MetricInput) => m.group,
       eventTime: (m: MetricInput) => m.time,
       inputTopic: REPARTITION_TOPIC,
       ...t,
     };
-    return merge(
+    return ops.merge(
       inputs.pipe(
         only('revenue'),
         ops.window({

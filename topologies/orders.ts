@@ -1,4 +1,3 @@
-import { merge } from 'rxjs';
 import { defineTopology } from '../src/topology/defineTopology.ts';
 import { inSet, range, references } from '../src/topology/rules.ts';
 import type { Order, OrderItem } from '../src/domain/types.generated.ts';
@@ -32,7 +31,7 @@ export default defineTopology({
     { topic: 'silver.order_items', schema: 'silver.order_items' },
   ],
   pipeline: ({ sources, ops }) =>
-    merge(
+    ops.merge(
       sources['oltp.orders'].pipe(
         ops.decode<Order>(),
         ops.validate(['order_amount_non_negative', 'order_status_known', 'order_customer_exists']),
@@ -46,24 +45,4 @@ export default defineTopology({
         ops.toTopic('silver.order_items'),
       ),
     ),
-  lineage: [
-    {
-      from: 'oltp.orders',
-      via: [
-        'decode',
-        'validate(order_amount_non_negative, order_status_known, order_customer_exists→oltp.customers)',
-        'keyBy(order_id)',
-      ],
-      to: 'silver.orders',
-    },
-    {
-      from: 'oltp.order_items',
-      via: [
-        'decode',
-        'validate(item_quantity_positive, item_price_non_negative, item_order_exists→oltp.orders, item_product_exists→oltp.products)',
-        'keyBy(order_item_id)',
-      ],
-      to: 'silver.order_items',
-    },
-  ],
 });

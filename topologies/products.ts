@@ -16,11 +16,4 @@ export default defineTopology({
       ops.keyBy((p: Product) => String(p.product_id)),
       ops.toTopic('silver.products'),
     ),
-  lineage: [
-    {
-      from: 'oltp.products',
-      via: ['decode', 'validate(product_price_non_negative, product_category_present)', 'keyBy(product_id)'],
-      to: 'silver.products',
-    },
-  ],
 });

@@ -101,6 +101,7 @@ export function createDedupeStore(
       // The changelog record's timestamp is the event time, so the topic's time retention (set
       // beyond the window) drops ids by event time as compaction keeps the latest per id.
       emit({
+        kind: 'changelog',
         topic: changelog,
         key: `${env.source.topic}|${id}`,
         value: Buffer.from(JSON.stringify({ t, o })),

@@ -104,11 +104,13 @@ export function orderItemMetricInputs(
   ];
 }
 
+const reasonOf = (headers: Record<string, string>) => headers['sluice.error.reason'] ?? 'processing';
+
 /** A dead letter of `<source>.dlq`, read from its headers (the value is never decoded). */
 export function dlqMetricInput(topic: string, headers: Record<string, string>, timestamp: number): MetricInput {
   return {
     metric: 'dlq',
-    group: `${headers['sluice.error.topic'] ?? topic.replace(/\.dlq$/, '')}|${headers['sluice.error.reason'] ?? 'processing'}`,
+    group: `${headers['sluice.error.topic'] ?? topic.replace(/\.dlq$/, '')}|${reasonOf(headers)}`,
     time: Number(headers['sluice.error.timestamp'] ?? timestamp),
   };
 }
@@ -214,18 +216,16 @@ export function offlineFinals(
   }
   for (const w of tumbling.values()) {
     const key = `${w.start}|${w.group}`;
-    out
-      .get(w.store)!
-      .set(key, {
-        store: w.store,
-        key,
-        group: w.group,
-        start: w.start,
-        end: w.end,
-        value: tumblingValue(w.store, w.group, w.inputs),
-        inputs: w.inputs.length,
-        distinctIds: new Set(w.inputs.map((m) => m.id)).size,
-      });
+    out.get(w.store)!.set(key, {
+      store: w.store,
+      key,
+      group: w.group,
+      start: w.start,
+      end: w.end,
+      value: tumblingValue(w.store, w.group, w.inputs),
+      inputs: w.inputs.length,
+      distinctIds: new Set(w.inputs.map((m) => m.id)).size,
+    });
   }
   for (const [group, events] of sessions) {
     events.sort((a, b) => a.time - b.time);

@@ -19,7 +19,6 @@ export function prefixTopology(def: TopologyDefinition, prefix: string): Topolog
       def.references &&
       Object.fromEntries(Object.entries(def.references).map(([n, r]) => [n, { ...r, topic: p(r.topic) }])),
     outputs: def.outputs.map((o) => ({ ...o, topic: p(o.topic) })),
-    lineage: def.lineage?.map((l) => ({ ...l, from: p(l.from), to: p(l.to) })),
     pipeline: ({ sources, ops }) =>
       def.pipeline({
         sources: Object.fromEntries(def.sources.map((s) => [s.topic, sources[p(s.topic)]])),

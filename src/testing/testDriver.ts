@@ -108,7 +108,7 @@ export async function createTestDriver(
       if (output.raw) {
         rawValue = output.value as Buffer | null;
         // Internal JSON records (changelogs, repartition topics) read back as values.
-        if (rawValue && (output.topic.startsWith('sluice.') || output.topic.includes('repartition'))) {
+        if (rawValue && (output.kind === 'changelog' || output.kind === 'repartition')) {
           try {
             value = JSON.parse(rawValue.toString());
           } catch {

@@ -1,25 +1,28 @@
+import { startTopology } from '../engine/topologyInstance.ts';
 import { dlqTopicOf } from './defineTopology.ts';
-import type { TopologyDefinition } from './types.ts';
+import type { GraphData } from './graph.ts';
+import { type LineageEntry, lineageOf } from './lineage.ts';
 import { dedupeChangelogTopic } from './rules.ts';
+import type { TopologyDefinition } from './types.ts';
 
 /**
- * The graph of a topology for `sluice describe`: sources, rules, operators, sinks and the
- * lineage from each source to each output, as JSON, text and Mermaid. Pure: reads the definition.
+ * A topology for `sluice describe`: its declarations (sources, tables, rules, outputs) and the
+ * graph its pipeline builds — operators, outputs, DLQs, tables, state stores — with the lineage
+ * derived from that graph. Builds the pipeline without I/O and without running it.
  */
-export interface TopologyGraph {
+export interface TopologyDescription {
   name: string;
   description?: string;
   sources: { topic: string; schema: string; dlq: string }[];
   references: { name: string; topic: string; key: string }[];
   rules: { name: string; kind: string; field?: string; check: string; state?: string }[];
-  outputs: { topic: string; schema: string }[];
-  lineage: { from: string; via: string[]; to: string }[];
+  outputs: { topic: string; schema: string; sink?: boolean }[];
+  lineage: LineageEntry[];
+  graph: GraphData;
 }
 
-export function describeTopology(def: TopologyDefinition): TopologyGraph {
-  const lineage =
-    def.lineage ??
-    def.sources.flatMap((s) => def.outputs.map((o) => ({ from: s.topic, via: ['pipeline'], to: o.topic })));
+export function describeTopology(def: TopologyDefinition): TopologyDescription {
+  const graph = builtGraph(def);
   return {
     name: def.name,
     description: def.description,
@@ -33,53 +36,74 @@ export function describeTopology(def: TopologyDefinition): TopologyGraph {
       check: r.describe(),
       ...(r.dedupe ? { state: dedupeChangelogTopic(def.name, r.name) } : {}),
     })),
-    outputs: def.outputs.map((o) => ({ topic: o.topic, schema: o.schema })),
-    // Every source also feeds its DLQ: decode and rule failures leave the pipeline there.
-    lineage: [
-      ...lineage,
-      ...def.sources.map((s) => ({ from: s.topic, via: ['decode/validate failures'], to: dlqTopicOf(s) })),
-    ],
+    outputs: def.outputs.map((o) => ({ topic: o.topic, schema: o.schema, ...(o.sink ? { sink: true } : {}) })),
+    lineage: lineageOf(graph),
+    graph,
   };
 }
 
-export function graphAsText(g: TopologyGraph): string {
+/** The graph the pipeline builds: an instance with no serde and no tables, stopped at once. */
+function builtGraph(def: TopologyDefinition): GraphData {
+  const instance = startTopology(def, {
+    tables: {},
+    now: Date.now,
+    route: () => {},
+    onFatal: (err) => {
+      throw err;
+    },
+  });
+  try {
+    return instance.graph();
+  } finally {
+    instance.stop();
+  }
+}
+
+export function graphAsText(g: TopologyDescription): string {
   const lines = [`topology ${g.name}${g.description ? ` — ${g.description}` : ''}`];
   lines.push('  sources:', ...g.sources.map((s) => `    ${s.topic} (schema ${s.schema}, dlq ${s.dlq})`));
   if (g.references.length)
     lines.push('  reference tables:', ...g.references.map((r) => `    ${r.name} ← ${r.topic} by ${r.key}`));
-  if (g.rules.length)
-    lines.push(
-      '  rules:',
-      ...g.rules.map(
-        (r) =>
-          `    ${r.name} [${r.kind}] ${r.check}${r.state ? ` — state ${r.state}, co-partitioned with the source: a duplicate is found only in the partition of its original (key the topic by the id, or repartition by it)` : ''}`,
-      ),
-    );
-  lines.push('  outputs:', ...g.outputs.map((o) => `    ${o.topic} (schema ${o.schema})`));
-  lines.push('  lineage:', ...g.lineage.map((l) => `    ${l.from} → ${l.via.join(' → ')} → ${l.to}`));
+  if (g.rules.length) lines.push('  rules:', ...g.rules.map(ruleLine));
+  lines.push('  outputs:', ...g.outputs.map((o) => `    ${o.topic} (${o.sink ? 'sink, ' : ''}schema ${o.schema})`));
+  const stores = g.graph.nodes.filter((n) => n.kind === 'store' || n.kind === 'late');
+  if (stores.length) lines.push('  state and late records:', ...stores.map((n) => `    ${n.name} (${n.kind})`));
+  lines.push('  lineage:', ...g.lineage.map((l) => `    ${[l.from, ...l.via, l.to].join(' → ')}`));
   return lines.join('\n');
 }
 
-export function graphAsMermaid(graphs: TopologyGraph[]): string {
+function ruleLine(r: TopologyDescription['rules'][number]): string {
+  const scope = r.state
+    ? ` — state ${r.state}, co-partitioned with the source: a duplicate is found only in the partition of its ` +
+      'original (key the topic by the id, or repartition by it)'
+    : '';
+  return `    ${r.name} [${r.kind}] ${r.check}${scope}`;
+}
+
+const EDGE_ARROWS = {
+  records: '-->',
+  'dead-letters': '-. dlq .->',
+  lookups: '-. table .->',
+  state: '-. state .->',
+  late: '-. late .->',
+};
+
+/** Every topology's graph in one Mermaid flowchart: operators inside each topology, topics between. */
+export function graphAsMermaid(graphs: TopologyDescription[]): string {
   const id = (s: string) => s.replace(/[^A-Za-z0-9_]/g, '_');
+  const quote = (s: string) => s.replaceAll('"', "'");
   const lines = ['flowchart LR'];
-  const topics = new Set<string>();
+  const topics = new Map<string, string>();
   for (const g of graphs) {
+    const nodeId = (n: string) => (n.startsWith('op:') ? id(`${g.name}_${n}`) : id(`t_${n.slice(n.indexOf(':') + 1)}`));
     lines.push(`  subgraph ${id(`topology_${g.name}`)}["topology ${g.name}"]`);
-    g.lineage.forEach((l, i) =>
-      lines.push(`    ${id(`${g.name}_op${i}`)}["${l.via.join(' → ').replaceAll('"', "'")}"]`),
-    );
-    lines.push('  end');
-    g.lineage.forEach((l, i) => {
-      topics.add(l.from);
-      topics.add(l.to);
-      lines.push(`  ${id(`t_${l.from}`)} --> ${id(`${g.name}_op${i}`)} --> ${id(`t_${l.to}`)}`);
-    });
-    for (const r of g.references) {
-      topics.add(r.topic);
-      lines.push(`  ${id(`t_${r.topic}`)} -. table ${r.name} .-> ${id(`topology_${g.name}`)}`);
+    for (const n of g.graph.nodes) {
+      if (n.kind === 'operator') lines.push(`    ${nodeId(n.id)}["${quote(n.name)}"]`);
+      else topics.set(nodeId(n.id), n.kind === 'store' ? `[("${quote(n.name)}")]` : `[["${quote(n.name)}"]]`);
     }
+    lines.push('  end');
+    for (const e of g.graph.edges) lines.push(`  ${nodeId(e.from)} ${EDGE_ARROWS[e.kind]} ${nodeId(e.to)}`);
   }
-  for (const t of topics) lines.push(`  ${id(`t_${t}`)}[("${t}")]`);
+  for (const [node, shape] of topics) lines.push(`  ${node}${shape}`);
   return lines.join('\n');
 }

@@ -1,4 +1,5 @@
-import type { Observable, OperatorFunction } from 'rxjs';
+import type { MonoTypeOperatorFunction, Observable, OperatorFunction } from 'rxjs';
+import type { WindowSpec } from '../windows/windowSpec.ts';
 import type { RecordCoordinates } from '../core/errors.ts';
 
 /** A record as it came off a source topic: coordinates, key, the original value bytes, headers. */
@@ -34,8 +35,19 @@ export interface Envelope<T = unknown> {
 
 export type DlqReason = 'deserialize' | 'schema' | 'rule' | 'processing' | 'sink';
 
+/**
+ * What an output is: a record for an output topic, a dead letter, a late record, a state
+ * changelog record, a record for a repartition topic (JSON, read back by the same topology), or
+ * a record for a sink connector (S3, the warehouse).
+ */
+export type OutputKind = 'topic' | 'dlq' | 'late' | 'changelog' | 'repartition' | 'sink';
+
 /** Anything the engine must make durable: a record for an output topic (or another sink). */
 export interface Output {
+  /** Absent: `topic`. */
+  kind?: OutputKind;
+  /** Dead letters: why. */
+  reason?: DlqReason;
   topic: string;
   key: string | Buffer | null;
   /** Encoded with the schema registered for `schemaSubjectTopic` unless `raw` is set. */
@@ -74,8 +86,6 @@ export interface SinkConnector {
    * on assignment the runner seeks each partition there instead of the group's commit.
    */
   storedOffsets?(topic: string): Promise<Map<number, string>>;
-  /** Event-time progress per source partition, so idle partitions can close their batches. */
-  onWatermark?(topic: string, partition: number, watermark: number): void;
 }
 
 export interface SinkContext {
@@ -164,16 +174,24 @@ export interface OutputSpec {
   raw?: boolean;
 }
 
-/** The operators a pipeline is built from; bound to the runtime (Kafka or the test driver). */
+/**
+ * The operators a pipeline is built from, bound to the runtime (Kafka or the test driver). One
+ * file each under src/operators/; each records itself in the topology graph when applied, so
+ * `sluice describe` shows what the pipeline builds. Build streams with these (and `merge`,
+ * `share`, `step` for plain RxJS): a stream made with plain RxJS operators between them shows as
+ * an untraced step in the graph.
+ */
 export interface Operators {
-  /** Avro decode through the registry; failures leave as DLQ records (`deserialize`). */
+  /** Avro decode through the registry; failures leave as DLQ records (`deserialize`, `schema`). */
   decode<T = Record<string, unknown>>(): OperatorFunction<Envelope<Buffer | null>, Envelope<T>>;
   /** Runs the named rules; the first failure sends the record to the DLQ (`rule`). */
   validate<T>(rules: string[]): OperatorFunction<Envelope<T>, Envelope<T>>;
   /** Maps the value, keeping key, source and ack; a throw sends the record to the DLQ (`processing`). */
-  mapValue<T, R>(fn: (value: T, env: Envelope<T>) => R): OperatorFunction<Envelope<T>, Envelope<R>>;
+  mapValue<T, R>(fn: (value: T, env: Envelope<T>) => R, name?: string): OperatorFunction<Envelope<T>, Envelope<R>>;
+  /** One value in, any number out, each copy holding the input's ack; a throw sends it to the DLQ. */
+  flatMapValues<T, R>(fn: (value: T) => R[], name?: string): OperatorFunction<Envelope<T>, Envelope<R>>;
   /** Keeps records whose predicate holds; the others are acknowledged at once. */
-  filterValue<T>(fn: (value: T) => boolean): OperatorFunction<Envelope<T>, Envelope<T>>;
+  filterValue<T>(fn: (value: T) => boolean, name?: string): OperatorFunction<Envelope<T>, Envelope<T>>;
   /** Joins each value with the reference table entry under `keyOf(value)` (undefined if none). */
   enrich<T, R>(
     table: string,
@@ -181,8 +199,8 @@ export interface Operators {
     join: (value: T, ref: any) => R,
   ): OperatorFunction<Envelope<T>, Envelope<R>>;
   /** Re-keys the record (the output key). */
-  keyBy<T>(fn: (value: T) => string | null): OperatorFunction<Envelope<T>, Envelope<T>>;
-  /** Writes to an output topic declared in `outputs`; the stream ends here. */
+  keyBy<T>(fn: (value: T) => string | null, name?: string): OperatorFunction<Envelope<T>, Envelope<T>>;
+  /** Writes to an output declared in `outputs` (a topic or a sink); the stream ends here. */
   toTopic<T>(topic: string): OperatorFunction<Envelope<T>, Output>;
   /**
    * Re-keys records through an internal topic (declared in outputs with `raw: true`), so that
@@ -196,9 +214,16 @@ export interface Operators {
   /** Parses JSON values (records read back from a repartition topic). */
   fromJson<T>(): OperatorFunction<Envelope<Buffer | null>, Envelope<T>>;
   /** A keyed event-time window aggregation with durable state; results go to `spec.output`. */
-  window<T, A, R>(
-    spec: import('../windows/windowOperator.ts').WindowSpec<T, A, R>,
-  ): OperatorFunction<Envelope<T>, Output>;
+  window<T, A, R>(spec: WindowSpec<T, A, R>): OperatorFunction<Envelope<T>, Output>;
+  /** Any RxJS operator as a named step of the graph; it must keep each envelope's ack. */
+  step<T, R>(
+    name: string,
+    operator: OperatorFunction<Envelope<T>, Envelope<R>>,
+  ): OperatorFunction<Envelope<T>, Envelope<R>>;
+  /** RxJS `merge`, traced: the merged stream comes from all of them. */
+  merge<T>(...streams: Observable<T>[]): Observable<T>;
+  /** RxJS `share`, traced: one upstream subscription feeding several branches. */
+  share<T>(): MonoTypeOperatorFunction<T>;
 }
 
 export interface PipelineInput {
@@ -216,6 +241,4 @@ export interface TopologyDefinition {
   outputs: OutputSpec[];
   /** Builds the RxJS graph; called by the engine at start, never at import. */
   pipeline(input: PipelineInput): Observable<Output>;
-  /** The operator chain per output, for `sluice describe` (lineage). */
-  lineage?: { from: string; via: string[]; to: string }[];
 }

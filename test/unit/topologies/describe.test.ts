@@ -2,6 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeTopology, graphAsMermaid, graphAsText } from '../../../src/topology/describeTopology.ts';
 import { TOPOLOGIES } from '../../../topologies/index.ts';
+import { defineTopology } from '../../../src/topology/defineTopology.ts';
+import { UNTRACED } from '../../../src/topology/graph.ts';
+import type { Customer } from '../../../src/domain/types.generated.ts';
 
 test('describe gives the lineage from every source to every output, its DLQ included, as JSON, text and Mermaid', () => {
   const g = describeTopology(TOPOLOGIES.orders);
@@ -39,4 +42,61 @@ test("describe names a dedupe rule's durable state and its partition scope", () 
     /click_event_unique .*state sluice\.clickstream\.click_event_unique\.dedupe\.changelog, co-partitioned with the source/,
   );
   assert.equal(describeTopology(TOPOLOGIES.orders).rules.find((r) => r.kind === 'referential')!.state, undefined);
+});
+
+test('describe is derived from the pipeline: changing the pipeline changes the lineage and the graph', () => {
+  const base = TOPOLOGIES.customers;
+  const before = describeTopology(base);
+  const path = (d: ReturnType<typeof describeTopology>) => d.lineage.find((l) => l.to === 'silver.customers')!.via;
+  assert.deepEqual(path(before), [
+    'decode',
+    'validate(customer_email_present, customer_email_format)',
+    'keyBy(customer_id)',
+  ]);
+  // The same declarations, another pipeline: no rule, a filter, and another key.
+  const changed = defineTopology({
+    ...base,
+    pipeline: ({ sources, ops }) =>
+      sources['oltp.customers'].pipe(
+        ops.decode<Customer>(),
+        ops.filterValue((c: Customer) => c.country === 'DE', 'germanOnly'),
+        ops.keyBy((c: Customer) => c.email),
+        ops.toTopic('silver.customers'),
+      ),
+  });
+  const after = describeTopology(changed);
+  assert.deepEqual(path(after), ['decode', 'filterValue(germanOnly)', 'keyBy(email)']);
+  assert.ok(!after.graph.nodes.some((n) => n.operator === 'validate'), 'no validate node once the pipeline has none');
+  assert.notEqual(graphAsText(after), graphAsText(before));
+});
+
+test('every shipped topology is traced end to end: no untraced RxJS step, every output written, every DLQ reachable', () => {
+  for (const def of Object.values(TOPOLOGIES)) {
+    const d = describeTopology(def);
+    assert.deepEqual(
+      d.graph.nodes.filter((n) => n.operator === UNTRACED).map((n) => n.id),
+      [],
+      `${def.name}: untraced steps`,
+    );
+    const written = new Set(d.lineage.map((l) => l.to));
+    for (const o of def.outputs) assert.ok(written.has(o.topic), `${def.name}: lineage reaches ${o.topic}`);
+    for (const s of d.sources) {
+      const froms = new Set(d.lineage.filter((l) => l.from === s.topic).map((l) => l.to));
+      assert.ok(froms.size > 0, `${def.name}: ${s.topic} leads somewhere`);
+    }
+  }
+});
+
+test('the graph names window state, late topics and reference lookups as edges', () => {
+  const g = describeTopology(TOPOLOGIES.metrics).graph;
+  const name = (id: string) => g.nodes.find((n) => n.id === id)!.name;
+  const edges = (kind: string) => g.edges.filter((e) => e.kind === kind).map((e) => [name(e.from), name(e.to)]);
+  assert.ok(
+    edges('state').some(
+      ([op, store]) => op.startsWith('window(funnel_5m') && store === 'sluice.metrics.funnel_5m.changelog',
+    ),
+  );
+  assert.ok(edges('late').some(([, late]) => late === 'metrics.late'));
+  assert.ok(edges('lookups').some(([table, op]) => table === 'silver.products' && op === 'enrich(products)'));
+  assert.match(graphAsMermaid([describeTopology(TOPOLOGIES.metrics)]), /-\. state \.->/);
 });

@@ -1,0 +1,37 @@
+import { EMPTY, mergeMap, type Observable, of, type OperatorFunction } from 'rxjs';
+import type avro from 'avsc';
+import { SluiceError, isSluiceError } from '../core/errors.ts';
+import type { Envelope } from '../topology/types.ts';
+import type { OperatorContext } from './operatorContext.ts';
+
+/** Which SERDE error codes mean "does not match its schema" rather than "cannot be decoded". */
+const SCHEMA_CODES = new Set(['SERDE_UNKNOWN_SCHEMA', 'SERDE_SCHEMA_MISMATCH']);
+
+/**
+ * Avro decode (Confluent wire format, writer schema from the registry, read with the source's
+ * reader schema). A value that cannot be decoded leaves for the DLQ (`deserialize`, or `schema`
+ * for an unknown or incompatible writer schema); any other error is a bug and stops the runner.
+ *
+ * @example sources['oltp.customers'].pipe(ops.decode<Customer>(), ...)
+ */
+export function decode<T>(
+  ctx: OperatorContext,
+  readers: ReadonlyMap<string, avro.Type>,
+): OperatorFunction<Envelope<Buffer | null>, Envelope<T>> {
+  return ctx.graph.operator(
+    { operator: 'decode', label: 'decode', deadLetters: true },
+    mergeMap((env: Envelope<Buffer | null>): Observable<Envelope<T>> => {
+      if (!ctx.serde) throw new SluiceError('INTERNAL', `topology ${ctx.topology} was built without a serde`);
+      try {
+        const { value, schemaId } = ctx.serde.decodeSync(env.source.value, env.source, readers.get(env.source.topic));
+        return of({ ...env, value: value as T, schemaId });
+      } catch (err) {
+        if (!isSluiceError(err) || !err.shortCode.startsWith('SERDE_')) throw err;
+        const reason = SCHEMA_CODES.has(err.shortCode) ? 'schema' : 'deserialize';
+        const schemaId = err.details?.schemaId as number | undefined;
+        ctx.deadLetter(env, reason, `${err.code}: ${err.message}`, { schemaId });
+        return EMPTY;
+      }
+    }),
+  );
+}

@@ -1,0 +1,78 @@
+import type { Ack } from '../topology/types.ts';
+import { checkpointRecord, WATERMARK_KEY, windowRecord } from './windowChangelog.ts';
+import type { WindowOutputs } from './windowOutputs.ts';
+import { deleteWindow, type PartitionState, type WindowState } from './windowState.ts';
+
+export interface TickContext {
+  out: WindowOutputs;
+  full: boolean;
+  now: number;
+  wm: number;
+  emitEveryMs: number;
+  closeAt(w: WindowState): number;
+  onEmitDelay?(seconds: number): void;
+}
+
+/**
+ * One partition's tick; returns how many of its windows stay open. The order is what keeps
+ * finals final after a crash (any prefix of these writes may be what survives): 1. every changed
+ * window's state; 2. the tombstones of merged-away sessions; 3. the checkpoint (event time,
+ * offsets) that covers them; 4. only then the final results and the closed windows' tombstones.
+ * A window is never deleted from the changelog before a checkpoint whose watermark closes it is
+ * durable, so a restore never reopens it from re-delivered records.
+ */
+export function tickPartition(p: number, state: PartitionState, t: TickContext): number {
+  const visit: [string, WindowState][] = t.full
+    ? [...state.windows]
+    : [...state.dirty].flatMap((k) => {
+        const w = state.windows.get(k);
+        return w ? [[k, w] as [string, WindowState]] : [];
+      });
+  state.dirty.clear();
+  const closing: [string, WindowState][] = [];
+  // The inputs' acks ride on the checkpoint, the last of this partition's writes (one changelog
+  // partition: durable in order). Were they released with their windows' records, an input could
+  // be committed while the checkpoint covering it (its event time) is lost, and a restore would
+  // resume behind it with nothing left to move event time on.
+  const acks: Ack[] = [];
+  let open = 0;
+  for (const [k, w] of visit) {
+    if (w.changed) {
+      acks.push(...w.acks);
+      w.acks = [];
+      t.out.changelogRecord(p, k, windowRecord(w), []);
+      w.changed = false;
+      w.absorbed = undefined; // their tombstones follow in this tick
+    }
+    if (t.full && t.closeAt(w) <= t.wm) closing.push([k, w]);
+    else {
+      open++;
+      if (w.resultPending && t.now - w.lastEmitAt >= t.emitEveryMs) t.out.result(p, w, false, t.now);
+    }
+  }
+  for (const k of state.merged) t.out.changelogRecord(p, k, null, []);
+  state.merged.clear();
+  writeCheckpoint(p, state, t, acks);
+  for (const [k, w] of closing) {
+    t.out.result(p, w, true, t.now);
+    t.onEmitDelay?.(Math.max(0, t.now - t.closeAt(w)) / 1000);
+    t.out.changelogRecord(p, k, null, []);
+    deleteWindow(state, k);
+  }
+  return open;
+}
+
+/**
+ * Light ticks write the checkpoint too: it must keep up with the offsets those windows let the
+ * runner commit, or a restore would resume with an older watermark than the records before the
+ * commit set.
+ */
+function writeCheckpoint(p: number, state: PartitionState, t: TickContext, acks: Ack[]): void {
+  const wmMoved = Number.isFinite(t.wm) && t.wm > state.persistedWm;
+  if (!acks.length && !wmMoved && state.lastOffset <= state.persistedOffset && !state.upstreamChanged) return;
+  t.out.changelogRecord(p, WATERMARK_KEY, checkpointRecord(state, t.wm), acks);
+  for (const a of acks) a.release(); // our hold; the checkpoint output now holds them
+  state.upstreamChanged = false;
+  if (Number.isFinite(t.wm)) state.persistedWm = Math.max(state.persistedWm, t.wm);
+  state.persistedOffset = state.lastOffset;
+}
