@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { extractOnce } from '../../connectors/postgres/source_postgres_incremental.ts';
+import { extractOnce } from '../../connectors/postgres/extract/source.ts';
 import { pgConnection, type Config } from '../../src/config/config.ts';
 import type { CatalogEntry } from '../../src/shop/generate/clickstreamGenerator.ts';
 import {

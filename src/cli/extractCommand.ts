@@ -1,14 +1,10 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { loadConfig } from '../config/config.ts';
+import { loadConfig, SETTINGS } from '../config/config.ts';
 import { SluiceError } from '../core/errors.ts';
 import { OLTP_TABLES, type OltpTable } from '../shop/oltp/oltpDdl.ts';
 import { parseDuration } from '../shop/generate/pacing.ts';
-import {
-  extractOnce,
-  type ExtractProgress,
-  type ExtractResult,
-} from '../../connectors/postgres/source_postgres_incremental.ts';
-import { describeExtractSourceConfig } from '../../connectors/postgres/source_postgres_incremental.config.ts';
+import { extractOnce } from '../../connectors/postgres/extract/source.ts';
+import type { ExtractProgress, ExtractResult } from '../../connectors/postgres/extract/extractResult.ts';
 
 /**
  * `sluice extract [table...] [--since TS] [--full]`: one Postgres extract now (the hourly one runs
@@ -43,7 +39,8 @@ function formatRate(rowsPerSecond: number): string {
 }
 
 function progressLine(p: ExtractProgress): string {
-  return `extract ${p.table}: ${p.rows.toLocaleString('en')} rows (${formatRate(p.rowsPerSecond)})${p.done ? ' done' : ''}`;
+  const rows = p.rows.toLocaleString('en');
+  return `extract ${p.table}: ${rows} rows (${formatRate(p.rowsPerSecond)})${p.done ? ' done' : ''}`;
 }
 
 function printResult(result: ExtractResult): void {
@@ -54,9 +51,8 @@ function printResult(result: ExtractResult): void {
     const held = t.heldBack
       ? `; ${t.heldBack} rows behind an open transaction or the safety lag are re-read next run`
       : '';
-    say(
-      `${t.table.padEnd(width)}  ${String(t.rows).padStart(9)} rows  ${t.mode.padEnd(11)} → ${t.topic}  position ${position}${held}`,
-    );
+    const rows = `${String(t.rows).padStart(9)} rows`;
+    say(`${t.table.padEnd(width)}  ${rows}  ${t.mode.padEnd(11)} → ${t.topic}  position ${position}${held}`);
   }
   say(`${'total'.padEnd(width)}  ${String(result.rows).padStart(9)} rows in ${(result.elapsedMs / 1000).toFixed(1)}s`);
 }
@@ -70,23 +66,27 @@ interface ExtractFlags {
   progress: boolean;
 }
 
-export function extractCommand(program: Command): void {
-  const firstSentence = (text: string) => text.split(/(?<=\.)\s/)[0].replace(/\.$/, '');
-  const settings = describeExtractSourceConfig()
-    .map(
-      (s) =>
-        `  ${s.env.padEnd(41)} ${firstSentence(s.description)} (default: ${s.default === undefined ? 'SLUICE_OLTP_DATABASE' : JSON.stringify(s.default)})`,
-    )
+/** The SLUICE_EXTRACT_* settings, one line each, for the help text. */
+function extractSettingsHelp(): string {
+  return Object.values(SETTINGS as Record<string, { env: string; description: string; default?: string }>)
+    .filter((s) => s.env.startsWith('SLUICE_EXTRACT_'))
+    .map((s) => `  ${s.env.padEnd(41)} ${s.description}${s.default ? ` (default: ${s.default})` : ''}`)
     .join('\n');
+}
+
+export function extractCommand(program: Command): void {
+  const settings = extractSettingsHelp();
   program
     .command('extract')
     .argument('[table...]', `tables to extract: ${OLTP_TABLES.join(', ')} (default: all)`)
     .description(
-      'One Postgres extract now: rows changed since the stored position, as Avro events on oltp.<table>; backfill with --since or --full',
+      'One Postgres extract now: rows changed since the stored position, as Avro events on oltp.<table>; ' +
+        'backfill with --since or --full',
     )
     .option(
       '--since <ts>',
-      'start from rows with updated_at >= this instead of the stored position, which then follows this run (ISO-8601, epoch ms, or a duration ago: 2h)',
+      'start from rows with updated_at >= this instead of the stored position, which then follows this run ' +
+        '(ISO-8601, epoch ms, or a duration ago: 2h)',
       (v) => parseSinceArgument(v),
     )
     .option('--full', 'read every row again (a snapshot: op "r"), ignoring the stored position')
@@ -100,7 +100,16 @@ export function extractCommand(program: Command): void {
     .option('--no-progress', 'no progress lines on stderr')
     .addHelpText(
       'after',
-      `\nExamples:\n  sluice extract\n  sluice extract orders order_items --since 2025-06-01T00:00:00Z\n  sluice extract customers --full\n\nSettings (environment):\n${settings}`,
+      [
+        '',
+        'Examples:',
+        '  sluice extract',
+        '  sluice extract orders order_items --since 2025-06-01T00:00:00Z',
+        '  sluice extract customers --full',
+        '',
+        'Settings (environment or config file):',
+        settings,
+      ].join('\n'),
     )
     .action(async (names: string[], flags: ExtractFlags) => {
       if (flags.full && flags.since !== undefined)
@@ -141,7 +150,8 @@ export function extractCommand(program: Command): void {
       else printResult(result);
       if (result.aborted) {
         process.stderr.write(
-          'interrupted: every reported row is acknowledged and its position stored; the next extract continues from there\n',
+          'interrupted: every reported row is acknowledged and its position stored; ' +
+            'the next extract continues from there\n',
         );
         process.exitCode = 130;
       }

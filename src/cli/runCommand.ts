@@ -3,7 +3,7 @@ import { loadConfig, redactedConfig } from '../config/config.ts';
 import { SluiceError } from '../core/errors.ts';
 import { startRunnerProcess } from '../runner/runnerProcess.ts';
 import { TOPOLOGIES } from '../../topologies/index.ts';
-import { startExtractSchedule } from '../../connectors/postgres/source_postgres_incremental.ts';
+import { startExtractSchedule } from '../../connectors/postgres/extract/schedule.ts';
 import { parseDuration } from '../shop/generate/pacing.ts';
 
 export function selectTopologies(names: string[] | undefined) {

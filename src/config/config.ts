@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { SluiceError } from '../core/errors.ts';
+import { EXTRACT_SETTINGS } from './extractSettings.ts';
+import { bool, port, positiveInt, type Setting } from './settingSchemas.ts';
 
 /**
  * The one configuration surface: environment variables, optionally a YAML/JSON file named by
@@ -15,20 +17,6 @@ import { SluiceError } from '../core/errors.ts';
  */
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-const bool = z
-  .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
-  .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
-const port = z.coerce.number().int().min(1).max(65535);
-const positiveInt = z.coerce.number().int().positive();
-
-interface Setting {
-  env: string;
-  description: string;
-  default?: string;
-  secret?: boolean;
-  schema: z.ZodType;
-}
 
 /** Every setting, in the order the README's table shows them. */
 export const SETTINGS = {
@@ -116,7 +104,8 @@ export const SETTINGS = {
   processingGuarantee: {
     env: 'SLUICE_PROCESSING_GUARANTEE',
     description:
-      'at_least_once, or exactly_once (Kafka transactions: outputs, DLQ, changelogs and offsets of a batch commit together)',
+      'at_least_once, or exactly_once (Kafka transactions: outputs, DLQ, changelogs and offsets of a batch ' +
+      'commit together)',
     default: 'at_least_once',
     schema: z.enum(['at_least_once', 'exactly_once']),
   },
@@ -233,6 +222,8 @@ export const SETTINGS = {
     schema: z.string().min(1),
   },
 
+  ...EXTRACT_SETTINGS,
+
   s3Port: { env: 'SLUICE_S3_PORT', description: 'Local stack only: S3Proxy port', default: '4566', schema: port },
 
   httpHost: {
@@ -295,6 +286,10 @@ function readFileConfig(file: string): Record<string, unknown> {
   }
 }
 
+function given(setting: Setting, value: unknown): unknown {
+  return value === '' && setting.emptyIsUnset ? undefined : value;
+}
+
 /** Default location of the secrets the local stack generates. */
 export function stackSecretFile(stackDir: string, name: 'pg-password' | 's3-secret'): string {
   return path.join(stackDir, 'secrets', name);
@@ -312,7 +307,7 @@ export function loadConfig(env: Env = process.env): Config {
     env.SLUICE_STACK_DIR ?? (fromFile.SLUICE_STACK_DIR as string | undefined) ?? SETTINGS.stackDir.default;
 
   for (const [key, setting] of Object.entries(SETTINGS) as [keyof Settings, Setting][]) {
-    let value: unknown = env[setting.env] ?? fromFile[setting.env];
+    let value = given(setting, env[setting.env]) ?? given(setting, fromFile[setting.env]);
     const fileVar = `${setting.env}_FILE`;
     const secretFile = env[fileVar] ?? (fromFile[fileVar] as string | undefined);
     if (value === undefined && setting.secret && secretFile) {
@@ -346,6 +341,37 @@ export function loadConfig(env: Env = process.env): Config {
     });
   }
   return cfg;
+}
+
+/** The log levels SLUICE_LOG_LEVEL accepts. */
+export type LogLevel = z.output<typeof SETTINGS.logLevel.schema>;
+
+/**
+ * The log level setting (SLUICE_LOG_LEVEL from the environment, else from the config file),
+ * validated like every setting. Loggers are created when their modules load, before any
+ * `loadConfig`, so this reads the one setting alone; an unreadable config file is left to
+ * `loadConfig` to report.
+ *
+ * @example createLogger('runner', logLevelSetting());
+ */
+export function logLevelSetting(env: Env = process.env): LogLevel {
+  const setting = SETTINGS.logLevel;
+  let value: unknown = env[setting.env];
+  if (value === undefined && env.SLUICE_CONFIG_FILE) {
+    try {
+      value = readFileConfig(env.SLUICE_CONFIG_FILE)[setting.env];
+    } catch {
+      value = undefined;
+    }
+  }
+  const parsed = setting.schema.safeParse(value ?? setting.default);
+  if (!parsed.success) {
+    const problem = `${setting.env}: ${parsed.error.issues.map((i) => i.message).join('; ')} (${setting.description})`;
+    throw new SluiceError('CONFIG_INVALID', `invalid configuration:\n  ${problem}`, {
+      details: { problems: [problem] },
+    });
+  }
+  return parsed.data;
 }
 
 /** The effective configuration with every secret replaced, for `--print-config` and logs. */

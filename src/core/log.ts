@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { logLevelSetting } from '../config/config.ts';
 
 /**
  * Structured JSON lines on stderr (stdout stays for command output). Paths that could carry
@@ -17,7 +18,12 @@ const REDACT = [
   '*.*.token',
 ];
 
-export function createLogger(name: string, level: string = process.env.SLUICE_LOG_LEVEL ?? 'info'): Logger {
+/**
+ * A logger for one component, at the configured level (SLUICE_LOG_LEVEL) unless given one.
+ *
+ * @example const log = createLogger('extract.postgres');
+ */
+export function createLogger(name: string, level: string = logLevelSetting()): Logger {
   return pino(
     { name, level, base: { service: 'sluice', component: name }, redact: { paths: REDACT, censor: '[redacted]' } },
     pino.destination(2),

@@ -8,7 +8,8 @@ import { createKafkaClient } from '../../kafka/createKafkaClient.ts';
 import { retryKafka } from '../../kafka/retryKafka.ts';
 import { startRunnerProcess } from '../../runner/runnerProcess.ts';
 import { createS3Client } from '../../s3/s3Client.ts';
-import { extractOnce, startExtractSchedule } from '../../../connectors/postgres/source_postgres_incremental.ts';
+import { extractOnce } from '../../../connectors/postgres/extract/source.ts';
+import { startExtractSchedule } from '../../../connectors/postgres/extract/schedule.ts';
 import { TOPOLOGIES } from '../../../topologies/index.ts';
 
 /**

@@ -2,6 +2,9 @@ import pg from 'pg';
 import type { Config } from '../../config/config.ts';
 import { pgConnection } from '../../config/config.ts';
 import { SluiceError } from '../../core/errors.ts';
+import { OLTP_PRIMARY_KEYS, OLTP_TABLES, type OltpTable } from './oltpTables.ts';
+
+export { OLTP_PRIMARY_KEYS, OLTP_TABLES, type OltpTable };
 
 /**
  * The shop's OLTP database (`oltp`), shaped like a legacy web shop: primary keys, foreign keys
@@ -11,17 +14,6 @@ import { SluiceError } from '../../core/errors.ts';
  * downstream have something to catch. `orders.customer_id` has no foreign key: the shop's
  * checkout wrote guest and migrated orders whose customer row never existed.
  */
-
-export const OLTP_TABLES = ['customers', 'products', 'orders', 'order_items'] as const;
-export type OltpTable = (typeof OLTP_TABLES)[number];
-
-/** Primary-key column of each table. */
-export const OLTP_PRIMARY_KEYS: Record<OltpTable, string> = {
-  customers: 'customer_id',
-  products: 'product_id',
-  orders: 'order_id',
-  order_items: 'order_item_id',
-};
 
 /** The order lifecycle the shop application follows. */
 export const ORDER_STATUSES = ['pending', 'paid', 'shipped', 'delivered', 'cancelled', 'refunded'] as const;

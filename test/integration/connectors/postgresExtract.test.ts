@@ -16,13 +16,10 @@ import {
 import { runOltpActivity, seedOltp } from '../../../src/shop/generate/oltpGenerator.ts';
 import { createAvroSerde, type AvroSerde } from '../../../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../../../src/serde/schemaRegistry.ts';
-import {
-  extractOnce,
-  readPositions,
-  startExtractSchedule,
-  type ExtractOptions,
-  type ExtractResult,
-} from '../../../connectors/postgres/source_postgres_incremental.ts';
+import { extractOnce, type ExtractOptions } from '../../../connectors/postgres/extract/source.ts';
+import type { ExtractResult } from '../../../connectors/postgres/extract/extractResult.ts';
+import { readPositions } from '../../../connectors/postgres/extract/positions.ts';
+import { startExtractSchedule } from '../../../connectors/postgres/extract/schedule.ts';
 import { eventually, realStack, uniqueName } from '../../support/stack.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readPositions } from '../../../connectors/postgres/source_postgres_incremental.ts';
+import { readPositions } from '../../../connectors/postgres/extract/positions.ts';
 import { readToEnd } from '../../../src/kafka/readRange.ts';
 import { startReferenceReader } from '../../../src/runner/referenceReader.ts';
 import { MapReferenceTable } from '../../../src/engine/referenceTable.ts';

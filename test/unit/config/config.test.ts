@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadConfig, redactedConfig, SETTINGS } from '../../../src/config/config.ts';
+import { loadConfig, logLevelSetting, redactedConfig, SETTINGS } from '../../../src/config/config.ts';
 import { isSluiceError } from '../../../src/core/errors.ts';
 
 const stackDir = mkdtempSync(path.join(tmpdir(), 'sluice-cfg-'));
@@ -75,4 +75,60 @@ test('every setting has a SLUICE_ variable and a description', () => {
     assert.match(s.env, /^SLUICE_[A-Z0-9_]+$/);
     assert.ok(s.description.length > 5, s.env);
   }
+});
+
+test('the extract settings are in the table: defaults, variables, the config file, and an empty value as not set', () => {
+  const defaults = loadConfig({ SLUICE_STACK_DIR: stackDir });
+  assert.deepEqual(defaults.extractTables, ['customers', 'products', 'orders', 'order_items']);
+  assert.equal(defaults.extractPageSize, 5000);
+  assert.equal(defaults.extractWatermark, 'transaction-aware');
+  assert.equal(defaults.extractCreateTopics, true);
+  assert.equal(defaults.extractDatabase, '');
+  const file = path.join(stackDir, 'extract.yaml');
+  writeFileSync(file, 'SLUICE_EXTRACT_TABLES: [orders]\nSLUICE_EXTRACT_CREATE_TOPICS: false\n');
+  const cfg = loadConfig({
+    SLUICE_STACK_DIR: stackDir,
+    SLUICE_CONFIG_FILE: file,
+    SLUICE_EXTRACT_PAGE_SIZE: '',
+    SLUICE_EXTRACT_SAFETY_LAG_MS: '0',
+    SLUICE_EXTRACT_INTERVAL_MS: '600000',
+  });
+  assert.deepEqual(cfg.extractTables, ['orders']);
+  assert.equal(cfg.extractCreateTopics, false);
+  assert.equal(cfg.extractPageSize, 5000, 'an empty variable keeps the default');
+  assert.equal(cfg.extractSafetyLagMs, 0);
+  assert.equal(cfg.extractIntervalMs, 600_000);
+  const fromEnv = loadConfig({ SLUICE_STACK_DIR: stackDir, SLUICE_EXTRACT_TABLES: 'orders, customers' });
+  assert.deepEqual(fromEnv.extractTables, ['orders', 'customers']);
+});
+
+test('bad extract settings fail at start-up naming their variables', () => {
+  assert.throws(
+    () =>
+      loadConfig({
+        SLUICE_STACK_DIR: stackDir,
+        SLUICE_EXTRACT_PAGE_SIZE: '100001',
+        SLUICE_EXTRACT_TABLES: 'orders,invoices',
+        SLUICE_EXTRACT_WATERMARK: 'sometimes',
+      }),
+    (err: unknown) => {
+      assert.ok(isSluiceError(err, 'CONFIG_INVALID'));
+      assert.match(err.message, /SLUICE_EXTRACT_PAGE_SIZE/);
+      assert.match(err.message, /SLUICE_EXTRACT_TABLES/);
+      assert.match(err.message, /SLUICE_EXTRACT_WATERMARK/);
+      return true;
+    },
+  );
+});
+
+test('the log level is a validated setting, from the environment or the config file', () => {
+  assert.equal(logLevelSetting({}), 'info');
+  assert.equal(logLevelSetting({ SLUICE_LOG_LEVEL: 'error' }), 'error');
+  const file = path.join(stackDir, 'log.yaml');
+  writeFileSync(file, 'SLUICE_LOG_LEVEL: warn\n');
+  assert.equal(logLevelSetting({ SLUICE_CONFIG_FILE: file }), 'warn');
+  assert.equal(logLevelSetting({ SLUICE_CONFIG_FILE: file, SLUICE_LOG_LEVEL: 'debug' }), 'debug');
+  assert.equal(logLevelSetting({ SLUICE_CONFIG_FILE: path.join(stackDir, 'missing.yaml') }), 'info');
+  assert.throws(() => logLevelSetting({ SLUICE_LOG_LEVEL: 'loud' }), /SLUICE_LOG_LEVEL/);
+  assert.equal(loadConfig({ SLUICE_STACK_DIR: stackDir, SLUICE_CONFIG_FILE: file }).logLevel, 'warn');
 });
