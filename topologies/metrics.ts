@@ -4,6 +4,7 @@ import type { Envelope, Operators, Output } from '../src/topology/types.ts';
 import type { ClickEvent, Order, OrderItem } from '../src/domain/types.generated.ts';
 import { count, combine, distinct, distinctCount, sumDistinct } from '../src/windows/aggregations.ts';
 import { session, tumbling } from '../src/windows/windowTypes.ts';
+import type { WindowSpec } from '../src/windows/windowSpec.ts';
 
 /**
  * The reference real-time metrics. Stage 1 turns silver records and DLQ records into small
@@ -62,14 +63,17 @@ export function funnelStep(type: string): string | undefined {
   )[type];
 }
 
+type Timing = { outOfOrdernessMs: number; graceMs: number; idleTimeoutMs: number; emitEveryMs: number };
+type Sources = Record<string, Observable<Envelope<Buffer | null>>>;
+
 export function metricsTopology(opts: MetricsOptions = {}) {
-  const timing = {
+  const timing: Timing = {
     outOfOrdernessMs: opts.outOfOrdernessMs ?? 10_000,
     graceMs: opts.graceMs ?? 5_000,
     idleTimeoutMs: opts.idleTimeoutMs ?? 30_000,
     emitEveryMs: opts.emitEveryMs ?? 1_000,
   };
-
+  const sessionGapMs = opts.sessionGapMs ?? 5 * MINUTE;
   return defineTopology({
     name: 'metrics',
     description: 'Real-time metrics in event-time windows: revenue, orders by status, funnel, sessions, DLQ rates',
@@ -94,205 +98,233 @@ export function metricsTopology(opts: MetricsOptions = {}) {
       { topic: 'metrics.dlq_per_minute', schema: 'metrics.dlq_per_minute' },
     ],
     pipeline: ({ sources, ops }) =>
-      ops.merge(stage1(sources, ops), stage2(sources[REPARTITION_TOPIC], ops, timing, opts.sessionGapMs ?? 5 * MINUTE)),
+      ops.merge(stage1(sources, ops, timing), stage2(sources[REPARTITION_TOPIC], ops, timing, sessionGapMs)),
   });
+}
 
-  function stage1(sources: Record<string, Observable<Envelope<Buffer | null>>>, ops: Operators): Observable<Output> {
-    const repartition = ops.repartition<MetricInput>(REPARTITION_TOPIC, {
-      key: (m) => `${m.metric}|${m.group}`,
-      eventTime: (m) => m.time,
-      outOfOrdernessMs: timing.outOfOrdernessMs,
-    });
-    // One input record may feed several metric groups: each copy shares the input's ack.
-    const many = <T>(name: string, fn: (v: T) => MetricInput[]) => ops.flatMapValues(fn, name);
-    const orders = sources['silver.orders'].pipe(
-      ops.decode<Order>(),
-      many('orderMetrics', (o: Order) => [
-        { metric: 'orders', group: o.status, time: o.updated_at, id: String(o.order_id) },
-      ]),
-      repartition,
-    );
-    const revenue = sources['silver.order_items'].pipe(
-      ops.decode<OrderItem>(),
-      ops.enrich(
-        'products',
-        (i: OrderItem) => String(i.product_id),
-        (i: OrderItem, p: { category?: string } | undefined) => ({ ...i, category: p?.category ?? 'unknown' }),
-      ),
-      ops.enrich(
-        'orders',
-        (i: OrderItem & { category: string }) => String(i.order_id),
-        (i: OrderItem & { category: string }, o: Order | undefined) => ({
-          ...i,
-          ordered_at: o?.ordered_at ?? i.updated_at,
-        }),
-      ),
-      many('revenueMetrics', (i: OrderItem & { category: string; ordered_at: number }) => {
-        const base = {
-          metric: 'revenue' as const,
-          time: i.ordered_at,
-          id: String(i.order_item_id),
-          amount: lineAmount(i),
-        };
-        return [
-          { ...base, group: i.category },
-          { ...base, group: ALL },
-        ];
-      }),
-      repartition,
-    );
-    const clicks = sources['silver.clickstream'].pipe(
-      ops.decode<ClickEvent>(),
-      many('clickMetrics', (e: ClickEvent) => {
-        const out: MetricInput[] = [
-          { metric: 'sessions', group: e.session_id ?? 'unknown', time: e.event_time, id: e.event_id },
-        ];
-        const step = funnelStep(e.event_type);
-        if (step) out.push({ metric: 'funnel', group: ALL, time: e.event_time, id: e.session_id ?? '', step });
-        return out;
-      }),
-      repartition,
-    );
-    // DLQ records are not decoded (they are the original, often broken, bytes): their headers say it all.
-    const dlqRecords = ops.merge(...DLQ_SOURCES.map((t) => sources[t])).pipe(
-      ops.mapValue((_bytes: Buffer | null, env: Envelope<Buffer | null>): MetricInput => {
-        const h = env.source.headers;
-        const reason = h['sluice.error.reason'] ?? 'processing';
-        return {
-          metric: 'dlq',
-          group: `${h['sluice.error.topic'] ?? env.source.topic.replace(/\.dlq$/, '')}|${reason}`,
-          time: Number(h['sluice.error.timestamp'] ?? env.source.timestamp),
-        };
-      }, 'dlqMetricInput'),
-      repartition,
-    );
-    return ops.merge(orders, revenue, clicks, dlqRecords);
-  }
+/** Stage 1: silver records and dead letters become metric inputs, re-keyed through the repartition topic. */
+function stage1(sources: Sources, ops: Operators, timing: Timing): Observable<Output> {
+  const repartition = ops.repartition<MetricInput>(REPARTITION_TOPIC, {
+    key: (m) => `${m.metric}|${m.group}`,
+    eventTime: (m) => m.time,
+    outOfOrdernessMs: timing.outOfOrdernessMs,
+  });
+  return ops.merge(
+    orderInputs(sources, ops).pipe(repartition),
+    revenueInputs(sources, ops).pipe(repartition),
+    clickInputs(sources, ops).pipe(repartition),
+    dlqInputs(sources, ops).pipe(repartition),
+  );
+}
 
-  function stage2(
-    source: Observable<Envelope<Buffer | null>>,
-    ops: Operators,
-    t: typeof timing,
-    sessionGapMs: number,
-  ): Observable<Output> {
-    const inputs = source.pipe(ops.fromJson<MetricInput>(), ops.share());
-    const only = (metric: MetricInput['metric']) => ops.filterValue((m: MetricInput) => m.metric === metric, metric);
-    const common = {
-      key: (m: MetricInput) => m.group,
-      eventTime: (m: MetricInput) => m.time,
-      inputTopic: REPARTITION_TOPIC,
-      ...t,
-    };
-    return ops.merge(
+/** One input record may feed several metric groups: each copy shares the input's ack. */
+function orderInputs(sources: Sources, ops: Operators): Observable<Envelope<MetricInput>> {
+  return sources['silver.orders'].pipe(
+    ops.decode<Order>(),
+    ops.flatMapValues(
+      (o: Order) => [{ metric: 'orders', group: o.status, time: o.updated_at, id: String(o.order_id) }],
+      'orderMetrics',
+    ),
+  );
+}
+
+function revenueInputs(sources: Sources, ops: Operators): Observable<Envelope<MetricInput>> {
+  return sources['silver.order_items'].pipe(
+    ops.decode<OrderItem>(),
+    ops.enrich(
+      'products',
+      (i: OrderItem) => String(i.product_id),
+      (i: OrderItem, p: { category?: string } | undefined) => ({ ...i, category: p?.category ?? 'unknown' }),
+    ),
+    ops.enrich(
+      'orders',
+      (i: OrderItem & { category: string }) => String(i.order_id),
+      (i: OrderItem & { category: string }, o: Order | undefined) => ({
+        ...i,
+        ordered_at: o?.ordered_at ?? i.updated_at,
+      }),
+    ),
+    ops.flatMapValues((i: OrderItem & { category: string; ordered_at: number }) => {
+      const base = {
+        metric: 'revenue' as const,
+        time: i.ordered_at,
+        id: String(i.order_item_id),
+        amount: lineAmount(i),
+      };
+      return [
+        { ...base, group: i.category },
+        { ...base, group: ALL },
+      ];
+    }, 'revenueMetrics'),
+  );
+}
+
+function clickInputs(sources: Sources, ops: Operators): Observable<Envelope<MetricInput>> {
+  return sources['silver.clickstream'].pipe(
+    ops.decode<ClickEvent>(),
+    ops.flatMapValues((e: ClickEvent) => {
+      const out: MetricInput[] = [
+        { metric: 'sessions', group: e.session_id ?? 'unknown', time: e.event_time, id: e.event_id },
+      ];
+      const step = funnelStep(e.event_type);
+      if (step) out.push({ metric: 'funnel', group: ALL, time: e.event_time, id: e.session_id ?? '', step });
+      return out;
+    }, 'clickMetrics'),
+  );
+}
+
+function dlqInputs(sources: Sources, ops: Operators): Observable<Envelope<MetricInput>> {
+  // DLQ records are not decoded (they are the original, often broken, bytes): their headers say it all.
+  return ops.merge(...DLQ_SOURCES.map((t) => sources[t])).pipe(
+    ops.mapValue((_bytes: Buffer | null, env: Envelope<Buffer | null>): MetricInput => {
+      const h = env.source.headers;
+      const reason = h['sluice.error.reason'] ?? 'processing';
+      return {
+        metric: 'dlq',
+        group: `${h['sluice.error.topic'] ?? env.source.topic.replace(/\.dlq$/, '')}|${reason}`,
+        time: Number(h['sluice.error.timestamp'] ?? env.source.timestamp),
+      };
+    }, 'dlqMetricInput'),
+  );
+}
+
+/** Stage 2: each metric's inputs from the repartition topic, aggregated in its event-time windows. */
+function stage2(
+  source: Observable<Envelope<Buffer | null>>,
+  ops: Operators,
+  t: Timing,
+  sessionGapMs: number,
+): Observable<Output> {
+  const inputs = source.pipe(ops.fromJson<MetricInput>(), ops.share());
+  const common = {
+    key: (m: MetricInput) => m.group,
+    eventTime: (m: MetricInput) => m.time,
+    inputTopic: REPARTITION_TOPIC,
+    ...t,
+  };
+  return ops.merge(
+    ...metricWindows(sessionGapMs).map(({ metric, spec }) =>
       inputs.pipe(
-        only('revenue'),
-        ops.window({
-          ...common,
-          store: 'revenue_per_minute',
-          output: 'metrics.revenue_per_minute',
-          window: tumbling(MINUTE),
-          aggregate: sumDistinct(
-            (m: MetricInput) => m.id!,
-            (m: MetricInput) => m.amount ?? 0,
-          ),
-          result: (category, w, acc, m) => ({
-            window_start: w.start,
-            window_end: w.end,
-            category,
-            revenue: round2(acc.total),
-            final: m.final,
-            emitted_at: m.emittedAt,
-          }),
-        }),
+        ops.filterValue((m: MetricInput) => m.metric === metric, metric),
+        ops.window({ ...common, ...spec }),
       ),
-      inputs.pipe(
-        only('orders'),
-        ops.window({
-          ...common,
-          store: 'orders_per_minute',
-          output: 'metrics.orders_per_minute',
-          window: tumbling(MINUTE),
-          aggregate: distinct((m: MetricInput) => m.id),
-          result: (status, w, acc, m) => ({
-            window_start: w.start,
-            window_end: w.end,
-            status,
-            count: distinctCount(acc),
-            final: m.final,
-            emitted_at: m.emittedAt,
-          }),
-        }),
+    ),
+  );
+}
+
+type MetricWindow = Omit<WindowSpec<MetricInput, any, unknown>, 'key' | 'eventTime'>;
+
+/** The windows of each metric: store, output topic, window, aggregation and result record. */
+function metricWindows(sessionGapMs: number): { metric: MetricInput['metric']; spec: MetricWindow }[] {
+  return [
+    { metric: 'revenue', spec: revenueWindow() },
+    { metric: 'orders', spec: ordersWindow() },
+    { metric: 'funnel', spec: funnelWindow() },
+    { metric: 'sessions', spec: sessionsWindow(sessionGapMs) },
+    { metric: 'dlq', spec: dlqWindow() },
+  ];
+}
+
+function revenueWindow(): MetricWindow {
+  return {
+    store: 'revenue_per_minute',
+    output: 'metrics.revenue_per_minute',
+    window: tumbling(MINUTE),
+    aggregate: sumDistinct(
+      (m: MetricInput) => m.id!,
+      (m: MetricInput) => m.amount ?? 0,
+    ),
+    result: (category, w, acc, m) => ({
+      window_start: w.start,
+      window_end: w.end,
+      category,
+      revenue: round2(acc.total),
+      final: m.final,
+      emitted_at: m.emittedAt,
+    }),
+  } as MetricWindow;
+}
+
+function ordersWindow(): MetricWindow {
+  return {
+    store: 'orders_per_minute',
+    output: 'metrics.orders_per_minute',
+    window: tumbling(MINUTE),
+    aggregate: distinct((m: MetricInput) => m.id),
+    result: (status, w, acc, m) => ({
+      window_start: w.start,
+      window_end: w.end,
+      status,
+      count: distinctCount(acc),
+      final: m.final,
+      emitted_at: m.emittedAt,
+    }),
+  } as MetricWindow;
+}
+
+function funnelWindow(): MetricWindow {
+  return {
+    store: 'funnel_5m',
+    output: 'metrics.funnel_5m',
+    window: tumbling(5 * MINUTE),
+    aggregate: combine({
+      views: distinct((m: MetricInput) => (m.step === 'views' ? m.id : null)),
+      product_views: distinct((m: MetricInput) => (m.step === 'product_views' ? m.id : null)),
+      carts: distinct((m: MetricInput) => (m.step === 'carts' ? m.id : null)),
+      checkouts: distinct((m: MetricInput) => (m.step === 'checkouts' ? m.id : null)),
+      purchases: distinct((m: MetricInput) => (m.step === 'purchases' ? m.id : null)),
+    }),
+    result: (_k, w, acc, m) =>
+      funnelResult(
+        w,
+        {
+          views: distinctCount(acc.views),
+          product_views: distinctCount(acc.product_views),
+          carts: distinctCount(acc.carts),
+          checkouts: distinctCount(acc.checkouts),
+          purchases: distinctCount(acc.purchases),
+        },
+        m,
       ),
-      inputs.pipe(
-        only('funnel'),
-        ops.window({
-          ...common,
-          store: 'funnel_5m',
-          output: 'metrics.funnel_5m',
-          window: tumbling(5 * MINUTE),
-          aggregate: combine({
-            views: distinct((m: MetricInput) => (m.step === 'views' ? m.id : null)),
-            product_views: distinct((m: MetricInput) => (m.step === 'product_views' ? m.id : null)),
-            carts: distinct((m: MetricInput) => (m.step === 'carts' ? m.id : null)),
-            checkouts: distinct((m: MetricInput) => (m.step === 'checkouts' ? m.id : null)),
-            purchases: distinct((m: MetricInput) => (m.step === 'purchases' ? m.id : null)),
-          }),
-          result: (_k, w, acc, m) =>
-            funnelResult(
-              w,
-              {
-                views: distinctCount(acc.views),
-                product_views: distinctCount(acc.product_views),
-                carts: distinctCount(acc.carts),
-                checkouts: distinctCount(acc.checkouts),
-                purchases: distinctCount(acc.purchases),
-              },
-              m,
-            ),
-        }),
-      ),
-      inputs.pipe(
-        only('sessions'),
-        ops.window({
-          ...common,
-          store: 'active_sessions',
-          output: 'metrics.active_sessions',
-          window: session(sessionGapMs),
-          aggregate: count<MetricInput>(),
-          result: (_session, w, n, m) => ({
-            window_start: w.start,
-            window_end: w.end,
-            count: n,
-            final: m.final,
-            emitted_at: m.emittedAt,
-          }),
-        }),
-      ),
-      inputs.pipe(
-        only('dlq'),
-        ops.window({
-          ...common,
-          store: 'dlq_per_minute',
-          output: 'metrics.dlq_per_minute',
-          window: tumbling(MINUTE),
-          aggregate: count<MetricInput>(),
-          result: (group, w, n, m) => {
-            const i = group.lastIndexOf('|');
-            const reason = group.slice(i + 1);
-            return {
-              window_start: w.start,
-              window_end: w.end,
-              source: group.slice(0, i),
-              reason: ['deserialize', 'schema', 'rule', 'processing', 'sink'].includes(reason) ? reason : 'processing',
-              count: n,
-              final: m.final,
-              emitted_at: m.emittedAt,
-            };
-          },
-        }),
-      ),
-    );
-  }
+  } as MetricWindow;
+}
+
+function sessionsWindow(sessionGapMs: number): MetricWindow {
+  return {
+    store: 'active_sessions',
+    output: 'metrics.active_sessions',
+    window: session(sessionGapMs),
+    aggregate: count<MetricInput>(),
+    result: (_session, w, n, m) => ({
+      window_start: w.start,
+      window_end: w.end,
+      count: n,
+      final: m.final,
+      emitted_at: m.emittedAt,
+    }),
+  } as MetricWindow;
+}
+
+function dlqWindow(): MetricWindow {
+  return {
+    store: 'dlq_per_minute',
+    output: 'metrics.dlq_per_minute',
+    window: tumbling(MINUTE),
+    aggregate: count<MetricInput>(),
+    result: (group, w, n, m) => {
+      const i = group.lastIndexOf('|');
+      const reason = group.slice(i + 1);
+      return {
+        window_start: w.start,
+        window_end: w.end,
+        source: group.slice(0, i),
+        reason: ['deserialize', 'schema', 'rule', 'processing', 'sink'].includes(reason) ? reason : 'processing',
+        count: n,
+        final: m.final,
+        emitted_at: m.emittedAt,
+      };
+    },
+  } as MetricWindow;
 }
 
 export function funnelResult(

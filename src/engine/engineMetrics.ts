@@ -4,93 +4,71 @@ import client from 'prom-client';
  * The runner's Prometheus metrics (one registry per process). Labels never carry record
  * contents or secrets: topology, topic, partition, reason and rule names only.
  */
+const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const COMMIT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+const EMIT_DELAY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
 export function createEngineMetrics(registry = new client.Registry()) {
   client.collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
+  const registers = [registry];
+  const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
+    new client.Counter<L>({ name, help, labelNames, registers });
+  const gauge = <L extends string>(name: string, help: string, labelNames: L[]) =>
+    new client.Gauge<L>({ name, help, labelNames, registers });
+  const histogram = <L extends string>(name: string, help: string, labelNames: L[], buckets: number[]) =>
+    new client.Histogram<L>({ name, help, labelNames, buckets, registers });
   const m = {
     registry,
-    recordsIn: new client.Counter({
-      name: 'sluice_records_in_total',
-      help: 'Records consumed from source topics',
-      labelNames: ['topology', 'topic'],
-      registers: [registry],
-    }),
-    recordsOut: new client.Counter({
-      name: 'sluice_records_out_total',
-      help: 'Records made durable on output topics (DLQ excluded)',
-      labelNames: ['topology', 'topic'],
-      registers: [registry],
-    }),
-    recordsDlq: new client.Counter({
-      name: 'sluice_records_dlq_total',
-      help: 'Records sent to a DLQ topic, by source topic and reason',
-      labelNames: ['topology', 'topic', 'reason'],
-      registers: [registry],
-    }),
-    ruleFailures: new client.Counter({
-      name: 'sluice_rule_failures_total',
-      help: 'Data-quality rule failures',
-      labelNames: ['topology', 'rule'],
-      registers: [registry],
-    }),
-    processingLatency: new client.Histogram({
-      name: 'sluice_processing_latency_seconds',
-      help: 'From a record entering the pipeline to all its outputs being durable',
-      labelNames: ['topology'],
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [registry],
-    }),
-    consumerLag: new client.Gauge({
-      name: 'sluice_consumer_lag',
-      help: 'High watermark minus the next offset to process',
-      labelNames: ['topology', 'topic', 'partition'],
-      registers: [registry],
-    }),
-    commitLatency: new client.Histogram({
-      name: 'sluice_commit_latency_seconds',
-      help: 'Offset commit round-trip',
-      labelNames: ['topology'],
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers: [registry],
-    }),
-    pausedPartitions: new client.Gauge({
-      name: 'sluice_paused_partitions',
-      help: 'Partitions paused by backpressure',
-      labelNames: ['topology'],
-      registers: [registry],
-    }),
-    inFlight: new client.Gauge({
-      name: 'sluice_in_flight_records',
-      help: 'Records consumed but not yet durable',
-      labelNames: ['topology'],
-      registers: [registry],
-    }),
-    windowOpen: new client.Gauge({
-      name: 'sluice_window_open',
-      help: 'Open windows per state store',
-      labelNames: ['topology', 'store'],
-      registers: [registry],
-    }),
-    recordsLate: new client.Counter({
-      name: 'sluice_records_late_total',
-      help: 'Records that arrived after their window closed (sent to <topology>.late)',
-      labelNames: ['topology', 'store'],
-      registers: [registry],
-    }),
-    windowEmitDelay: new client.Histogram({
-      name: 'sluice_window_emit_delay_seconds',
-      help: 'From a window closing (end + grace) to its final result being emitted',
-      labelNames: ['topology', 'store'],
-      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-      registers: [registry],
-    }),
-    consumerRestarts: new client.Counter({
-      name: 'sluice_consumer_restarts_total',
-      help: 'Consumer crashes followed by a restart',
-      labelNames: ['topology'],
-      registers: [registry],
-    }),
+    recordsIn: counter('sluice_records_in_total', 'Records consumed from source topics', ['topology', 'topic']),
+    recordsOut: counter('sluice_records_out_total', 'Records made durable on output topics (DLQ excluded)', [
+      'topology',
+      'topic',
+    ]),
+    recordsDlq: counter('sluice_records_dlq_total', 'Records sent to a DLQ topic, by source topic and reason', [
+      'topology',
+      'topic',
+      'reason',
+    ]),
+    ruleFailures: counter('sluice_rule_failures_total', 'Data-quality rule failures', ['topology', 'rule']),
+    processingLatency: histogram(
+      'sluice_processing_latency_seconds',
+      'From a record entering the pipeline to all its outputs being durable',
+      ['topology'],
+      LATENCY_BUCKETS,
+    ),
+    consumerLag: gauge('sluice_consumer_lag', 'High watermark minus the next offset to process', [
+      'topology',
+      'topic',
+      'partition',
+    ]),
+    commitLatency: histogram('sluice_commit_latency_seconds', 'Offset commit round-trip', ['topology'], COMMIT_BUCKETS),
+    pausedPartitions: gauge('sluice_paused_partitions', 'Partitions paused by backpressure', ['topology']),
+    inFlight: gauge('sluice_in_flight_records', 'Records consumed but not yet durable', ['topology']),
+    windowOpen: gauge('sluice_window_open', 'Open windows per state store', ['topology', 'store']),
+    recordsLate: counter(
+      'sluice_records_late_total',
+      'Records that arrived after their window closed (sent to <topology>.late)',
+      ['topology', 'store'],
+    ),
+    windowEmitDelay: histogram(
+      'sluice_window_emit_delay_seconds',
+      'From a window closing (end + grace) to its final result being emitted',
+      ['topology', 'store'],
+      EMIT_DELAY_BUCKETS,
+    ),
+    consumerRestarts: counter('sluice_consumer_restarts_total', 'Consumer crashes followed by a restart', ['topology']),
   };
-  // Connector statistics are read from the connectors when Prometheus scrapes.
+  const connectors = connectorGauges(registry);
+  return {
+    ...m,
+    registerConnector(name: string, read: () => ConnectorStats | undefined) {
+      connectors.set(name, read);
+    },
+  };
+}
+
+/** Connector statistics, read from the connectors when Prometheus scrapes; connectors register here. */
+function connectorGauges(registry: client.Registry): Map<string, () => ConnectorStats | undefined> {
   const connectors = new Map<string, () => ConnectorStats | undefined>();
   const gauge = (name: string, help: string, pick: (s: ConnectorStats) => number | null | undefined) =>
     new client.Gauge({
@@ -123,12 +101,7 @@ export function createEngineMetrics(registry = new client.Registry()) {
   gauge('sluice_connector_last_flush_timestamp_seconds', 'When the last batch became durable', (s) =>
     s.lastFlushAt ? s.lastFlushAt / 1000 : undefined,
   );
-  return {
-    ...m,
-    registerConnector(name: string, read: () => ConnectorStats | undefined) {
-      connectors.set(name, read);
-    },
-  };
+  return connectors;
 }
 
 /** What connectors report (S3 and warehouse sinks, the extract source). */

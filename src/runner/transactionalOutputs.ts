@@ -45,50 +45,114 @@ export function txKeyOf(topic: string, partition: number): string {
   return `${topic}/${partition}`;
 }
 
-export function createTransactionalOutputs(opts: {
+export interface TransactionalOutputsOptions {
   kafka: KafkaClient;
   groupId: string;
   serde: AvroSerde;
   schemaIds: Map<string, number>;
   onDurable?: (output: Output) => void;
-}): TransactionalOutputs {
-  const producers = new Map<string, Promise<Producer>>();
-  const buffers = new Map<string, Output[]>();
-  // One transaction at a time per producer: a batch's and the timer's are chained.
-  const chains = new Map<string, Promise<void>>();
-  let committed = 0;
+}
 
-  function producerFor(key: string): Promise<Producer> {
-    let p = producers.get(key);
+export function createTransactionalOutputs(opts: TransactionalOutputsOptions): TransactionalOutputs {
+  return new PartitionTransactions(opts);
+}
+
+class PartitionTransactions implements TransactionalOutputs {
+  private readonly opts: TransactionalOutputsOptions;
+  private readonly producers = new Map<string, Promise<Producer>>();
+  private readonly buffers = new Map<string, Output[]>();
+  /** One transaction at a time per producer: a batch's and the timer's are chained. */
+  private readonly chains = new Map<string, Promise<void>>();
+  committed = 0;
+
+  constructor(opts: TransactionalOutputsOptions) {
+    this.opts = opts;
+  }
+
+  add(output: Output, txKey: string): void {
+    const list = this.buffers.get(txKey);
+    if (list) list.push(output);
+    else this.buffers.set(txKey, [output]);
+  }
+
+  commitBatch(topic: string, partition: number, nextOffset: string): Promise<void> {
+    const key = txKeyOf(topic, partition);
+    const outputs = this.take(key); // now: a discard after this call must not empty a commit with offsets
+    return this.serial(key, () => this.transact(key, outputs, { topic, partition, offset: nextOffset }));
+  }
+
+  async flushPending(): Promise<void> {
+    await Promise.all(
+      [...this.buffers.keys()].map((key) => {
+        const outputs = this.take(key);
+        return this.serial(key, () => this.transact(key, outputs));
+      }),
+    );
+  }
+
+  async fence(keys: Iterable<string>): Promise<void> {
+    await Promise.all(
+      [...keys].map((key) =>
+        this.serial(key, async () => {
+          const tx = await (await this.producerFor(key)).transaction(); // InitProducerId: the fence
+          await tx.abort(); // nothing in it: no round trip
+        }),
+      ),
+    );
+  }
+
+  discard(): void {
+    this.buffers.clear();
+  }
+
+  async retain(owned: Set<string>): Promise<void> {
+    for (const key of [...this.buffers.keys()]) if (!owned.has(key)) this.buffers.delete(key);
+    const gone = [...this.producers.keys()].filter((k) => !owned.has(k));
+    await Promise.all(gone.map((k) => this.serial(k, () => this.drop(k))));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.chains.values()]);
+    await Promise.all([...this.producers.keys()].map((k) => this.drop(k)));
+  }
+
+  private producerFor(key: string): Promise<Producer> {
+    let p = this.producers.get(key);
     if (!p) {
       p = (async () => {
-        const producer = opts.kafka.producer({ transactionalId: `${opts.groupId}.${key}` });
+        const producer = this.opts.kafka.producer({ transactionalId: `${this.opts.groupId}.${key}` });
         await producer.connect();
         return producer;
       })();
-      producers.set(key, p);
-      p.catch(() => producers.delete(key));
+      this.producers.set(key, p);
+      p.catch(() => this.producers.delete(key));
     }
     return p;
   }
 
-  async function drop(key: string): Promise<void> {
-    const p = producers.get(key);
-    producers.delete(key);
+  private async drop(key: string): Promise<void> {
+    const p = this.producers.get(key);
+    this.producers.delete(key);
     await (await p?.catch(() => undefined))?.disconnect().catch(() => {});
   }
 
-  function serial(key: string, fn: () => Promise<void>): Promise<void> {
-    const next = (chains.get(key) ?? Promise.resolve()).then(fn);
+  private serial(key: string, fn: () => Promise<void>): Promise<void> {
+    const next = (this.chains.get(key) ?? Promise.resolve()).then(fn);
     const settled = next.catch(() => {});
-    chains.set(key, settled);
+    this.chains.set(key, settled);
     void settled.then(() => {
-      if (chains.get(key) === settled) chains.delete(key);
+      if (this.chains.get(key) === settled) this.chains.delete(key);
     });
     return next;
   }
 
-  async function transact(
+  private take(key: string): Output[] {
+    const out = this.buffers.get(key) ?? [];
+    this.buffers.delete(key);
+    return out;
+  }
+
+  private async transact(
     key: string,
     outputs: Output[],
     offsets?: { topic: string; partition: number; offset: string },
@@ -97,80 +161,28 @@ export function createTransactionalOutputs(opts: {
     const messages = new Map<string, Message[]>();
     for (const o of outputs) {
       const list = messages.get(o.topic) ?? [];
-      list.push(encodeOutput(o, opts.serde, opts.schemaIds));
+      list.push(encodeOutput(o, this.opts.serde, this.opts.schemaIds));
       messages.set(o.topic, list);
     }
-    const producer = await producerFor(key);
+    const producer = await this.producerFor(key);
     const tx = await producer.transaction();
     try {
-      if (messages.size)
-        await tx.sendBatch({ acks: -1, topicMessages: [...messages].map(([topic, m]) => ({ topic, messages: m })) });
-      if (offsets)
-        await tx.sendOffsets({
-          consumerGroupId: opts.groupId,
-          topics: [{ topic: offsets.topic, partitions: [{ partition: offsets.partition, offset: offsets.offset }] }],
-        });
+      const topicMessages = [...messages].map(([topic, m]) => ({ topic, messages: m }));
+      if (messages.size) await tx.sendBatch({ acks: -1, topicMessages });
+      if (offsets) {
+        const partitions = [{ partition: offsets.partition, offset: offsets.offset }];
+        await tx.sendOffsets({ consumerGroupId: this.opts.groupId, topics: [{ topic: offsets.topic, partitions }] });
+      }
       await tx.commit();
     } catch (err) {
       await tx.abort().catch(() => {});
-      await drop(key); // its state machine may be stuck; a new one re-initialises (and fences)
+      await this.drop(key); // its state machine may be stuck; a new one re-initialises (and fences)
       throw err;
     }
-    committed++;
+    this.committed++;
     for (const o of outputs) {
-      opts.onDurable?.(o);
+      this.opts.onDurable?.(o);
       for (const a of o.acks) a.release();
     }
   }
-
-  function take(key: string): Output[] {
-    const out = buffers.get(key) ?? [];
-    buffers.delete(key);
-    return out;
-  }
-
-  return {
-    add(output, txKey) {
-      const list = buffers.get(txKey);
-      if (list) list.push(output);
-      else buffers.set(txKey, [output]);
-    },
-    commitBatch(topic, partition, nextOffset) {
-      const key = txKeyOf(topic, partition);
-      const outputs = take(key); // now: a discard after this call must not empty a commit with offsets
-      return serial(key, () => transact(key, outputs, { topic, partition, offset: nextOffset }));
-    },
-    async flushPending() {
-      await Promise.all(
-        [...buffers.keys()].map((key) => {
-          const outputs = take(key);
-          return serial(key, () => transact(key, outputs));
-        }),
-      );
-    },
-    async fence(keys) {
-      await Promise.all(
-        [...keys].map((key) =>
-          serial(key, async () => {
-            const tx = await (await producerFor(key)).transaction(); // InitProducerId: the fence
-            await tx.abort(); // nothing in it: no round trip
-          }),
-        ),
-      );
-    },
-    discard() {
-      buffers.clear();
-    },
-    async retain(owned) {
-      for (const key of [...buffers.keys()]) if (!owned.has(key)) buffers.delete(key);
-      await Promise.all([...producers.keys()].filter((k) => !owned.has(k)).map((k) => serial(k, () => drop(k))));
-    },
-    async close() {
-      await Promise.all([...chains.values()]);
-      await Promise.all([...producers.keys()].map((k) => drop(k)));
-    },
-    get committed() {
-      return committed;
-    },
-  };
 }

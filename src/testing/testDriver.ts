@@ -1,4 +1,3 @@
-import type avro from 'avsc';
 import { SluiceError } from '../core/errors.ts';
 import { loadSchema } from '../domain/schemas.ts';
 import { createAck } from '../engine/ack.ts';
@@ -56,180 +55,188 @@ export interface TestDriver {
   close(): void;
 }
 
+type FeedOptions = { key?: string | null; partition?: number; timestamp?: number; headers?: Record<string, string> };
+
 export async function createTestDriver(
   def: TopologyDefinition,
   opts: { now?: number; maxMessageBytes?: number } = {},
 ): Promise<TestDriver> {
-  let clock = opts.now ?? Date.UTC(2026, 0, 1);
   const registry = createMemoryRegistry();
   const serde = createAvroSerde(registry, { maxMessageBytes: opts.maxMessageBytes ?? 1024 * 1024 });
   const ids = new Map<string, number>();
-  const types = new Map<string, avro.Type>();
   const schemaTopics = new Set<string>([
     ...def.sources.map((s) => s.schema ?? s.topic),
     ...def.outputs.map((o) => o.schema),
     ...Object.values(def.references ?? {}).map((r) => r.topic),
   ]);
-  for (const t of schemaTopics) {
-    const schema = loadSchema(t);
-    const id = await registry.register(`${t}-value`, schema);
-    ids.set(t, id);
-    types.set(t, await registry.typeForId(id));
-  }
+  for (const t of schemaTopics) ids.set(t, await registry.register(`${t}-value`, loadSchema(t)));
   await serde.prepareIds(ids.values());
+  return new InMemoryDriver(def, serde, ids, opts.now ?? Date.UTC(2026, 0, 1));
+}
 
-  const tables: Record<string, MapReferenceTable> = {};
-  for (const name of Object.keys(def.references ?? {})) tables[name] = new MapReferenceTable();
-  const topics = new Map<string, DriverRecord[]>();
-  const offsets = new Map<string, number>();
-  const committed = new Map<string, number>();
-  const schemaOfSource = new Map(def.sources.map((s) => [s.topic, s.schema ?? s.topic]));
+class InMemoryDriver implements TestDriver {
+  readonly serde: AvroSerde;
+  private readonly def: TopologyDefinition;
+  private readonly ids: Map<string, number>;
+  private clock: number;
+  private readonly tables: Record<string, MapReferenceTable> = {};
+  private readonly topics = new Map<string, DriverRecord[]>();
+  private readonly offsets = new Map<string, number>();
+  private readonly acked = new Map<string, number>();
+  private readonly schemaOfSource: Map<string, string>;
+  /** Records for topics the topology also reads (repartition topics): they loop back, as on Kafka. */
+  private readonly loopback: DriverRecord[] = [];
+  private draining = false;
+  private instance?: TopologyInstance;
+  private fatal: unknown;
 
-  function append(topic: string, rec: Omit<DriverRecord, 'offset' | 'topic'>): DriverRecord {
-    const list = topics.get(topic) ?? [];
+  constructor(def: TopologyDefinition, serde: AvroSerde, ids: Map<string, number>, now: number) {
+    this.def = def;
+    this.serde = serde;
+    this.ids = ids;
+    this.clock = now;
+    for (const name of Object.keys(def.references ?? {})) this.tables[name] = new MapReferenceTable();
+    this.schemaOfSource = new Map(def.sources.map((s) => [s.topic, s.schema ?? s.topic]));
+    this.instance = startTopology(def, {
+      serde,
+      tables: this.tables,
+      now: () => this.clock,
+      route: (output) => this.route(output),
+      onFatal: (err) => {
+        this.fatal = err;
+      },
+    });
+  }
+
+  encode(topic: string, value: unknown): Buffer {
+    const id = this.ids.get(this.schemaOfSource.get(topic) ?? topic);
+    if (id === undefined) throw new SluiceError('SCHEMA_NOT_FOUND', `topology ${this.def.name} does not read ${topic}`);
+    return this.serde.encodeSync(id, value);
+  }
+
+  pipeInput(topic: string, value: unknown, o: FeedOptions = {}): void {
+    this.feed(topic, this.encode(topic, value), o);
+  }
+
+  pipeRaw(topic: string, raw: Buffer | null, o: FeedOptions = {}): void {
+    this.feed(topic, raw, o);
+  }
+
+  readOutput(topic: string): DriverRecord[] {
+    return this.topics.get(topic) ?? [];
+  }
+
+  outputTopics(): string[] {
+    return [...this.topics.keys()];
+  }
+
+  advanceTime(ms: number): void {
+    this.clock += ms;
+    this.instance?.tick();
+    if (this.fatal) throw this.fatal;
+    for (const r of this.loopback.splice(0)) this.feedBack(r);
+  }
+
+  now(): number {
+    return this.clock;
+  }
+
+  committed(topic: string, partition = 0): number {
+    return this.acked.get(`${topic}/${partition}`) ?? 0;
+  }
+
+  close(): void {
+    this.instance?.stop();
+    this.instance = undefined;
+  }
+
+  /** An output is "durable" the moment it is appended: its acks are released at once. */
+  private route(output: Output): void {
+    const { value, rawValue, schemaId } = this.encodeOutput(output);
+    const rec = this.append(output.topic, {
+      partition: output.partition ?? 0,
+      key: output.key === null ? null : output.key.toString(),
+      value,
+      rawValue,
+      headers: output.headers ?? {},
+      schemaId,
+    });
+    for (const a of output.acks) a.release();
+    if (this.schemaOfSource.has(output.topic)) this.loopback.push(rec);
+  }
+
+  /** The bytes an output would have on Kafka, and the value a consumer would read back. */
+  private encodeOutput(output: Output): { value: unknown; rawValue: Buffer | null; schemaId?: number } {
+    if (output.raw) {
+      const rawValue = output.value as Buffer | null;
+      // Internal JSON records (changelogs, repartition topics) read back as values.
+      if (rawValue && (output.kind === 'changelog' || output.kind === 'repartition')) {
+        try {
+          return { value: JSON.parse(rawValue.toString()), rawValue };
+        } catch {
+          /* keep bytes */
+        }
+      }
+      return { value: output.value, rawValue };
+    }
+    const subjectTopic = output.schemaSubjectTopic ?? output.topic;
+    const schemaId = this.ids.get(subjectTopic);
+    if (schemaId === undefined) throw new SluiceError('SCHEMA_NOT_FOUND', `no schema for ${subjectTopic}`);
+    const rawValue = this.serde.encodeSync(schemaId, output.value);
+    return { value: this.serde.decodeSync(rawValue).value, rawValue, schemaId };
+  }
+
+  private append(topic: string, rec: Omit<DriverRecord, 'offset' | 'topic'>): DriverRecord {
+    const list = this.topics.get(topic) ?? [];
     const full = { ...rec, topic, offset: list.length };
     list.push(full);
-    topics.set(topic, list);
+    this.topics.set(topic, list);
     return full;
   }
 
-  const loopback: DriverRecord[] = [];
-  let draining = false;
-  let instance: TopologyInstance | undefined;
-  let fatal: unknown;
-  instance = startTopology(def, {
-    serde,
-    tables,
-    now: () => clock,
-    route(output: Output) {
-      let value: unknown = output.value;
-      let rawValue: Buffer | null;
-      let schemaId: number | undefined;
-      if (output.raw) {
-        rawValue = output.value as Buffer | null;
-        // Internal JSON records (changelogs, repartition topics) read back as values.
-        if (rawValue && (output.kind === 'changelog' || output.kind === 'repartition')) {
-          try {
-            value = JSON.parse(rawValue.toString());
-          } catch {
-            /* keep bytes */
-          }
-        }
-      } else {
-        const subjectTopic = output.schemaSubjectTopic ?? output.topic;
-        schemaId = ids.get(subjectTopic);
-        if (schemaId === undefined) throw new SluiceError('SCHEMA_NOT_FOUND', `no schema for ${subjectTopic}`);
-        rawValue = serde.encodeSync(schemaId, output.value);
-        value = serde.decodeSync(rawValue).value; // what a consumer would read back
-      }
-      const rec = append(output.topic, {
-        partition: output.partition ?? 0,
-        key: output.key === null ? null : output.key.toString(),
-        value,
-        rawValue,
-        headers: output.headers ?? {},
-        schemaId,
-      });
-      for (const a of output.acks) a.release();
-      // Internal topics the topology also reads (repartition topics) loop back, as on Kafka.
-      if (schemaOfSource.has(output.topic)) loopback.push(rec);
-    },
-    onFatal(err) {
-      fatal = err;
-    },
-  });
-
-  function feed(
-    topic: string,
-    raw: Buffer | null,
-    o: { key?: string | null; partition?: number; timestamp?: number; headers?: Record<string, string> },
-  ): void {
-    if (fatal) throw fatal;
+  private feed(topic: string, raw: Buffer | null, o: FeedOptions): void {
+    if (this.fatal) throw this.fatal;
     const partition = o.partition ?? 0;
     const tp = `${topic}/${partition}`;
-    const offset = offsets.get(tp) ?? 0;
-    offsets.set(tp, offset + 1);
-    // Reference topics update their tables, as the runner's reference reader does.
-    for (const [name, ref] of Object.entries(def.references ?? {})) {
+    const offset = this.offsets.get(tp) ?? 0;
+    this.offsets.set(tp, offset + 1);
+    this.updateTables(topic, raw);
+    if (!this.schemaOfSource.has(topic)) return;
+    const ack = createAck(
+      () => this.acked.set(tp, Math.max(this.acked.get(tp) ?? 0, offset + 1)),
+      (err) => {
+        this.fatal = err;
+      },
+    );
+    const key = o.key === undefined || o.key === null ? null : Buffer.from(o.key);
+    const record = { topic, partition, offset: String(offset), key, value: raw, headers: o.headers ?? {} };
+    this.instance!.push({ ...record, timestamp: o.timestamp ?? this.clock }, ack);
+    this.instance!.tick();
+    if (this.fatal) throw this.fatal;
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.loopback.length) this.feedBack(this.loopback.shift()!);
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private feedBack(r: DriverRecord): void {
+    this.feed(r.topic, r.rawValue, { key: r.key, partition: r.partition, headers: r.headers });
+  }
+
+  /** Reference topics update their tables, as the runner's reference reader does. */
+  private updateTables(topic: string, raw: Buffer | null): void {
+    for (const [name, ref] of Object.entries(this.def.references ?? {})) {
       if (ref.topic !== topic || raw === null) continue;
       try {
-        const v = serde.decodeSync(raw).value;
+        const v = this.serde.decodeSync(raw).value;
         const k = referenceKey(v, ref.key);
-        if (k !== undefined) tables[name].put(k, v);
+        if (k !== undefined) this.tables[name].put(k, v);
       } catch {
         /* bad reference rows are the source topology's DLQ business */
       }
     }
-    if (!schemaOfSource.has(topic)) return;
-    const ack = createAck(
-      () => {
-        committed.set(tp, Math.max(committed.get(tp) ?? 0, offset + 1));
-      },
-      (err) => {
-        fatal = err;
-      },
-    );
-    instance!.push(
-      {
-        topic,
-        partition,
-        offset: String(offset),
-        key: o.key === undefined || o.key === null ? null : Buffer.from(o.key),
-        value: raw,
-        headers: o.headers ?? {},
-        timestamp: o.timestamp ?? clock,
-      },
-      ack,
-    );
-    instance!.tick();
-    if (fatal) throw fatal;
-    if (draining) return;
-    draining = true;
-    try {
-      while (loopback.length) {
-        const r = loopback.shift()!;
-        feed(r.topic, r.rawValue, { key: r.key, partition: r.partition, headers: r.headers });
-      }
-    } finally {
-      draining = false;
-    }
   }
-
-  const driver: TestDriver = {
-    encode(topic, value) {
-      const schemaTopic = schemaOfSource.get(topic) ?? topic;
-      const id = ids.get(schemaTopic);
-      if (id === undefined) throw new SluiceError('SCHEMA_NOT_FOUND', `topology ${def.name} does not read ${topic}`);
-      return serde.encodeSync(id, value);
-    },
-    pipeInput(topic, value, o = {}) {
-      feed(topic, driver.encode(topic, value), o);
-    },
-    pipeRaw(topic, raw, o = {}) {
-      feed(topic, raw, o);
-    },
-    readOutput(topic) {
-      return topics.get(topic) ?? [];
-    },
-    outputTopics() {
-      return [...topics.keys()];
-    },
-    advanceTime(ms) {
-      clock += ms;
-      instance?.tick();
-      if (fatal) throw fatal;
-      const pending = loopback.splice(0);
-      for (const r of pending) feed(r.topic, r.rawValue, { key: r.key, partition: r.partition, headers: r.headers });
-    },
-    now: () => clock,
-    committed(topic, partition = 0) {
-      return committed.get(`${topic}/${partition}`) ?? 0;
-    },
-    serde,
-    close() {
-      instance?.stop();
-      instance = undefined;
-    },
-  };
-  return driver;
 }
