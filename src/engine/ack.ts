@@ -26,6 +26,3 @@ export function createAck(onDone: () => void, onFail: (err: unknown) => void): A
     },
   };
 }
-
-/** An ack for outputs derived from durable state (window results): nothing to commit. */
-export const NO_ACK: Ack = { retain() {}, release() {}, fail() {} };
