@@ -8,11 +8,13 @@ import { runDemo } from '../shop/demo/runDemo.ts';
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const log = createLogger('demo');
 
+/** Registers `demo`: the local stack up, then `runDemo`; a failed demo stops what it started. */
 export function demoCommand(program: Command): void {
   program
     .command('demo')
     .description(
-      'The main job on the local stack: seed the shop, generate clicks and orders, run every topology with the dashboard, then show what landed where',
+      'The main job on the local stack: seed the shop, generate clicks and orders, run every topology with ' +
+        'the dashboard, then show what landed where',
     )
     .option('--duration <d>', 'how long to run (e.g. 90s, 10m; 0 = until Ctrl-C)', '90s')
     .option('--clicks <n>', 'clickstream events per second', '200')

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { describeTopology, graphAsMermaid, graphAsText } from '../topology/describeTopology.ts';
 import { selectTopologies } from './runCommand.ts';
 
+/** Registers `describe`. */
 export function describeCommand(program: Command): void {
   program
     .command('describe')

@@ -4,6 +4,7 @@ import { formatStatus, stackDown, stackStatus, stackUp } from '../stack/stack.ts
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
+/** Registers `dev up|down|status`: the embedded local stack. */
 export function devCommand(program: Command): void {
   const dev = program
     .command('dev')

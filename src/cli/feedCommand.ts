@@ -1,32 +1,29 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import { startFeedServer } from '../feed/feedServer.ts';
+import { portNumber } from './argParsers.ts';
 
 /**
  * `sluice feed`: the WebSocket live metrics feed (`/ws`) and the dashboard (`/`) on their own,
  * without topologies. It serves every `metrics.*` topic, whichever runners compute them, so it can
  * run next to a group of `sluice run --no-feed` processes.
  */
-function portNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number (0 to 65535)');
-  return n;
-}
 
+/** Registers `feed`. */
 export function feedCommand(program: Command): void {
   program
     .command('feed')
     .description(
-      'The live metrics feed (/ws) and dashboard (/) on their own, serving every metrics.* topic; also /metrics, /healthz, /readyz',
+      'The live metrics feed (/ws) and dashboard (/) on their own, serving every metrics.* topic; ' +
+        'also /metrics, /healthz, /readyz',
     )
     .option('--host <address>', 'bind address (default: SLUICE_HTTP_HOST)')
     .option('--port <n>', 'port (default: SLUICE_HTTP_PORT; 0 picks a free one)', portNumber)
     .action(async (opts: { host?: string; port?: number }) => {
       const cfg = loadConfig();
       const srv = await startFeedServer(cfg, { host: opts.host, port: opts.port });
-      process.stdout.write(
-        `sluice feed: dashboard ${srv.url}/ — feed ${srv.url.replace(/^http/, 'ws')}/ws${cfg.feedToken ? ' (bearer token required)' : ''}\n`,
-      );
+      const feedUrl = `${srv.url.replace(/^http/, 'ws')}/ws${cfg.feedToken ? ' (bearer token required)' : ''}`;
+      process.stdout.write(`sluice feed: dashboard ${srv.url}/ — feed ${feedUrl}\n`);
       let signalled = false;
       const onSignal = (sig: string) => {
         if (signalled) return;

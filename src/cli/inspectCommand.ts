@@ -1,7 +1,8 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import { kafkaOffset, pointInTime, positiveWholeNumber, wholeNumber } from './argParsers.ts';
-import { inspectTopic, parseTime, terminalSafe, type InspectedRecord } from '../admin/inspectTopic.ts';
+import { inspectTopic, type InspectedRecord } from '../admin/inspectTopic.ts';
+import { terminalSafe } from '../admin/terminalSafe.ts';
 
 /**
  * `sluice inspect TOPIC`: decoded records with their headers. Avro values through the registry,
@@ -12,9 +13,8 @@ import { inspectTopic, parseTime, terminalSafe, type InspectedRecord } from '../
 export function formatInspected(records: InspectedRecord[]): string {
   return records
     .map((r) => {
-      const lines = [
-        `── ${r.topic} [partition ${r.partition}] @ offset ${r.offset}  ${r.time}${r.schemaId === undefined ? '' : `  schema id ${r.schemaId}`}`,
-      ];
+      const schema = r.schemaId === undefined ? '' : `  schema id ${r.schemaId}`;
+      const lines = [`── ${r.topic} [partition ${r.partition}] @ offset ${r.offset}  ${r.time}${schema}`];
       lines.push(`key: ${r.key === null ? '(null)' : JSON.stringify(r.key)}`);
       const headers = Object.entries(r.headers);
       if (headers.length) {
@@ -39,12 +39,14 @@ interface InspectFlags {
   readUncommitted?: boolean;
 }
 
+/** Registers `inspect`. */
 export function inspectCommand(program: Command): void {
   program
     .command('inspect')
     .argument('<topic>', 'the topic to read')
     .description(
-      'Decoded records with headers: Avro through the registry, DLQ headers as text, other bytes shown safely (default: the newest --limit records)',
+      'Decoded records with headers: Avro through the registry, DLQ headers as text, other bytes shown safely ' +
+        '(default: the newest --limit records)',
     )
     .option('--from-beginning', 'from the first record still in the topic')
     .option('--offset <n>', 'from this offset (in every partition, or in --partition)', kafkaOffset)
@@ -54,7 +56,8 @@ export function inspectCommand(program: Command): void {
     .option('--json', 'one JSON object per line, for scripts')
     .option(
       '--read-uncommitted',
-      'also records of open and aborted transactions (exactly-once topics; default: committed only, as every Sluice reader)',
+      'also records of open and aborted transactions (exactly-once topics; default: committed only, ' +
+        'as every Sluice reader)',
     )
     .action(async (topic: string, flags: InspectFlags) => {
       const cfg = loadConfig();

@@ -1,16 +1,11 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import { kafkaOffset, pointInTime, positiveNumber, wholeNumber } from './argParsers.ts';
+import { withInterrupt } from './withInterrupt.ts';
 import { formatRate, startProgress } from '../shop/generate/pacing.ts';
-import { parseTime } from '../admin/inspectTopic.ts';
-import {
-  DEFAULT_MAX_ATTEMPTS,
-  DEFAULT_TRACKING_TOPIC,
-  replayDlq,
-  type DryRunReport,
-  type ReplayProgress,
-  type ReplaySummary,
-} from '../admin/replayDlq.ts';
+import { replayDlq } from '../admin/replayDlq.ts';
+import { DEFAULT_MAX_ATTEMPTS, DEFAULT_TRACKING_TOPIC } from '../admin/replay/replayOptions.ts';
+import type { DryRunReport, ReplayProgress, ReplaySummary } from '../admin/replay/replayResult.ts';
 import { TOPOLOGIES } from '../../topologies/index.ts';
 
 /**
@@ -49,9 +44,13 @@ const count = (m: Record<string, number>) =>
 
 function progressLine(p: ReplayProgress): string {
   const share = p.total ? ` (${Math.min(100, Math.round((p.read / p.total) * 100))}%)` : '';
+  const read = `read ${p.read}/${p.total}${share}, matched ${p.matched}`;
   if (p.dryRun)
-    return `replay-dlq (dry run) ${p.dlqTopic}: read ${p.read}/${p.total}${share}, matched ${p.matched}, would pass ${p.wouldPass}, would fail ${p.wouldFail.total}`;
-  return `replay-dlq ${p.dlqTopic}: read ${p.read}/${p.total}${share}, matched ${p.matched}, replayed ${p.replayed}, skipped ${p.skipped}, parked ${p.parked}, failed ${p.failed} — ${formatRate(p.replayed + p.parked, p.elapsedMs)}`;
+    return `replay-dlq (dry run) ${p.dlqTopic}: ${read}, would pass ${p.wouldPass}, would fail ${p.wouldFail.total}`;
+  return (
+    `replay-dlq ${p.dlqTopic}: ${read}, replayed ${p.replayed}, skipped ${p.skipped}, parked ${p.parked}, ` +
+    `failed ${p.failed} — ${formatRate(p.replayed + p.parked, p.elapsedMs)}`
+  );
 }
 
 export function formatReplayResult(r: ReplaySummary | DryRunReport): string {
@@ -60,7 +59,8 @@ export function formatReplayResult(r: ReplaySummary | DryRunReport): string {
       `dry run of ${r.dlqTopic} against today's schemas and rules (nothing written):`,
       `  read ${r.read}, matched ${r.matched}`,
       `  would pass        ${r.wouldPass}`,
-      `  would fail again  ${r.wouldFail.total}   by reason: ${count(r.wouldFail.byReason)}   by rule: ${count(r.wouldFail.byRule)}`,
+      `  would fail again  ${r.wouldFail.total}   by reason: ${count(r.wouldFail.byReason)}` +
+        `   by rule: ${count(r.wouldFail.byRule)}`,
       `  would be parked   ${r.wouldPark}`,
       ...(r.wouldBeFiltered ? [`  filtered out      ${r.wouldBeFiltered}`] : []),
       ...(r.unvalidated ? [`  not validated     ${r.unvalidated} (no topology reads the destination topic)`] : []),
@@ -84,11 +84,13 @@ export function formatReplayResult(r: ReplaySummary | DryRunReport): string {
   ].join('\n');
 }
 
+/** Registers `replay-dlq`. */
 export function replayDlqCommand(program: Command): void {
   program
     .command('replay-dlq')
     .description(
-      "Re-publish dead-letter records to their original topic (or --to), idempotently; --dry-run predicts the outcome with today's schemas and rules",
+      'Re-publish dead-letter records to their original topic (or --to), idempotently; --dry-run predicts the ' +
+        "outcome with today's schemas and rules",
     )
     .requiredOption('--from <topic>', 'the DLQ topic to read, e.g. oltp.orders.dlq')
     .option('--to <topic>', 'publish here instead of the original topic (sluice.error.topic)')
@@ -109,7 +111,8 @@ export function replayDlqCommand(program: Command): void {
     .option('--rate <n>', 'records per second (default: unlimited)', positiveNumber)
     .option(
       '--retry-failed',
-      'also replay records that failed again after an earlier replay (one attempt each run, parked past --max-attempts)',
+      'also replay records that failed again after an earlier replay (one attempt each run, parked past ' +
+        '--max-attempts)',
     )
     .option(
       '--max-attempts <n>',
@@ -120,63 +123,54 @@ export function replayDlqCommand(program: Command): void {
     .option('--tracking-topic <topic>', 'compacted topic recording what was replayed', DEFAULT_TRACKING_TOPIC)
     .option('--dry-run', "validate against today's schemas and rules and report; write nothing")
     .option('--json', 'print the summary as JSON')
-    .action(async (flags: ReplayFlags) => {
-      const cfg = loadConfig();
-      const ac = new AbortController();
-      const onSignal = (sig: NodeJS.Signals) => {
-        if (ac.signal.aborted) {
-          process.stderr.write(`\n${sig} again: exiting now\n`);
-          process.exit(130);
-        }
-        process.stderr.write(`\n${sig}: stopping after the current record (again to force)…\n`);
-        ac.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      let latest: ReplayProgress | undefined;
-      const progress = startProgress(() => (latest ? progressLine(latest) : `replay-dlq ${flags.from}: starting…`), {
-        enabled: true,
-      });
-      let progressShown = true;
-      const stopProgress = (finalLine: boolean) => {
-        if (progressShown) {
-          progressShown = false;
-          progress.stop(finalLine);
-        }
-      };
-      try {
-        const result = await replayDlq(cfg, {
-          from: flags.from,
-          to: flags.to,
-          reason: flags.reason,
-          rule: flags.rule,
-          partition: flags.partition,
-          fromOffset: flags.fromOffset,
-          toOffset: flags.toOffset,
-          since: flags.since,
-          until: flags.until,
-          key: flags.key,
-          schemaId: flags.schemaId,
-          limit: flags.limit,
-          rate: flags.rate,
-          maxAttempts: flags.maxAttempts,
-          retryFailed: flags.retryFailed,
-          dryRun: Boolean(flags.dryRun),
-          topologies: TOPOLOGIES,
-          trackingTopic: flags.trackingTopic,
-          signal: ac.signal,
-          onProgress: (p) => {
-            latest = p;
-          },
-        });
-        stopProgress(true);
-        process.stdout.write(`${flags.json ? JSON.stringify(result, null, 2) : formatReplayResult(result)}\n`);
-        if (result.interrupted) process.exitCode = 130;
-        else if (!result.dryRun && (result.failed > 0 || result.untracked > 0)) process.exitCode = 1;
-      } finally {
-        stopProgress(false);
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
+    .action((flags: ReplayFlags) =>
+      withInterrupt((signal) => runReplay(flags, signal), 'stopping after the current record (again to force)…'),
+    );
+}
+
+/** Runs the replay with a progress line on stderr, then prints the result and sets the exit code. */
+async function runReplay(flags: ReplayFlags, signal: AbortSignal): Promise<void> {
+  const cfg = loadConfig();
+  let latest: ReplayProgress | undefined;
+  const progress = startProgress(() => (latest ? progressLine(latest) : `replay-dlq ${flags.from}: starting…`), {
+    enabled: true,
+  });
+  let progressShown = true;
+  const stopProgress = (finalLine: boolean) => {
+    if (progressShown) {
+      progressShown = false;
+      progress.stop(finalLine);
+    }
+  };
+  try {
+    const result = await replayDlq(cfg, {
+      from: flags.from,
+      to: flags.to,
+      reason: flags.reason,
+      rule: flags.rule,
+      partition: flags.partition,
+      fromOffset: flags.fromOffset,
+      toOffset: flags.toOffset,
+      since: flags.since,
+      until: flags.until,
+      key: flags.key,
+      schemaId: flags.schemaId,
+      limit: flags.limit,
+      rate: flags.rate,
+      maxAttempts: flags.maxAttempts,
+      retryFailed: flags.retryFailed,
+      dryRun: Boolean(flags.dryRun),
+      topologies: TOPOLOGIES,
+      signal,
+      onProgress: (p) => {
+        latest = p;
+      },
     });
+    stopProgress(true);
+    process.stdout.write(`${flags.json ? JSON.stringify(result, null, 2) : formatReplayResult(result)}\n`);
+    if (result.interrupted) process.exitCode = 130;
+    else if (!result.dryRun && (result.failed > 0 || result.untracked > 0)) process.exitCode = 1;
+  } finally {
+    stopProgress(false);
+  }
 }

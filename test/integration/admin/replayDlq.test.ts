@@ -5,8 +5,10 @@ import { loadSchema } from '../../../src/domain/schemas.ts';
 import type { Customer } from '../../../src/domain/types.generated.ts';
 import { createKafkaClient, type KafkaClient } from '../../../src/kafka/createKafkaClient.ts';
 import { ensureTopics } from '../../../src/kafka/ensureTopics.ts';
-import { headersAsText, readTopicRange, type RawRecord } from '../../../src/admin/inspectTopic.ts';
-import { replayDlq, type ReplayProgress } from '../../../src/admin/replayDlq.ts';
+import { headersAsText } from '../../../src/admin/headersAsText.ts';
+import { readTopicRange, type RawRecord } from '../../../src/admin/readTopicRange.ts';
+import { replayDlq } from '../../../src/admin/replayDlq.ts';
+import type { ReplayProgress } from '../../../src/admin/replay/replayResult.ts';
 import { startRunnerProcess } from '../../../src/runner/runnerProcess.ts';
 import { createAvroSerde } from '../../../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../../../src/serde/schemaRegistry.ts';
@@ -49,7 +51,6 @@ const relaxedCustomers = defineTopology({
       ops.keyBy((c: Customer) => String(c.customer_id)),
       ops.toTopic('silver.customers'),
     ),
-  lineage: undefined,
 });
 
 test('replay-dlq: dry run predicts the real run; passing records reach silver once, the rest return with replay.count 1; reruns change nothing; max attempts park', async () => {
