@@ -1,6 +1,6 @@
 import type { ClickBadKind } from '../../src/shop/generate/clickstreamGenerator.ts';
-import type { ActivityCounts } from '../../src/shop/generate/oltpGenerator.ts';
-import { ORPHAN_CUSTOMER_BASE } from '../../src/shop/generate/oltpGenerator.ts';
+import type { ActivityCounts } from '../../src/shop/generate/oltp/activityCounts.ts';
+import { ORPHAN_CUSTOMER_BASE } from '../../src/shop/generate/oltp/badRows.ts';
 import { OLTP_PRIMARY_KEYS, OLTP_TABLES, type OltpTable } from '../../src/shop/oltp/oltpDdl.ts';
 import type { AvroSerde } from '../../src/serde/avroSerde.ts';
 import { valueHash, type ClickTruth } from './clickFeed.ts';

@@ -2,13 +2,10 @@ import pg from 'pg';
 import { extractOnce } from '../../connectors/postgres/extract/source.ts';
 import { pgConnection, type Config } from '../../src/config/config.ts';
 import type { CatalogEntry } from '../../src/shop/generate/clickstreamGenerator.ts';
-import {
-  ORDER_STATUSES,
-  runOltpActivity,
-  seedOltp,
-  type ActivityCounts,
-  type SeedResult,
-} from '../../src/shop/generate/oltpGenerator.ts';
+import type { ActivityCounts } from '../../src/shop/generate/oltp/activityCounts.ts';
+import { runOltpActivity } from '../../src/shop/generate/oltp/runOltpActivity.ts';
+import { seedOltp, type SeedResult } from '../../src/shop/generate/oltp/seedOltp.ts';
+import { ORDER_STATUSES } from '../../src/shop/oltp/oltpDdl.ts';
 import { sleep } from '../../src/shop/generate/pacing.ts';
 
 /**

@@ -2,13 +2,10 @@ import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config/config.ts';
 import { SluiceError } from '../core/errors.ts';
 import { connectOltp, ensureDatabase, resetOltp } from '../shop/oltp/oltpDdl.ts';
-import {
-  isSeedAborted,
-  runOltpActivity,
-  seedOltp,
-  type ActivityCounts,
-  type SeedResult,
-} from '../shop/generate/oltpGenerator.ts';
+import { isSeedAborted } from '../shop/generate/oltp/seedRun.ts';
+import { seedOltp, type SeedResult } from '../shop/generate/oltp/seedOltp.ts';
+import { runOltpActivity } from '../shop/generate/oltp/runOltpActivity.ts';
+import type { ActivityCounts } from '../shop/generate/oltp/activityCounts.ts';
 import { CLICKSTREAM_TOPIC, generateClickstream } from '../shop/generate/clickstreamGenerator.ts';
 import { duration, epochOrIsoTime, ratio, recordsPerSecond, wholeNumber } from './argParsers.ts';
 import { withInterrupt } from './withInterrupt.ts';

@@ -88,10 +88,14 @@ create table if not exists order_items (
 
 ${SECONDARY_INDEXES.map((ix) => `${ix.create};`).join('\n')}
 
-create or replace trigger customers_touch   before update on customers   for each row execute function sluice_touch_updated_at();
-create or replace trigger products_touch    before update on products    for each row execute function sluice_touch_updated_at();
-create or replace trigger orders_touch      before update on orders      for each row execute function sluice_touch_updated_at();
-create or replace trigger order_items_touch before update on order_items for each row execute function sluice_touch_updated_at();
+create or replace trigger customers_touch before update on customers
+  for each row execute function sluice_touch_updated_at();
+create or replace trigger products_touch before update on products
+  for each row execute function sluice_touch_updated_at();
+create or replace trigger orders_touch before update on orders
+  for each row execute function sluice_touch_updated_at();
+create or replace trigger order_items_touch before update on order_items
+  for each row execute function sluice_touch_updated_at();
 `;
 
 /** The foreign keys, by name, with their definitions (bulk loads drop and re-add them). */
@@ -156,7 +160,8 @@ export async function connectOltp(cfg: Config, target?: OltpTarget): Promise<pg.
     await client.end().catch(() => {});
     throw new SluiceError(
       'PG_QUERY_FAILED',
-      `cannot connect to Postgres database "${conf.database}" at ${conf.host}:${conf.port}: ${(err as Error).message} (is the stack up? \`sluice dev up\`)`,
+      `cannot connect to Postgres database "${conf.database}" at ${conf.host}:${conf.port}: ` +
+        `${(err as Error).message} (is the stack up? \`sluice dev up\`)`,
       { cause: err },
     );
   }

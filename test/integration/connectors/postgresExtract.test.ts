@@ -13,7 +13,8 @@ import {
   OLTP_TABLES,
   type OltpTable,
 } from '../../../src/shop/oltp/oltpDdl.ts';
-import { runOltpActivity, seedOltp } from '../../../src/shop/generate/oltpGenerator.ts';
+import { runOltpActivity } from '../../../src/shop/generate/oltp/runOltpActivity.ts';
+import { seedOltp } from '../../../src/shop/generate/oltp/seedOltp.ts';
 import { createAvroSerde, type AvroSerde } from '../../../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../../../src/serde/schemaRegistry.ts';
 import { extractOnce, type ExtractOptions } from '../../../connectors/postgres/extract/source.ts';

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { pgConnection, type Config } from '../../../src/config/config.ts';
 import { dropDatabase, ensureDatabase, ORDER_STATUSES } from '../../../src/shop/oltp/oltpDdl.ts';
-import { runOltpActivity, seedOltp, type SeedResult } from '../../../src/shop/generate/oltpGenerator.ts';
+import { runOltpActivity } from '../../../src/shop/generate/oltp/runOltpActivity.ts';
+import { seedOltp, type SeedResult } from '../../../src/shop/generate/oltp/seedOltp.ts';
 import { realStack, uniqueName } from '../../support/stack.ts';
 
 /**
