@@ -107,6 +107,7 @@ export function parseDuration(text: string): number {
   return Math.round(n * factor);
 }
 
+/** `n` items over `elapsedMs` as a rate: `850/s`, or `12.3k/s` from 10 000 a second. */
 export function formatRate(n: number, elapsedMs: number): string {
   const rate = elapsedMs > 0 ? (n * 1000) / elapsedMs : 0;
   return rate >= 10_000 ? `${(rate / 1000).toFixed(1)}k/s` : `${rate.toFixed(0)}/s`;

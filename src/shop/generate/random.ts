@@ -6,6 +6,7 @@
  * number through cyrb128 + splitmix32. Everything here is pure arithmetic: no Math.random, no clock.
  */
 
+/** A seed: any string or number; the same seed gives the same numbers. */
 export type Seed = string | number;
 
 /** cyrb128: a string hash spreading any seed into four 32-bit words. */
@@ -46,6 +47,7 @@ function splitmix32(a: number): () => number {
 
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
+/** A seeded xoshiro128** generator with the draws the data generators need. */
 export class Rng {
   private s0: number;
   private s1: number;
@@ -106,6 +108,7 @@ export class Rng {
     return this.next() < p;
   }
 
+  /** One of the items, uniformly. */
   pick<T>(items: readonly T[]): T {
     if (items.length === 0) throw new RangeError('pick from an empty list');
     return items[Math.floor(this.next() * items.length)];
@@ -163,7 +166,10 @@ export class Rng {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     const h = b.map((x) => HEX[x]);
-    return `${h[0]}${h[1]}${h[2]}${h[3]}-${h[4]}${h[5]}-${h[6]}${h[7]}-${h[8]}${h[9]}-${h[10]}${h[11]}${h[12]}${h[13]}${h[14]}${h[15]}`;
+    return (
+      `${h[0]}${h[1]}${h[2]}${h[3]}-${h[4]}${h[5]}-${h[6]}${h[7]}-${h[8]}${h[9]}-` +
+      `${h[10]}${h[11]}${h[12]}${h[13]}${h[14]}${h[15]}`
+    );
   }
 
   /** Fisher–Yates shuffle of a copy. */
@@ -198,6 +204,11 @@ function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
+/**
+ * A generator for the seed.
+ *
+ * @example const rng = createRng('demo'); rng.int(1, 6);
+ */
 export function createRng(seed: Seed): Rng {
   return new Rng(seed);
 }
@@ -235,10 +246,12 @@ export class WeightedSampler<T> {
     this.cdf[this.cdf.length - 1] = 1;
   }
 
+  /** The index of a weighted pick. */
   index(rng: Rng): number {
     return searchCdf(this.cdf, rng.next());
   }
 
+  /** A weighted pick. */
   sample(rng: Rng): T {
     return this.items[this.index(rng)];
   }
@@ -260,6 +273,7 @@ export class ZipfSampler {
     this.cdf = new Float64Array(n);
     let total = 0;
     for (let k = 1; k <= n; k++) {
+      // biome-ignore lint/style/useExponentiationOperator: the seeded data's weights stay computed exactly as they were
       total += 1 / Math.pow(k, s);
       this.cdf[k - 1] = total;
     }
@@ -272,6 +286,7 @@ export class ZipfSampler {
     return rank === 0 ? this.cdf[0] : this.cdf[rank] - this.cdf[rank - 1];
   }
 
+  /** A 0-based rank, drawn by its probability. */
   sample(rng: Rng): number {
     return searchCdf(this.cdf, rng.next());
   }
@@ -307,6 +322,7 @@ export class DailyRhythmSampler {
     this.max = Math.max(...weights);
   }
 
+  /** A timestamp in the range, more likely in busy hours. */
   sample(rng: Rng): number {
     for (let i = 0; i < 1000; i++) {
       const t = this.startMs + Math.floor(rng.next() * (this.endMs - this.startMs));
