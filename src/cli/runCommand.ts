@@ -6,6 +6,7 @@ import { TOPOLOGIES } from '../../topologies/index.ts';
 import { startExtractSchedule } from '../../connectors/postgres/extract/schedule.ts';
 import { parseDuration } from '../shop/generate/pacing.ts';
 
+/** The named topologies (all when none are named); an unknown name is a usage error listing the known ones. */
 export function selectTopologies(names: string[] | undefined) {
   const chosen = names?.length ? names : Object.keys(TOPOLOGIES);
   return chosen.map((n) => {
@@ -15,6 +16,7 @@ export function selectTopologies(names: string[] | undefined) {
   });
 }
 
+/** Registers `run`: the topology runner, with the scheduled extract and the live feed unless turned off. */
 export function runCommand(program: Command): void {
   program
     .command('run')
