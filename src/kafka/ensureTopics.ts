@@ -30,7 +30,8 @@ export const TOPICS_SERVED_TIMEOUT_MS = 30_000;
  * or UNKNOWN_TOPIC_OR_PARTITION. kafkajs' own `waitForLeaders` only polls the metadata.
  *
  * @example
- *   const created = await ensureTopics(admin, [{ topic: 'clicks', compacted: false }], { partitions: 6, replicationFactor: 1 });
+ *   const defaults = { partitions: 6, replicationFactor: 1 };
+ *   const created = await ensureTopics(admin, [{ topic: 'products', compacted: true }], defaults);
  */
 export async function ensureTopics(
   admin: Admin,

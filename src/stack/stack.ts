@@ -64,10 +64,8 @@ async function upOne(
   if (await healthy(service, cfg)) return serviceStatus(service, cfg);
   if (!ours) {
     if (await portOpen(service.port(cfg))) {
-      throw new SluiceError(
-        'STACK_PORT_IN_USE',
-        `${service.name}: port ${service.port(cfg)} is taken by another program that does not answer as ${service.name}`,
-      );
+      const taken = `port ${service.port(cfg)} is taken by another program`;
+      throw new SluiceError('STACK_PORT_IN_USE', `${service.name}: ${taken} that does not answer as ${service.name}`);
     }
     report(`${service.name}: starting on port ${service.port(cfg)} (log ${paths.logFile})`);
     onStarted(service.name); // before start(): a start that fails half-way may still leave a process to stop
