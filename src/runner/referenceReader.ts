@@ -163,8 +163,6 @@ async function startFollower(
     () => true,
     () => false,
   );
-  let loadDone = false;
-  loaded.then(() => (loadDone = true)).catch(() => {});
   // A throwaway group id: the table is rebuilt from the beginning on every start, never committed.
   const consumer = kafka.consumer({ groupId: `sluice-ref-${spec.topic}-${randomBytes(4).toString('hex')}` });
   consumer.on(consumer.events.CRASH, (e) => {
@@ -173,10 +171,15 @@ async function startFollower(
   });
   // A reference topic written in transactions (silver.* under exactly-once) ends with commit
   // markers no eachBatch sees: kafkajs reports batches of only markers through this event.
+  // One that comes during the load counts once the load is done.
   consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-    if (e.payload.lastOffset === null || !loadDone) return;
-    position.advance(e.payload.partition, BigInt(e.payload.lastOffset) + 1n);
-    position.notify();
+    const { partition, lastOffset } = e.payload;
+    if (lastOffset === null) return;
+    loadSettled.then((ok) => {
+      if (!ok) return;
+      position.advance(partition, BigInt(lastOffset) + 1n);
+      position.notify();
+    });
   });
   try {
     await retryKafka(async () => {
