@@ -1,6 +1,5 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { Config } from '../../config/config.ts';
 import { apicurioJar, javaBinary } from '../artifacts.ts';
 import { spawnDaemon } from '../processes.ts';
 import type { StackService } from '../service.ts';

@@ -1,7 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CreateBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
-import type { Config } from '../../config/config.ts';
 import { createS3Client } from '../../s3/s3Client.ts';
 import { javaBinary, s3proxyJar } from '../artifacts.ts';
 import { spawnDaemon } from '../processes.ts';

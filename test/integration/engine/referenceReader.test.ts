@@ -64,7 +64,7 @@ async function inTransaction(kafka: KafkaClient, topic: string, messages: { key:
 const versionOf = (table: MapReferenceTable, id: number) =>
   (table.get(String(id)) as { version: number } | undefined)?.version;
 
-test('a reference table holds the latest row of every key once ready, then follows plain and transactional writes', async () => {
+test('ready with the latest row of every key, then follows plain and transactional writes', async () => {
   const { cfg, kafka, serde, topic, producer, row } = await referenceTopic(2000);
   await inTransaction(kafka, topic, [row(7, 100)]);
   const table = new MapReferenceTable();
