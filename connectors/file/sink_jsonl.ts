@@ -17,7 +17,8 @@ export const jsonlSinkConfigSchema = z
  * never blocks, and acks are released only once the record is durable (here: appended), which is
  * what lets the runner commit the input's offset.
  *
- * @example outputs: [{ topic: 'debug.customers', schema: 'silver.customers', sink: jsonlSink({ path: '/tmp/c.jsonl' }) }]
+ * @example
+ *   { topic: 'debug.customers', schema: 'silver.customers', sink: jsonlSink({ path: '/tmp/c.jsonl' }) }
  */
 export function jsonlSink(input: z.input<typeof jsonlSinkConfigSchema>): SinkFactory {
   const cfg = jsonlSinkConfigSchema.parse(input);

@@ -26,3 +26,8 @@ test('the README starts with the two commands for a fresh machine', () => {
     ['npm ci && npx sluice demo', 'npm ci && npm test'],
   );
 });
+
+test('the connector example in the README is the example connector, whole (connectors/file/sink_jsonl.ts)', () => {
+  const source = readFileSync(path.join(PROJECT_ROOT, 'connectors/file/sink_jsonl.ts'), 'utf8').trimEnd();
+  assert.ok(readme.includes(`\`\`\`ts\n${source}\n\`\`\``), 'README shows connectors/file/sink_jsonl.ts as it is');
+});

@@ -78,8 +78,8 @@ function apply(read: PositionsRead, r: RangeRecord): void {
  * Waits for the read, or until it made no progress for `timeoutMs`: then it fails, unless every
  * partition still short of its end offset was read (its tail records were compacted away, a
  * tombstone past delete.retention.ms, so the old end offset is never reached). An abort also ends
- * the wait. A read left behind keeps its consumer until its range completes: `readRange` takes no
- * signal.
+ * the wait. The caller stops a read left behind (its consumer would otherwise wait for offsets
+ * that never come).
  */
 function settled(read: PositionsRead, reading: Promise<number>, timeoutMs: number, signal?: AbortSignal) {
   return new Promise<void>((resolve, reject) => {
@@ -140,12 +140,19 @@ export async function readPositions(
     lastProgressAt: Date.now(),
   };
   if (ends.size === 0) return read.positions;
+  const stop = new AbortController();
   const reading = readRange(kafka, topic, (r) => apply(read, r), {
     partitions: new Set(ends.keys()),
     to: ends,
     purpose: `reading the extract positions from ${topic}`,
+    signal: stop.signal,
   });
-  await settled(read, reading, opts.timeoutMs ?? 15_000, opts.signal);
+  try {
+    await settled(read, reading, opts.timeoutMs ?? 15_000, opts.signal);
+  } finally {
+    stop.abort();
+    await reading.catch(() => {}); // its consumer is disconnected before the positions are used
+  }
   const [invalid] = read.invalid.values();
   if (invalid) throw invalid;
   return read.positions;
