@@ -62,7 +62,10 @@ export const ERROR_CATALOGUE = {
     false,
     'a record on a metrics topic is not a window result of its schema; the feed skips it (check what writes to the topic)',
   ],
-  FEED_REPLAY_FAILED: [true, 'a client asked to resume from an offset the feed could not read back; it gets a fresh snapshot'],
+  FEED_REPLAY_FAILED: [
+    true,
+    'a client asked to resume from an offset the feed could not read back; it gets a fresh snapshot',
+  ],
 } as const satisfies Record<string, readonly [boolean, string]>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
