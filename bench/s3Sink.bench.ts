@@ -14,8 +14,8 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { createS3SinkConnector } from '../connectors/s3/sink_s3.ts';
-import { parseS3SinkConfig } from '../connectors/s3/sink_s3.config.ts';
+import { parseS3SinkConfig } from '../connectors/s3/config.ts';
+import { createS3SinkConnector } from '../connectors/s3/s3SinkConnector.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { loadType } from '../src/domain/schemas.ts';
 import { createS3Client } from '../src/s3/s3Client.ts';

@@ -1,6 +1,6 @@
 import { merge } from 'rxjs';
-import { s3Sink } from '../connectors/s3/sink_s3.ts';
-import type { S3SinkConfigInput, S3Zone } from '../connectors/s3/sink_s3.config.ts';
+import type { S3SinkConfigInput, S3Zone } from '../connectors/s3/config.ts';
+import { s3Sink } from '../connectors/s3/sink.ts';
 import { defineTopology } from '../src/topology/defineTopology.ts';
 import type { OutputSpec, SourceSpec, TopologyDefinition } from '../src/topology/types.ts';
 

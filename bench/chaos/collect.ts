@@ -3,7 +3,7 @@ import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/
 import avro from 'avsc';
 import pg from 'pg';
 import { layerSchemas, WAREHOUSE_ENTITIES } from '../../src/shop/warehouseModel.ts';
-import { parseObjectKey, type ParsedObjectKey } from '../../connectors/s3/sink_s3.ts';
+import { parseObjectKey, type ParsedObjectKey } from '../../connectors/s3/layout.ts';
 import { pgConnection, type Config } from '../../src/config/config.ts';
 import type { KafkaClient } from '../../src/kafka/createKafkaClient.ts';
 import { OLTP_PRIMARY_KEYS, OLTP_TABLES, type OltpTable } from '../../src/shop/oltp/oltpDdl.ts';

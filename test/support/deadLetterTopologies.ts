@@ -1,8 +1,8 @@
 import { map, merge, share } from 'rxjs';
 import { warehouseSink } from '../../connectors/postgres/sink_warehouse.ts';
 import type { WarehouseSinkOptions } from '../../connectors/postgres/sink_warehouse.config.ts';
-import { s3Sink } from '../../connectors/s3/sink_s3.ts';
-import type { S3SinkConfigInput } from '../../connectors/s3/sink_s3.config.ts';
+import type { S3SinkConfigInput } from '../../connectors/s3/config.ts';
+import { s3Sink } from '../../connectors/s3/sink.ts';
 import type { Customer } from '../../src/domain/types.generated.ts';
 import { defineTopology } from '../../src/topology/defineTopology.ts';
 import type { Envelope, Output, TopologyDefinition } from '../../src/topology/types.ts';

@@ -8,14 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import avro from 'avsc';
-import {
-  createS3SinkConnector,
-  hourPartition,
-  parseObjectKey,
-  type LakeRecord,
-  type S3SinkConnector,
-} from '../../../connectors/s3/sink_s3.ts';
-import { parseS3SinkConfig, type S3SinkConfigInput } from '../../../connectors/s3/sink_s3.config.ts';
+import { parseS3SinkConfig, type S3SinkConfigInput } from '../../../connectors/s3/config.ts';
+import type { LakeRecord } from '../../../connectors/s3/lakeRecord.ts';
+import { hourPartition, parseObjectKey } from '../../../connectors/s3/layout.ts';
+import { createS3SinkConnector, type S3SinkConnector } from '../../../connectors/s3/s3SinkConnector.ts';
 import type { Config } from '../../../src/config/config.ts';
 import { loadSchema, loadType } from '../../../src/domain/schemas.ts';
 import { createKafkaClient, type KafkaClient } from '../../../src/kafka/createKafkaClient.ts';

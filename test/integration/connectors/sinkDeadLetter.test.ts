@@ -14,8 +14,9 @@ import {
   OFFSETS_TABLE,
 } from '../../../connectors/postgres/sink_warehouse.ts';
 import { parseWarehouseSinkConfig } from '../../../connectors/postgres/sink_warehouse.config.ts';
-import { createS3SinkConnector, parseObjectKey } from '../../../connectors/s3/sink_s3.ts';
-import { parseS3SinkConfig } from '../../../connectors/s3/sink_s3.config.ts';
+import { parseS3SinkConfig } from '../../../connectors/s3/config.ts';
+import { parseObjectKey } from '../../../connectors/s3/layout.ts';
+import { createS3SinkConnector } from '../../../connectors/s3/s3SinkConnector.ts';
 import { pgConnection, type Config } from '../../../src/config/config.ts';
 import { loadSchema, loadType } from '../../../src/domain/schemas.ts';
 import type { Customer, Order } from '../../../src/domain/types.generated.ts';

@@ -1,20 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseS3SinkConfig } from '../../../connectors/s3/sink_s3.config.ts';
+import { parseS3SinkConfig } from '../../../connectors/s3/config.ts';
 import {
-  eventTimeBucket,
   hourPartition,
   HOUR_MS,
-  nextKnownStart,
   objectKey,
   objectKeyPrefix,
   parseObjectKey,
   partitionDir,
+} from '../../../connectors/s3/layout.ts';
+import {
+  eventTimeBucket,
+  nextKnownStart,
   planBatches,
   rollAfter,
   rollBefore,
   type PlannedRecord,
-} from '../../../connectors/s3/sink_s3.ts';
+} from '../../../connectors/s3/rollRules.ts';
 
 const T = Date.UTC(2026, 2, 7, 9, 58, 30); // 2026-03-07T09:58:30Z
 

@@ -1,23 +1,26 @@
 import { z } from 'zod';
 import { SluiceError } from '../../src/core/errors.ts';
 
+const MiB = 1024 * 1024;
+const HOUR_MS = 3_600_000;
+
+/** Lake zones, the first path segment of every object. */
+export const S3_SINK_ZONES = ['raw', 'staging', 'quarantine'] as const;
+/** A lake zone: `raw`, `staging` or `quarantine`. */
+export type S3Zone = (typeof S3_SINK_ZONES)[number];
+/** Object formats the sink writes. */
+export const S3_SINK_FORMATS = ['avro', 'jsonl.gz'] as const;
+/** An object format: Avro container file or gzipped JSON lines. */
+export type S3Format = (typeof S3_SINK_FORMATS)[number];
+
 /**
- * Configuration of the S3 lake sink (`sink_s3.ts`). The schema is at once validation,
+ * Configuration of the S3 lake sink (`sink.ts`). The schema is at once validation,
  * documentation and example: every field says what it does and what it defaults to.
  *
  * @example
  *   s3Sink({ zone: 'raw' })                                   // every default
  *   s3Sink({ zone: 'staging', format: 'jsonl.gz', rollRecords: 50_000, idleCloseMs: 60_000 })
  */
-
-const MiB = 1024 * 1024;
-const HOUR_MS = 3_600_000;
-
-export const S3_SINK_ZONES = ['raw', 'staging', 'quarantine'] as const;
-export type S3Zone = (typeof S3_SINK_ZONES)[number];
-export const S3_SINK_FORMATS = ['avro', 'jsonl.gz'] as const;
-export type S3Format = (typeof S3_SINK_FORMATS)[number];
-
 export const s3SinkConfigSchema = z
   .object({
     name: z.string().default('').describe('Connector name in logs and metrics; empty: `s3-<zone>`.'),
@@ -25,7 +28,8 @@ export const s3SinkConfigSchema = z
       .enum(S3_SINK_ZONES)
       .default('raw')
       .describe(
-        'Lake zone, the first path segment: `raw` (every source record, original bytes), `staging` (validated records, decoded and written with their own schema), `quarantine` (DLQ records, original bytes).',
+        'Lake zone, the first path segment: `raw` (every source record, original bytes), `staging` (validated ' +
+          'records, decoded and written with their own schema), `quarantine` (DLQ records, original bytes).',
       ),
     format: z
       .enum(S3_SINK_FORMATS)
@@ -42,7 +46,9 @@ export const s3SinkConfigSchema = z
       .positive()
       .default(10_000)
       .describe(
-        "Close a batch once it holds this many records. Keep it at or below the runner's maxInFlightPerPartition (10 000), or the partition pauses before the batch fills and only the idle close lands it.",
+        "Close a batch once it holds this many records. Keep it at or below the runner's " +
+          'maxInFlightPerPartition (10 000), or the partition pauses before the batch fills and only the idle ' +
+          'close lands it.',
       ),
     rollBytes: z
       .number()
@@ -58,7 +64,8 @@ export const s3SinkConfigSchema = z
       .refine((v) => HOUR_MS % v === 0, 'must divide one hour evenly (an object never spans two hours of event time)')
       .default(HOUR_MS)
       .describe(
-        'Event-time span of one object: a record whose Kafka timestamp falls in another span of this length closes the batch. Divides an hour, so an object never spans two hour directories.',
+        'Event-time span of one object: a record whose Kafka timestamp falls in another span of this length closes ' +
+          'the batch. Divides an hour, so an object never spans two hour directories.',
       ),
     idleCloseMs: z
       .number()
@@ -66,7 +73,8 @@ export const s3SinkConfigSchema = z
       .min(0)
       .default(30_000)
       .describe(
-        'Close a partition\'s open batch when no record arrived for this long (wall clock), so sparse topics still land; 0 disables. Such boundaries are not reproducible, which is safe: see "Exactly once" in sink_s3.ts.',
+        "Close a partition's open batch when no record arrived for this long (wall clock), so sparse topics still " +
+          'land; 0 disables. Such boundaries are not reproducible, which is safe: see "Exactly once" in sink.ts.',
       ),
     partSize: z
       .number()
@@ -84,7 +92,8 @@ export const s3SinkConfigSchema = z
       .max(64)
       .default(2)
       .describe(
-        'Objects this connector uploads at once; more closed batches wait their turn. Bounds upload memory to maxConcurrentUploads × partSize × (queueSize + 1).',
+        'Objects this connector uploads at once; more closed batches wait their turn. Bounds upload memory to ' +
+          'maxConcurrentUploads × partSize × (queueSize + 1).',
       ),
     maxRetries: z
       .number()
@@ -92,7 +101,8 @@ export const s3SinkConfigSchema = z
       .min(0)
       .default(5)
       .describe(
-        "Retries of a failed upload (backoff with jitter; the retry rewrites the same object name). After the last one the batch's records are failed and the runner stops without committing them.",
+        'Retries of a failed upload (backoff with jitter; the retry rewrites the same object name). After the last ' +
+          "one the batch's records are failed and the runner stops without committing them.",
       ),
     staleUploadAgeMs: z
       .number()
@@ -100,7 +110,9 @@ export const s3SinkConfigSchema = z
       .min(0)
       .default(24 * HOUR_MS)
       .describe(
-        "At connect, abort incomplete multipart uploads under `<zone>/` initiated longer ago than this (0: never). Independently, the first record of each partition aborts that partition's uploads begun before this connector started (a killed predecessor's).",
+        'At connect, abort incomplete multipart uploads under `<zone>/` initiated longer ago than this (0: never). ' +
+          "Independently, the first record of each partition aborts that partition's uploads begun before this " +
+          "connector started (a killed predecessor's).",
       ),
   })
   .strict();
@@ -120,15 +132,4 @@ export function parseS3SinkConfig(input: unknown): S3SinkConfig {
     });
   }
   return parsed.data;
-}
-
-/** Field → { description, default } for docs and `sluice describe`. */
-export function s3SinkConfigDocs(): Record<string, { description: string; default: unknown }> {
-  const defaults = s3SinkConfigSchema.parse({});
-  return Object.fromEntries(
-    Object.entries(s3SinkConfigSchema.shape).map(([k, v]) => [
-      k,
-      { description: v.description ?? '', default: defaults[k as keyof S3SinkConfig] },
-    ]),
-  );
 }
