@@ -276,7 +276,9 @@ export class TopologyRunner {
 
   /** Where an output goes: its sink connector, the partition's transaction, or the producer. */
   private route(o: Output): void {
-    if (o.kind === 'sink') this.sinks.get(o.topic)!.add(o);
+    // By the output's topic, not its kind: an operator that builds its outputs itself may not set it.
+    const connector = this.sinks.get(o.topic);
+    if (connector) connector.add(o);
     else if (this.tx) {
       const fromSource = o.source ? txKeyOf(o.source.topic, o.source.partition) : `${this.def.name}.state`;
       this.tx.add(o, o.txn ?? this.batchKey ?? fromSource);
