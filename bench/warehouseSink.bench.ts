@@ -16,14 +16,11 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import {
-  copyValue,
-  createWarehouseSinkConnector,
-  OFFSETS_SCHEMA,
-  OFFSETS_TABLE,
-  tablePlanOf,
-} from '../connectors/postgres/sink_warehouse.ts';
-import { parseWarehouseSinkConfig, type WarehouseSinkOptions } from '../connectors/postgres/sink_warehouse.config.ts';
+import { tablePlanOf } from '../connectors/postgres/warehouse/avroToPg.ts';
+import { parseWarehouseSinkConfig, type WarehouseSinkOptions } from '../connectors/postgres/warehouse/config.ts';
+import { copyValue } from '../connectors/postgres/warehouse/copyValue.ts';
+import { createWarehouseSinkConnector } from '../connectors/postgres/warehouse/sink.ts';
+import { OFFSETS_SCHEMA, OFFSETS_TABLE } from '../connectors/postgres/warehouse/storedOffsets.ts';
 import { loadConfig, pgConnection } from '../src/config/config.ts';
 import { loadSchema, loadType } from '../src/domain/schemas.ts';
 import type { Order } from '../src/domain/types.generated.ts';

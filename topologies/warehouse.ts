@@ -1,5 +1,5 @@
 import { merge, share } from 'rxjs';
-import { warehouseSink } from '../connectors/postgres/sink_warehouse.ts';
+import { warehouseSink } from '../connectors/postgres/warehouse/sink.ts';
 import { WAREHOUSE_ENTITIES, medallionTables, type WarehouseSinkOverrides } from '../src/shop/warehouseModel.ts';
 import { defineTopology } from '../src/topology/defineTopology.ts';
 import type { TopologyDefinition } from '../src/topology/types.ts';

@@ -1,6 +1,6 @@
 import type { Customer, Order, OrderItem, Product } from '../domain/types.generated.ts';
-import type { AvroRecordSchema, WarehouseSinkOptions } from '../../connectors/postgres/sink_warehouse.config.ts';
-import { quoteIdent, sqlLiteral } from '../../connectors/postgres/sink_warehouse.ts';
+import type { AvroRecordSchema, WarehouseSinkOptions } from '../../connectors/postgres/warehouse/config.ts';
+import { quoteIdent, sqlLiteral } from '../../connectors/postgres/warehouse/sqlQuote.ts';
 
 /**
  * The medallion in the warehouse: what each table is, how it is keyed and merged, and the pure
@@ -46,7 +46,9 @@ export const FACT_ORDERS_SCHEMA: AvroRecordSchema = {
   type: 'record',
   name: 'FactOrder',
   namespace: 'sluice.warehouse.gold',
-  doc: "Orders fact, one row per order (its latest state). Join dim_customers on customer_key (the version in force: ordered_at in [valid_from, valid_to); today's: is_current), dim_date on date_key.",
+  doc:
+    'Orders fact, one row per order (its latest state). Join dim_customers on customer_key (the version in force: ' +
+    "ordered_at in [valid_from, valid_to); today's: is_current), dim_date on date_key.",
   fields: [
     { name: 'order_id', type: 'long', doc: 'Order number: the grain and primary key (degenerate dimension).' },
     {
@@ -67,7 +69,9 @@ export const FACT_ORDER_ITEMS_SCHEMA: AvroRecordSchema = {
   type: 'record',
   name: 'FactOrderItem',
   namespace: 'sluice.warehouse.gold',
-  doc: 'Order lines fact, one row per order line (its latest state). Join dim_products on product_key, fact_orders on order_id.',
+  doc:
+    'Order lines fact, one row per order line (its latest state). Join dim_products on product_key, ' +
+    'fact_orders on order_id.',
   fields: [
     { name: 'order_item_id', type: 'long', doc: 'Order line id: the grain and primary key.' },
     { name: 'order_id', type: 'long', doc: 'Order the line belongs to; joins gold.fact_orders.order_id.' },
@@ -91,7 +95,9 @@ export const DIM_CUSTOMERS_SCHEMA: AvroRecordSchema = {
   type: 'record',
   name: 'DimCustomer',
   namespace: 'sluice.warehouse.gold',
-  doc: 'Customer dimension, SCD type 2: one row per version of a customer. A change of email, full_name or country closes the current version (valid_to, is_current = false) and opens a new one.',
+  doc:
+    'Customer dimension, SCD type 2: one row per version of a customer. A change of email, full_name or country ' +
+    'closes the current version (valid_to, is_current = false) and opens a new one.',
   fields: [
     {
       name: 'customer_key',
@@ -173,6 +179,7 @@ export function toDimProduct(p: Product): DimProductRow {
 /** `gold.dim_date`: one row per day of `fromYear`–`toYear`, created and filled idempotently. */
 export function dimDateSql(schema: string, fromYear = 2020, toYear = 2030): string[] {
   const t = `${quoteIdent(schema)}."dim_date"`;
+  const span = `${fromYear}-01-01 to ${toYear}-12-31`;
   const comments: [string, string][] = [
     ['date_key', 'Day as the integer yyyymmdd: the key facts join on.'],
     ['full_date', 'The calendar day.'],
@@ -204,14 +211,17 @@ export function dimDateSql(schema: string, fromYear = 2020, toYear = 2030): stri
   year smallint not null,
   day_of_year smallint not null
 )`,
-    `insert into ${t} (date_key, full_date, day, day_of_week, weekday_name, is_weekend, week, iso_year, month, month_name, quarter, year, day_of_year)
+    `insert into ${t} (date_key, full_date, day, day_of_week, weekday_name, is_weekend, week, iso_year, month,` +
+      ` month_name, quarter, year, day_of_year)
 select to_char(d, 'YYYYMMDD')::int, d::date, extract(day from d)::smallint, extract(isodow from d)::smallint,
-       to_char(d, 'FMDay'), extract(isodow from d) in (6, 7), extract(week from d)::smallint, extract(isoyear from d)::smallint,
-       extract(month from d)::smallint, to_char(d, 'FMMonth'), extract(quarter from d)::smallint, extract(year from d)::smallint,
+       to_char(d, 'FMDay'), extract(isodow from d) in (6, 7), extract(week from d)::smallint,` +
+      ` extract(isoyear from d)::smallint,
+       extract(month from d)::smallint, to_char(d, 'FMMonth'), extract(quarter from d)::smallint,` +
+      ` extract(year from d)::smallint,
        extract(doy from d)::smallint
   from generate_series(date '${fromYear}-01-01', date '${toYear}-12-31', interval '1 day') as d
 on conflict (date_key) do nothing`,
-    `comment on table ${t} is ${sqlLiteral(`Date dimension: one row per calendar day from ${fromYear}-01-01 to ${toYear}-12-31.`)}`,
+    `comment on table ${t} is ${sqlLiteral(`Date dimension: one row per calendar day from ${span}.`)}`,
     ...comments.map(([c, doc]) => `comment on column ${t}.${quoteIdent(c)} is ${sqlLiteral(doc)}`),
   ];
 }
@@ -251,9 +261,21 @@ export function medallionTables(opts: { schemaPrefix?: string; sink?: WarehouseS
   // One transaction group: every flush commits all tables and their offsets together, so after a
   // crash no table is ahead of another (the runner resumes each topic from one position).
   const o: Partial<WarehouseSinkOptions> = { ...opts.sink, transactionGroup: 'medallion' };
-  const tables: WarehouseTable[] = [];
-  for (const e of WAREHOUSE_ENTITIES) {
-    tables.push({
+  return [
+    ...WAREHOUSE_ENTITIES.flatMap((e) => bronzeAndSilverTables(e, s, o)),
+    ...goldDimensionTables(s, o),
+    ...goldFactTables(s, o),
+  ];
+}
+
+/** An entity's bronze table (every event, appended) and silver table (its current state per key). */
+function bronzeAndSilverTables(
+  e: WarehouseEntity,
+  s: Record<Layer, string>,
+  o: Partial<WarehouseSinkOptions>,
+): WarehouseTable[] {
+  return [
+    {
       layer: 'bronze',
       output: `warehouse.bronze.${e.entity}`,
       source: e.topic,
@@ -263,10 +285,12 @@ export function medallionTables(opts: { schemaPrefix?: string; sink?: WarehouseS
         schema: s.bronze,
         table: e.entity,
         mode: 'append',
-        tableComment: `Bronze: every ${e.topic} event as it arrived, appended; (_topic, _partition, _offset) identifies the Kafka record.`,
+        tableComment:
+          `Bronze: every ${e.topic} event as it arrived, appended;` +
+          ' (_topic, _partition, _offset) identifies the Kafka record.',
       },
-    });
-    tables.push({
+    },
+    {
       layer: 'silver',
       output: `warehouse.silver.${e.entity}`,
       source: e.topic,
@@ -280,9 +304,13 @@ export function medallionTables(opts: { schemaPrefix?: string; sink?: WarehouseS
         orderingColumn: 'updated_at',
         tableComment: `Silver: current state of each ${e.entity.replace(/s$/, '')} (latest updated_at per ${e.key}).`,
       },
-    });
-  }
-  tables.push(
+    },
+  ];
+}
+
+/** `gold.dim_customers` (SCD type 2) and `gold.dim_products` (type 1). */
+function goldDimensionTables(s: Record<Layer, string>, o: Partial<WarehouseSinkOptions>): WarehouseTable[] {
+  return [
     {
       layer: 'gold',
       output: 'warehouse.gold.dim_customers',
@@ -315,6 +343,12 @@ export function medallionTables(opts: { schemaPrefix?: string; sink?: WarehouseS
         orderingColumn: 'updated_at',
       },
     },
+  ];
+}
+
+/** `gold.fact_orders` (its setup creates `gold.dim_date`) and `gold.fact_order_items`, upserted by key. */
+function goldFactTables(s: Record<Layer, string>, o: Partial<WarehouseSinkOptions>): WarehouseTable[] {
+  return [
     {
       layer: 'gold',
       output: 'warehouse.gold.fact_orders',
@@ -346,6 +380,5 @@ export function medallionTables(opts: { schemaPrefix?: string; sink?: WarehouseS
         orderingColumn: 'updated_at',
       },
     },
-  );
-  return tables;
+  ];
 }

@@ -1,6 +1,6 @@
 import { map, merge, share } from 'rxjs';
-import { warehouseSink } from '../../connectors/postgres/sink_warehouse.ts';
-import type { WarehouseSinkOptions } from '../../connectors/postgres/sink_warehouse.config.ts';
+import type { WarehouseSinkOptions } from '../../connectors/postgres/warehouse/config.ts';
+import { warehouseSink } from '../../connectors/postgres/warehouse/sink.ts';
 import type { S3SinkConfigInput } from '../../connectors/s3/config.ts';
 import { s3Sink } from '../../connectors/s3/sink.ts';
 import type { Customer } from '../../src/domain/types.generated.ts';

@@ -7,13 +7,12 @@ import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/
 import avro from 'avsc';
 import { Readable } from 'node:stream';
 import pg from 'pg';
+import { parseWarehouseSinkConfig } from '../../../connectors/postgres/warehouse/config.ts';
 import {
   createWarehouseSinkConnector,
-  liveWarehouseSinks,
-  OFFSETS_SCHEMA,
-  OFFSETS_TABLE,
-} from '../../../connectors/postgres/sink_warehouse.ts';
-import { parseWarehouseSinkConfig } from '../../../connectors/postgres/sink_warehouse.config.ts';
+  type WarehouseSinkConnector,
+} from '../../../connectors/postgres/warehouse/sink.ts';
+import { OFFSETS_SCHEMA, OFFSETS_TABLE } from '../../../connectors/postgres/warehouse/storedOffsets.ts';
 import { parseS3SinkConfig } from '../../../connectors/s3/config.ts';
 import { parseObjectKey } from '../../../connectors/s3/layout.ts';
 import { createS3SinkConnector } from '../../../connectors/s3/s3SinkConnector.ts';
@@ -28,7 +27,15 @@ import { createAvroSerde } from '../../../src/serde/avroSerde.ts';
 import { forSchema } from '../../../src/serde/logicalTypes.ts';
 import { createRegistryClient } from '../../../src/serde/schemaRegistry.ts';
 import { prefixTopology } from '../../../src/testing/prefixTopology.ts';
-import type { Ack, Output, SinkContext, SinkRecordError, SourceRecord } from '../../../src/topology/types.ts';
+import { defineTopology } from '../../../src/topology/defineTopology.ts';
+import type {
+  Ack,
+  Output,
+  SinkContext,
+  SinkRecordError,
+  SourceRecord,
+  TopologyDefinition,
+} from '../../../src/topology/types.ts';
 import {
   deadLetterSinkNames,
   lakeDeadLetterTopology,
@@ -192,6 +199,25 @@ async function assertTablesHoldTheGoodOrders(client: pg.Client, schema: string):
   );
 }
 
+/** The topology with each sink factory wrapped to keep the connectors the runner makes (the test reads their stats). */
+function keepingConnectors(def: TopologyDefinition, made: WarehouseSinkConnector[]): TopologyDefinition {
+  return defineTopology({
+    ...def,
+    outputs: def.outputs.map((o) => {
+      const make = o.sink;
+      if (!make) return o;
+      return {
+        ...o,
+        sink: (ctx: SinkContext) => {
+          const connector = make(ctx) as WarehouseSinkConnector;
+          made.push(connector);
+          return connector;
+        },
+      };
+    }),
+  });
+}
+
 function pgClient(cfg: Config): pg.Client {
   return new pg.Client(pgConnection(cfg, cfg.warehouseDatabase));
 }
@@ -223,7 +249,8 @@ test('warehouse: poison rows go to <source>.dlq with reason sink and their SQLST
     source,
     Array.from({ length: ORDERS }, (_, i) => i + 1),
   );
-  const def = prefixTopology(warehouseDeadLetterTopology({ schema }), prefix);
+  const connectors: WarehouseSinkConnector[] = [];
+  const def = keepingConnectors(prefixTopology(warehouseDeadLetterTopology({ schema }), prefix), connectors);
   const proc = await startRunnerProcess(cfg, [def], { groupId: uniqueName('it-sink-dl'), commitIntervalMs: 200 });
   let exitCode: number | undefined;
   void proc.done.then((c) => {
@@ -254,9 +281,7 @@ test('warehouse: poison rows go to <source>.dlq with reason sink and their SQLST
     assert.equal(landed + dead.length, ORDERS, 'input = landed + dead-lettered');
 
     const stats = Object.fromEntries(
-      liveWarehouseSinks()
-        .filter((s) => s.name === names.log || s.name === names.orders)
-        .map((s) => [s.name, s.stats]),
+      connectors.filter((s) => s.name === names.log || s.name === names.orders).map((s) => [s.name, s.stats]),
     );
     for (const name of [names.log, names.orders]) {
       const st = stats[name];

@@ -4,12 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import {
-  createWarehouseSinkConnector,
-  OFFSETS_SCHEMA,
-  OFFSETS_TABLE,
-} from '../../../connectors/postgres/sink_warehouse.ts';
-import { parseWarehouseSinkConfig } from '../../../connectors/postgres/sink_warehouse.config.ts';
+import { parseWarehouseSinkConfig } from '../../../connectors/postgres/warehouse/config.ts';
+import { createWarehouseSinkConnector } from '../../../connectors/postgres/warehouse/sink.ts';
+import { OFFSETS_SCHEMA, OFFSETS_TABLE } from '../../../connectors/postgres/warehouse/storedOffsets.ts';
 import { dateKeyOf, layerSchemas, medallionTables, multiplyDecimal } from '../../../src/shop/warehouseModel.ts';
 import { pgConnection, type Config } from '../../../src/config/config.ts';
 import { loadSchema, loadType } from '../../../src/domain/schemas.ts';

@@ -1,10 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  describeRowRejection,
-  isRowRejectedSqlState,
-  landOrDeadLetter,
-} from '../../../connectors/postgres/sink_warehouse.ts';
+import { landOrDeadLetter } from '../../../connectors/postgres/warehouse/landOrDeadLetter.ts';
+import { describeRowRejection, isRowRejectedSqlState } from '../../../connectors/postgres/warehouse/pgErrors.ts';
 
 // ---- which Postgres errors blame a row
 

@@ -1,20 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { escapeCopyText } from '../../../connectors/postgres/copyText.ts';
 import {
   columnsOfAvroRecord,
-  commentSql,
-  copyValue,
-  createTableSql,
-  escapeCopyText,
-  evolveTableSql,
-  isoOfMillis,
-  mergeSql,
   pgTypeOfAvro,
   tablePlanOf,
-  type ExistingColumn,
   type TablePlan,
-} from '../../../connectors/postgres/sink_warehouse.ts';
-import { parseWarehouseSinkConfig } from '../../../connectors/postgres/sink_warehouse.config.ts';
+} from '../../../connectors/postgres/warehouse/avroToPg.ts';
+import { parseWarehouseSinkConfig } from '../../../connectors/postgres/warehouse/config.ts';
+import { copyValue, isoOfMillis } from '../../../connectors/postgres/warehouse/copyValue.ts';
+import {
+  commentSql,
+  createTableSql,
+  evolveTableSql,
+  type ExistingColumn,
+} from '../../../connectors/postgres/warehouse/ddl.ts';
+import { mergeSql } from '../../../connectors/postgres/warehouse/merge.ts';
 import {
   dateKeyOf,
   dimDateSql,

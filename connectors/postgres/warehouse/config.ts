@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ClientConfig } from 'pg';
-import { SluiceError } from '../../src/core/errors.ts';
+import { SluiceError } from '../../../src/core/errors.ts';
 
 /**
  * Configuration of the Postgres warehouse sink (`warehouseSink`). The schema is at once the
@@ -40,7 +40,9 @@ export const warehouseSinkConfigSchema = z
     avroSchema: z
       .union([z.string().min(1), avroRecordSchema])
       .describe(
-        'The Avro record the table is created from: a schema name from schemas/ (e.g. "silver.orders") or an inline record schema (gold tables). Field docs become column comments, the record doc the table comment. Required.',
+        'The Avro record the table is created from: a schema name from schemas/ (e.g. "silver.orders") or an ' +
+          'inline record schema (gold tables). Field docs become column comments, the record doc the table ' +
+          'comment. Required.',
       ),
     schema: identifier
       .default('public')
@@ -49,19 +51,23 @@ export const warehouseSinkConfigSchema = z
       .union([z.literal(''), identifier])
       .default('')
       .describe(
-        'Table name. Default: the last dotted part of avroSchema when it is a name ("silver.orders" → orders), else the record name in snake case.',
+        'Table name. Default: the last dotted part of avroSchema when it is a name ("silver.orders" → orders), ' +
+          'else the record name in snake case.',
       ),
     name: z
       .string()
       .default('')
       .describe(
-        'Sink id: the `sink` column of sluice.sluice_warehouse_offsets, and the name in logs and stats. Default: "<schema>.<table>".',
+        'Sink id: the `sink` column of sluice.sluice_warehouse_offsets, and the name in logs and stats. Default: ' +
+          '"<schema>.<table>".',
       ),
     mode: z
       .enum(['append', 'upsert', 'scd2'])
       .default('append')
       .describe(
-        'append: every record is a row, unique on (_topic, _partition, _offset) so replays are idempotent (bronze). upsert: one row per key, the newer record wins (silver, facts, type-1 dims). scd2: slowly changing dimension type 2 with valid_from, valid_to, is_current. Default: append.',
+        'append: every record is a row, unique on (_topic, _partition, _offset) so replays are idempotent ' +
+          '(bronze). upsert: one row per key, the newer record wins (silver, facts, type-1 dims). scd2: slowly ' +
+          'changing dimension type 2 with valid_from, valid_to, is_current. Default: append.',
       ),
     keyColumns: z
       .array(identifier)
@@ -73,13 +79,16 @@ export const warehouseSinkConfigSchema = z
       .union([z.literal(''), identifier])
       .default('')
       .describe(
-        'Field that orders versions of a key. upsert: a table column; the row with the greater value wins, ties go to the greater source offset. scd2: a timestamp field whose value becomes valid_from (it need not be a table column). Default: none (upsert: the source offset; scd2: the Kafka record timestamp).',
+        'Field that orders versions of a key. upsert: a table column; the row with the greater value wins, ties go ' +
+          'to the greater source offset. scd2: a timestamp field whose value becomes valid_from (it need not be a ' +
+          'table column). Default: none (upsert: the source offset; scd2: the Kafka record timestamp).',
       ),
     trackedColumns: z
       .array(identifier)
       .default([])
       .describe(
-        "scd2 only: a change in one of these columns closes the current version and opens a new one; other columns keep the value of the version's first record. Default: every column except the keys.",
+        'scd2 only: a change in one of these columns closes the current version and opens a new one; other columns ' +
+          "keep the value of the version's first record. Default: every column except the keys.",
       ),
     surrogateKeyColumn: z
       .union([z.literal(''), identifier])
@@ -90,7 +99,10 @@ export const warehouseSinkConfigSchema = z
       .string()
       .default('')
       .describe(
-        'Sinks of one runner with the same group name share one transaction per flush: their tables and consumed offsets commit together, so a crash never leaves one table of the group ahead of another (the medallion uses "medallion"). In a group the smallest batchRecords and lingerMs apply; connection, pool and retry settings come from the first sink. Default: "" (a transaction of its own).',
+        'Sinks of one runner with the same group name share one transaction per flush: their tables and consumed ' +
+          'offsets commit together, so a crash never leaves one table of the group ahead of another (the medallion ' +
+          'uses "medallion"). In a group the smallest batchRecords and lingerMs apply; connection, pool and retry ' +
+          'settings come from the first sink. Default: "" (a transaction of its own).',
       ),
     batchRecords: z
       .number()
@@ -98,7 +110,8 @@ export const warehouseSinkConfigSchema = z
       .positive()
       .default(5000)
       .describe(
-        'Flush when this many records are pending (one transaction per flush, everything pending goes in). Default: 5000.',
+        'Flush when this many records are pending (one transaction per flush, everything pending goes in). ' +
+          'Default: 5000.',
       ),
     lingerMs: z
       .number()
@@ -119,13 +132,15 @@ export const warehouseSinkConfigSchema = z
       .custom<ClientConfig>((v) => v === undefined || (typeof v === 'object' && v !== null))
       .optional()
       .describe(
-        'pg connection settings (tests, benchmarks, embedding). Default: built from the Sluice configuration (SLUICE_PG_*) when the sink connects.',
+        'pg connection settings (tests, benchmarks, embedding). Default: built from the Sluice configuration ' +
+          '(SLUICE_PG_*) when the sink connects.',
       ),
     setupSql: z
       .array(z.string().min(1))
       .default([])
       .describe(
-        'Idempotent statements run once at connect, inside the DDL transaction (the medallion creates gold.dim_date with it). Default: none.',
+        'Idempotent statements run once at connect, inside the DDL transaction (the medallion creates ' +
+          'gold.dim_date with it). Default: none.',
       ),
     retries: z
       .number()
@@ -133,7 +148,8 @@ export const warehouseSinkConfigSchema = z
       .nonnegative()
       .default(8)
       .describe(
-        'Retries of a flush after a retriable error (connection lost, serialization failure, deadlock), with exponential backoff and jitter. Default: 8.',
+        'Retries of a flush after a retriable error (connection lost, serialization failure, deadlock), with ' +
+          'exponential backoff and jitter. Default: 8.',
       ),
     retryInitialMs: z.number().int().positive().default(200).describe('First retry delay. Default: 200.'),
     retryMaxMs: z.number().int().positive().default(5000).describe('Largest retry delay. Default: 5000.'),
@@ -149,7 +165,8 @@ export const warehouseSinkConfigSchema = z
       .nonnegative()
       .default(0)
       .describe(
-        'Test only: wait this long inside each flush transaction that copies rows, after COPY and merge, before COMMIT (crash tests kill the process there). Default: 0.',
+        'Test only: wait this long inside each flush transaction that copies rows, after COPY and merge, before ' +
+          'COMMIT (crash tests kill the process there). Default: 0.',
       ),
     onPauseBeforeCommit: z
       .custom<(info: PauseInfo) => void>((v) => v === undefined || typeof v === 'function')

@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import type { TablePlan } from './avroToPg.ts';
+import { quoteIdent } from './sqlQuote.ts';
+
+/**
+ * The staging tables of a sink: session temp tables that COPY fills and the merge reads. Their
+ * rows vanish at commit or rollback, so a failed flush leaves nothing behind.
+ */
+
+/** Staging columns after the data columns: lineage, ordering and the arrival order in the batch. */
+export const STAGE_EXTRA = [
+  ['_topic', 'text'],
+  ['_partition', 'integer'],
+  ['_offset', 'bigint'],
+  ['_key', 'text'],
+  ['_timestamp', 'timestamptz'],
+  ['_valid_from', 'timestamptz'],
+  ['_seq', 'integer'],
+] as const;
+
+/**
+ * Temp table names of a sink: a hash of its name, so any sink name gives a valid identifier.
+ *
+ * @example stageNames('silver.orders').stage // 'sluice_stage_<12 hex digits>'
+ */
+export function stageNames(sink: string): { stage: string; versions: string } {
+  const h = createHash('sha1').update(sink).digest('hex').slice(0, 12);
+  return { stage: `sluice_stage_${h}`, versions: `sluice_versions_${h}` };
+}
+
+/** Session temp tables (rows vanish at commit or rollback), created once per connection. */
+export function stageTableSql(plan: TablePlan, sink: string): string[] {
+  const { stage, versions } = stageNames(sink);
+  const cols = [
+    ...plan.columns.map((c) => `${quoteIdent(c.name)} ${c.pgType}`),
+    ...STAGE_EXTRA.map(([n, t]) => `${n} ${t}`),
+  ];
+  const sql = [`create temp table if not exists ${stage} (${cols.join(', ')}) on commit delete rows`];
+  if (plan.mode === 'scd2')
+    sql.push(`create temp table if not exists ${versions} (${cols.join(', ')}) on commit delete rows`);
+  return sql;
+}
+
+/** The `copy … from stdin` into the sink's staging table: data columns, then STAGE_EXTRA. */
+export function copySql(plan: TablePlan, sink: string): string {
+  const cols = [...plan.columns.map((c) => quoteIdent(c.name)), ...STAGE_EXTRA.map(([n]) => n)];
+  return `copy pg_temp.${stageNames(sink).stage} (${cols.join(', ')}) from stdin`;
+}

@@ -1,0 +1,147 @@
+import type pg from 'pg';
+import type { Output } from '../../../src/topology/types.ts';
+import { quoteIdent } from './sqlQuote.ts';
+
+/**
+ * `sluice.sluice_warehouse_offsets`: the Kafka offsets each sink consumed, written in the same
+ * transaction as its rows (exactly-once effect without XA). The runner resumes each partition
+ * from there; every flush skips what is below it.
+ */
+
+/** Schema of the offsets table. */
+export const OFFSETS_SCHEMA = 'sluice';
+/** Name of the offsets table. */
+export const OFFSETS_TABLE = 'sluice_warehouse_offsets';
+const OFFSETS = `${quoteIdent(OFFSETS_SCHEMA)}.${quoteIdent(OFFSETS_TABLE)}`;
+
+/** A read-only query (through the sink's pool). */
+export type Query = <R extends pg.QueryResultRow>(sql: string, args: unknown[]) => Promise<pg.QueryResult<R>>;
+
+/** One (sink, topic, partition) position and the next offset to consume there. */
+export interface Position {
+  sink: string;
+  topic: string;
+  partition: number;
+  next: bigint;
+}
+
+interface OffsetRow {
+  sink: string;
+  topic: string;
+  partition: number;
+  next_offset: string;
+}
+
+/** `create` statements of the offsets table (idempotent; run under the DDL lock). */
+export function offsetsTableSql(): string[] {
+  return [
+    `create schema if not exists ${quoteIdent(OFFSETS_SCHEMA)}`,
+    `create table if not exists ${OFFSETS} (
+  sink text not null,
+  topic text not null,
+  partition integer not null,
+  next_offset bigint not null,
+  updated_at timestamptz not null default now(),
+  primary key (sink, topic, partition)
+)`,
+    `comment on table ${OFFSETS} is 'Kafka offsets consumed by each warehouse sink, written in the same` +
+      ' transaction as the rows: the runner resumes each partition from next_offset (exactly-once effect without' +
+      " XA).'",
+    `comment on column ${OFFSETS}.next_offset is 'The next offset to consume: every record below it is committed` +
+      " in the sink''s table.'",
+  ];
+}
+
+/** Map key of a source partition. */
+export function partitionKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+/** Map key of a (sink, topic, partition) position. */
+export function positionKey(sink: string, topic: string, partition: number): string {
+  return `${sink}\u0000${partitionKey(topic, partition)}`;
+}
+
+/** The positions that rows of each sink advance, each to one past its greatest offset. */
+export function positionsAfter(rows: Iterable<[{ name: string }, Output[]]>): Position[] {
+  const next = new Map<string, Position>();
+  for (const [m, outputs] of rows) {
+    for (const o of outputs) {
+      if (!o.source) continue;
+      const k = positionKey(m.name, o.source.topic, o.source.partition);
+      const n = BigInt(o.source.offset) + 1n;
+      const cur = next.get(k);
+      if (!cur) next.set(k, { sink: m.name, topic: o.source.topic, partition: o.source.partition, next: n });
+      else if (n > cur.next) cur.next = n;
+    }
+  }
+  return [...next.values()];
+}
+
+/**
+ * Locks `positions` in the open transaction and returns their stored next offsets (by
+ * `positionKey`). A previous owner of a partition still committing (rebalance) goes first, and we
+ * then see its offsets and skip what it wrote.
+ */
+export async function lockPositions(client: pg.PoolClient, positions: Position[]): Promise<Map<string, bigint>> {
+  const stored = new Map<string, bigint>();
+  if (!positions.length) return stored;
+  const args = [positions.map((p) => p.sink), positions.map((p) => p.topic), positions.map((p) => p.partition)];
+  await client.query(
+    `insert into ${OFFSETS} (sink, topic, partition, next_offset)
+          select s, t, p, 0 from unnest($1::text[], $2::text[], $3::int[]) as u(s, t, p) on conflict do nothing`,
+    args,
+  );
+  const { rows } = await client.query<OffsetRow>(
+    `select o.sink, o.topic, o.partition, o.next_offset::text as next_offset from ${OFFSETS} o
+             join unnest($1::text[], $2::text[], $3::int[]) as u(s, t, p)
+               on o.sink = u.s and o.topic = u.t and o.partition = u.p
+            order by o.sink, o.topic, o.partition for update of o`,
+    args,
+  );
+  for (const r of rows) stored.set(positionKey(r.sink, r.topic, r.partition), BigInt(r.next_offset));
+  return stored;
+}
+
+/** Stores `positions` in the open transaction; `greatest` keeps a stored offset from moving back. */
+export async function advancePositions(client: pg.PoolClient, positions: Position[]): Promise<void> {
+  if (!positions.length) return;
+  await client.query(
+    `insert into ${OFFSETS} as o (sink, topic, partition, next_offset)
+          select s, t, p, n from unnest($1::text[], $2::text[], $3::int[], $4::bigint[]) as u(s, t, p, n)
+          on conflict (sink, topic, partition)
+          do update set next_offset = greatest(o.next_offset, excluded.next_offset), updated_at = now()`,
+    [
+      positions.map((p) => p.sink),
+      positions.map((p) => p.topic),
+      positions.map((p) => p.partition),
+      positions.map((p) => p.next.toString()),
+    ],
+  );
+}
+
+/** The stored next offsets of `positions` (by `positionKey`), read without a lock. */
+export async function readStoredPositions(
+  query: Query,
+  positions: { sink: string; topic: string; partition: number }[],
+): Promise<Map<string, bigint>> {
+  const out = new Map<string, bigint>();
+  if (!positions.length) return out;
+  const { rows } = await query<OffsetRow>(
+    `select o.sink, o.topic, o.partition, o.next_offset::text as next_offset from ${OFFSETS} o
+           join unnest($1::text[], $2::text[], $3::int[]) as u(s, t, p)
+             on o.sink = u.s and o.topic = u.t and o.partition = u.p`,
+    [positions.map((p) => p.sink), positions.map((p) => p.topic), positions.map((p) => p.partition)],
+  );
+  for (const r of rows) out.set(positionKey(r.sink, r.topic, r.partition), BigInt(r.next_offset));
+  return out;
+}
+
+/** The stored next offset of each partition of `topic` for `sink` (what the runner seeks to). */
+export async function readStoredOffsets(query: Query, sink: string, topic: string): Promise<Map<number, string>> {
+  const { rows } = await query<{ partition: number; next_offset: string }>(
+    `select partition, next_offset::text as next_offset from ${OFFSETS} where sink = $1 and topic = $2`,
+    [sink, topic],
+  );
+  return new Map(rows.map((r) => [r.partition, r.next_offset]));
+}
