@@ -1,4 +1,3 @@
-import { merge } from 'rxjs';
 import type { S3SinkConfigInput, S3Zone } from '../connectors/s3/config.ts';
 import { s3Sink } from '../connectors/s3/sink.ts';
 import { defineTopology } from '../src/topology/defineTopology.ts';
@@ -71,20 +70,11 @@ export function lakeTopology(sink: Omit<S3SinkConfigInput, 'zone' | 'name'> = {}
       ...LAKE_QUARANTINE_TOPICS.map((t) => output('quarantine', t, quarantineSchemaOf(t), true)),
     ],
     pipeline: ({ sources: input, ops }) =>
-      merge(
+      ops.merge(
         ...LAKE_RAW_TOPICS.map((t) => input[t].pipe(ops.toTopic(lakeOutput('raw', t)))),
         ...LAKE_STAGING_TOPICS.map((t) => input[t].pipe(ops.decode(), ops.toTopic(lakeOutput('staging', t)))),
         ...LAKE_QUARANTINE_TOPICS.map((t) => input[t].pipe(ops.toTopic(lakeOutput('quarantine', t)))),
       ),
-    lineage: [
-      ...LAKE_RAW_TOPICS.map((t) => ({ from: t, via: ['raw bytes', 's3 raw'], to: lakeOutput('raw', t) })),
-      ...LAKE_STAGING_TOPICS.map((t) => ({ from: t, via: ['decode', 's3 staging'], to: lakeOutput('staging', t) })),
-      ...LAKE_QUARANTINE_TOPICS.map((t) => ({
-        from: t,
-        via: ['raw bytes', 's3 quarantine'],
-        to: lakeOutput('quarantine', t),
-      })),
-    ],
   });
 }
 

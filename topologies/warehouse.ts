@@ -1,4 +1,3 @@
-import { merge, share } from 'rxjs';
 import { warehouseSink } from '../connectors/postgres/warehouse/sink.ts';
 import { WAREHOUSE_ENTITIES, medallionTables, type WarehouseSinkOverrides } from '../src/shop/warehouseModel.ts';
 import { defineTopology } from '../src/topology/defineTopology.ts';
@@ -26,31 +25,27 @@ export function warehouseTopology(opts: WarehouseTopologyOptions = {}): Topology
   return defineTopology({
     name: 'warehouse',
     description:
-      'Silver topics into the Postgres warehouse: bronze (append), silver (current state), gold (facts, SCD2 customers, products, date)',
+      'Silver topics into the Postgres warehouse: bronze (append), silver (current state), ' +
+      'gold (facts, SCD2 customers, products, date)',
     // An explicit DLQ: records the warehouse cannot decode are its own errors, not silver's.
     sources: WAREHOUSE_ENTITIES.map((e) => ({ topic: e.topic, dlq: `${e.topic}.warehouse-errors` })),
     outputs: tables.map((t) => ({ topic: t.output, schema: t.source, sink: warehouseSink(t.sink) })),
     pipeline: ({ sources, ops }) =>
-      merge(
+      ops.merge(
         ...WAREHOUSE_ENTITIES.map((e) => {
           // Decoded once, fanned out to the entity's tables.
-          const decoded = sources[e.topic].pipe(ops.decode(), share());
-          return merge(
+          const decoded = sources[e.topic].pipe(ops.decode(), ops.share());
+          return ops.merge(
             ...tables
               .filter((t) => t.source === e.topic)
               .map((t) =>
                 t.transform
-                  ? decoded.pipe(ops.mapValue(t.transform.fn), ops.toTopic(t.output))
+                  ? decoded.pipe(ops.mapValue(t.transform.fn, t.transform.name), ops.toTopic(t.output))
                   : decoded.pipe(ops.toTopic(t.output)),
               ),
           );
         }),
       ),
-    lineage: tables.map((t) => ({
-      from: t.source,
-      via: ['decode', ...(t.transform ? [`mapValue(${t.transform.name})`] : [])],
-      to: t.output,
-    })),
   });
 }
 
