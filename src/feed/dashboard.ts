@@ -1,12 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type http from 'node:http';
 import type { Route } from '../http/httpServer.ts';
 
 /**
- * The dashboard page at `/`: plain HTML, one browser script and uPlot (served from node_modules by
- * the same server, no build step, no CDN). The page subscribes to the live feed at `/ws` and polls
- * the process's `/metrics` for late records and consumer lag.
+ * The dashboard page at `/`: plain HTML, the browser modules of `dashboardClient/` (entry
+ * `main.js`) and uPlot (served from node_modules by the same server, no build step, no CDN). The
+ * page subscribes to the live feed at `/ws` and polls the process's `/metrics` for late records
+ * and consumer lag.
  *
  * Page query parameters: `token` (passed on to /ws when the feed requires one) and `metricPrefix`
  * (subscribe to `<prefix>revenue_per_minute`, ... instead of the reference metric names).
@@ -35,8 +36,13 @@ function asset(file: string | URL, type: string): Asset {
   return { body: readFileSync(file), type };
 }
 
-const FAVICON =
-  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#0f1419"/><path d="M5 11c4-4 7 4 11 0s7 4 11 0M5 17c4-4 7 4 11 0s7 4 11 0M5 23c4-4 7 4 11 0s7 4 11 0" stroke="#4cc2ff" stroke-width="2.4" fill="none" stroke-linecap="round"/></svg>';
+const FAVICON = [
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">',
+  '<rect width="32" height="32" rx="6" fill="#0f1419"/>',
+  '<path d="M5 11c4-4 7 4 11 0s7 4 11 0M5 17c4-4 7 4 11 0s7 4 11 0M5 23c4-4 7 4 11 0s7 4 11 0"',
+  ' stroke="#4cc2ff" stroke-width="2.4" fill="none" stroke-linecap="round"/>',
+  '</svg>',
+].join('');
 
 const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
@@ -61,6 +67,20 @@ function serve(a: Asset, extra: Record<string, string> = {}): Route {
   };
 }
 
+const CLIENT_DIR = here('./dashboardClient/');
+
+/** Every browser module, at `/assets/dashboard/<file>.js`: the page's modules import one another by those paths. */
+function clientModuleRoutes(): Record<string, Route> {
+  const files = readdirSync(CLIENT_DIR).filter((f) => f.endsWith('.js'));
+  return Object.fromEntries(
+    files.map((f) => [
+      `/assets/dashboard/${f}`,
+      serve(asset(new URL(f, CLIENT_DIR), 'text/javascript; charset=utf-8')),
+    ]),
+  );
+}
+
+/** The dashboard's routes: the page, its modules and styles, uPlot and the favicon. */
 export function dashboardRoutes(opts: DashboardOptions = {}): Record<string, Route> {
   const settings = JSON.stringify({
     feedPath: opts.feedPath ?? '/ws',
@@ -73,11 +93,19 @@ export function dashboardRoutes(opts: DashboardOptions = {}): Record<string, Rou
     settings.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;'),
   );
   const page: Asset = { body: Buffer.from(html), type: 'text/html; charset=utf-8' };
-  const csp =
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+  const csp = [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self' ws: wss:",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+  ].join('; ');
   return {
     '/': serve(page, { 'content-security-policy': csp }),
-    '/assets/dashboard.js': serve(asset(here('./dashboard.client.js'), 'text/javascript; charset=utf-8')),
+    ...clientModuleRoutes(),
     '/assets/dashboard.css': serve(asset(here('./dashboard.css'), 'text/css; charset=utf-8')),
     '/assets/favicon.svg': serve({ body: Buffer.from(FAVICON), type: 'image/svg+xml' }),
     '/favicon.ico': serve({ body: Buffer.from(FAVICON), type: 'image/svg+xml' }),

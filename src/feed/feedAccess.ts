@@ -41,7 +41,10 @@ export function originAllowed(req: IncomingMessage, allowedOrigins: readonly str
   return allowedOrigins.length === 0 && LOOPBACK_NAMES.has(url.hostname);
 }
 
-/** The token a request presents: `Authorization: Bearer <token>`, else `?token=` (browsers cannot set headers on a WebSocket). */
+/**
+ * The token a request presents: `Authorization: Bearer <token>`, else `?token=` (browsers cannot
+ * set headers on a WebSocket).
+ */
 export function presentedToken(req: IncomingMessage, url: URL): string | undefined {
   const auth = req.headers.authorization;
   const m = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;

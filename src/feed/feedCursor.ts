@@ -5,7 +5,8 @@
  * valid across feed restarts and across feed instances: it names the log, not a server's memory.
  *
  * @example
- *   encodeCursor(new Map([['metrics.revenue_per_minute/0', 124]])) // 'eyJtZXRyaWNzLnJldmVudWVfcGVyX21pbnV0ZS8wIjoxMjR9'
+ *   encodeCursor(new Map([['metrics.revenue_per_minute/0', 124]]));
+ *   // 'eyJtZXRyaWNzLnJldmVudWVfcGVyX21pbnV0ZS8wIjoxMjR9'
  */
 
 /** A topic-partition's name inside a cursor: `<topic>/<partition>`. */

@@ -33,7 +33,9 @@ export function createFeedMetrics(registry: client.Registry = new client.Registr
       () =>
         new client.Counter({
           name: 'sluice_feed_clients_dropped_total',
-          help: 'Live feed clients disconnected by the server, by reason (slow: send buffer over the limit; behind: too many updates queued while resuming; replay_failed)',
+          help:
+            'Live feed clients disconnected by the server, by reason (slow: send buffer over the limit; ' +
+            'behind: too many updates queued while resuming; replay_failed)',
           labelNames: ['reason'],
           registers: [registry],
         }),

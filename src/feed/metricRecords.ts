@@ -1,8 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../core/log.ts';
-import { isSluiceError } from '../core/errors.ts';
-import type { Consumer, KafkaMessage } from '../kafka/kafkaTypes.ts';
-import type { KafkaClient } from '../kafka/createKafkaClient.ts';
+import { errorCode, isSluiceError, type SluiceError } from '../core/errors.ts';
+import { withRetry } from '../core/retry.ts';
+import type { KafkaMessage } from '../kafka/kafkaTypes.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import { tpKey } from './feedCursor.ts';
 import { metricOfTopic, toFeedUpdate, updateBody, type LoggedUpdate } from './feedUpdate.ts';
@@ -24,16 +23,17 @@ export async function prepareBatch(
   messages: KafkaMessage[],
   stillWanted: () => boolean,
 ): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await serde.prepare(messages.map((m) => m.value));
-      return;
-    } catch (err) {
-      if (!isSluiceError(err) || !err.retriable || !stillWanted()) throw err;
-      if (attempt % 10 === 0) log.warn({ code: err.code, attempt }, 'schema registry unavailable; live feed waits');
-      await sleep(Math.min(5_000, 200 * 2 ** Math.min(attempt, 5)));
-    }
-  }
+  await withRetry(() => serde.prepare(messages.map((m) => m.value)), {
+    retries: Infinity,
+    initialMs: 200,
+    maxMs: 5_000,
+    retriable: (err) => isSluiceError(err) && err.retriable && stillWanted(),
+    // One line per ten attempts: an outage of minutes would otherwise flood the log.
+    onRetry: (err, attempt) => {
+      if ((attempt - 1) % 10 === 0)
+        log.warn({ code: (err as SluiceError).code, attempt }, 'schema registry unavailable; live feed waits');
+    },
+  });
 }
 
 /**
@@ -54,7 +54,7 @@ export function recordToUpdate(
     const update = toFeedUpdate(metric, m.key?.toString('utf8') ?? null, decoded.value);
     if (!update) {
       log.warn(
-        { code: 'SLUICE_ERR_FEED_NOT_A_WINDOW_RESULT', coordinates },
+        { code: errorCode('FEED_NOT_A_WINDOW_RESULT'), coordinates },
         'metric record has no window_start/window_end; not served',
       );
       return undefined;
@@ -69,25 +69,9 @@ export function recordToUpdate(
     };
   } catch (err) {
     log.warn(
-      { code: isSluiceError(err) ? err.code : 'SLUICE_ERR_INTERNAL', coordinates, err: (err as Error).message },
+      { code: isSluiceError(err) ? err.code : errorCode('INTERNAL'), coordinates, err: (err as Error).message },
       'metric record cannot be decoded; not served',
     );
     return undefined;
   }
-}
-
-/**
- * A consumer for the feed: like `KafkaClient.consumer`, but fetches wait at most `maxWaitMs` for
- * data. kafkajs finishes the fetch in flight before it disconnects, so its default five-second
- * wait would hold up every feed shutdown and every consumer rebuild by that much.
- */
-export function feedConsumer(kafka: KafkaClient, groupId: string, maxWaitMs = 500): Consumer {
-  return kafka.raw.consumer({
-    groupId,
-    allowAutoTopicCreation: false,
-    maxWaitTimeInMs: maxWaitMs,
-    maxBytesPerPartition: 1024 * 1024,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
-  });
 }

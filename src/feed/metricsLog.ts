@@ -1,29 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { errorCode } from '../core/errors.ts';
 import { createLogger } from '../core/log.ts';
-import { retryKafka } from '../kafka/retryKafka.ts';
-import type { Admin, Consumer } from '../kafka/kafkaTypes.ts';
+import { withRetry } from '../core/retry.ts';
 import type { KafkaClient } from '../kafka/createKafkaClient.ts';
+import type { Admin, Consumer, EachBatchPayload } from '../kafka/kafkaTypes.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import { parseTpKey, tpKey } from './feedCursor.ts';
 import { metricOfTopic, topicOfMetric, type LoggedUpdate } from './feedUpdate.ts';
-import { feedConsumer, prepareBatch, recordToUpdate } from './metricRecords.ts';
+import { LatestResults } from './latestResults.ts';
+import { feedConsumer } from './feedConsumer.ts';
+import { prepareBatch, recordToUpdate } from './metricRecords.ts';
+import { discoverMetricTopics, topicOffsetsSince, topicWatermarks } from './metricTopics.ts';
+import { ReplayTails } from './replayTails.ts';
+import { tailMetricTopics } from './tailConsumer.ts';
 
-/**
- * The feed's view of every `metrics.*` topic, whichever runner wrote it: one consumer in a
- * throwaway group (never committing) reads all their partitions from `now - retention`, keeps the
- * latest result per (metric, key) for snapshots, a bounded tail of recent updates per partition
- * for resuming clients without going back to Kafka, and the next offset per partition, which is
- * what cursors are made of. New topics and partitions are picked up by a periodic refresh.
- *
- * Everything that changes state and everything that reads it for one client runs in one
- * synchronous step per record, so a snapshot and the position it was taken at always agree.
- *
- * @example
- *   const log = createMetricsLog({ kafka, serde });
- *   await log.ready;
- *   log.snapshot('revenue_per_minute'); // latest result per key
- */
+/** Options of `createMetricsLog`. */
 export interface MetricsLogOptions {
   kafka: KafkaClient;
   serde: AvroSerde;
@@ -41,6 +32,7 @@ export interface MetricsLogOptions {
   now?: () => number;
 }
 
+/** The feed's view of every metric topic (see `createMetricsLog`). */
 export interface MetricsLog {
   /** Resolves once the log has read every partition up to its end offset at start-up. */
   ready: Promise<void>;
@@ -62,348 +54,320 @@ export interface MetricsLog {
 
 const log = createLogger('feed');
 
-/** A partition's recent updates; every record at or after `from` is in `items`. */
-interface Tail {
-  from: number;
-  items: LoggedUpdate[];
+// `metrics.late` is the metrics topology's late-record topic (`<topology>.late`), not a metric.
+const METRIC_TOPIC_PATTERN = /^metrics\.(?!late$)[A-Za-z0-9_-]+$/;
+const SWEEP_INTERVAL_MS = 30_000;
+
+/**
+ * The feed's view of every `metrics.*` topic, whichever runner wrote it: one consumer in a
+ * throwaway group (never committing) reads all their partitions from `now - retention`, keeps the
+ * latest result per (metric, key) for snapshots, a bounded tail of recent updates per partition
+ * for resuming clients without going back to Kafka, and the next offset per partition, which is
+ * what cursors are made of. New topics and partitions are picked up by a periodic refresh.
+ *
+ * Everything that changes state and everything that reads it for one client runs in one
+ * synchronous step per record, so a snapshot and the position it was taken at always agree.
+ *
+ * @example
+ *   const log = createMetricsLog({ kafka, serde });
+ *   await log.ready;
+ *   log.snapshot('revenue_per_minute'); // latest result per key
+ */
+export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
+  const metricsLog = new TopicsLog(opts);
+  metricsLog.start();
+  return metricsLog;
 }
 
-export function createMetricsLog(opts: MetricsLogOptions): MetricsLog {
-  const {
-    kafka,
-    serde, // `metrics.late` is the metrics topology's late-record topic (`<topology>.late`), not a metric.
-    topicPattern = /^metrics\.(?!late$)[A-Za-z0-9_-]+$/,
-    retentionMs = 2 * 60 * 60 * 1000,
-    maxEntries = 100_000,
-    replayBufferPerPartition = 5_000,
-    topicRefreshMs = 5_000,
-    groupIdPrefix = 'sluice-feed',
-    now = Date.now,
-  } = opts;
-  const groupId = `${groupIdPrefix}-${randomBytes(6).toString('hex')}`;
-  const admin: Admin = kafka.admin();
-  const state = new Map<string, Map<string, LoggedUpdate>>();
-  let entries = 0;
-  const positions = new Map<string, number>();
-  const tails = new Map<string, Tail>();
-  const listeners = new Set<(u: LoggedUpdate) => void>();
-  const partitionListeners = new Set<(metric: string, positions: Map<string, number>) => void>();
+class TopicsLog implements MetricsLog {
+  readonly ready: Promise<void>;
+  readonly #kafka: KafkaClient;
+  readonly #serde: AvroSerde;
+  readonly #topicPattern: RegExp;
+  readonly #retentionMs: number;
+  readonly #topicRefreshMs: number;
+  readonly #now: () => number;
+  readonly #groupId: string;
+  readonly #admin: Admin;
+  readonly #results: LatestResults;
+  readonly #tails: ReplayTails;
+  /** Next offset to process per `<topic>/<partition>`. */
+  readonly #next = new Map<string, number>();
+  readonly #listeners = new Set<(u: LoggedUpdate) => void>();
+  readonly #partitionListeners = new Set<(metric: string, positions: Map<string, number>) => void>();
+  readonly #closing = new AbortController();
   /** topic → partition count, as last subscribed. */
-  let topics = new Map<string, number>();
-  let consumer: Consumer | undefined;
-  let generation = 0;
-  let closed = false;
-  /** Set while the consumer does not match `topics` (a rebuild failed or is under way). */
-  let stale = true;
-  let refreshing: Promise<void> = Promise.resolve();
-  let refreshTimer: NodeJS.Timeout | undefined;
-  let sweepTimer: NodeJS.Timeout | undefined;
-  let readyTargets: Map<string, number> | undefined;
-  let isReady = false;
-  let markReady: () => void = () => {};
-  const ready = new Promise<void>((r) => {
-    markReady = r;
-  });
+  #topics = new Map<string, number>();
+  #consumer: Consumer | undefined;
+  #generation = 0;
+  #closed = false;
+  /** Set while the consumer does not match `#topics` (a rebuild failed or is under way). */
+  #stale = true;
+  #refreshing: Promise<void> = Promise.resolve();
+  #refreshTimer: NodeJS.Timeout | undefined;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  /** End offsets at start-up, until every partition has been read up to them. */
+  #readyTargets: Map<string, number> | undefined;
+  #caughtUp = false;
+  #markReady: () => void = () => {};
 
-  function checkReady(): void {
-    if (isReady || !readyTargets) return;
-    for (const [tp, target] of readyTargets) if ((positions.get(tp) ?? 0) < target) return;
-    isReady = true;
-    readyTargets = undefined;
-    log.info(
-      { topics: topics.size, partitions: positions.size, entries },
-      'live feed caught up with the metric topics',
-    );
-    markReady();
+  constructor(opts: MetricsLogOptions) {
+    this.#kafka = opts.kafka;
+    this.#serde = opts.serde;
+    this.#topicPattern = opts.topicPattern ?? METRIC_TOPIC_PATTERN;
+    this.#retentionMs = opts.retentionMs ?? 2 * 60 * 60 * 1000;
+    this.#topicRefreshMs = opts.topicRefreshMs ?? 5_000;
+    this.#now = opts.now ?? Date.now;
+    this.#groupId = `${opts.groupIdPrefix ?? 'sluice-feed'}-${randomBytes(6).toString('hex')}`;
+    this.#admin = this.#kafka.admin();
+    this.#results = new LatestResults({
+      retentionMs: this.#retentionMs,
+      maxEntries: opts.maxEntries ?? 100_000,
+      now: this.#now,
+    });
+    this.#tails = new ReplayTails(opts.replayBufferPerPartition ?? 5_000);
+    this.ready = new Promise<void>((resolve) => {
+      this.#markReady = resolve;
+    });
   }
 
-  function advance(tp: string, next: number): void {
-    if (next > (positions.get(tp) ?? 0)) positions.set(tp, next);
+  /** Starts reading (retried until it succeeds or the log is closed), then refreshes and sweeps periodically. */
+  start(): void {
+    this.#refreshing = this.#connect().then(() => {
+      if (this.#closed) return;
+      this.#refreshTimer = setInterval(() => {
+        void this.#scheduleRefresh();
+      }, this.#topicRefreshMs);
+      this.#refreshTimer.unref();
+    });
+    this.#sweepTimer = setInterval(() => this.#results.sweep(), SWEEP_INTERVAL_MS);
+    this.#sweepTimer.unref();
   }
 
-  function evict(targetEntries: number, olderThan: number): void {
-    const all: LoggedUpdate[] = [];
-    for (const byKey of state.values()) for (const u of byKey.values()) all.push(u);
-    all.sort((a, b) => a.windowEnd - b.windowEnd);
-    for (const u of all) {
-      if (entries <= targetEntries && u.windowEnd >= olderThan) break;
-      const byKey = state.get(u.metric)!;
-      byKey.delete(u.key);
-      if (!byKey.size) state.delete(u.metric);
-      entries--;
+  isReady(): boolean {
+    return this.#caughtUp;
+  }
+
+  positions(metric: string): Map<string, number> {
+    const topic = topicOfMetric(metric);
+    const out = new Map<string, number>();
+    const count = this.#topics.get(topic) ?? 0;
+    for (let p = 0; p < count; p++) {
+      const tp = tpKey(topic, p);
+      const pos = this.#next.get(tp);
+      if (pos !== undefined) out.set(tp, pos);
     }
+    return out;
   }
 
-  function remember(u: LoggedUpdate): void {
-    let tail = tails.get(u.tp);
-    if (!tail) {
-      tail = { from: u.offset, items: [] };
-      tails.set(u.tp, tail);
-    }
-    tail.items.push(u);
-    // Trim in halves so that a push stays O(1) amortised.
-    if (tail.items.length >= replayBufferPerPartition * 2) {
-      const dropped = tail.items.splice(0, tail.items.length - replayBufferPerPartition);
-      tail.from = dropped[dropped.length - 1].offset + 1;
-    }
-    if (u.windowEnd >= now() - retentionMs) {
-      let byKey = state.get(u.metric);
-      if (!byKey) {
-        byKey = new Map();
-        state.set(u.metric, byKey);
-      }
-      if (!byKey.delete(u.key)) entries++;
-      byKey.set(u.key, u);
-      if (entries > maxEntries) evict(Math.floor(maxEntries * 0.9), -Infinity);
-    }
+  snapshot(metric: string): LoggedUpdate[] {
+    return this.#results.snapshot(metric);
   }
 
-  function forget(key: string, metric: string): void {
-    const byKey = state.get(metric);
-    if (byKey?.delete(key)) entries--;
+  fromMemory(tp: string, from: number, to: number): LoggedUpdate[] | undefined {
+    return this.#tails.read(tp, from, to);
   }
 
-  /** Metric topics now, with their partition counts. */
-  async function discover(): Promise<Map<string, number>> {
-    const names = (await admin.listTopics()).filter((t) => topicPattern.test(t)).sort();
-    if (!names.length) return new Map();
-    const meta = await retryKafka(() => admin.fetchTopicMetadata({ topics: names }), "metric topics' metadata");
-    return new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
+  onUpdate(listener: (u: LoggedUpdate) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
-  /** Start offsets for partitions the log has no position for: the first record of the retention. */
-  async function initPositions(found: Map<string, number>, targets?: Map<string, number>): Promise<void> {
-    const since = now() - retentionMs;
+  onNewPartitions(listener: (metric: string, positions: Map<string, number>) => void): () => void {
+    this.#partitionListeners.add(listener);
+    return () => this.#partitionListeners.delete(listener);
+  }
+
+  watermarks(topic: string): Promise<Map<number, { low: number; high: number }>> {
+    return topicWatermarks(this.#admin, topic);
+  }
+
+  stats() {
+    return { topics: this.#topics.size, partitions: this.#next.size, entries: this.#results.size };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#generation++;
+    this.#closing.abort();
+    clearInterval(this.#refreshTimer);
+    clearInterval(this.#sweepTimer);
+    await this.#refreshing.catch(() => {});
+    const c = this.#consumer;
+    this.#consumer = undefined;
+    await c?.disconnect().catch(() => {});
+    await this.#admin.disconnect().catch(() => {});
+    this.#listeners.clear();
+    this.#partitionListeners.clear();
+  }
+
+  /** The first read of the topic list and offsets: retried until it works, or until close. */
+  async #connect(): Promise<void> {
+    await withRetry(() => this.#readTopicsAtStart(), {
+      retries: Infinity,
+      initialMs: 500,
+      maxMs: 10_000,
+      retriable: () => !this.#closed,
+      signal: this.#closing.signal,
+      onRetry: (err, attempt) =>
+        log.warn(
+          { code: errorCode('KAFKA_CONNECT_FAILED'), attempt, err: String((err as Error).message) },
+          'live feed cannot read the metric topics yet; retrying',
+        ),
+    }).catch((err) => {
+      if (!this.#closed) throw err;
+    });
+  }
+
+  async #readTopicsAtStart(): Promise<void> {
+    await this.#admin.connect();
+    const found = await discoverMetricTopics(this.#admin, this.#topicPattern);
+    const targets = new Map<string, number>();
+    await this.#initPositions(found, targets);
+    this.#topics = found;
+    this.#readyTargets = targets;
+    await this.#rebuild();
+    this.#checkReady();
+  }
+
+  #checkReady(): void {
+    if (this.#caughtUp || !this.#readyTargets) return;
+    for (const [tp, target] of this.#readyTargets) if ((this.#next.get(tp) ?? 0) < target) return;
+    this.#caughtUp = true;
+    this.#readyTargets = undefined;
+    log.info(this.stats(), 'live feed caught up with the metric topics');
+    this.#markReady();
+  }
+
+  #advance(tp: string, next: number): void {
+    if (next > (this.#next.get(tp) ?? 0)) this.#next.set(tp, next);
+  }
+
+  /**
+   * Start offsets for partitions the log has no position for: the first record of the retention.
+   * With `targets`, also records every partition's end offset there (what "caught up" means).
+   */
+  async #initPositions(found: Map<string, number>, targets?: Map<string, number>): Promise<void> {
+    const since = this.#now() - this.#retentionMs;
     for (const [topic, count] of found) {
-      const known = Array.from({ length: count }, (_, p) => positions.has(tpKey(topic, p)));
+      const known = Array.from({ length: count }, (_, p) => this.#next.has(tpKey(topic, p)));
       if (known.every(Boolean) && !targets) continue;
-      const [starts, ends] = await retryKafka(
-        () => Promise.all([admin.fetchTopicOffsetsByTimestamp(topic, since), admin.fetchTopicOffsets(topic)]),
-        `offsets of ${topic}`,
-      );
-      for (const s of starts) {
-        const tp = tpKey(topic, s.partition);
-        if (!positions.has(tp)) {
-          positions.set(tp, Number(s.offset));
-          tails.set(tp, { from: Number(s.offset), items: [] });
-        }
+      const { starts, ends } = await topicOffsetsSince(this.#admin, topic, since);
+      for (const [partition, offset] of starts) {
+        const tp = tpKey(topic, partition);
+        if (this.#next.has(tp)) continue;
+        this.#next.set(tp, offset);
+        this.#tails.start(tp, offset);
       }
-      if (targets) for (const e of ends) targets.set(tpKey(topic, e.partition), Number(e.high));
+      if (targets) for (const [partition, high] of ends) targets.set(tpKey(topic, partition), high);
     }
   }
 
-  function dropTopic(topic: string): void {
-    const metric = metricOfTopic(topic);
-    for (const tp of [...positions.keys()])
+  #dropTopic(topic: string): void {
+    for (const tp of [...this.#next.keys()])
       if (parseTpKey(tp).topic === topic) {
-        positions.delete(tp);
-        tails.delete(tp);
+        this.#next.delete(tp);
+        this.#tails.drop(tp);
       }
-    if (metric) {
-      entries -= state.get(metric)?.size ?? 0;
-      state.delete(metric);
+    const metric = metricOfTopic(topic);
+    if (metric) this.#results.dropMetric(metric);
+  }
+
+  /** Every record of a batch, in offset order: positions, memory, then the listeners. */
+  #applyBatch(batch: EachBatchPayload['batch']): void {
+    const tp = tpKey(batch.topic, batch.partition);
+    for (const m of batch.messages) {
+      const offset = Number(m.offset);
+      const pos = this.#next.get(tp);
+      if (pos !== undefined && offset < pos) continue;
+      const u = recordToUpdate(this.#serde, batch.topic, batch.partition, m);
+      this.#next.set(tp, offset + 1);
+      if (u) {
+        this.#tails.push(u);
+        this.#results.record(u);
+        for (const l of this.#listeners) l(u);
+      } else if (m.value === null && m.key) {
+        const metric = metricOfTopic(batch.topic);
+        if (metric) this.#results.forget(metric, m.key.toString('utf8'));
+      }
     }
   }
 
   /** A new consumer for the current topic set, every partition sought to its position. */
-  async function rebuild(): Promise<void> {
-    const gen = ++generation;
-    stale = true;
-    const old = consumer;
-    consumer = undefined;
+  async #rebuild(): Promise<void> {
+    const gen = ++this.#generation;
+    this.#stale = true;
+    const old = this.#consumer;
+    this.#consumer = undefined;
     if (old) await old.disconnect().catch((err) => log.warn({ err: String(err) }, 'feed consumer disconnect failed'));
-    if (closed) return;
-    if (!topics.size) {
-      stale = false;
+    if (this.#closed) return;
+    if (!this.#topics.size) {
+      this.#stale = false;
       return;
     }
-    const c = feedConsumer(kafka, groupId);
-    consumer = c;
-    const seekAll = (assignment: Record<string, number[]>) => {
-      for (const [topic, parts] of Object.entries(assignment)) {
-        for (const p of parts) {
-          const pos = positions.get(tpKey(topic, p));
-          if (pos !== undefined) c.seek({ topic, partition: p, offset: String(pos) });
-        }
-      }
-    };
-    c.on(c.events.GROUP_JOIN, ({ payload }) => {
-      if (gen === generation) seekAll(payload.memberAssignment);
-    });
-    // Batches of nothing but transaction markers never reach eachBatch; the position moves past them here.
-    c.on(c.events.END_BATCH_PROCESS, ({ payload }) => {
-      if (gen !== generation) return;
-      advance(tpKey(payload.topic, payload.partition), Number(payload.lastOffset) + 1);
-      checkReady();
-    });
-    c.on(c.events.CRASH, ({ payload }) => {
-      if (gen !== generation || closed) return;
-      log.warn(
-        { code: 'SLUICE_ERR_KAFKA_CONSUMER_CRASHED', err: payload.error.message },
-        'live feed consumer crashed; rebuilding it',
-      );
-      setTimeout(() => {
-        if (gen === generation) void scheduleRefresh(true);
-      }, 1_000).unref();
-    });
-    await c.connect();
-    // fromBeginning only matters for a partition with no position yet (created since the last
-    // refresh): its first records must not be skipped.
-    await c.subscribe({ topics: [...topics.keys()], fromBeginning: true });
-    await c.run({
-      autoCommit: false,
-      eachBatch: async ({ batch, heartbeat }) => {
-        if (gen !== generation) return;
-        const tp = tpKey(batch.topic, batch.partition);
-        await prepareBatch(serde, batch.messages, () => gen === generation && !closed);
-        if (gen !== generation) return;
-        for (const m of batch.messages) {
-          const offset = Number(m.offset);
-          const pos = positions.get(tp);
-          if (pos !== undefined && offset < pos) continue;
-          const u = recordToUpdate(serde, batch.topic, batch.partition, m);
-          positions.set(tp, offset + 1);
-          if (u) {
-            remember(u);
-            for (const l of listeners) l(u);
-          } else if (m.value === null && m.key) {
-            const metric = metricOfTopic(batch.topic);
-            if (metric) forget(m.key.toString('utf8'), metric);
-          }
-        }
-        // Let sockets drain and other work run between batches: without a real turn of the event
-        // loop a large fetch would be pushed to every client in one uninterrupted burst.
-        await yieldToEventLoop();
-        await heartbeat();
+    const isCurrent = () => gen === this.#generation && !this.#closed;
+    this.#consumer = feedConsumer(this.#kafka, this.#groupId);
+    await tailMetricTopics(this.#consumer, this.#topics, {
+      isCurrent,
+      positionOf: (tp) => this.#next.get(tp),
+      prepare: (messages) => prepareBatch(this.#serde, messages, isCurrent),
+      apply: (batch) => this.#applyBatch(batch),
+      passed: (tp, next) => {
+        this.#advance(tp, next);
+        this.#checkReady();
       },
+      crashed: (error) => this.#rebuildAfterCrash(gen, error),
     });
-    seekAll(Object.fromEntries([...topics].map(([t, n]) => [t, Array.from({ length: n }, (_, p) => p)])));
-    if (gen === generation) stale = false;
+    if (gen === this.#generation) this.#stale = false;
   }
 
-  async function refresh(force: boolean): Promise<void> {
-    if (closed) return;
-    const found = await discover();
-    const same = found.size === topics.size && [...found].every(([t, n]) => topics.get(t) === n);
-    if (same && !force && !stale) return;
-    for (const t of topics.keys()) if (!found.has(t)) dropTopic(t);
-    const before = new Set(positions.keys());
-    await initPositions(found);
-    topics = found;
+  #rebuildAfterCrash(gen: number, error: Error): void {
+    log.warn(
+      { code: errorCode('KAFKA_CONSUMER_CRASHED'), err: error.message },
+      'live feed consumer crashed; rebuilding it',
+    );
+    setTimeout(() => {
+      if (gen === this.#generation) void this.#scheduleRefresh(true);
+    }, 1_000).unref();
+  }
+
+  /** Follows the topic list: drops deleted topics, starts new partitions, rebuilds the consumer. */
+  async #refresh(force: boolean): Promise<void> {
+    if (this.#closed) return;
+    const found = await discoverMetricTopics(this.#admin, this.#topicPattern);
+    const same = found.size === this.#topics.size && [...found].every(([t, n]) => this.#topics.get(t) === n);
+    if (same && !force && !this.#stale) return;
+    for (const t of this.#topics.keys()) if (!found.has(t)) this.#dropTopic(t);
+    const before = new Set(this.#next.keys());
+    await this.#initPositions(found);
+    this.#topics = found;
+    this.#announceNewPartitions(before);
+    log.info({ topics: [...found.keys()] }, 'live feed topics');
+    await this.#rebuild();
+  }
+
+  /** Tells the partition listeners, per metric, about positions not in `before`. */
+  #announceNewPartitions(before: Set<string>): void {
     const added = new Map<string, Map<string, number>>();
-    for (const [tp, pos] of positions) {
+    for (const [tp, pos] of this.#next) {
       if (before.has(tp)) continue;
       const metric = metricOfTopic(parseTpKey(tp).topic);
       if (!metric) continue;
       if (!added.has(metric)) added.set(metric, new Map());
       added.get(metric)!.set(tp, pos);
     }
-    for (const [metric, added1] of added) for (const l of partitionListeners) l(metric, added1);
-    log.info({ topics: [...found.keys()] }, 'live feed topics');
-    await rebuild();
+    for (const [metric, starts] of added) for (const l of this.#partitionListeners) l(metric, starts);
   }
 
-  function scheduleRefresh(force = false): Promise<void> {
-    refreshing = refreshing
-      .then(() => refresh(force))
+  #scheduleRefresh(force = false): Promise<void> {
+    this.#refreshing = this.#refreshing
+      .then(() => this.#refresh(force))
       .catch((err) => {
         log.warn(
-          { code: 'SLUICE_ERR_KAFKA_CONNECT_FAILED', err: String((err as Error).message) },
+          { code: errorCode('KAFKA_CONNECT_FAILED'), err: String((err as Error).message) },
           'live feed topic refresh failed; retrying',
         );
       });
-    return refreshing;
+    return this.#refreshing;
   }
-
-  async function start(): Promise<void> {
-    for (let attempt = 0; !closed; attempt++) {
-      try {
-        await admin.connect();
-        const found = await discover();
-        const targets = new Map<string, number>();
-        await initPositions(found, targets);
-        topics = found;
-        readyTargets = targets;
-        await rebuild();
-        checkReady();
-        return;
-      } catch (err) {
-        log.warn(
-          { code: 'SLUICE_ERR_KAFKA_CONNECT_FAILED', attempt, err: String((err as Error).message) },
-          'live feed cannot read the metric topics yet; retrying',
-        );
-        await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** Math.min(attempt, 5))));
-      }
-    }
-  }
-
-  refreshing = start().then(() => {
-    if (closed) return;
-    refreshTimer = setInterval(() => {
-      void scheduleRefresh();
-    }, topicRefreshMs);
-    refreshTimer.unref();
-  });
-  sweepTimer = setInterval(() => evict(maxEntries, now() - retentionMs), 30_000);
-  sweepTimer.unref();
-
-  return {
-    ready,
-    isReady: () => isReady,
-    positions(metric) {
-      const topic = topicOfMetric(metric);
-      const out = new Map<string, number>();
-      const count = topics.get(topic) ?? 0;
-      for (let p = 0; p < count; p++) {
-        const tp = tpKey(topic, p);
-        const pos = positions.get(tp);
-        if (pos !== undefined) out.set(tp, pos);
-      }
-      return out;
-    },
-    snapshot(metric) {
-      return [...(state.get(metric)?.values() ?? [])].sort((a, b) => a.windowEnd - b.windowEnd);
-    },
-    fromMemory(tp, from, to) {
-      const tail = tails.get(tp);
-      if (!tail || from < tail.from) return undefined;
-      const items = tail.items;
-      let lo = 0;
-      let hi = items.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (items[mid].offset < from) lo = mid + 1;
-        else hi = mid;
-      }
-      const out: LoggedUpdate[] = [];
-      for (let i = lo; i < items.length && items[i].offset < to; i++) out.push(items[i]);
-      return out;
-    },
-    onUpdate(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    onNewPartitions(listener) {
-      partitionListeners.add(listener);
-      return () => partitionListeners.delete(listener);
-    },
-    async watermarks(topic) {
-      const offsets = await retryKafka(() => admin.fetchTopicOffsets(topic), `end offsets of ${topic}`);
-      return new Map(offsets.map((o) => [o.partition, { low: Number(o.low), high: Number(o.high) }]));
-    },
-    stats: () => ({ topics: topics.size, partitions: positions.size, entries }),
-    async close() {
-      closed = true;
-      generation++;
-      clearInterval(refreshTimer);
-      clearInterval(sweepTimer);
-      await refreshing.catch(() => {});
-      const c = consumer;
-      consumer = undefined;
-      await c?.disconnect().catch(() => {});
-      await admin.disconnect().catch(() => {});
-      listeners.clear();
-      partitionListeners.clear();
-    },
-  };
 }

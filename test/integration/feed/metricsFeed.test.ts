@@ -77,142 +77,146 @@ async function counterValue(
     .reduce((n, v) => n + v.value, 0);
 }
 
-test('snapshot, live updates, and a reconnect with the cursor resumes without gaps or repeats, also after a feed restart', async () => {
-  const cfg = await realStack();
-  const mt = await createMetricTopic(cfg);
-  const srv = await withServer(cfg, {});
-  const w0 = Math.floor(Date.now() / MINUTE) * MINUTE - MINUTE;
-  const w1 = w0 + MINUTE;
-  try {
-    // Three versions of each of four keys: the snapshot must hold only the latest per key.
-    const initial = [
-      ...batch(w0, 0, 4),
-      ...batch(w0, 6, 4),
-      ...CATEGORIES.slice(0, 4).map((c, i) => result(w0, c, 100 + i, true)),
-    ];
-    // batch(w0, 6, 4) starts at category index 0 again (6 % 6), so keys repeat.
-    await mt.produce(initial);
-    const registry1 = new client.Registry();
-    const feed1 = await srv.attach({ registry: registry1 });
-
-    const c1 = await FeedClient.open(srv.wsUrl);
-    c1.subscribe([mt.metric]);
-    const ready1 = await c1.waitReady();
-    const snap = c1.updates().filter((m) => m.snapshot);
-    assert.equal(ready1.snapshot, 4);
-    assert.equal(snap.length, 4);
-    assert.deepEqual(
-      snap.map((m) => m.value!.revenue).sort((a, b) => a - b),
-      [100, 101, 102, 103],
-    );
-    for (const m of snap) {
-      assert.equal(m.metric, mt.metric);
-      assert.equal(m.final, true);
-      assert.deepEqual(m.window, { start: w0, end: w0 + MINUTE });
-      assert.equal(m.key, `${w0}|${m.value!.category}`);
-      assert.equal(typeof m.emittedAt, 'number');
-      assert.ok(m.cursor);
-    }
-
-    // Live: every provisional and final update, each with a cursor that moves forward.
-    const live1 = batch(w1, 1000, 30);
-    live1.push(result(w1, 'books', 1030, true));
-    await mt.produce(live1);
-    const got1 = await c1.waitLive(live1.length);
-    assert.deepEqual(
-      seqs(got1).sort((a, b) => a - b),
-      live1.map((r) => r.revenue),
-    );
-    assert.ok(got1.some((m) => m.final) && got1.some((m) => !m.final), 'provisional and final updates both arrive');
-    assertOrderPerKey(got1);
-    const positions = decodeCursor(got1.at(-1)!.cursor);
-    assert.equal(
-      [...positions.keys()].filter((tp) => tp.startsWith(`${mt.topic}/`)).length,
-      3,
-      'the cursor names every partition of the topic',
-    );
-
-    // Disconnect, miss some updates, come back with the last cursor.
-    const cursor1 = c1.lastCursor();
-    await c1.close();
-    const missed = batch(w1, 2000, 40);
-    await mt.produce(missed);
-    await feedCaughtUp(feed1, mt);
-    const c2 = await FeedClient.open(srv.wsUrl);
-    c2.subscribe([mt.metric], cursor1);
-    const ready2 = await c2.waitReady();
-    assert.equal(ready2.replayed, missed.length);
-    assert.deepEqual(ready2.reset, []);
-    assert.equal(c2.updates().filter((m) => m.snapshot).length, 0, 'a resumed client gets no snapshot');
-    assert.deepEqual(
-      seqs(c2.updates()).sort((a, b) => a - b),
-      missed.map((r) => r.revenue),
-      'exactly the missed updates',
-    );
-    assertOrderPerKey(c2.updates());
-    assert.equal(await counterValue(registry1, 'sluice_feed_resumes_total', { source: 'memory' }), 1);
-
-    // Then live again, nothing twice.
-    const after = batch(w1, 3000, 12);
-    await mt.produce(after);
-    await c2.waitLive(missed.length + after.length);
-    assert.deepEqual(
-      seqs(c2.updates()).sort((a, b) => a - b),
-      [...missed, ...after].map((r) => r.revenue),
-    );
-
-    // Restart the feed; updates produced while it is down reach the client through its cursor.
-    // A tiny memory makes the new feed read them back from Kafka.
-    const cursor2 = c2.lastCursor();
-    const closed2 = once(c2.ws, 'close');
-    await srv.close().catch(() => {});
-    await closed2;
-    const srvB = await withServer(cfg, {});
+test(
+  'snapshot, live updates, and a reconnect with the cursor resumes without gaps or repeats, ' +
+    'also after a feed restart',
+  async () => {
+    const cfg = await realStack();
+    const mt = await createMetricTopic(cfg);
+    const srv = await withServer(cfg, {});
+    const w0 = Math.floor(Date.now() / MINUTE) * MINUTE - MINUTE;
+    const w1 = w0 + MINUTE;
     try {
-      const whileDown = batch(w1, 4000, 25);
-      await mt.produce(whileDown);
-      const registry2 = new client.Registry();
-      await srvB.attach({ registry: registry2, replayBufferPerPartition: 2 });
-      const c3 = await FeedClient.open(srvB.wsUrl);
-      c3.subscribe([mt.metric], cursor2);
-      const ready3 = await c3.waitReady();
-      assert.equal(ready3.replayed, whileDown.length);
+      // Three versions of each of four keys: the snapshot must hold only the latest per key.
+      const initial = [
+        ...batch(w0, 0, 4),
+        ...batch(w0, 6, 4),
+        ...CATEGORIES.slice(0, 4).map((c, i) => result(w0, c, 100 + i, true)),
+      ];
+      // batch(w0, 6, 4) starts at category index 0 again (6 % 6), so keys repeat.
+      await mt.produce(initial);
+      const registry1 = new client.Registry();
+      const feed1 = await srv.attach({ registry: registry1 });
+
+      const c1 = await FeedClient.open(srv.wsUrl);
+      c1.subscribe([mt.metric]);
+      const ready1 = await c1.waitReady();
+      const snap = c1.updates().filter((m) => m.snapshot);
+      assert.equal(ready1.snapshot, 4);
+      assert.equal(snap.length, 4);
       assert.deepEqual(
-        seqs(c3.updates()).sort((a, b) => a - b),
-        whileDown.map((r) => r.revenue),
+        snap.map((m) => m.value!.revenue).sort((a, b) => a - b),
+        [100, 101, 102, 103],
       );
-      assertOrderPerKey(c3.updates());
+      for (const m of snap) {
+        assert.equal(m.metric, mt.metric);
+        assert.equal(m.final, true);
+        assert.deepEqual(m.window, { start: w0, end: w0 + MINUTE });
+        assert.equal(m.key, `${w0}|${m.value!.category}`);
+        assert.equal(typeof m.emittedAt, 'number');
+        assert.ok(m.cursor);
+      }
+
+      // Live: every provisional and final update, each with a cursor that moves forward.
+      const live1 = batch(w1, 1000, 30);
+      live1.push(result(w1, 'books', 1030, true));
+      await mt.produce(live1);
+      const got1 = await c1.waitLive(live1.length);
+      assert.deepEqual(
+        seqs(got1).sort((a, b) => a - b),
+        live1.map((r) => r.revenue),
+      );
+      assert.ok(got1.some((m) => m.final) && got1.some((m) => !m.final), 'provisional and final updates both arrive');
+      assertOrderPerKey(got1);
+      const positions = decodeCursor(got1.at(-1)!.cursor);
       assert.equal(
-        await counterValue(registry2, 'sluice_feed_resumes_total', { source: 'kafka' }),
-        1,
-        'read back from Kafka',
-      );
-      const more = batch(w1, 5000, 9);
-      await mt.produce(more);
-      await c3.waitLive(whileDown.length + more.length);
-      assert.deepEqual(
-        seqs(c3.updates()).sort((a, b) => a - b),
-        [...whileDown, ...more].map((r) => r.revenue),
+        [...positions.keys()].filter((tp) => tp.startsWith(`${mt.topic}/`)).length,
+        3,
+        'the cursor names every partition of the topic',
       );
 
-      // A fresh client on the restarted feed sees the same latest-per-key state.
-      const c4 = await FeedClient.open(srvB.wsUrl);
-      c4.subscribe([mt.metric]);
-      await c4.waitReady();
-      const latest = new Map<string, number>();
-      for (const r of [...initial, ...live1, ...missed, ...after, ...whileDown, ...more])
-        latest.set(`${r.window_start}|${r.category}`, r.revenue);
-      assert.deepEqual(new Map(c4.updates().map((m) => [m.key!, m.value!.revenue])), latest);
-      await c3.close();
-      await c4.close();
+      // Disconnect, miss some updates, come back with the last cursor.
+      const cursor1 = c1.lastCursor();
+      await c1.close();
+      const missed = batch(w1, 2000, 40);
+      await mt.produce(missed);
+      await feedCaughtUp(feed1, mt);
+      const c2 = await FeedClient.open(srv.wsUrl);
+      c2.subscribe([mt.metric], cursor1);
+      const ready2 = await c2.waitReady();
+      assert.equal(ready2.replayed, missed.length);
+      assert.deepEqual(ready2.reset, []);
+      assert.equal(c2.updates().filter((m) => m.snapshot).length, 0, 'a resumed client gets no snapshot');
+      assert.deepEqual(
+        seqs(c2.updates()).sort((a, b) => a - b),
+        missed.map((r) => r.revenue),
+        'exactly the missed updates',
+      );
+      assertOrderPerKey(c2.updates());
+      assert.equal(await counterValue(registry1, 'sluice_feed_resumes_total', { source: 'memory' }), 1);
+
+      // Then live again, nothing twice.
+      const after = batch(w1, 3000, 12);
+      await mt.produce(after);
+      await c2.waitLive(missed.length + after.length);
+      assert.deepEqual(
+        seqs(c2.updates()).sort((a, b) => a - b),
+        [...missed, ...after].map((r) => r.revenue),
+      );
+
+      // Restart the feed; updates produced while it is down reach the client through its cursor.
+      // A tiny memory makes the new feed read them back from Kafka.
+      const cursor2 = c2.lastCursor();
+      const closed2 = once(c2.ws, 'close');
+      await srv.close().catch(() => {});
+      await closed2;
+      const srvB = await withServer(cfg, {});
+      try {
+        const whileDown = batch(w1, 4000, 25);
+        await mt.produce(whileDown);
+        const registry2 = new client.Registry();
+        await srvB.attach({ registry: registry2, replayBufferPerPartition: 2 });
+        const c3 = await FeedClient.open(srvB.wsUrl);
+        c3.subscribe([mt.metric], cursor2);
+        const ready3 = await c3.waitReady();
+        assert.equal(ready3.replayed, whileDown.length);
+        assert.deepEqual(
+          seqs(c3.updates()).sort((a, b) => a - b),
+          whileDown.map((r) => r.revenue),
+        );
+        assertOrderPerKey(c3.updates());
+        assert.equal(
+          await counterValue(registry2, 'sluice_feed_resumes_total', { source: 'kafka' }),
+          1,
+          'read back from Kafka',
+        );
+        const more = batch(w1, 5000, 9);
+        await mt.produce(more);
+        await c3.waitLive(whileDown.length + more.length);
+        assert.deepEqual(
+          seqs(c3.updates()).sort((a, b) => a - b),
+          [...whileDown, ...more].map((r) => r.revenue),
+        );
+
+        // A fresh client on the restarted feed sees the same latest-per-key state.
+        const c4 = await FeedClient.open(srvB.wsUrl);
+        c4.subscribe([mt.metric]);
+        await c4.waitReady();
+        const latest = new Map<string, number>();
+        for (const r of [...initial, ...live1, ...missed, ...after, ...whileDown, ...more])
+          latest.set(`${r.window_start}|${r.category}`, r.revenue);
+        assert.deepEqual(new Map(c4.updates().map((m) => [m.key!, m.value!.revenue])), latest);
+        await c3.close();
+        await c4.close();
+      } finally {
+        await srvB.close();
+      }
     } finally {
-      await srvB.close();
+      await srv.close().catch(() => {});
+      await mt.close();
     }
-  } finally {
-    await srv.close().catch(() => {});
-    await mt.close();
-  }
-});
+  },
+);
 
 test('a metric topic created after the feed started is served, and the others go on without a gap', async () => {
   const cfg = await realStack();
@@ -273,7 +277,8 @@ test('Origin allow-list and bearer token are checked before the upgrade; the con
     assert.equal(await refusedStatus(`${srv.wsUrl}?token=s3cret-tokeN`), 401, 'wrong token in the query');
 
     const a = await FeedClient.open(srv.wsUrl, { ...auth, origin: `http://127.0.0.1:${port}` }); // same origin
-    const b = await FeedClient.open(`${srv.wsUrl}?token=s3cret-token`, { origin: 'http://localhost:5173' }); // localhost, token in the query
+    // localhost, token in the query
+    const b = await FeedClient.open(`${srv.wsUrl}?token=s3cret-token`, { origin: 'http://localhost:5173' });
     assert.equal(await refusedStatus(srv.wsUrl, auth), 503, 'over the connection cap');
     await a.close();
     const c = await eventually(
