@@ -3,18 +3,7 @@ import { createRequire } from 'node:module';
 import type http from 'node:http';
 import type { Route } from '../http/httpServer.ts';
 
-/**
- * The dashboard page at `/`: plain HTML, the browser modules of `dashboardClient/` (entry
- * `main.js`) and uPlot (served from node_modules by the same server, no build step, no CDN). The
- * page subscribes to the live feed at `/ws` and polls the process's `/metrics` for late records
- * and consumer lag.
- *
- * Page query parameters: `token` (passed on to /ws when the feed requires one) and `metricPrefix`
- * (subscribe to `<prefix>revenue_per_minute`, ... instead of the reference metric names).
- *
- * @example
- *   await startHttpServer(host, port, { ...dashboardRoutes(), '/metrics': promRoute });
- */
+/** Where the dashboard page finds the feed and the process metrics. */
 export interface DashboardOptions {
   /** Where the page finds the feed (default `/ws`, same origin). */
   feedPath?: string;
@@ -80,7 +69,18 @@ function clientModuleRoutes(): Record<string, Route> {
   );
 }
 
-/** The dashboard's routes: the page, its modules and styles, uPlot and the favicon. */
+/**
+ * The dashboard page at `/`: plain HTML, the browser modules of `dashboardClient/` (entry
+ * `main.js`) and uPlot (served from node_modules by the same server, no build step, no CDN). The
+ * page subscribes to the live feed at `/ws` and polls the process's `/metrics` for late records
+ * and consumer lag.
+ *
+ * Page query parameters: `token` (passed on to /ws when the feed requires one) and `metricPrefix`
+ * (subscribe to `<prefix>revenue_per_minute`, ... instead of the reference metric names).
+ *
+ * @example
+ *   await startHttpServer(host, port, { ...dashboardRoutes(), '/metrics': promRoute });
+ */
 export function dashboardRoutes(opts: DashboardOptions = {}): Record<string, Route> {
   const settings = JSON.stringify({
     feedPath: opts.feedPath ?? '/ws',

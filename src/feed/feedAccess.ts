@@ -21,6 +21,7 @@ function hostnameOf(host: string): string {
   return m ? m[1] : '';
 }
 
+/** Whether the request's Origin may open the feed (see the rules above). */
 export function originAllowed(req: IncomingMessage, allowedOrigins: readonly string[]): boolean {
   const origin = req.headers.origin;
   if (origin === undefined) return true;

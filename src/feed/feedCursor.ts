@@ -14,6 +14,7 @@ export function tpKey(topic: string, partition: number): string {
   return `${topic}/${partition}`;
 }
 
+/** The topic and partition a `<topic>/<partition>` key names. */
 export function parseTpKey(key: string): { topic: string; partition: number } {
   const slash = key.lastIndexOf('/');
   return { topic: key.slice(0, slash), partition: Number(key.slice(slash + 1)) };
@@ -24,12 +25,14 @@ export const MAX_CURSOR_CHARS = 16_384;
 const MAX_CURSOR_ENTRIES = 1_000;
 const TP_PATTERN = /^[A-Za-z0-9._-]{1,249}\/\d{1,6}$/;
 
+/** The cursor of these positions (next offset per `<topic>/<partition>`). */
 export function encodeCursor(positions: ReadonlyMap<string, number>): string {
   const obj: Record<string, number> = {};
   for (const [tp, offset] of positions) obj[tp] = offset;
   return Buffer.from(JSON.stringify(obj)).toString('base64url');
 }
 
+/** A cursor a client sent that cannot be used; its message tells the client why. */
 export class CursorError extends Error {}
 
 /** Decodes and validates a cursor; throws CursorError with a message a client can act on. */

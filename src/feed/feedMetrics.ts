@@ -63,4 +63,5 @@ export function createFeedMetrics(registry: client.Registry = new client.Registr
   };
 }
 
+/** The live feed's Prometheus metrics (see `createFeedMetrics`). */
 export type FeedMetrics = ReturnType<typeof createFeedMetrics>;

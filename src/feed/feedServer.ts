@@ -4,6 +4,13 @@ import { json, startHttpServer, type Route } from '../http/httpServer.ts';
 import { dashboardRoutes, type DashboardOptions } from './dashboard.ts';
 import { attachMetricsFeed, type MetricsFeed, type MetricsFeedOptions } from './metricsFeed.ts';
 
+/** A running feed server (see `startFeedServer`). */
+export interface FeedServer {
+  url: string;
+  feed: MetricsFeed;
+  close(): Promise<void>;
+}
+
 /**
  * The live feed and the dashboard on their own HTTP server, without topologies (`sluice feed`):
  * `/` dashboard, `/ws` feed, `/metrics` (the feed's own Prometheus metrics), `/healthz`, `/readyz`
@@ -14,12 +21,6 @@ import { attachMetricsFeed, type MetricsFeed, type MetricsFeedOptions } from './
  *   console.log(`${srv.url}/`);
  *   await srv.close();
  */
-export interface FeedServer {
-  url: string;
-  feed: MetricsFeed;
-  close(): Promise<void>;
-}
-
 export async function startFeedServer(
   cfg: Config,
   opts: { host?: string; port?: number; feed?: MetricsFeedOptions; dashboard?: DashboardOptions } = {},

@@ -5,20 +5,24 @@
  * brace); each client appends its own cursor.
  */
 
+/** What every metric topic name starts with. */
 export const METRIC_TOPIC_PREFIX = 'metrics.';
 /** Metric names are topic names without the `metrics.` prefix; the same characters as Kafka allows. */
 export const METRIC_NAME_PATTERN = /^[A-Za-z0-9._-]{1,240}$/;
 
+/** The Kafka topic of a metric: `metrics.<metric>`. */
 export function topicOfMetric(metric: string): string {
   return `${METRIC_TOPIC_PREFIX}${metric}`;
 }
 
+/** The metric a `metrics.<metric>` topic holds, or undefined for any other topic. */
 export function metricOfTopic(topic: string): string | undefined {
   return topic.startsWith(METRIC_TOPIC_PREFIX) && topic.length > METRIC_TOPIC_PREFIX.length
     ? topic.slice(METRIC_TOPIC_PREFIX.length)
     : undefined;
 }
 
+/** One metric result, as decoded from its record. */
 export interface FeedUpdate {
   metric: string;
   window: { start: number; end: number };
@@ -74,6 +78,7 @@ export function toFeedUpdate(metric: string, key: string | null, record: unknown
   };
 }
 
+/** The serialised update shared by every client: its JSON without the closing brace. */
 export function updateBody(u: FeedUpdate): string {
   const json = JSON.stringify(
     {
