@@ -2,8 +2,8 @@ import type { Config } from '../config/config.ts';
 import { createLogger } from '../core/log.ts';
 import { loadSchema, loadType } from '../domain/schemas.ts';
 import type { ConnectorStats, EngineMetrics } from '../engine/engineMetrics.ts';
-import { MapReferenceTable } from '../engine/referenceTable.ts';
 import type { StoreInfo } from '../engine/stateStores.ts';
+import type { OperatorMetrics } from '../operators/operatorContext.ts';
 import type { KafkaClient } from '../kafka/createKafkaClient.ts';
 import { ensureTopics, type TopicSpec } from '../kafka/ensureTopics.ts';
 import { retryKafka } from '../kafka/retryKafka.ts';
@@ -11,7 +11,6 @@ import type { AvroSerde } from '../serde/avroSerde.ts';
 import type { RegistryClient } from '../serde/schemaRegistry.ts';
 import { dlqTopicOf } from '../topology/defineTopology.ts';
 import type { Output, SinkConnector, SinkRecordError, TopologyDefinition } from '../topology/types.ts';
-import { type ReferenceReader, startReferenceReader } from './referenceReader.ts';
 
 /**
  * What a runner sets up before it consumes: topics, schemas, reference tables, sink connectors,
@@ -56,26 +55,6 @@ export async function registerSchemas(
   }
   await serde.prepareIds(schemaIds.values());
   return schemaIds;
-}
-
-/** Loads every reference table to the end of its topic and keeps it following the topic. */
-export async function startReferenceTables(
-  cfg: Config,
-  kafka: KafkaClient,
-  serde: AvroSerde,
-  def: TopologyDefinition,
-  onFatal: (err: unknown) => void,
-): Promise<{ tables: Record<string, MapReferenceTable>; readers: ReferenceReader[] }> {
-  const tables: Record<string, MapReferenceTable> = {};
-  const readers: ReferenceReader[] = [];
-  for (const [name, spec] of Object.entries(def.references ?? {})) {
-    tables[name] = new MapReferenceTable();
-    const reader = await startReferenceReader(cfg, kafka, serde, spec, tables[name], onFatal);
-    readers.push(reader);
-    await reader.ready;
-    log.info({ topology: def.name, table: name, rows: tables[name].size }, 'reference table ready');
-  }
-  return { tables, readers };
 }
 
 /** Creates and connects the sink connectors of the topology's sink outputs, by output topic. */
@@ -132,4 +111,14 @@ export async function ensureStoreTopics(
   } finally {
     await admin.disconnect();
   }
+}
+
+/** The operators' counters, bound to the runner's Prometheus metrics for one topology. */
+export function operatorMetricsOf(metrics: EngineMetrics, topology: string): OperatorMetrics {
+  return {
+    ruleFailure: (rule) => metrics.ruleFailures.inc({ topology, rule }),
+    late: (store) => metrics.recordsLate.inc({ topology, store }),
+    windowsOpen: (store, open) => metrics.windowOpen.set({ topology, store }, open),
+    emitDelay: (store, seconds) => metrics.windowEmitDelay.observe({ topology, store }, seconds),
+  };
 }

@@ -1,7 +1,6 @@
 import type { Config } from '../config/config.ts';
 import { asSluiceError, errorCode, SluiceError } from '../core/errors.ts';
 import { createLogger } from '../core/log.ts';
-import { createAck } from '../engine/ack.ts';
 import type { EngineMetrics } from '../engine/engineMetrics.ts';
 import { startTopology, type TopologyInstance } from '../engine/topologyInstance.ts';
 import type { TopicSpec } from '../kafka/ensureTopics.ts';
@@ -15,11 +14,14 @@ import {
   connectSinks,
   ensureStoreTopics,
   ensureTopologyTopics,
+  operatorMetricsOf,
   registerSchemas,
-  startReferenceTables,
   topologyTopics,
 } from './bootstrap.ts';
 import { Committer } from './committer.ts';
+import { pushRecord } from './recordIntake.ts';
+import { catchUpReferences, startReferenceTables } from './referenceTables.ts';
+import type { RunnerOptions, RunnerStatus } from './runnerOptions.ts';
 import { createOutputSink, type OutputSink } from './outputSink.ts';
 import { PartitionFlow } from './partitionFlow.ts';
 import type { ReferenceReader } from './referenceReader.ts';
@@ -37,25 +39,7 @@ import { createTransactionalOutputs, type TransactionalOutputs, txKeyOf } from '
  * backpressure), committer.ts (offset commits), stateRestore.ts (restore and seek on assignment),
  * transactionalOutputs.ts (exactly-once), outputSink.ts (the Kafka producer side).
  */
-export interface RunnerOptions {
-  /** Pause a partition at this many records in flight; resume at half. */
-  maxInFlightPerPartition?: number;
-  commitIntervalMs?: number;
-  /** A partition with lag and no progress for this long makes the runner not ready. */
-  stallMs?: number;
-  groupId?: string;
-}
-
-export interface RunnerStatus {
-  topology: string;
-  running: boolean;
-  assigned: number;
-  paused: number;
-  inFlight: number;
-  lag: number;
-  lastProgressAt: number;
-  ready: boolean;
-}
+export type { RunnerOptions, RunnerStatus } from './runnerOptions.ts';
 
 /** Two minutes of nothing but failed transactions is an outage, not a blip. */
 const TX_FAILURE_LIMIT_MS = 120_000;
@@ -174,7 +158,7 @@ export class TopologyRunner {
       now: Date.now,
       route: (o) => this.route(o),
       onFatal: (err) => this.fail(err),
-      metrics: this.operatorMetrics(),
+      metrics: operatorMetricsOf(this.metrics, def.name),
     });
     await ensureStoreTopics(this.kafka, cfg, def, this.instance.stores());
     await this.consume();
@@ -184,16 +168,6 @@ export class TopologyRunner {
     const sources = def.sources.map((s) => s.topic);
     const guarantee = this.tx ? 'exactly_once' : 'at_least_once';
     log.info({ topology: def.name, group: this.opts.groupId, sources, guarantee }, 'topology running');
-  }
-
-  private operatorMetrics() {
-    const topology = this.def.name;
-    return {
-      ruleFailure: (rule: string) => this.metrics.ruleFailures.inc({ topology, rule }),
-      late: (store: string) => this.metrics.recordsLate.inc({ topology, store }),
-      windowsOpen: (store: string, open: number) => this.metrics.windowOpen.set({ topology, store }, open),
-      emitDelay: (store: string, seconds: number) => this.metrics.windowEmitDelay.observe({ topology, store }, seconds),
-    };
   }
 
   /** Joins the group and runs the batch loop; assignment and crash events drive restores and restarts. */
@@ -383,7 +357,7 @@ export class TopologyRunner {
     // Resolve unseen schema ids once per batch (retried inside on registry outages), so the
     // pipeline itself stays synchronous and acknowledgements exact.
     await this.serde.prepare(batch.messages.map((m) => m.value));
-    await this.catchUpReferences(topic, partition);
+    await catchUpReferences(this.readers, REFERENCE_CATCH_UP_MS, { topology: this.def.name, topic, partition });
     if (epoch !== this.epoch || isStale()) return;
     if (this.tx) this.batchKey = txKeyOf(topic, partition);
     const high = BigInt(batch.highWatermark);
@@ -410,48 +384,15 @@ export class TopologyRunner {
     await heartbeat();
   }
 
-  /** Reference tables catch up with their topics: a row produced before this batch was fetched is in the table. */
-  private async catchUpReferences(topic: string, partition: number): Promise<void> {
-    if (!this.readers.length) return;
-    const caughtUp = await Promise.all(this.readers.map((r) => r.catchUp(REFERENCE_CATCH_UP_MS)));
-    if (caughtUp.every(Boolean)) return;
-    const fields = { topology: this.def.name, topic, partition };
-    log.warn(fields, 'a reference table is more than 3 s behind its topic; checking against what it holds');
-  }
-
-  /** One record into the pipeline; its ack marks the offset done once everything derived from it is durable. */
+  /** One record into the pipeline (see recordIntake.ts); returns its offset. */
   private push(topic: string, partition: number, m: KafkaMessage, high: bigint): bigint {
-    const offset = BigInt(m.offset);
-    const tracker = this.flow.tracker(topic, partition);
-    tracker.register(offset);
-    const started = process.hrtime.bigint();
-    const latency = this.metrics.processingLatency.labels({ topology: this.def.name });
-    const ack = createAck(
-      () => {
-        tracker.markDone(offset);
-        latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
-        this.flow.recordDone(topic, partition, tracker);
-      },
-      (err) => this.fail(err),
-    );
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(m.headers ?? {})) {
-      if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
-    }
-    const record = {
-      topic,
-      partition,
-      offset: m.offset,
-      key: m.key,
-      value: m.value,
-      headers,
-      timestamp: Number(m.timestamp),
+    const intake = {
+      flow: this.flow,
+      metrics: this.metrics,
+      topology: this.def.name,
+      fail: (err: unknown) => this.fail(err),
     };
-    this.instance!.push(record, ack);
-    const lag = Number(high - offset - 1n);
-    this.flow.setLag(topic, partition, lag);
-    this.metrics.consumerLag.labels({ topology: this.def.name, topic, partition: String(partition) }).set(lag);
-    return offset;
+    return pushRecord(this.instance!, intake, topic, partition, m, high);
   }
 
   /** Exactly-once: this batch's outputs, DLQ records, changelog writes and its offset, together. */
