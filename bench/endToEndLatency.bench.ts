@@ -140,7 +140,8 @@ async function main(): Promise<void> {
     order_id: null,
     user_agent: 'sluice-bench',
   });
-  await serde.encode(clickSchemaId, clickEvent('prime', Date.now(), 1)); // loads the schema for encodeSync (nothing is sent)
+  // Loads the schema for encodeSync (nothing is sent).
+  await serde.encode(clickSchemaId, clickEvent('prime', Date.now(), 1));
   const children: Child[] = [];
   const groups: string[] = [];
 

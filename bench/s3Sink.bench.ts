@@ -60,7 +60,8 @@ const order = (i: number) => ({
   updated_at: 1_767_000_000_000 + i,
   op: 'c',
   extracted_at: 1_767_000_000_000 + i,
-  // Pad staging rows to the record size with a long currency-like field is not possible (fixed schema): staging rows stay ~80 bytes.
+  // Pad staging rows to the record size with a long currency-like field is not possible (fixed
+  // schema): staging rows stay ~80 bytes.
 });
 
 const inFlight = new Array<number>(PARTITIONS).fill(0);

@@ -30,7 +30,10 @@ export interface KillRecord {
   resumeMs: number | null;
   /** Which process of the slot the restart was (RunnerFleet.lives). */
   process: number;
-  /** Kill → `sluice run` of the restarted process says every topology runs (all seven joined their groups); null: never. */
+  /**
+   * Kill → `sluice run` of the restarted process says every topology runs (all seven joined their
+   * groups); null: never.
+   */
   allRunningMs?: number | null;
   /** The restarted process was killed (or died) before it said it runs every topology. */
   killedBeforeRunning?: boolean;

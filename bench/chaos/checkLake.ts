@@ -67,7 +67,8 @@ export function checkLake(snap: Snapshot): { checks: Check[]; facts: Record<stri
         pass: sum((r) => r.uncovered) === 0 && errors.length === 0,
         note: errors.length
           ? `${errors.length} objects unreadable: ${errors.slice(0, 2).join('; ')}`
-          : `${snap.lake.length} objects (raw ${byZone('raw')}, staging ${byZone('staging')}, quarantine ${byZone('quarantine')})`,
+          : `${snap.lake.length} objects (raw ${byZone('raw')}, ` +
+            `staging ${byZone('staging')}, quarantine ${byZone('quarantine')})`,
       }),
       check({
         section: 5,

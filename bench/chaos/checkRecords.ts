@@ -100,7 +100,8 @@ export function checkClicks(
       pass: inputTotal === truth.counts.total && unaccounted === 0 && ids.size === expectedValidUnique,
       required: eos,
       note: unaccounted
-        ? 'unaccounted = generator duplicates that passed the dedupe (and are extra silver rows) minus valid records dead-lettered as duplicates'
+        ? 'unaccounted = generator duplicates that passed the dedupe (and are extra silver rows) ' +
+          'minus valid records dead-lettered as duplicates'
         : undefined,
     }),
     check({
@@ -144,7 +145,8 @@ export function checkClicks(
       required: eos,
       note:
         dupRejected !== truth.counts.duplicates
-          ? 'fewer: duplicates passed after a restart (dedupe state lost); more: originals re-read after a restart were rejected as duplicates of themselves'
+          ? 'fewer: duplicates passed after a restart (dedupe state lost); ' +
+            'more: originals re-read after a restart were rejected as duplicates of themselves'
           : undefined,
     }),
     check({
@@ -335,7 +337,10 @@ export function checkEntities(
       id: 'oltp.input',
       name: `shop rows (${tables}): every extracted image is in silver or its DLQ`,
       expected: '0 lost',
-      actual: `${sum((e) => e.inputRecords)} records = ${sum((e) => e.inputImages)} images → ${sum((e) => e.silverImages)} in silver, ${sum((e) => e.dlqDistinct)} DLQ inputs; lost ${sum((e) => e.lostImages)}`,
+      actual:
+        `${sum((e) => e.inputRecords)} records = ${sum((e) => e.inputImages)} images → ` +
+        `${sum((e) => e.silverImages)} in silver, ${sum((e) => e.dlqDistinct)} DLQ inputs; ` +
+        `lost ${sum((e) => e.lostImages)}`,
       pass: sum((e) => e.lostImages) === 0,
     }),
     check({
@@ -343,7 +348,9 @@ export function checkEntities(
       id: 'oltp.final',
       name: 'shop rows: final state of every row extracted and in silver or DLQ',
       expected: '0 missing, 0 lost',
-      actual: `${sum((e) => e.finalRows)} rows: ${sum((e) => e.finalMissingFromTopic)} never extracted, ${sum((e) => e.finalLost)} lost`,
+      actual:
+        `${sum((e) => e.finalRows)} rows: ${sum((e) => e.finalMissingFromTopic)} never extracted, ` +
+        `${sum((e) => e.finalLost)} lost`,
       pass: sum((e) => e.finalMissingFromTopic) === 0 && sum((e) => e.finalLost) === 0,
     }),
     check({

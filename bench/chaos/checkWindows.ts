@@ -55,7 +55,10 @@ function noteFor(
     differing.length &&
     differing.every((d) => d.inputs > d.distinctIds && d.engine.count === d.distinctIds)
   ) {
-    return 'in every differing session the engine counted each event id once while silver holds some event twice (duplicate silver rows, section 2)';
+    return (
+      'in every differing session the engine counted each event id once while silver holds some event twice ' +
+      '(duplicate silver rows, section 2)'
+    );
   }
   return NOTES[store];
 }
@@ -209,7 +212,8 @@ export function checkWindows(
         expected: `${closed} windows equal`,
         actual: ok
           ? `${match}/${closed} equal`
-          : `${match}/${closed} equal, ${missing.length} missing, ${differing.length} differ, ${unexpected.length} unexpected`,
+          : `${match}/${closed} equal, ${missing.length} missing, ` +
+            `${differing.length} differ, ${unexpected.length} unexpected`,
         pass: ok,
         required: EXACT.has(store),
         note: ok ? undefined : noteFor(store, differing),
@@ -227,7 +231,9 @@ export function checkWindows(
       expected: '0',
       actual: conflicting.length ? `${conflicting.length} (${byStoreConflicts})` : '0',
       pass: conflicting.length === 0,
-      note: `${[...finals.values()].reduce((n, m) => n + m.size, 0)} finals, ${reemitted} re-emitted with the same value`,
+      note:
+        `${[...finals.values()].reduce((n, m) => n + m.size, 0)} finals, ` +
+        `${reemitted} re-emitted with the same value`,
     }),
   );
   checks.push(

@@ -107,11 +107,14 @@ export async function sqlBadCounts(cfg: Config): Promise<Record<string, number>>
   const client = new pg.Client(pgConnection(cfg, cfg.oltpDatabase));
   await client.connect();
   try {
+    const unknownCustomer =
+      'select count(*) from orders o ' +
+      'where not exists (select 1 from customers c where c.customer_id = o.customer_id)';
     const { rows } = await client.query(
       `select
       (select count(*) from orders where total_amount < 0)::int as negative_total,
       (select count(*) from orders where status <> all($1::text[]))::int as unknown_status,
-      (select count(*) from orders o where not exists (select 1 from customers c where c.customer_id = o.customer_id))::int as unknown_customer,
+      (${unknownCustomer})::int as unknown_customer,
       (select count(*) from customers where email is null)::int as null_email`,
       [[...ORDER_STATUSES]],
     );

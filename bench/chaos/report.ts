@@ -37,7 +37,9 @@ export function mark(c: Check): string {
 }
 
 export function formatCheckLine(c: Check): string {
-  return `${mark(c).padEnd(2)} [${c.section}] ${c.name}: ${c.actual}${c.pass === false || c.pass === null ? ` (expected ${c.expected})` : ''}${c.note ? ` — ${c.note}` : ''}`;
+  const expected = c.pass === false || c.pass === null ? ` (expected ${c.expected})` : '';
+  const note = c.note ? ` — ${c.note}` : '';
+  return `${mark(c).padEnd(2)} [${c.section}] ${c.name}: ${c.actual}${expected}${note}`;
 }
 
 export function failedRequired(checks: Check[]): Check[] {

@@ -273,7 +273,12 @@ async function progressLine(
       count('web.clickstream.dlq'),
       count('metrics.funnel_5m'),
     ]);
-    return `run ${Math.round((Date.now() - runStart) / 1000)}s/${runMs / 1000}s: clicks produced ${produced.toLocaleString('en')}/${total.toLocaleString('en')} · silver.clickstream ${silver.toLocaleString('en')} · web.clickstream.dlq ${dlq} · metrics.funnel_5m ${finals} · runners [${fleet.alive().join(', ')}]`;
+    return (
+      `run ${Math.round((Date.now() - runStart) / 1000)}s/${runMs / 1000}s: ` +
+      `clicks produced ${produced.toLocaleString('en')}/${total.toLocaleString('en')} · ` +
+      `silver.clickstream ${silver.toLocaleString('en')} · web.clickstream.dlq ${dlq} · ` +
+      `metrics.funnel_5m ${finals} · runners [${fleet.alive().join(', ')}]`
+    );
   } finally {
     await admin.disconnect();
   }
@@ -304,6 +309,8 @@ function resumeChecks(result: GuaranteeResult, killsPlanned: number): Check[] {
   const secs = (ms: number | null) => (ms === null ? '-' : `${(ms / 1000).toFixed(1)}s`);
   const exits = result.unexpectedExits;
   const sd = result.chaos?.scaleDown;
+  const broker = result.chaos?.broker;
+  const pgFreeze = result.chaos?.pgFreeze;
   return [
     check({
       section: 6,
@@ -328,9 +335,13 @@ function resumeChecks(result: GuaranteeResult, killsPlanned: number): Check[] {
       id: 'resume.all',
       name: 'SIGKILL → restarted runner runs all 7 topologies (`sluice run:` line), median / max',
       expected: '-',
-      actual: `${secs(allMedian)} / ${secs(allMax)}${killedEarly ? ` (${killedEarly} killed again before)` : ''}${allNever ? ` (${allNever} never)` : ''}`,
+      actual:
+        `${secs(allMedian)} / ${secs(allMax)}` +
+        `${killedEarly ? ` (${killedEarly} killed again before)` : ''}${allNever ? ` (${allNever} never)` : ''}`,
       pass: null,
-      note: `per kill: ${kills.map((k) => (k.killedBeforeRunning ? 'killed before' : secs(k.allRunningMs ?? null))).join(', ')}`,
+      note:
+        'per kill: ' +
+        kills.map((k) => (k.killedBeforeRunning ? 'killed before' : secs(k.allRunningMs ?? null))).join(', '),
     }),
     check({
       section: 6,
@@ -351,7 +362,9 @@ function resumeChecks(result: GuaranteeResult, killsPlanned: number): Check[] {
       id: 'chaos.events',
       name: 'broker crash + restart; Postgres SIGSTOP',
       expected: 'done',
-      actual: `broker ${result.chaos?.broker ? (result.chaos.broker.error ? `failed: ${result.chaos.broker.error}` : `down ${secs(result.chaos.broker.downMs)}`) : 'skipped'}; postgres ${result.chaos?.pgFreeze ? (result.chaos.pgFreeze.error ? `failed: ${result.chaos.pgFreeze.error}` : `frozen ${secs(result.chaos.pgFreeze.ms)}`) : 'skipped'}`,
+      actual:
+        `broker ${broker ? (broker.error ? `failed: ${broker.error}` : `down ${secs(broker.downMs)}`) : 'skipped'}; ` +
+        `postgres ${pgFreeze ? (pgFreeze.error ? `failed: ${pgFreeze.error}` : `frozen ${secs(pgFreeze.ms)}`) : 'skipped'}`,
       pass: Boolean(
         result.chaos?.broker && !result.chaos.broker.error && result.chaos.pgFreeze && !result.chaos.pgFreeze.error,
       ),
@@ -366,7 +379,8 @@ function resumeChecks(result: GuaranteeResult, killsPlanned: number): Check[] {
       required: false,
       note:
         sd && !sd.startedBeforeSigterm
-          ? '60 s after its last restart it had not yet said it runs every topology; a SIGTERM before `sluice run` installs its handler ends the process at once'
+          ? '60 s after its last restart it had not yet said it runs every topology; ' +
+            'a SIGTERM before `sluice run` installs its handler ends the process at once'
           : undefined,
     }),
   ];
@@ -405,14 +419,18 @@ function drainCheck(d: DrainResult | undefined, snap: Snapshot): Check {
     id: 'drain',
     name: 'drained: every group consumed every record, nothing in flight',
     expected: 'yes, 0 unconsumed',
-    actual: `${d.timedOut ? 'not quiet within the bound' : 'quiet'} (${secs(d.quietBeforeSentinelMs)} + ${secs(d.quietAfterSentinelMs)} after the sentinel); ${total} unconsumed${
-      total
-        ? ` (${Object.entries(unprocessed)
-            .map(([g, n]) => `${g} ${n}`)
-            .join(', ')})`
-        : ''
-    }`,
+    actual:
+      `${d.timedOut ? 'not quiet within the bound' : 'quiet'} ` +
+      `(${secs(d.quietBeforeSentinelMs)} + ${secs(d.quietAfterSentinelMs)} after the sentinel); ${total} unconsumed${
+        total
+          ? ` (${Object.entries(unprocessed)
+              .map(([g, n]) => `${g} ${n}`)
+              .join(', ')})`
+          : ''
+      }`,
     pass: !d.timedOut && total === 0,
-    note: `high watermark − committed: ${Object.values(d.residualLag).reduce((n, g) => n + g.lag, 0)} (includes commit markers under exactly_once)`,
+    note:
+      `high watermark − committed: ${Object.values(d.residualLag).reduce((n, g) => n + g.lag, 0)} ` +
+      '(includes commit markers under exactly_once)',
   });
 }

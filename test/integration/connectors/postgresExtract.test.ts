@@ -315,11 +315,14 @@ test('rows sharing one updated_at across page boundaries, concurrent writes and 
     // 1. 120 customer updates and 75 new products with ONE updated_at (now(): the transaction
     //    start), spanning three pages of 50. The trigger would stamp clock_timestamp() per row,
     //    so it is disabled for the update inside the same transaction.
+    const insertSame =
+      "insert into products (sku, name, category, price, updated_at) select 'SAME-' || g, 'Same ' || g, " +
+      "'books', 9.99, now() from generate_series(1, 75) g;";
     await f.sql(`begin;
       alter table customers disable trigger customers_touch;
       update customers set full_name = full_name || ' v2', updated_at = now() where customer_id <= 120;
       alter table customers enable trigger customers_touch;
-      insert into products (sku, name, category, price, updated_at) select 'SAME-' || g, 'Same ' || g, 'books', 9.99, now() from generate_series(1, 75) g;
+      ${insertSame}
       commit;`);
     const [{ ts: sameTs }] = await f.sql(
       `select to_char(max(updated_at) at time zone 'UTC', ${ISO_US}) as ts from customers`,

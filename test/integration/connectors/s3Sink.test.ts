@@ -248,7 +248,10 @@ async function produce(
 // Through the runner: the lake topology, all three zones, and an idle partition
 // ---------------------------------------------------------------------------------------------
 
-test('the lake topology lands every record exactly once in its zone under the SPEC layout; an idle partition lands within idleCloseMs', {
+const LAKE_EXACTLY_ONCE_TITLE =
+  'the lake topology lands every record exactly once in its zone under the SPEC layout; an idle ' +
+  'partition lands within idleCloseMs';
+test(LAKE_EXACTLY_ONCE_TITLE, {
   timeout: 180_000,
 }, async () => {
   const cfg: Config = { ...(await realStack()), httpPort: 0 };
@@ -449,7 +452,10 @@ function sampleRss(pid: number): { stop(): { peakMiB: number; samples: number } 
   };
 }
 
-test('a runner SIGKILLed mid-upload and restarted leaves every record in the lake exactly once, and no incomplete upload', {
+const SIGKILL_MID_UPLOAD_TITLE =
+  'a runner SIGKILLed mid-upload and restarted leaves every record in the lake exactly once, and no ' +
+  'incomplete upload';
+test(SIGKILL_MID_UPLOAD_TITLE, {
   timeout: 300_000,
 }, async () => {
   const cfg = await realStack();
@@ -571,7 +577,10 @@ function feeder(connector: S3SinkConnector, topic: string, t0: number) {
 
 const ctx = { topology: 'it', schemaFor: loadType, schemaIds: new Map<string, number>() };
 
-test('a replay that does not line up with an uncommitted idle close still writes every record once (existing starts align it; a replay inside an object skips what it holds)', {
+const REPLAY_IDLE_CLOSE_TITLE =
+  'a replay that does not line up with an uncommitted idle close still writes every record once ' +
+  '(existing starts align it; a replay inside an object skips what it holds)';
+test(REPLAY_IDLE_CLOSE_TITLE, {
   timeout: 60_000,
 }, async () => {
   const cfg = await realStack();

@@ -56,7 +56,10 @@ const T0 = Date.UTC(2026, 3, 2, 10, 0);
 const ORDERS = 2000;
 /** A NUL byte in `status`: Postgres text can never hold one (22021, caught before any round trip). */
 const POISON_NUL = [17, 1000, 1999];
-/** total_amount of a million or more: valid Avro, too wide for the narrowed orders.total_amount (22003 in the merge). */
+/**
+ * total_amount of a million or more: valid Avro, too wide for the narrowed orders.total_amount
+ * (22003 in the merge).
+ */
 const POISON_OVERFLOW = [250, 253, 1337, 1998];
 const POISON = new Set([...POISON_NUL, ...POISON_OVERFLOW]);
 
@@ -231,7 +234,10 @@ const ceilLog2 = (n: number) => Math.ceil(Math.log2(n));
 
 // ---- warehouse through a runner
 
-test('warehouse: poison rows go to <source>.dlq with reason sink and their SQLSTATE, every good row lands once, the runner keeps running, isolation costs O(log n) transactions', {
+const WAREHOUSE_POISON_TITLE =
+  'warehouse: poison rows go to <source>.dlq with reason sink and their SQLSTATE, every good row lands ' +
+  'once, the runner keeps running, isolation costs O(log n) transactions';
+test(WAREHOUSE_POISON_TITLE, {
   timeout: 180_000,
 }, async () => {
   const cfg: Config = { ...(await realStack()), httpPort: 0 };
@@ -322,7 +328,10 @@ test('warehouse: poison rows go to <source>.dlq with reason sink and their SQLST
   }
 });
 
-test('warehouse with SLUICE_SINK_ERRORS=fail: a poison row stops the runner (exit 1), nothing dead-lettered, the offsets stay below the poison', {
+const WAREHOUSE_FAIL_TITLE =
+  'warehouse with SLUICE_SINK_ERRORS=fail: a poison row stops the runner (exit 1), nothing ' +
+  'dead-lettered, the offsets stay below the poison';
+test(WAREHOUSE_FAIL_TITLE, {
   timeout: 120_000,
 }, async () => {
   const cfg: Config = { ...(await realStack()), httpPort: 0, sinkErrors: 'fail' };
@@ -369,7 +378,10 @@ test('warehouse with SLUICE_SINK_ERRORS=fail: a poison row stops the runner (exi
 
 // ---- warehouse connector: replays, and no dead-letter queue
 
-test('warehouse connector: a replay of dead-lettered records is skipped, not dead-lettered again; without a dead-letter queue the batch fails as before', {
+const CONNECTOR_REPLAY_TITLE =
+  'warehouse connector: a replay of dead-lettered records is skipped, not dead-lettered again; without ' +
+  'a dead-letter queue the batch fails as before';
+test(CONNECTOR_REPLAY_TITLE, {
   timeout: 60_000,
 }, async () => {
   const cfg = await realStack();
@@ -533,7 +545,10 @@ async function kill(child: Child): Promise<void> {
   await child.exited;
 }
 
-test('warehouse SIGKILLed while isolating poison rows, restarted: every good row once, every poison in the DLQ, offsets at the ends', {
+const WAREHOUSE_SIGKILL_TITLE =
+  'warehouse SIGKILLed while isolating poison rows, restarted: every good row once, every poison in ' +
+  'the DLQ, offsets at the ends';
+test(WAREHOUSE_SIGKILL_TITLE, {
   timeout: 300_000,
 }, async () => {
   const cfg = await realStack();
@@ -653,7 +668,10 @@ const customerOf = (i: number, country: string): Customer =>
     extracted_at: 3,
   }) as Customer;
 
-test('S3: a record its object cannot encode goes to the DLQ with reason sink, the rest of its batch lands, the object is named after its first written record', {
+const S3_POISON_TITLE =
+  'S3: a record its object cannot encode goes to the DLQ with reason sink, the rest of its batch ' +
+  'lands, the object is named after its first written record';
+test(S3_POISON_TITLE, {
   timeout: 120_000,
 }, async () => {
   const cfg: Config = { ...(await realStack()), httpPort: 0 };
@@ -786,7 +804,10 @@ function deadLetterContext(): { ctx: SinkContext; dead: { offset: number; error:
   };
 }
 
-test('S3 replays name their objects as the first run did, and a replay inside an object dead-letters its poison again instead of skipping it', {
+const S3_REPLAY_TITLE =
+  'S3 replays name their objects as the first run did, and a replay inside an object dead-letters its ' +
+  'poison again instead of skipping it';
+test(S3_REPLAY_TITLE, {
   timeout: 60_000,
 }, async () => {
   const cfg = await realStack();

@@ -555,7 +555,10 @@ test('the warehouse topology fills bronze, silver and gold; tables match the exp
   }
 });
 
-test('exactly once after SIGKILL between COPY and COMMIT: nothing lost, nothing doubled, committed rows not rewritten, offsets at the topic ends', {
+const SIGKILL_BETWEEN_COPY_AND_COMMIT_TITLE =
+  'exactly once after SIGKILL between COPY and COMMIT: nothing lost, nothing doubled, committed rows ' +
+  'not rewritten, offsets at the topic ends';
+test(SIGKILL_BETWEEN_COPY_AND_COMMIT_TITLE, {
   timeout: 240_000,
 }, async () => {
   const cfg = await realStack();

@@ -41,10 +41,18 @@ const one = async (c: pg.Client, sql: string): Promise<number> =>
   Number(Object.values((await c.query(sql)).rows[0])[0]);
 
 const CHECKSUMS = {
-  customers: `select md5(string_agg(concat_ws('|', customer_id, email, full_name, country, created_at), ',' order by customer_id)) from customers`,
-  products: `select md5(string_agg(concat_ws('|', product_id, sku, name, category, price, active, created_at), ',' order by product_id)) from products`,
-  orders: `select md5(string_agg(concat_ws('|', order_id, customer_id, status, total_amount, currency, ordered_at), ',' order by order_id)) from orders`,
-  order_items: `select md5(string_agg(concat_ws('|', order_item_id, order_id, product_id, quantity, unit_price), ',' order by order_item_id)) from order_items`,
+  customers:
+    `select md5(string_agg(concat_ws('|', customer_id, email, full_name, country, created_at), ` +
+    `',' order by customer_id)) from customers`,
+  products:
+    `select md5(string_agg(concat_ws('|', product_id, sku, name, category, price, active, created_at), ` +
+    `',' order by product_id)) from products`,
+  orders:
+    `select md5(string_agg(concat_ws('|', order_id, customer_id, status, total_amount, currency, ordered_at), ` +
+    `',' order by order_id)) from orders`,
+  order_items:
+    `select md5(string_agg(concat_ws('|', order_item_id, order_id, product_id, quantity, unit_price), ` +
+    `',' order by order_item_id)) from order_items`,
 };
 
 async function checksums(database: string): Promise<Record<string, string>> {

@@ -39,7 +39,10 @@ test("describe names a dedupe rule's durable state and its partition scope", () 
   assert.match(unique.check, /of event_time, per source partition/);
   assert.match(
     graphAsText(g),
-    /click_event_unique .*state sluice\.clickstream\.click_event_unique\.dedupe\.changelog, co-partitioned with the source/,
+    new RegExp(
+      'click_event_unique .*state sluice\\.clickstream\\.click_event_unique\\.dedupe\\.changelog, ' +
+        'co-partitioned with the source',
+    ),
   );
   assert.equal(describeTopology(TOPOLOGIES.orders).rules.find((r) => r.kind === 'referential')!.state, undefined);
 });

@@ -56,7 +56,8 @@ test('revenue per minute by category and in total counts each order item once', 
   d.pipeInput('silver.orders', order(10, 1, { ordered_at: T0 + 5_000 }), { key: '10' });
   d.pipeInput('silver.order_items', item(100, 10, 1, { quantity: 2, unit_price: '12.50' }), { key: '100' });
   d.pipeInput('silver.order_items', item(101, 10, 2, { quantity: 1, unit_price: '40.00' }), { key: '101' });
-  d.pipeInput('silver.order_items', item(101, 10, 2, { quantity: 1, unit_price: '40.00' }), { key: '101' }); // re-extracted
+  // re-extracted
+  d.pipeInput('silver.order_items', item(101, 10, 2, { quantity: 1, unit_price: '40.00' }), { key: '101' });
   // Event time moves on in both upstream partitions (the watermark is their minimum).
   d.pipeInput('silver.orders', order(11, 1, { ordered_at: T0 + 5 * 60_000, updated_at: T0 + 5 * 60_000 }), {
     key: '11',

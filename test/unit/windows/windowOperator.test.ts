@@ -60,7 +60,8 @@ test('tumbling windows: provisional results while open, one final on close, late
   assert.ok(changelog.some((r) => (r.value as { a: number })?.a === 3));
   assert.equal(d.committed('web.clickstream'), 3);
 
-  d.pipeInput('web.clickstream', click('d', { event_time: T + 61_600 }), { key: 's1' }); // wm → T+60.6s: window [T, T+60s) closes
+  // wm → T+60.6s: window [T, T+60s) closes
+  d.pipeInput('web.clickstream', click('d', { event_time: T + 61_600 }), { key: 's1' });
   d.pipeInput('web.clickstream', click('e', { event_time: T + 59_000 }), { key: 's1' }); // too late
   const finals = results().filter((r) => r.final);
   assert.deepEqual(
@@ -83,7 +84,8 @@ test('session windows merge events closer than the gap into one session', async 
   d.pipeInput('web.clickstream', click('b', { event_time: T + 25_000 }), { key: 's1' });
   d.pipeInput('web.clickstream', click('c', { event_time: T + 8_000 }), { key: 's1' }); // joins the first session
   d.pipeInput('web.clickstream', click('d', { event_time: T + 16_000 }), { key: 's1' }); // bridges both
-  d.pipeInput('web.clickstream', click('e', { event_time: T + 200_000 }), { key: 's1' }); // its watermark closes everything before
+  // its watermark closes everything before
+  d.pipeInput('web.clickstream', click('e', { event_time: T + 200_000 }), { key: 's1' });
   const finals = d
     .readOutput('metrics.active_sessions')
     .map((r) => r.value as Result & { window_end: number })
