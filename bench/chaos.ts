@@ -25,7 +25,7 @@ const { failedRequired, markdownTable, SECTIONS } = await import('./chaos/report
 const { loadConfig } = await import('../src/config/config.ts');
 const { stackDown } = await import('../src/stack/stack.ts');
 
-let opts;
+let opts: ReturnType<typeof parseChaosOptions>;
 try {
   opts = parseChaosOptions(process.argv.slice(2));
 } catch (err) {

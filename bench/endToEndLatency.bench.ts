@@ -229,8 +229,8 @@ async function main(): Promise<void> {
           }
         }),
       );
-      const idle = states.every(
-        (s) => s && s.topologies.every((t) => t.running && t.assigned > 0 && t.lag === 0 && t.inFlight === 0),
+      const idle = states.every((s) =>
+        s?.topologies.every((t) => t.running && t.assigned > 0 && t.lag === 0 && t.inFlight === 0),
       );
       if (!idle) idleSince = undefined;
       else if ((idleSince ??= Date.now()) + SETTLE_MS <= Date.now()) return;

@@ -177,7 +177,7 @@ export async function groupLags(
         const h = highs.get(t.topic)!;
         for (const p of t.partitions) {
           const high = h.get(p.partition) ?? 0;
-          const committed = Number(p.offset) < 0 ? 0 : Number(p.offset);
+          const committed = Math.max(0, Number(p.offset));
           at[`${t.topic}/${p.partition}`] = committed;
           const l = Math.max(0, high - committed);
           if (l > 0) partitions[`${t.topic}/${p.partition}`] = l;

@@ -85,7 +85,9 @@ export const kafkaService: StackService = {
       java,
       [
         '-Xms128m',
-        '-Xmx512m',
+        // Every test run leaves its topics behind (unique names); a long-lived dev stack reaches
+        // tens of thousands of partitions, and 512 MiB of heap then runs out (seen: OOM at ~16k).
+        '-Xmx1g',
         '-XX:+UseG1GC',
         '-Djava.awt.headless=true',
         `-Dlog4j2.configurationFile=${path.join(paths.dir, 'log4j2.properties')}`,

@@ -171,7 +171,7 @@ function assertSinkDeadLetter(r: ReadRecord, p: Produced, source: string, schema
   assert.equal(r.headers['sluice.error.topic'], source, what);
   assert.equal(r.headers['sluice.error.partition'], String(p.partition), what);
   assert.equal(r.key, p.key, `${what}: the original key`);
-  assert.ok(r.value && r.value.equals(p.value), `${what}: the original bytes`);
+  assert.ok(r.value?.equals(p.value), `${what}: the original bytes`);
 }
 
 /** The warehouse tables hold every good order exactly once and no poison. */

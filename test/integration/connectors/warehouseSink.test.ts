@@ -104,18 +104,16 @@ function phaseB(a: Phase): Phase {
   return {
     // 1–20 change their email (a new SCD2 version); 21–30 change nothing tracked (no version).
     customers: [
-      ...a.customers
-        .slice(0, 20)
-        .map(
-          (c) =>
-            ({
-              ...c,
-              email: `new${c.customer_id}@shop.test`,
-              updated_at: t,
-              op: 'u',
-              extracted_at: t + 1000,
-            }) as Customer,
-        ),
+      ...a.customers.slice(0, 20).map(
+        (c) =>
+          ({
+            ...c,
+            email: `new${c.customer_id}@shop.test`,
+            updated_at: t,
+            op: 'u',
+            extracted_at: t + 1000,
+          }) as Customer,
+      ),
       ...a.customers.slice(20, 30).map((c) => ({ ...c, updated_at: t, op: 'u', extracted_at: t + 1000 }) as Customer),
     ],
     products: a.products
@@ -137,19 +135,17 @@ function phaseC(a: Phase): Phase {
   const t = T0 + 6 * 24 * HOUR;
   return {
     // 1–10 move country after their email change (a third version).
-    customers: a.customers
-      .slice(0, 10)
-      .map(
-        (c) =>
-          ({
-            ...c,
-            email: `new${c.customer_id}@shop.test`,
-            country: 'NL',
-            updated_at: t,
-            op: 'u',
-            extracted_at: t + 1000,
-          }) as Customer,
-      ),
+    customers: a.customers.slice(0, 10).map(
+      (c) =>
+        ({
+          ...c,
+          email: `new${c.customer_id}@shop.test`,
+          country: 'NL',
+          updated_at: t,
+          op: 'u',
+          extracted_at: t + 1000,
+        }) as Customer,
+    ),
     products: [],
     orders: a.orders
       .slice(0, 10)

@@ -35,8 +35,8 @@ test('generated types cover every record and enum of the schemas', () => {
         '"remove_from_cart" \\| "checkout_started" \\| "purchase";',
     ),
   );
-  assert.match(text, /  total_amount: string;/); // decimal → string
-  assert.match(text, /  ordered_at: number;/); // timestamp-millis → number
-  assert.match(text, /  session_id: string \| null;/); // nullable
+  assert.match(text, / {2}total_amount: string;/); // decimal → string
+  assert.match(text, / {2}ordered_at: number;/); // timestamp-millis → number
+  assert.match(text, / {2}session_id: string \| null;/); // nullable
   assert.match(text, /^\/\/ GENERATED FILE/);
 });

@@ -96,7 +96,7 @@ test('DLQ records per minute by source and reason, from the DLQ headers', async 
 
 test('a repartition record re-sent by a restarted stage 1 (same upstream offset and copy) is counted once and is not late', async () => {
   const d = await createTestDriver(metricsTopology(opts), { now: T0 });
-  const input = (offset: number, time: number) =>
+  const input = (_offset: number, time: number) =>
     Buffer.from(JSON.stringify({ metric: 'dlq', group: 'web.clickstream|rule', time }));
   const headers = (offset: number, time: number) => ({
     'sluice.src': 'web.clickstream.dlq/0',

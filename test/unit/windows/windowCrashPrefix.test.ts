@@ -4,7 +4,7 @@ import { loadType } from '../../../src/domain/schemas.ts';
 import type { Ack, Envelope, Output } from '../../../src/topology/types.ts';
 import { count } from '../../../src/windows/aggregations.ts';
 import { createWindowOperator, type WindowSpec } from '../../../src/windows/windowOperator.ts';
-import { WatermarkTracker } from '../../../src/windows/watermarks.ts';
+import type { WatermarkTracker } from '../../../src/windows/watermarks.ts';
 import { session, tumbling, type WindowKind } from '../../../src/windows/windowTypes.ts';
 import { createRng } from '../../../src/shop/generate/random.ts';
 

@@ -5,7 +5,7 @@ import { loadType } from '../../../src/domain/schemas.ts';
 import type { Envelope, Output } from '../../../src/topology/types.ts';
 import { count } from '../../../src/windows/aggregations.ts';
 import { createWindowOperator, type WindowSpec } from '../../../src/windows/windowOperator.ts';
-import { WatermarkTracker } from '../../../src/windows/watermarks.ts';
+import type { WatermarkTracker } from '../../../src/windows/watermarks.ts';
 import { tumbling } from '../../../src/windows/windowTypes.ts';
 
 type Ev = { t: number };
