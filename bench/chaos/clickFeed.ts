@@ -11,7 +11,7 @@ import {
   type ClickMessageKind,
   type ClickstreamCounts,
 } from '../../src/shop/generate/clickstreamGenerator.ts';
-import { sleep, TokenBucket } from '../../src/shop/generate/pacing.ts';
+import { sleep, TokenBucket } from '../../src/core/pacing.ts';
 import { createKafkaClient } from '../../src/kafka/createKafkaClient.ts';
 import { ensureTopics } from '../../src/kafka/ensureTopics.ts';
 import { createAvroSerde } from '../../src/serde/avroSerde.ts';

@@ -6,7 +6,7 @@ import type { ActivityCounts } from '../../src/shop/generate/oltp/activityCounts
 import { runOltpActivity } from '../../src/shop/generate/oltp/runOltpActivity.ts';
 import { seedOltp, type SeedResult } from '../../src/shop/generate/oltp/seedOltp.ts';
 import { ORDER_STATUSES } from '../../src/shop/oltp/oltpDdl.ts';
-import { sleep } from '../../src/shop/generate/pacing.ts';
+import { sleep } from '../../src/core/pacing.ts';
 
 /**
  * The shop side of the chaos run: the seeded OLTP database, its activity (with the generator's

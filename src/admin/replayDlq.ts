@@ -6,7 +6,7 @@ import { ensureTopics } from '../kafka/ensureTopics.ts';
 import type { Admin, Producer } from '../kafka/kafkaTypes.ts';
 import { createAvroSerde } from '../serde/avroSerde.ts';
 import { createRegistryClient } from '../serde/schemaRegistry.ts';
-import { TokenBucket } from '../shop/generate/pacing.ts';
+import { TokenBucket } from '../core/pacing.ts';
 import { readTopicRange } from './readTopicRange.ts';
 import { DryRunValidator } from './replay/dryRunValidator.ts';
 import {

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { SluiceError } from '../core/errors.ts';
-import { parseDuration } from '../shop/generate/pacing.ts';
+import { parseDuration } from '../core/pacing.ts';
 
 /** Option parsers shared by the commands: each rejects bad input with a message saying what to give. */
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import { createLogger } from '../core/log.ts';
-import { parseDuration } from '../shop/generate/pacing.ts';
+import { parseDuration } from '../core/pacing.ts';
 import { formatStatus, stackDown, stackUp } from '../stack/stack.ts';
 import { runDemo } from '../shop/demo/runDemo.ts';
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { describeTopology, graphAsMermaid, graphAsText } from '../topology/describeTopology.ts';
+import { describeTopology, graphAsMermaid, graphAsText } from '../engine/describeTopology.ts';
 import { selectTopologies } from './runCommand.ts';
 
 /** Registers `describe`. */

@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig, SETTINGS } from '../config/config.ts';
 import { SluiceError } from '../core/errors.ts';
 import { OLTP_TABLES, type OltpTable } from '../shop/oltp/oltpDdl.ts';
-import { parseDuration } from '../shop/generate/pacing.ts';
+import { parseDuration } from '../core/pacing.ts';
 import { extractOnce } from '../../connectors/postgres/extract/source.ts';
 import type { ExtractProgress, ExtractResult } from '../../connectors/postgres/extract/extractResult.ts';
 

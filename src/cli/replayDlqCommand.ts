@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import { kafkaOffset, pointInTime, positiveNumber, wholeNumber } from './argParsers.ts';
 import { withInterrupt } from './withInterrupt.ts';
-import { formatRate, startProgress } from '../shop/generate/pacing.ts';
+import { formatRate, startProgress } from '../core/pacing.ts';
 import { replayDlq } from '../admin/replayDlq.ts';
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_TRACKING_TOPIC } from '../admin/replay/replayOptions.ts';
 import type { DryRunReport, ReplayProgress, ReplaySummary } from '../admin/replay/replayResult.ts';

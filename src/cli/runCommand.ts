@@ -4,7 +4,7 @@ import { SluiceError } from '../core/errors.ts';
 import { startRunnerProcess } from '../runner/runnerProcess.ts';
 import { TOPOLOGIES } from '../../topologies/index.ts';
 import { startExtractSchedule } from '../../connectors/postgres/extract/schedule.ts';
-import { parseDuration } from '../shop/generate/pacing.ts';
+import { parseDuration } from '../core/pacing.ts';
 
 /** The named topologies (all when none are named); an unknown name is a usage error listing the known ones. */
 export function selectTopologies(names: string[] | undefined) {

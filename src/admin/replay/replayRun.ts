@@ -1,4 +1,4 @@
-import { sleep, type TokenBucket } from '../../shop/generate/pacing.ts';
+import { sleep, type TokenBucket } from '../../core/pacing.ts';
 import type { IHeaders } from '../../kafka/kafkaTypes.ts';
 import type { RawRecord, RecordVerdict } from '../readTopicRange.ts';
 import { parseDlqEntry, replayHeaders, type DlqEntry } from './dlqEntry.ts';

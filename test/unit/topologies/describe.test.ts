@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeTopology, graphAsMermaid, graphAsText } from '../../../src/topology/describeTopology.ts';
+import { describeTopology, graphAsMermaid, graphAsText } from '../../../src/engine/describeTopology.ts';
 import { TOPOLOGIES } from '../../../topologies/index.ts';
 import { defineTopology } from '../../../src/topology/defineTopology.ts';
 import { UNTRACED } from '../../../src/topology/graph.ts';

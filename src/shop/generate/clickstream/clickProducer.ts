@@ -1,6 +1,6 @@
 import { SluiceError } from '../../../core/errors.ts';
 import type { Message, Producer } from '../../../kafka/kafkaTypes.ts';
-import { formatRate, sleep, startProgress, TokenBucket } from '../pacing.ts';
+import { formatRate, sleep, startProgress, TokenBucket } from '../../../core/pacing.ts';
 import { CLICK_BAD_KINDS, type ClickMessage } from './clickMessage.ts';
 import { emptyClickstreamCounts, tally, type ClickstreamCounts } from './clickstreamCounts.ts';
 

@@ -4,7 +4,7 @@ import type { Config } from '../../../config/config.ts';
 import { SluiceError } from '../../../core/errors.ts';
 import { createLogger } from '../../../core/log.ts';
 import { applyOltpDdl, connectOltp, type OltpTarget } from '../../oltp/oltpDdl.ts';
-import { formatRate, sleep, startProgress, TokenBucket } from '../pacing.ts';
+import { formatRate, sleep, startProgress, TokenBucket } from '../../../core/pacing.ts';
 import { createRng, type Seed } from '../random.ts';
 import { type ActivityCounts, emptyActivityCounts } from './activityCounts.ts';
 import { decimalToCents } from './money.ts';

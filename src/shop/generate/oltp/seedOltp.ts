@@ -1,7 +1,7 @@
 import type { Config } from '../../../config/config.ts';
 import { createLogger } from '../../../core/log.ts';
 import { applyOltpDdl, connectOltp, type OltpTarget, resetOltp } from '../../oltp/oltpDdl.ts';
-import { formatRate, startProgress } from '../pacing.ts';
+import { formatRate, startProgress } from '../../../core/pacing.ts';
 import { createRng, type Seed } from '../random.ts';
 import { seedCustomers } from './seedCustomers.ts';
 import { seedOrders } from './seedOrders.ts';

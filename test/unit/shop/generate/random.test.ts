@@ -7,7 +7,7 @@ import {
   WeightedSampler,
   ZipfSampler,
 } from '../../../../src/shop/generate/random.ts';
-import { parseDuration, TokenBucket } from '../../../../src/shop/generate/pacing.ts';
+import { parseDuration, TokenBucket } from '../../../../src/core/pacing.ts';
 
 test('the same seed gives the same sequence; different seeds differ; forks are independent and stable', () => {
   const draw = (seed: string | number) => {

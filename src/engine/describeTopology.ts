@@ -1,9 +1,9 @@
-import { startTopology } from '../engine/topologyInstance.ts';
-import { dlqTopicOf } from './defineTopology.ts';
-import type { GraphData } from './graph.ts';
-import { type LineageEntry, lineageOf } from './lineage.ts';
-import { dedupeChangelogTopic } from './rules.ts';
-import type { TopologyDefinition } from './types.ts';
+import { startTopology } from './topologyInstance.ts';
+import { dlqTopicOf } from '../topology/defineTopology.ts';
+import type { GraphData } from '../topology/graph.ts';
+import { type LineageEntry, lineageOf } from '../topology/lineage.ts';
+import { dedupeChangelogTopic } from '../topology/rules.ts';
+import type { TopologyDefinition } from '../topology/types.ts';
 
 /**
  * A topology for `sluice describe`: its declarations (sources, tables, rules, outputs) and the
