@@ -64,7 +64,7 @@ export const ERROR_CATALOGUE = {
   ],
   FEED_REPLAY_FAILED: [
     true,
-    'a client asked to resume from an offset the feed could not read back; it gets a fresh snapshot',
+    'a client asked to resume from an offset the feed could not read back; it is closed (1011) and reconnects with the same cursor',
   ],
 } as const satisfies Record<string, readonly [boolean, string]>;
 
