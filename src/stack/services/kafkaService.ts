@@ -12,6 +12,14 @@ function clusterId(): string {
   return Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
 }
 
+/**
+ * The storage format command's arguments. The cluster id is attached to its flag: a base64url id
+ * starts with `-` one time in 64, and `-t <id>` then reads the id as an option and fails.
+ */
+export function storageFormatArgs(id: string, props: string): string[] {
+  return ['format', `--cluster-id=${id}`, `--config=${props}`];
+}
+
 function brokerPort(cfg: Config): number {
   return Number(cfg.kafkaBrokers.split(',')[0].split(':').at(-1));
 }
@@ -77,7 +85,7 @@ export const kafkaService: StackService = {
     writeFileSync(path.join(paths.dir, 'log4j2.properties'), LOG4J2);
     const cp = `${lib}/*`;
     if (!existsSync(path.join(dataDir, 'meta.properties'))) {
-      run(java, ['-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', props], {
+      run(java, ['-cp', cp, 'kafka.tools.StorageTool', ...storageFormatArgs(clusterId(), props)], {
         what: 'formatting the Kafka log directory',
       });
     }
