@@ -11,14 +11,18 @@ export interface FlowHooks {
 
 /**
  * Per-partition state of a running topology: offset tracking (commit-after-durable), lag, and
- * backpressure. A partition pauses at `maxInFlight` records in flight and resumes as soon as half
- * of them are durable — from the ack that gets it there, so a paused partition never waits for a
- * timer once there is room again.
+ * backpressure. At `maxInFlight` records in flight the batch loop first waits for room (half of
+ * them durable), woken by the ack that makes it, and goes on with the same batch: pausing the
+ * fetch instead would leave the consumer asleep (kafkajs sleeps out its fetch wait when every
+ * partition is paused) once there is room again. Only a wait that outlasts `roomWaitMs` (a
+ * stalled sink) pauses the partition, which resumes from the ack that makes room.
  */
 export class PartitionFlow {
   private readonly trackers = new Map<string, OffsetTracker>();
   private readonly paused = new Set<string>();
   private readonly lag = new Map<string, number>();
+  /** Batch loops waiting for room, by partition: resolved with true when there is room. */
+  private readonly waiting = new Map<string, (room: boolean) => void>();
   private readonly topology: string;
   private readonly maxInFlight: number;
   private readonly hooks: FlowHooks;
@@ -49,23 +53,45 @@ export class PartitionFlow {
     this.lag.set(`${topic}/${partition}`, lag);
   }
 
-  /** After a record went in: true when the partition must pause (the caller pauses the fetch). */
-  mustPause(topic: string, partition: number, tracker: OffsetTracker): boolean {
-    if (tracker.inFlight < this.maxInFlight) return false;
-    this.paused.add(`${topic}/${partition}`);
-    this.hooks.pausedChanged(this.paused.size);
-    log.warn(
-      { topology: this.topology, topic, partition, inFlight: tracker.inFlight },
-      'partition paused: too much in flight',
-    );
-    return true;
+  /** After a record went in: true when the partition has as much in flight as it may. */
+  isFull(tracker: OffsetTracker): boolean {
+    return tracker.inFlight >= this.maxInFlight;
   }
 
-  /** A record of the partition is durable: note progress, resume the partition if it has room. */
+  /**
+   * Waits until the partition has room again (true), or `timeoutMs` passed or its tracking was
+   * reset by an assignment or a rewind (false).
+   */
+  waitForRoom(topic: string, partition: number, tracker: OffsetTracker, timeoutMs: number): Promise<boolean> {
+    if (tracker.inFlight <= this.maxInFlight / 2) return Promise.resolve(true);
+    const key = `${topic}/${partition}`;
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => settle(false), timeoutMs);
+      const settle = (room: boolean) => {
+        clearTimeout(timer);
+        if (this.waiting.get(key) === settle) this.waiting.delete(key);
+        resolve(room);
+      };
+      this.waiting.get(key)?.(false);
+      this.waiting.set(key, settle);
+    });
+  }
+
+  /** The wait for room timed out (a stalled sink): pause the fetch until there is room. */
+  pause(topic: string, partition: number, tracker: OffsetTracker): void {
+    this.paused.add(`${topic}/${partition}`);
+    this.hooks.pausedChanged(this.paused.size);
+    const fields = { topology: this.topology, topic, partition, inFlight: tracker.inFlight };
+    log.warn(fields, 'partition paused: too much in flight');
+  }
+
+  /** A record of the partition is durable: note progress; wake a wait for room, or resume a pause. */
   recordDone(topic: string, partition: number, tracker: OffsetTracker): void {
     this.lastProgressAt = Date.now();
+    if (tracker.inFlight > this.maxInFlight / 2) return;
     const key = `${topic}/${partition}`;
-    if (!this.paused.has(key) || tracker.inFlight > this.maxInFlight / 2) return;
+    this.waiting.get(key)?.(true);
+    if (!this.paused.has(key)) return;
     this.paused.delete(key);
     this.hooks.pausedChanged(this.paused.size);
     this.hooks.resume(topic, partition);
@@ -85,6 +111,7 @@ export class PartitionFlow {
 
   /** Forget everything fetched (an assignment or a rewind re-fetches from the committed offsets). */
   reset(): void {
+    for (const wake of [...this.waiting.values()]) wake(false);
     for (const t of this.trackers.values()) t.reset();
     this.trackers.clear();
     this.paused.clear();

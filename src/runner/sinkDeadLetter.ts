@@ -1,4 +1,6 @@
+import type { Config } from '../config/config.ts';
 import { SluiceError } from '../core/errors.ts';
+import { createLogger } from '../core/log.ts';
 import { deadLetterOutput } from '../engine/deadLetter.ts';
 import { dlqTopicOf } from '../topology/defineTopology.ts';
 import type { Output, SinkRecordError, TopologyDefinition } from '../topology/types.ts';
@@ -31,4 +33,27 @@ export function sinkDeadLetterOutput(def: TopologyDefinition, output: Output, e:
     acks: output.acks,
     headers: { 'sluice.error.sink': e.sink, 'sluice.error.sink.code': e.code ?? '' },
   });
+}
+
+const log = createLogger('runner');
+
+/**
+ * What the runner does with a record a sink refuses: its dead letter (to send), or nothing when
+ * SLUICE_SINK_ERRORS=fail or the output has no source record — then its acks fail and the runner
+ * stops without committing it.
+ */
+export function handleSinkRejection(
+  def: TopologyDefinition,
+  output: Output,
+  e: SinkRecordError,
+  sinkErrors: Config['sinkErrors'],
+): Output | undefined {
+  const err = sinkRecordError(output, e);
+  if (!output.source || sinkErrors === 'fail') {
+    for (const a of output.acks) a.fail(err);
+    return undefined;
+  }
+  const fields = { code: err.code, topology: def.name, sink: e.sink, sqlstate: e.code, coordinates: err.coordinates };
+  log.warn({ ...fields, err: e.message }, 'record dead-lettered by its sink');
+  return sinkDeadLetterOutput(def, output, e, Date.now());
 }

@@ -21,11 +21,12 @@ import {
 import { Committer } from './committer.ts';
 import { pushRecord } from './recordIntake.ts';
 import { catchUpReferences, startReferenceTables } from './referenceTables.ts';
-import type { RunnerOptions, RunnerStatus } from './runnerOptions.ts';
+import { type RunnerOptions, type RunnerStatus, runnerStatus } from './runnerOptions.ts';
 import { createOutputSink, type OutputSink } from './outputSink.ts';
+import type { OffsetTracker } from '../engine/offsetTracker.ts';
 import { PartitionFlow } from './partitionFlow.ts';
 import type { ReferenceReader } from './referenceReader.ts';
-import { sinkDeadLetterOutput, sinkRecordError } from './sinkDeadLetter.ts';
+import { handleSinkRejection } from './sinkDeadLetter.ts';
 import { type Assignment, restoreStores, seekToCommitted, seekToSinkOffsets } from './stateRestore.ts';
 import { createTransactionalOutputs, type TransactionalOutputs, txKeyOf } from './transactionalOutputs.ts';
 
@@ -45,6 +46,8 @@ export type { RunnerOptions, RunnerStatus } from './runnerOptions.ts';
 const TX_FAILURE_LIMIT_MS = 120_000;
 /** How long a batch waits for reference tables to catch up with their topics. */
 const REFERENCE_CATCH_UP_MS = 3000;
+/** How long a full partition's batch waits for room before pausing its fetch (a stalled sink). */
+const ROOM_WAIT_MS = 1000;
 /** The timer that lets windows see time pass when no record arrives. */
 const TICK_INTERVAL_MS = 200;
 
@@ -313,20 +316,8 @@ export class TopologyRunner {
    * SLUICE_SINK_ERRORS=fail stops instead.
    */
   private sinkDeadLetter(output: Output, e: SinkRecordError): void {
-    const err = sinkRecordError(output, e);
-    if (!output.source || this.cfg.sinkErrors === 'fail') {
-      for (const a of output.acks) a.fail(err);
-      return;
-    }
-    const fields = {
-      code: err.code,
-      topology: this.def.name,
-      sink: e.sink,
-      sqlstate: e.code,
-      coordinates: err.coordinates,
-    };
-    log.warn({ ...fields, err: e.message }, 'record dead-lettered by its sink');
-    this.sink!.add(sinkDeadLetterOutput(this.def, output, e, Date.now()));
+    const deadLetter = handleSinkRejection(this.def, output, e, this.cfg.sinkErrors);
+    if (deadLetter) this.sink!.add(deadLetter);
   }
 
   private tick(full = true): void {
@@ -369,9 +360,10 @@ export class TopologyRunner {
       resolveOffset(m.offset);
       last = offset;
       consumed++;
-      if (this.flow.mustPause(topic, partition, this.flow.tracker(topic, partition))) {
-        // Backpressure: stop fetching this partition until the sinks catch up.
-        pause();
+      const tracker = this.flow.tracker(topic, partition);
+      if (this.flow.isFull(tracker) && !(await this.makeRoom(topic, partition, tracker, epoch))) {
+        // Backpressure: no room within the wait (a stalled sink), or a new assignment.
+        if (epoch === this.epoch && !isStale()) pause();
         break;
       }
     }
@@ -382,6 +374,22 @@ export class TopologyRunner {
     this.batchKey = undefined;
     if (this.tx && last !== undefined && !(await this.commitTransaction(topic, partition, last))) return;
     await heartbeat();
+  }
+
+  /**
+   * Backpressure within the batch: hand what the windows hold to their changelogs, then wait for
+   * room (see PartitionFlow). Exactly-once outputs commit only with the batch, so there the wait
+   * would never end: the partition pauses at once. False: pause the partition (the wait timed out,
+   * and it is paused in the flow), or stop (a new assignment).
+   */
+  private async makeRoom(topic: string, partition: number, tracker: OffsetTracker, epoch: number): Promise<boolean> {
+    if (!this.tx) {
+      this.tick(false);
+      if (await this.flow.waitForRoom(topic, partition, tracker, ROOM_WAIT_MS)) return true;
+      if (epoch !== this.epoch) return false;
+    }
+    this.flow.pause(topic, partition, tracker);
+    return false;
   }
 
   /** One record into the pipeline (see recordIntake.ts); returns its offset. */
@@ -420,19 +428,7 @@ export class TopologyRunner {
   }
 
   status(): RunnerStatus {
-    const lag = this.flow.totalLag;
-    const inFlight = this.flow.inFlight;
-    const stalled = (lag > 0 || inFlight > 0) && Date.now() - this.flow.lastProgressAt > this.opts.stallMs;
-    return {
-      topology: this.def.name,
-      running: this.running,
-      assigned: Object.values(this.assignment).reduce((n, ps) => n + ps.length, 0),
-      paused: this.flow.pausedCount,
-      inFlight,
-      lag,
-      lastProgressAt: this.flow.lastProgressAt,
-      ready: this.running && !stalled,
-    };
+    return runnerStatus(this.def.name, this.running, this.assignment, this.flow, this.opts.stallMs);
   }
 
   /** Stop fetching, drain what is in flight, flush outputs, commit, leave the group. */

@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PartitionFlow } from '../../../src/runner/partitionFlow.ts';
+
+function flow(max: number) {
+  const events: string[] = [];
+  const f = new PartitionFlow('t', max, {
+    resume: (topic, partition) => events.push(`resume ${topic}/${partition}`),
+    pausedChanged: (n) => events.push(`paused ${n}`),
+  });
+  return { f, events };
+}
+
+test('a full partition waits for room and is woken by the ack that makes it, without pausing the fetch', async () => {
+  const { f, events } = flow(4);
+  const tracker = f.tracker('in', 0);
+  for (let o = 0n; o < 4n; o++) tracker.register(o);
+  assert.ok(f.isFull(tracker));
+  const room = f.waitForRoom('in', 0, tracker, 5_000);
+  tracker.markDone(0n);
+  f.recordDone('in', 0, tracker); // 3 in flight: not yet half
+  tracker.markDone(1n);
+  f.recordDone('in', 0, tracker); // 2 in flight: room
+  assert.equal(await room, true);
+  assert.deepEqual(events, [], 'never paused, never resumed: the batch went on');
+});
+
+test('a wait that outlasts its bound (a stalled sink) ends false; the pause that follows is resumed by the ack that makes room', async () => {
+  const { f, events } = flow(2);
+  const tracker = f.tracker('in', 1);
+  tracker.register(0n);
+  tracker.register(1n);
+  assert.equal(await f.waitForRoom('in', 1, tracker, 10), false);
+  f.pause('in', 1, tracker);
+  assert.ok(f.isPaused('in', 1));
+  tracker.markDone(0n);
+  f.recordDone('in', 1, tracker);
+  assert.deepEqual(events, ['paused 1', 'paused 0', 'resume in/1']);
+  assert.ok(!f.isPaused('in', 1));
+});
+
+test('a new assignment ends every wait for room (false), so no batch of the old assignment goes on', async () => {
+  const { f } = flow(1);
+  const tracker = f.tracker('in', 2);
+  tracker.register(0n);
+  const room = f.waitForRoom('in', 2, tracker, 5_000);
+  f.reset();
+  assert.equal(await room, false);
+});
