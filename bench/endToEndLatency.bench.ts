@@ -38,7 +38,9 @@ import clickstream from '../topologies/clickstream.ts';
 import { metricsTopology } from '../topologies/metrics.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { loadSchema } from '../src/domain/schemas.ts';
+import { ensureTopics } from '../src/kafka/ensureTopics.ts';
 import { readToEnd } from '../src/kafka/readRange.ts';
+import { topologyTopics } from '../src/runner/bootstrap.ts';
 import { syntheticPrice } from '../src/shop/generate/clickstreamGenerator.ts';
 import { createKafkaClient } from '../src/kafka/createKafkaClient.ts';
 import { startRunnerProcess } from '../src/runner/runnerProcess.ts';
@@ -144,6 +146,13 @@ async function main(): Promise<void> {
   await serde.encode(clickSchemaId, clickEvent('prime', Date.now(), 1));
   const children: Child[] = [];
   const groups: string[] = [];
+
+  // On a fresh stack nothing has created the topics yet; the runners would, but the reads below come first.
+  const topics = [...topologyTopics(clickstream), ...topologyTopics(metricsTopology())];
+  await ensureTopics(admin, [...new Map(topics.map((t) => [t.topic, t])).values()], {
+    partitions: cfg.topicPartitions,
+    replicationFactor: cfg.topicReplication,
+  });
 
   // Products 1..20 in the reference table: produce only those missing (or deleted).
   const present = new Map<string, boolean>();
