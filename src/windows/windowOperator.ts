@@ -3,9 +3,16 @@ import type { Envelope, Output } from '../topology/types.ts';
 import { WatermarkTracker } from './watermarks.ts';
 import { type InputPosition, addToSession, addToWindow } from './windowAdd.ts';
 import { restoreRecord } from './windowChangelog.ts';
-import { windowOutputs } from './windowOutputs.ts';
+import { type WindowOutputs, windowOutputs } from './windowOutputs.ts';
 import type { WindowSpec } from './windowSpec.ts';
-import { newPartitionState, type PartitionState, seenUpstream } from './windowState.ts';
+import {
+  newPartitionState,
+  type PartitionState,
+  seenUpstream,
+  sessionsOf,
+  storeKey,
+  type WindowState,
+} from './windowState.ts';
 import { tickPartition } from './windowTick.ts';
 import { assignWindows } from './windowTypes.ts';
 
@@ -66,6 +73,43 @@ export interface WindowOperator<T> {
   openWindows(): number;
 }
 
+/**
+ * Adds an input to its windows, or sends it to the late topic when they are all closed — unless
+ * a restored window already holds it: re-delivered after a crash that lost the checkpoint but
+ * kept the window's record, it was counted before event time moved on, so it is neither late
+ * nor counted again.
+ */
+function place<T, A, R>(
+  spec: WindowSpec<T, A, R>,
+  out: WindowOutputs,
+  input: { env: Envelope<T>; ts: number; at: InputPosition },
+  state: PartitionState,
+  wm: number,
+): void {
+  const { env, ts, at } = input;
+  const grace = spec.graceMs ?? 0;
+  const group = spec.key(env.value);
+  if (spec.window.kind === 'session') {
+    const gap = spec.window.gapMs;
+    if (ts + gap + grace > wm) addToSession(state, spec.aggregate, ts, gap, group, env.value, env.ack, at);
+    else if (!sessionsOf(state, group).some(([, w]) => ts >= w.start && ts < w.end && holds(w, at)))
+      out.late(env, ts, ts + gap, wm);
+    return;
+  }
+  const windows = assignWindows(spec.window, ts);
+  const open = windows.filter((w) => w.end + grace > wm);
+  if (!open.length && !windows.some((w) => holds(state.windows.get(storeKey(w.start, group)), at)))
+    out.late(env, ts, windows[windows.length - 1].end, wm);
+  for (const w of open) addToWindow(state, spec.aggregate, w, group, env.value, env.ack, at);
+}
+
+/** Whether window `w` already applied the input at `at` (by offset, or by upstream position). */
+function holds(w: WindowState | undefined, at: InputPosition): boolean {
+  return (
+    w !== undefined && (at.offset <= w.applied || (at.pos !== undefined && seenUpstream(w.up.get(at.src), at.pos)))
+  );
+}
+
 export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: WindowRuntime): WindowOperator<T> {
   const grace = spec.graceMs ?? 0;
   const session = spec.window.kind === 'session';
@@ -92,21 +136,6 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
   const out = windowOutputs(spec, { ...rt, txnOf });
   const closeAt = (w: { end: number }) => w.end + grace;
 
-  /** Adds an input to its windows, or sends it to the late topic when they are all closed. */
-  function place(env: Envelope<T>, state: PartitionState, ts: number, wm: number, at: InputPosition): void {
-    const group = spec.key(env.value);
-    if (spec.window.kind === 'session') {
-      const gap = spec.window.gapMs;
-      if (ts + gap + grace <= wm) out.late(env, ts, ts + gap, wm);
-      else addToSession(state, spec.aggregate, ts, gap, group, env.value, env.ack, at);
-      return;
-    }
-    const windows = assignWindows(spec.window, ts);
-    const open = windows.filter((w) => closeAt(w) > wm);
-    if (!open.length) out.late(env, ts, windows[windows.length - 1].end, wm);
-    for (const w of open) addToWindow(state, spec.aggregate, w, group, env.value, env.ack, at);
-  }
-
   return {
     store: spec.store,
     changelog: out.changelog,
@@ -132,7 +161,7 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
         state.upstream.set(src, at.pos);
         state.upstreamChanged = true;
       }
-      place(env, state, ts, wm, at);
+      place(spec, out, { env, ts, at }, state, wm);
       // Records with an upstream watermark were already observed by the instance, for every window.
       if (h['sluice.wm'] === undefined) tr.observe(src, ts, now);
     },

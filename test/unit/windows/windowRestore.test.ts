@@ -111,3 +111,39 @@ test('a light tick hands changed windows to the changelog (their inputs are then
     1,
   );
 });
+
+const envOn = (partition: number, offset: number, t: number): Envelope<Ev> => ({
+  ...env(offset, t),
+  source: { topic: 'in', partition, offset: String(offset), key: null, value: null, headers: {}, timestamp: t },
+});
+
+test('regression (CI, windowFinals at_least_once: a final one above the offline count): a re-delivered record its restored window already holds is neither late nor counted again, though event time moved past the window meanwhile', () => {
+  const first: Output[] = [];
+  const a = createWindowOperator(spec, runtime(first));
+  a.push(envOn(0, 0, T + 1000));
+  a.tick(false);
+  // Crash after the window's changelog record, before the checkpoint that would cover offset 0.
+  const windowRecord = first.filter((o) => o.topic === a.changelog && o.key !== '__watermark__');
+  assert.equal(windowRecord.length, 1);
+  const second: Output[] = [];
+  const b = createWindowOperator(spec, runtime(second));
+  for (const o of windowRecord) b.restore(0, String(o.key), o.value as Buffer | null);
+  // Another partition moves event time past the window before offset 0 is re-delivered.
+  b.push(envOn(1, 0, T + 120_000));
+  b.push(envOn(0, 0, T + 1000));
+  b.tick();
+  assert.deepEqual(
+    second.filter((o) => o.topic === 't.late').map((o) => o.source?.offset),
+    [],
+    'not sent to the late topic',
+  );
+  const finals = second
+    .filter((o) => o.topic === 'metrics.active_sessions')
+    .map((o) => o.value as { window_start: number; count: number; final: boolean })
+    .filter((r) => r.window_start === T && r.final);
+  assert.deepEqual(
+    finals.map((r) => r.count),
+    [1],
+    'its one contribution, once',
+  );
+});
