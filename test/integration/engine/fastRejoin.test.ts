@@ -21,7 +21,7 @@ import { eventually, realStack, uniqueName } from '../../support/stack.ts';
  */
 
 const KILLS = 5;
-const BURST = 5000;
+const BURST = 20_000;
 
 function startChild(prefix: string, groupId: string): Promise<{ child: ChildProcess; readyAt: number }> {
   const child = spawn(
@@ -97,14 +97,8 @@ test('a SIGKILLed runner restarted at once resumes within about a session timeou
       // works through it (the steady stream alone can be fully caught up at any instant).
       const before = await committed();
       await sendRows(BURST);
-      await eventually(
-        async () => {
-          const c = await committed();
-          return c > before + 500 && c < produced - 1000;
-        },
-        'the runner is working through the burst',
-        60_000,
-      );
+      // Killed as soon as it makes progress: most of the burst is still to do, however fast it runs.
+      await eventually(async () => (await committed()) > before, 'the runner is working through the burst', 60_000);
       const killedAt = await killHard(runner.child);
       // Read after the exit: a commit the dead process had in flight has landed by now.
       const atKill = await committed();
