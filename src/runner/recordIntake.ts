@@ -2,13 +2,37 @@ import { createAck } from '../engine/ack.ts';
 import type { EngineMetrics } from '../engine/engineMetrics.ts';
 import type { TopologyInstance } from '../engine/topologyInstance.ts';
 import type { KafkaMessage } from '../kafka/kafkaTypes.ts';
+import type { OffsetTracker } from '../engine/offsetTracker.ts';
 import type { PartitionFlow } from './partitionFlow.ts';
 
+/** What one batch's records go in with: bound once per batch, not per record. */
 export interface Intake {
+  topic: string;
+  partition: number;
   flow: PartitionFlow;
-  metrics: EngineMetrics;
-  topology: string;
+  tracker: OffsetTracker;
+  latency: { observe(seconds: number): void };
+  lag: { set(value: number): void };
   fail(err: unknown): void;
+}
+
+/** The intake of one partition's batch: its tracker and label-bound metric children looked up once. */
+export function batchIntake(
+  flow: PartitionFlow,
+  metrics: EngineMetrics,
+  where: { topology: string; topic: string; partition: number },
+  fail: (err: unknown) => void,
+): Intake {
+  const { topology, topic, partition } = where;
+  return {
+    topic,
+    partition,
+    flow,
+    tracker: flow.tracker(topic, partition),
+    latency: metrics.processingLatency.labels({ topology }),
+    lag: metrics.consumerLag.labels({ topology, topic, partition: String(partition) }),
+    fail,
+  };
 }
 
 /**
@@ -16,24 +40,15 @@ export interface Intake {
  * with the ack that marks its offset done once everything derived from it is durable (which may
  * resume a paused partition), and the partition's lag updated. Returns the record's offset.
  */
-export function pushRecord(
-  instance: TopologyInstance,
-  intake: Intake,
-  topic: string,
-  partition: number,
-  m: KafkaMessage,
-  high: bigint,
-): bigint {
-  const { flow, metrics, topology } = intake;
+export function pushRecord(instance: TopologyInstance, intake: Intake, m: KafkaMessage, high: bigint): bigint {
+  const { flow, tracker, topic, partition } = intake;
   const offset = BigInt(m.offset);
-  const tracker = flow.tracker(topic, partition);
   tracker.register(offset);
   const started = process.hrtime.bigint();
-  const latency = metrics.processingLatency.labels({ topology });
   const ack = createAck(
     () => {
       tracker.markDone(offset);
-      latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      intake.latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
       flow.recordDone(topic, partition, tracker);
     },
     (err) => intake.fail(err),
@@ -46,6 +61,6 @@ export function pushRecord(
   instance.push({ topic, partition, offset: m.offset, key: m.key, value: m.value, headers, timestamp }, ack);
   const lag = Number(high - offset - 1n);
   flow.setLag(topic, partition, lag);
-  metrics.consumerLag.labels({ topology, topic, partition: String(partition) }).set(lag);
+  intake.lag.set(lag);
   return offset;
 }

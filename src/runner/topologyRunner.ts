@@ -6,7 +6,7 @@ import { startTopology, type TopologyInstance } from '../engine/topologyInstance
 import type { TopicSpec } from '../kafka/ensureTopics.ts';
 import type { KafkaClient } from '../kafka/createKafkaClient.ts';
 import { isTransientKafkaError } from '../kafka/isTransientKafkaError.ts';
-import type { Consumer, EachBatchPayload, KafkaMessage, Producer } from '../kafka/kafkaTypes.ts';
+import type { Consumer, EachBatchPayload, Producer } from '../kafka/kafkaTypes.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import type { RegistryClient } from '../serde/schemaRegistry.ts';
 import type { Output, SinkConnector, SinkRecordError, TopologyDefinition } from '../topology/types.ts';
@@ -19,7 +19,7 @@ import {
   topologyTopics,
 } from './bootstrap.ts';
 import { Committer } from './committer.ts';
-import { pushRecord } from './recordIntake.ts';
+import { batchIntake, pushRecord } from './recordIntake.ts';
 import { catchUpReferences, startReferenceTables } from './referenceTables.ts';
 import { type RunnerOptions, type RunnerStatus, runnerStatus } from './runnerOptions.ts';
 import { createOutputSink, type OutputSink } from './outputSink.ts';
@@ -352,15 +352,17 @@ export class TopologyRunner {
     if (epoch !== this.epoch || isStale()) return;
     if (this.tx) this.batchKey = txKeyOf(topic, partition);
     const high = BigInt(batch.highWatermark);
+    const where = { topology: this.def.name, topic, partition };
+    const intake = batchIntake(this.flow, this.metrics, where, (err) => this.fail(err));
+    const { tracker } = intake;
     let last: bigint | undefined;
     let consumed = 0;
     for (const m of batch.messages) {
       if (!isRunning() || isStale() || this.stopping) break;
-      const offset = this.push(topic, partition, m, high);
+      const offset = pushRecord(this.instance!, intake, m, high);
       resolveOffset(m.offset);
       last = offset;
       consumed++;
-      const tracker = this.flow.tracker(topic, partition);
       if (this.flow.isFull(tracker) && !(await this.makeRoom(topic, partition, tracker, epoch))) {
         // Backpressure: no room within the wait (a stalled sink), or a new assignment.
         if (epoch === this.epoch && !isStale()) pause();
@@ -390,17 +392,6 @@ export class TopologyRunner {
     }
     this.flow.pause(topic, partition, tracker);
     return false;
-  }
-
-  /** One record into the pipeline (see recordIntake.ts); returns its offset. */
-  private push(topic: string, partition: number, m: KafkaMessage, high: bigint): bigint {
-    const intake = {
-      flow: this.flow,
-      metrics: this.metrics,
-      topology: this.def.name,
-      fail: (err: unknown) => this.fail(err),
-    };
-    return pushRecord(this.instance!, intake, topic, partition, m, high);
   }
 
   /** Exactly-once: this batch's outputs, DLQ records, changelog writes and its offset, together. */
