@@ -2,7 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeTopology, graphAsMermaid, graphAsText } from '../../../src/engine/describeTopology.ts';
 import { TOPOLOGIES } from '../../../topologies/index.ts';
+import { map } from 'rxjs';
 import { defineTopology } from '../../../src/topology/defineTopology.ts';
+import { createTestDriver } from '../../../src/testing/testDriver.ts';
+import type { Envelope } from '../../../src/topology/types.ts';
+import { customer, T0 } from './fixtures.ts';
 import { UNTRACED } from '../../../src/topology/graph.ts';
 import type { Customer } from '../../../src/domain/types.generated.ts';
 
@@ -102,4 +106,30 @@ test('the graph names window state, late topics and reference lookups as edges',
   assert.ok(edges('late').some(([, late]) => late === 'metrics.late'));
   assert.ok(edges('lookups').some(([table, op]) => table === 'silver.products' && op === 'enrich(products)'));
   assert.match(graphAsMermaid([describeTopology(TOPOLOGIES.metrics)]), /-\. state \.->/);
+});
+
+test('ops.step runs a plain RxJS operator as a named, traced step of the graph', async () => {
+  const upper = defineTopology({
+    ...TOPOLOGIES.customers,
+    pipeline: ({ sources, ops }) =>
+      sources['oltp.customers'].pipe(
+        ops.decode<Customer>(),
+        ops.step(
+          'upperCaseCountry',
+          map((env: Envelope<Customer>) => ({
+            ...env,
+            value: { ...env.value, country: env.value.country.toUpperCase() },
+          })),
+        ),
+        ops.keyBy((c: Customer) => String(c.customer_id)),
+        ops.toTopic('silver.customers'),
+      ),
+  });
+  const path = describeTopology(upper).lineage.find((l) => l.to === 'silver.customers')!.via;
+  assert.deepEqual(path, ['decode', 'upperCaseCountry', 'keyBy(customer_id)']);
+  const d = await createTestDriver(upper, { now: T0 });
+  d.pipeInput('oltp.customers', customer(1, { country: 'de' }), { key: '1' });
+  assert.equal((d.readOutput('silver.customers')[0].value as Customer).country, 'DE');
+  assert.equal(d.committed('oltp.customers'), 1, 'the step kept the ack');
+  d.close();
 });
