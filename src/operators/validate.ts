@@ -28,33 +28,27 @@ export function validate<T>(ctx: OperatorContext, names: string[]): MonoTypeOper
     filter((env: Envelope<T>) => {
       let accepted: [DedupeStore, string][] | undefined;
       for (const { rule, dedupe } of selected) {
-        const outcome = check(ctx, rule, dedupe, env);
-        if (outcome.problem !== undefined) {
+        let problem: string | undefined;
+        try {
+          if (!dedupe) problem = rule.check(env.value, ctx.rules);
+          else {
+            const id = rule.key!(env.value);
+            problem = id === undefined ? undefined : dedupe.check(env, id);
+            if (id !== undefined && problem === undefined) (accepted ??= []).push([dedupe, id]);
+          }
+        } catch (err) {
+          problem = `rule threw: ${(err as Error).message}`;
+        }
+        if (problem !== undefined) {
           ctx.metrics.ruleFailure?.(rule.name);
-          ctx.deadLetter(env, 'rule', outcome.problem, { rule: rule.name, schemaId: env.schemaId });
+          ctx.deadLetter(env, 'rule', problem, { rule: rule.name, schemaId: env.schemaId });
           return false;
         }
-        if (dedupe && outcome.id !== undefined) (accepted ??= []).push([dedupe, outcome.id]);
       }
       if (accepted) for (const [store, id] of accepted) store.accept(env, id);
       return true;
     }),
   );
-}
-
-function check(
-  ctx: OperatorContext,
-  rule: Rule,
-  dedupe: DedupeStore | undefined,
-  env: Envelope<unknown>,
-): { problem?: string; id?: string } {
-  try {
-    if (!dedupe) return { problem: rule.check(env.value, ctx.rules) };
-    const id = rule.key!(env.value);
-    return id === undefined ? {} : { problem: dedupe.check(env, id), id };
-  } catch (err) {
-    return { problem: `rule threw: ${(err as Error).message}` };
-  }
 }
 
 function tableName(rule: Rule): string | undefined {
