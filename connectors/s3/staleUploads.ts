@@ -1,5 +1,6 @@
 import { AbortMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
-import type { S3SinkRuntime } from './runtime.ts';
+import { withRetry } from '../../src/core/retry.ts';
+import { type S3SinkRuntime, s3RetryOptions } from './runtime.ts';
 import { s3Log } from './s3Log.ts';
 
 /** Clock skew tolerated between S3 and us when deciding an upload began before this connector. */
@@ -32,8 +33,13 @@ export async function abortUploads(
     );
     for (const u of res.Uploads ?? []) {
       if (!u.Key || !u.UploadId || !shouldAbort(u.Key, u.Initiated?.getTime() ?? 0)) continue;
-      await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
-      aborted++;
+      try {
+        await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
+        aborted++;
+      } catch (err) {
+        // Already gone (aborted by a retry of this sweep, or completed meanwhile) is the goal reached.
+        if ((err as { name?: string }).name !== 'NoSuchUpload') throw err;
+      }
     }
     if (!res.IsTruncated) break;
     keyMarker = res.NextKeyMarker;
@@ -59,10 +65,14 @@ export async function sweepPartitionUploads(rt: S3SinkRuntime, topic: string, pa
   const marker = `/${topic}+${partition}+`;
   const before = rt.connectedAt - STALE_MARGIN_MS;
   try {
-    const n = await abortUploads(
-      rt,
-      `${rt.cfg.zone}/${topic}/`,
-      (key, initiated) => key.includes(marker) && initiated < before,
+    // Done once per partition and run: a listing that fails once (a server busy with the new run's
+    // uploads) would leave the old uploads for good, so it is retried like any other request.
+    const n = await withRetry(
+      () =>
+        abortUploads(rt, `${rt.cfg.zone}/${topic}/`, (key, initiated) => key.includes(marker) && initiated < before),
+      s3RetryOptions(rt, (err, attempt) =>
+        s3Log.info({ connector: rt.name, topic, partition, attempt, err: String(err) }, 'retrying the upload sweep'),
+      ),
     );
     if (n)
       s3Log.info({ connector: rt.name, topic, partition, aborted: n }, 'aborted incomplete uploads of a previous run');

@@ -31,6 +31,12 @@ export interface ConnectionLimits {
 const log = createLogger('feed');
 
 /**
+ * A client over the low-water mark whose unsent bytes have not gone down for this long is not
+ * reading: live pacing stops waiting for it (it is dropped once over the limit).
+ */
+const STALLED_CLIENT_MS = 1_000;
+
+/**
  * The feed's open connections, indexed by subscribed metric, and the one way anything reaches
  * them: every send checks the client's unsent bytes, every disconnect is counted once.
  *
@@ -152,6 +158,32 @@ export class FeedConnections {
       await sleep(5);
     }
     return !c.closed;
+  }
+
+  /**
+   * Live updates arrive a fetch at a time (up to a megabyte per partition), so a client that
+   * reads well can still be a few batches behind during a burst; the feed waits for it instead
+   * of dropping it. Resolves once every client is below the low-water mark, or is not reading
+   * (its unsent bytes did not go down for `STALLED_CLIENT_MS`), or after `drainTimeoutMs`.
+   */
+  async paceLive(): Promise<void> {
+    let behind = [...this.clients].filter((c) => !c.closed && c.ws.bufferedAmount > this.#lowWater);
+    if (!behind.length) return;
+    const start = Date.now();
+    const progress = new Map(behind.map((c) => [c, { bytes: c.ws.bufferedAmount, at: start }]));
+    while (behind.length && Date.now() - start < this.#limits.drainTimeoutMs) {
+      await sleep(5);
+      const now = Date.now();
+      behind = behind.filter((c) => {
+        if (c.closed || c.ws.bufferedAmount <= this.#lowWater) return false;
+        const seen = progress.get(c)!;
+        if (c.ws.bufferedAmount < seen.bytes) {
+          seen.bytes = c.ws.bufferedAmount;
+          seen.at = now;
+        }
+        return now - seen.at < STALLED_CLIENT_MS;
+      });
+    }
   }
 
   /** Forgets a client (its socket closed or is being closed); idempotent. */

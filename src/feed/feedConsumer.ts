@@ -1,6 +1,8 @@
 import type { KafkaClient } from '../kafka/createKafkaClient.ts';
 import type { Consumer } from '../kafka/kafkaTypes.ts';
 
+export const FEED_HEARTBEAT_MS = 3_000;
+
 /**
  * A consumer for the feed: like `KafkaClient.consumer`, but fetches wait at most `maxWaitMs` for
  * data. kafkajs finishes the fetch in flight before it disconnects, so its default five-second
@@ -13,6 +15,6 @@ export function feedConsumer(kafka: KafkaClient, groupId: string, maxWaitMs = 50
     maxWaitTimeInMs: maxWaitMs,
     maxBytesPerPartition: 1024 * 1024,
     sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
+    heartbeatInterval: FEED_HEARTBEAT_MS,
   });
 }

@@ -106,6 +106,7 @@ export function attachMetricsFeed(server: http.Server, cfg: Config, opts: Metric
     replayTimeoutMs: opts.replayTimeoutMs,
   };
   metricsLog.onUpdate((u) => connections.publish(u));
+  metricsLog.paceWith(() => connections.paceLive());
   metricsLog.onNewPartitions((metric, starts) => connections.addPartitions(metric, starts));
 
   const wss = new WebSocketServer({

@@ -45,6 +45,11 @@ export interface MetricsLog {
   fromMemory(tp: string, from: number, to: number): LoggedUpdate[] | undefined;
   /** Called synchronously for each update, in offset order per partition. */
   onUpdate(listener: (u: LoggedUpdate) => void): () => void;
+  /**
+   * Awaited after each fetched batch is applied, before the next: how the readers of the updates
+   * (the feed's clients) slow the log down instead of buffering without bound.
+   */
+  paceWith(pace: () => Promise<void>): void;
   /** Called with the start positions of partitions that appeared after start-up (new topics or partitions). */
   onNewPartitions(listener: (metric: string, positions: Map<string, number>) => void): () => void;
   watermarks(topic: string): Promise<Map<number, { low: number; high: number }>>;
@@ -96,6 +101,7 @@ class TopicsLog implements MetricsLog {
   readonly #listeners = new Set<(u: LoggedUpdate) => void>();
   readonly #partitionListeners = new Set<(metric: string, positions: Map<string, number>) => void>();
   readonly #closing = new AbortController();
+  #pace: () => Promise<void> = () => Promise.resolve();
   /** topic → partition count, as last subscribed. */
   #topics = new Map<string, number>();
   #consumer: Consumer | undefined;
@@ -171,6 +177,10 @@ class TopicsLog implements MetricsLog {
   onUpdate(listener: (u: LoggedUpdate) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  paceWith(pace: () => Promise<void>): void {
+    this.#pace = pace;
   }
 
   onNewPartitions(listener: (metric: string, positions: Map<string, number>) => void): () => void {
@@ -312,6 +322,7 @@ class TopicsLog implements MetricsLog {
       positionOf: (tp) => this.#next.get(tp),
       prepare: (messages) => prepareBatch(this.#serde, messages, isCurrent),
       apply: (batch) => this.#applyBatch(batch),
+      pace: () => this.#pace(),
       passed: (tp, next) => {
         this.#advance(tp, next);
         this.#checkReady();

@@ -1,6 +1,10 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, KafkaMessage } from '../kafka/kafkaTypes.ts';
+import { KAFKAJS_REBALANCE_TIMEOUT_MS, keepSessionAlive } from '../kafka/keepSessionAlive.ts';
+import { FEED_HEARTBEAT_MS } from './feedConsumer.ts';
 import { tpKey } from './feedCursor.ts';
+
+const FEED_SESSION = { heartbeatInterval: FEED_HEARTBEAT_MS, maxProcessingMs: KAFKAJS_REBALANCE_TIMEOUT_MS };
 
 /** What `tailMetricTopics` asks of the log it feeds. */
 export interface TailHooks {
@@ -12,6 +16,8 @@ export interface TailHooks {
   prepare(messages: KafkaMessage[]): Promise<void>;
   /** Applies a batch's records, synchronously. */
   apply(batch: EachBatchPayload['batch']): void;
+  /** Resolves when the batch's updates may be followed by more (the clients' send buffers have room). */
+  pace(): Promise<void>;
   /** The partition has been read up to `next` (exclusive). */
   passed(tp: string, next: number): void;
   crashed(error: Error): void;
@@ -49,7 +55,8 @@ export async function tailMetricTopics(consumer: Consumer, topics: Map<string, n
   await consumer.subscribe({ topics: [...topics.keys()], fromBeginning: true });
   await consumer.run({
     autoCommit: false,
-    eachBatch: async ({ batch, heartbeat }) => {
+    // Pacing may hold a batch for up to the feed's drain timeout: heartbeat meanwhile.
+    eachBatch: keepSessionAlive<EachBatchPayload>(async ({ batch, heartbeat }) => {
       if (!hooks.isCurrent()) return;
       await hooks.prepare(batch.messages);
       if (!hooks.isCurrent()) return;
@@ -57,8 +64,9 @@ export async function tailMetricTopics(consumer: Consumer, topics: Map<string, n
       // Let sockets drain and other work run between batches: without a real turn of the event
       // loop a large fetch would be pushed to every client in one uninterrupted burst.
       await yieldToEventLoop();
+      await hooks.pace();
       await heartbeat();
-    },
+    }, FEED_SESSION),
   });
   seekAll(Object.fromEntries([...topics].map(([t, n]) => [t, Array.from({ length: n }, (_, p) => p)])));
 }

@@ -26,7 +26,9 @@ export interface ReferenceReader {
    * Waits until the table holds everything the topic held when this was called (false if that
    * took longer than `timeoutMs`). The runner calls it before each batch: a record may reference
    * a row produced just before it (an extract publishes customers, then their orders), and a
-   * follower that is a fetch behind would reject it.
+   * follower that is a fetch behind would reject it. "Held" is what read_committed readers see
+   * (up to the last stable offset): a transaction whose commit markers are not yet written is not
+   * waited for, or every batch would wait out the open transaction of the topic's writer.
    */
   catchUp(timeoutMs?: number): Promise<boolean>;
   stop(): Promise<void>;

@@ -526,7 +526,14 @@ test(SIGKILL_MID_UPLOAD_TITLE, {
       async () => (await incompleteUploads()).length === 0,
       "the killed run's multipart uploads are aborted",
       30_000,
-    );
+    ).catch(async (err) => {
+      const left = (await incompleteUploads()).map((u) => `${u.Key} initiated ${u.Initiated?.toISOString()}`);
+      const sweeps = second!
+        .stderr()
+        .split('\n')
+        .filter((l) => /sweep|incomplete uploads/.test(l));
+      throw new Error(`${err}\nleft: ${left.join('; ')}\nsweep logs:\n${sweeps.join('\n')}`);
+    });
   } finally {
     for (const c of [first, second])
       if (c && c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');

@@ -6,7 +6,7 @@ import { ensureTopics } from '../../../src/kafka/ensureTopics.ts';
 import { createAvroSerde } from '../../../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../../../src/serde/schemaRegistry.ts';
 import { startReferenceReader } from '../../../src/runner/referenceReader.ts';
-import { realStack, uniqueName } from '../../support/stack.ts';
+import { eventually, realStack, uniqueName } from '../../support/stack.ts';
 
 /**
  * The reference reader loads its topic (readRange, up to the end offsets at start) and then
@@ -49,7 +49,24 @@ async function referenceTopic(rows: number) {
   return { cfg, kafka, serde, topic, producer, row };
 }
 
+/** Committed end offsets summed over the topic's partitions (what a read_committed reader can see). */
+async function visibleEnd(kafka: KafkaClient, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Writes `messages` in one transaction and returns once readers can see it. `commit()` returns
+ * when the coordinator has logged the decision; the commit markers reach the partitions after
+ * that, and until then the transaction's records are past the last stable offset.
+ */
 async function inTransaction(kafka: KafkaClient, topic: string, messages: { key: string; value: Buffer }[]) {
+  const before = await visibleEnd(kafka, topic);
   const tx = kafka.producer({ transactionalId: uniqueName('it-reference-tx') });
   await tx.connect();
   try {
@@ -59,6 +76,11 @@ async function inTransaction(kafka: KafkaClient, topic: string, messages: { key:
   } finally {
     await tx.disconnect();
   }
+  // One data record per message and one commit marker per partition written to.
+  await eventually(
+    async () => (await visibleEnd(kafka, topic)) >= before + messages.length + 1,
+    'the committed transaction visible',
+  );
 }
 
 const versionOf = (table: MapReferenceTable, id: number) =>

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import client from 'prom-client';
 import { decodeCursor } from '../../../src/feed/feedCursor.ts';
 import { attachMetricsFeed, type MetricsFeed, type MetricsFeedOptions } from '../../../src/feed/metricsFeed.ts';
@@ -381,9 +382,17 @@ test('a client that stops reading is dropped instead of being buffered without b
     const w = Math.floor(Date.now() / MINUTE) * MINUTE;
     const pad = 'p'.repeat(3000);
     const total = 6000;
-    await mt.produce(
+    const produced = mt.produce(
       Array.from({ length: total }, (_, i) => ({ ...result(w, `${CATEGORIES[i % CATEGORIES.length]}-${pad}`, i) })),
     );
+    // The reading client looks away for two seconds during the burst (a GC pause, a busy tab, a
+    // shared CI core): the feed waits for it rather than dropping it with the stuck one.
+    await reader.waitLive(1, 60_000);
+    const readerSocket = (reader.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    readerSocket.pause();
+    await sleep(2_000);
+    readerSocket.resume();
+    await produced;
     await reader.waitLive(total, 180_000); // a generous condition wait: CI machines are shared
     await eventually(
       async () => (await counterValue(registry, 'sluice_feed_clients_dropped_total', { reason: 'slow' })) >= 1,
