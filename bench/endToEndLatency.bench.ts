@@ -11,7 +11,8 @@
  * groups unique to this run, so the producer and the WebSocket client do not share their event
  * loop and the RSS reported is the runners' own. One clickstream runner serves both passes; each
  * pass starts its own metrics runner (and feed) built with `metricsTopology({ emitEveryMs })`:
- * 1000 ms (the default) then 200 ms. Fresh groups start from the beginning of the topics, so each
+ * the default (`DEFAULT_EMIT_EVERY_MS`, on change coalesced per window), then 1000 ms (the default
+ * before Step 9, for comparison). Fresh groups start from the beginning of the topics, so each
  * pass waits until `/readyz` of every runner shows lag 0 and nothing in flight for 3 s.
  *
  * Method. The client subscribes to `funnel_5m` and keeps, per window, the latest `views` as the
@@ -46,6 +47,7 @@ import { createKafkaClient } from '../src/kafka/createKafkaClient.ts';
 import { startRunnerProcess } from '../src/runner/runnerProcess.ts';
 import { createAvroSerde } from '../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../src/serde/schemaRegistry.ts';
+import { DEFAULT_EMIT_EVERY_MS } from '../src/windows/windowOperator.ts';
 
 type ChildMsg =
   | { type: 'started'; url: string }
@@ -396,8 +398,8 @@ async function main(): Promise<void> {
   try {
     const clickChild = await startChild('clickstream', `${run}-clickstream`, 0);
     const passes = [];
-    passes.push(await pass(1, 1_000, clickChild));
-    passes.push(await pass(2, 200, clickChild));
+    passes.push(await pass(1, DEFAULT_EMIT_EVERY_MS, clickChild));
+    passes.push(await pass(2, 1_000, clickChild));
     const out = {
       bench: 'end-to-end latency: produce click event → provisional funnel_5m update at a WebSocket client',
       run,

@@ -114,6 +114,15 @@ async function runSluice(guarantee: 'at_least_once' | 'exactly_once') {
     rss,
   };
 }
+// `--only at_least_once`: the Sluice run alone (for a CPU profile: node --cpu-prof bench/topology.bench.ts N --only at_least_once).
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+if (only === 'at_least_once' || only === 'exactly_once') {
+  const r = await runSluice(only);
+  process.stdout.write(
+    `${JSON.stringify({ guarantee: only, events: N, recordsPerSecond: Math.round(N / r.seconds), steady: r.steadyRate, rssMiB: Math.round(r.rss / 2 ** 20) })}\n`,
+  );
+  process.exit(0);
+}
 const alos = await runSluice('at_least_once');
 const eos = await runSluice('exactly_once');
 const sluiceSeconds = alos.seconds;

@@ -63,7 +63,7 @@ export function funnelStep(type: string): string | undefined {
   )[type];
 }
 
-type Timing = { outOfOrdernessMs: number; graceMs: number; idleTimeoutMs: number; emitEveryMs: number };
+type Timing = { outOfOrdernessMs: number; graceMs: number; idleTimeoutMs: number; emitEveryMs?: number };
 type Sources = Record<string, Observable<Envelope<Buffer | null>>>;
 
 export function metricsTopology(opts: MetricsOptions = {}) {
@@ -71,7 +71,7 @@ export function metricsTopology(opts: MetricsOptions = {}) {
     outOfOrdernessMs: opts.outOfOrdernessMs ?? 10_000,
     graceMs: opts.graceMs ?? 5_000,
     idleTimeoutMs: opts.idleTimeoutMs ?? 30_000,
-    emitEveryMs: opts.emitEveryMs ?? 1_000,
+    emitEveryMs: opts.emitEveryMs,
   };
   const sessionGapMs = opts.sessionGapMs ?? 5 * MINUTE;
   return defineTopology({

@@ -91,6 +91,10 @@ export class StateStores {
     for (const w of this.windows) w.tick(full);
   }
 
+  emitDue(): void {
+    for (const w of this.windows) w.emitDue();
+  }
+
   list(): StoreInfo[] {
     return [
       ...this.windows.map(

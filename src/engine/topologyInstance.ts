@@ -43,6 +43,8 @@ export interface TopologyInstance {
   push(record: SourceRecord, ack: Ack): void;
   /** Time passes: windows flush state, emit provisional and final results (see WindowOperator.tick). */
   tick(full?: boolean): void;
+  /** Provisional window results held back by coalescing whose time has come (see WindowOperator.emitDue). */
+  emitDue(): void;
   /** The state stores (windows, dedupe): their changelog topics, for creation and restore. */
   stores(): StoreInfo[];
   restore(changelog: string, partition: number, key: string, value: Buffer | null): void;
@@ -75,6 +77,7 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
       }
     },
     tick: (full = true) => ctx.stores.tick(full),
+    emitDue: () => ctx.stores.emitDue(),
     stores: () => ctx.stores.list(),
     restore: (changelog, partition, key, value) => ctx.stores.restore(changelog, partition, key, value),
     resetStore: (changelog) => ctx.stores.reset(changelog),

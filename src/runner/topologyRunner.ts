@@ -50,6 +50,8 @@ const REFERENCE_CATCH_UP_MS = 3000;
 const ROOM_WAIT_MS = 1000;
 /** The timer that lets windows see time pass when no record arrives. */
 const TICK_INTERVAL_MS = 200;
+/** The timer that sends provisional results held back by coalescing (see DEFAULT_EMIT_EVERY_MS). */
+const EMIT_DUE_INTERVAL_MS = 10;
 
 const log = createLogger('runner');
 
@@ -72,6 +74,7 @@ export class TopologyRunner {
   private sinks = new Map<string, SinkConnector>();
   private commitTimer?: NodeJS.Timeout;
   private tickTimer?: NodeJS.Timeout;
+  private emitTimer?: NodeJS.Timeout;
   private running = false;
   private stopping = false;
   /** A fatal error was reported: nothing in flight will complete, so stop() does not wait for it. */
@@ -167,7 +170,13 @@ export class TopologyRunner {
     await this.consume();
     this.commitTimer = setInterval(() => void this.commit(), this.opts.commitIntervalMs);
     // Windows need time to pass even when no record arrives (idle watermark, provisional results).
-    if (this.instance.stores().length) this.tickTimer = setInterval(() => this.tick(), TICK_INTERVAL_MS);
+    if (this.instance.stores().length) {
+      this.tickTimer = setInterval(() => this.tick(), TICK_INTERVAL_MS);
+      this.emitTimer = setInterval(
+        () => this.restoring || this.guard(() => this.instance?.emitDue()),
+        EMIT_DUE_INTERVAL_MS,
+      );
+    }
     const sources = def.sources.map((s) => s.topic);
     const guarantee = this.tx ? 'exactly_once' : 'at_least_once';
     log.info({ topology: def.name, group: this.opts.groupId, sources, guarantee }, 'topology running');
@@ -315,6 +324,15 @@ export class TopologyRunner {
    * over the output's acks; the rest of the sink's batch is the sink's business.
    * SLUICE_SINK_ERRORS=fail stops instead.
    */
+  /** Runs engine work outside a batch; what it throws stops the runner (see fail). */
+  private guard(work: () => void): void {
+    try {
+      work();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
   private sinkDeadLetter(output: Output, e: SinkRecordError): void {
     const deadLetter = handleSinkRejection(this.def, output, e, this.cfg.sinkErrors);
     if (deadLetter) this.sink!.add(deadLetter);
@@ -322,11 +340,7 @@ export class TopologyRunner {
 
   private tick(full = true): void {
     if (this.restoring) return;
-    try {
-      this.instance?.tick(full);
-    } catch (err) {
-      this.fail(err);
-    }
+    this.guard(() => this.instance?.tick(full));
     // The timer's results and checkpoints commit in their partitions' transactions.
     if (full && this.tx && !this.batchKey) void this.tx.flushPending().catch((err) => this.rewind(err));
   }
@@ -429,6 +443,7 @@ export class TopologyRunner {
     const deadline = Date.now() + deadlineMs;
     clearInterval(this.commitTimer);
     clearInterval(this.tickTimer);
+    clearInterval(this.emitTimer);
     this.tick(); // hand the windows' pending contributions to the changelog before draining
     // Pause rather than consumer.stop(): stop() tears down the group session, and the final
     // commit below must still go through it. onBatch returns at once while stopping.

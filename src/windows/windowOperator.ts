@@ -13,7 +13,7 @@ import {
   storeKey,
   type WindowState,
 } from './windowState.ts';
-import { tickPartition } from './windowTick.ts';
+import { emitDue, tickPartition } from './windowTick.ts';
 import { assignWindows } from './windowTypes.ts';
 
 export type { WindowSpec } from './windowSpec.ts';
@@ -26,7 +26,7 @@ export { changelogTopic, lateTopic, WATERMARK_KEY } from './windowChangelog.ts';
  *   partition) on each tick where it changed; an input record's ack is held until the changelog
  *   record carrying its contribution is durable, so its offset is committed only with the state
  *   it fed (commit-after-durable for state).
- * - Provisional results go out every `emitEveryMs` while a window is open and changed; exactly
+ * - Provisional results go out on change, at most every `emitEveryMs` per window; exactly
  *   one final result when the watermark passes its end plus the grace period, then a tombstone.
  * - A record for a window that is already closed goes to `<topology>.late` with its lateness.
  * - The watermark is persisted per partition in the changelog, so a restart never reopens a
@@ -35,6 +35,14 @@ export { changelogTopic, lateTopic, WATERMARK_KEY } from './windowChangelog.ts';
  *   its state covers: records re-delivered after a restart (between the last offset commit and
  *   the crash) are recognised and not counted twice, nor sent to the late topic again.
  */
+
+/**
+ * Provisional results of a window at most this often by default: a window's first change after a
+ * quiet spell goes out at the end of its batch, later ones are coalesced into one per interval.
+ * Short enough for a live feed under 100 ms; long enough that a busy key costs 20 results a
+ * second, not one per input.
+ */
+export const DEFAULT_EMIT_EVERY_MS = 50;
 
 export interface WindowRuntime {
   topology: string;
@@ -63,6 +71,8 @@ export interface WindowOperator<T> {
    * passed; a light one (after each batch) visits only changed windows. Both write the checkpoint.
    */
   tick(full?: boolean): void;
+  /** Sends the provisional results held back by `emitEveryMs` whose time has come (cheap when none). */
+  emitDue(): void;
   restore(partition: number, key: string, value: Buffer | null): void;
   /**
    * Forget every partition's state before a restore: after an assignment the state of each owned
@@ -135,6 +145,7 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
   };
   const out = windowOutputs(spec, { ...rt, txnOf });
   const closeAt = (w: { end: number }) => w.end + grace;
+  const emitEveryMs = spec.emitEveryMs ?? DEFAULT_EMIT_EVERY_MS;
 
   return {
     store: spec.store,
@@ -169,10 +180,18 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
       const now = rt.now();
       const wm = tracker ? tracker.watermark(now) : restoredWm;
       const onEmitDelay = rt.onEmitDelay && ((s: number) => rt.onEmitDelay!(spec.store, s));
-      const t = { out, full, now, wm, emitEveryMs: spec.emitEveryMs ?? 1000, closeAt, onEmitDelay };
+      const t = { out, full, now, wm, emitEveryMs, closeAt, onEmitDelay };
       let open = 0;
       for (const [p, state] of partitions) open += tickPartition(p, state, t);
       if (full) rt.onWindowsOpen?.(spec.store, open);
+    },
+    emitDue() {
+      let now: number | undefined;
+      for (const [p, state] of partitions) {
+        if (!state.due.size) continue;
+        now ??= rt.now();
+        emitDue(p, state, { out, now, emitEveryMs });
+      }
     },
     restore(p, key, value) {
       const wm = restoreRecord(partition(p), key, value, session);

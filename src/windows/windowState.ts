@@ -61,6 +61,11 @@ export interface PartitionState {
   /** Windows changed since the last tick: a light tick after each batch visits only these. */
   dirty: Set<string>;
   /**
+   * Open windows whose provisional result is held back because one went out less than
+   * `emitEveryMs` ago: `emitDue` sends them once that has passed (coalescing per window).
+   */
+  due: Set<string>;
+  /**
    * Session keys merged away since the last tick. Their tombstones are written by the tick after
    * the merged session's record: a crash in between must never leave the old sessions deleted
    * and the merged one not yet written (their contributions would be lost).
@@ -92,6 +97,7 @@ export function newPartitionState(): PartitionState {
     windows: new Map(),
     sessionsByGroup: new Map(),
     dirty: new Set(),
+    due: new Set(),
     merged: new Set(),
     persistedWm: -Infinity,
     applied: -1n,
@@ -119,6 +125,7 @@ export function deleteWindow(state: PartitionState, key: string): void {
   const w = state.windows.get(key);
   if (!w) return;
   state.windows.delete(key);
+  state.due.delete(key);
   const keys = state.sessionsByGroup.get(w.group);
   if (keys) {
     keys.delete(key);

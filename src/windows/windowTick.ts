@@ -3,12 +3,16 @@ import { checkpointRecord, WATERMARK_KEY, windowRecord } from './windowChangelog
 import type { WindowOutputs } from './windowOutputs.ts';
 import { deleteWindow, type PartitionState, type WindowState } from './windowState.ts';
 
-export interface TickContext {
+/** What sending provisional results needs. */
+export interface EmitContext {
   out: WindowOutputs;
-  full: boolean;
   now: number;
-  wm: number;
   emitEveryMs: number;
+}
+
+export interface TickContext extends EmitContext {
+  full: boolean;
+  wm: number;
   closeAt(w: WindowState): number;
   onEmitDelay?(seconds: number): void;
 }
@@ -29,6 +33,7 @@ export function tickPartition(p: number, state: PartitionState, t: TickContext):
         return w ? [[k, w] as [string, WindowState]] : [];
       });
   state.dirty.clear();
+  if (!t.full) emitDue(p, state, t);
   const closing: [string, WindowState][] = [];
   // The inputs' acks ride on the checkpoint, the last of this partition's writes (one changelog
   // partition: durable in order). Were they released with their windows' records, an input could
@@ -47,7 +52,7 @@ export function tickPartition(p: number, state: PartitionState, t: TickContext):
     if (t.full && t.closeAt(w) <= t.wm) closing.push([k, w]);
     else {
       open++;
-      if (w.resultPending && t.now - w.lastEmitAt >= t.emitEveryMs) t.out.result(p, w, false, t.now);
+      if (w.resultPending) emitProvisional(p, state, k, w, t);
     }
   }
   for (const k of state.merged) t.out.changelogRecord(p, k, null, []);
@@ -60,6 +65,27 @@ export function tickPartition(p: number, state: PartitionState, t: TickContext):
     deleteWindow(state, k);
   }
   return open;
+}
+
+/** A changed open window's provisional result: now, or once `emitEveryMs` has passed since the last. */
+function emitProvisional(p: number, state: PartitionState, k: string, w: WindowState, t: EmitContext): void {
+  if (t.now - w.lastEmitAt >= t.emitEveryMs) {
+    t.out.result(p, w, false, t.now);
+    state.due.delete(k);
+  } else state.due.add(k);
+}
+
+/**
+ * Sends the provisional results held back by coalescing whose time has come. Only results: state
+ * and checkpoints stay with the ticks (a provisional result is not part of what a restore must
+ * reproduce; finals are, and only full ticks send them).
+ */
+export function emitDue(p: number, state: PartitionState, t: EmitContext): void {
+  for (const k of state.due) {
+    const w = state.windows.get(k);
+    if (!w?.resultPending) state.due.delete(k);
+    else emitProvisional(p, state, k, w, t);
+  }
 }
 
 /**

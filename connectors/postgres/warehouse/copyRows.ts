@@ -9,8 +9,9 @@ import { copyValue, isoOfMillis } from './copyValue.ts';
 import type { Member } from './member.ts';
 
 /**
- * The COPY writer: a member's rows, as COPY text lines in the staging table's column order (data
- * columns, then lineage, valid_from and the arrival order), streamed in large chunks.
+ * The COPY writer: a member's rows, as COPY text lines in the column order of `copySql` (data
+ * columns, then lineage, and for a staging table valid_from and the arrival order), streamed in
+ * large chunks.
  */
 
 /**
@@ -72,8 +73,9 @@ function stagedLine(m: Member, o: Output, seq: number): string {
       copyTextField(key),
       typeof ts === 'number' ? isoOfMillis(ts) : COPY_NULL,
     );
+    // Append copies into the table itself, which has no merge helpers (see copySql).
     at = 'valid_from';
-    fields.push(copyValue(validFrom, 'timestamptz'), String(seq));
+    if (m.plan!.mode !== 'append') fields.push(copyValue(validFrom, 'timestamptz'), String(seq));
   } catch (err) {
     if (isSluiceError(err)) throw err;
     const what = err instanceof RangeError ? 'value out of range' : 'value cannot be written as COPY text';

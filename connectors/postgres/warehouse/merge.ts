@@ -38,20 +38,12 @@ export function mergeSql(plan: TablePlan, sink: string): string[] {
   };
   switch (plan.mode) {
     case 'append':
-      return [appendSql(parts)];
+      return []; // copied straight into the table (see copySql)
     case 'upsert':
       return [upsertSql(parts)];
     case 'scd2':
       return scd2Sql(parts);
   }
-}
-
-function appendSql({ target, stage, data }: MergeParts): string {
-  const cols = [...data, '"_topic"', '"_partition"', '"_offset"', '"_key"', '"_timestamp"'];
-  const values = [...data, '_topic', '_partition', '_offset', '_key', '_timestamp'];
-  return `insert into ${target} (${cols.join(', ')})
-select ${values.join(', ')} from pg_temp.${stage}
-on conflict ("_topic", "_partition", "_offset") do nothing`;
 }
 
 function upsertSql({ plan, target, stage, data, keys }: MergeParts): string {

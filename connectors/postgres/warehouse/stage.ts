@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { TablePlan } from './avroToPg.ts';
-import { quoteIdent } from './sqlQuote.ts';
+import { qualifiedName, quoteIdent } from './sqlQuote.ts';
 
 /**
  * The staging tables of a sink: session temp tables that COPY fills and the merge reads. Their
@@ -28,8 +28,15 @@ export function stageNames(sink: string): { stage: string; versions: string } {
   return { stage: `sluice_stage_${h}`, versions: `sluice_versions_${h}` };
 }
 
-/** Session temp tables (rows vanish at commit or rollback), created once per connection. */
+/** Lineage columns an append COPY writes straight into the table (STAGE_EXTRA without the merge's helpers). */
+export const APPEND_EXTRA = STAGE_EXTRA.slice(0, 5);
+
+/**
+ * Session temp tables (rows vanish at commit or rollback), created once per connection. Append
+ * needs none: its rows go straight into the table (see `copySql`).
+ */
 export function stageTableSql(plan: TablePlan, sink: string): string[] {
+  if (plan.mode === 'append') return [];
   const { stage, versions } = stageNames(sink);
   const cols = [
     ...plan.columns.map((c) => `${quoteIdent(c.name)} ${c.pgType}`),
@@ -41,8 +48,18 @@ export function stageTableSql(plan: TablePlan, sink: string): string[] {
   return sql;
 }
 
-/** The `copy … from stdin` into the sink's staging table: data columns, then STAGE_EXTRA. */
+/**
+ * The `copy … from stdin` of a flush. Append copies into the table itself, data columns then
+ * APPEND_EXTRA: the stored offsets, advanced in the same transaction, already keep a replay from
+ * sending a row that landed, so a staging table and an `insert … on conflict do nothing` would
+ * only write every row twice. The other modes copy into the staging table (data columns, then
+ * STAGE_EXTRA) for their merge.
+ */
 export function copySql(plan: TablePlan, sink: string): string {
+  if (plan.mode === 'append') {
+    const cols = [...plan.columns.map((c) => quoteIdent(c.name)), ...APPEND_EXTRA.map(([n]) => quoteIdent(n))];
+    return `copy ${qualifiedName(plan)} (${cols.join(', ')}) from stdin`;
+  }
   const cols = [...plan.columns.map((c) => quoteIdent(c.name)), ...STAGE_EXTRA.map(([n]) => n)];
   return `copy pg_temp.${stageNames(sink).stage} (${cols.join(', ')}) from stdin`;
 }

@@ -16,6 +16,7 @@ import {
   type ExistingColumn,
 } from '../../../connectors/postgres/warehouse/ddl.ts';
 import { mergeSql } from '../../../connectors/postgres/warehouse/merge.ts';
+import { copySql, stageTableSql } from '../../../connectors/postgres/warehouse/stage.ts';
 import {
   dateKeyOf,
   dimDateSql,
@@ -334,9 +335,18 @@ test('config errors fail before any I/O and name the field', () => {
   );
 });
 
-test('merge SQL: append ignores replays, upsert keeps the newer version, SCD2 opens versions only on tracked changes', () => {
-  const [append] = mergeSql(plan('append'), 'silver.orders');
-  assert.match(append, /on conflict \("_topic", "_partition", "_offset"\) do nothing/);
+test('merge SQL: append copies straight into the table, upsert keeps the newer version, SCD2 opens versions only on tracked changes', () => {
+  // Append: no staging table and no merge; the COPY names the table and its lineage columns.
+  assert.deepEqual(mergeSql(plan('append'), 'silver.orders'), []);
+  assert.deepEqual(stageTableSql(plan('append'), 'silver.orders'), []);
+  assert.match(
+    copySql(plan('append'), 'silver.orders'),
+    /^copy "silver"\."orders" \(.*"_topic", "_partition", "_offset", "_key", "_timestamp"\) from stdin$/,
+  );
+  assert.match(
+    copySql(plan('upsert'), 'silver.orders'),
+    /^copy pg_temp\.sluice_stage_[0-9a-f]{12} \(.*_seq\) from stdin$/,
+  );
   const [upsert] = mergeSql(plan('upsert', { orderingColumn: 'updated_at' }), 'silver.orders');
   assert.match(upsert, /select distinct on \("order_id"\)/);
   assert.match(upsert, /order by "order_id", "updated_at" desc nulls last, _seq desc/);

@@ -1,0 +1,132 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadType } from '../../../src/domain/schemas.ts';
+import type { Ack, Output } from '../../../src/topology/types.ts';
+import { count } from '../../../src/windows/aggregations.ts';
+import { createWindowOperator, DEFAULT_EMIT_EVERY_MS, type WindowSpec } from '../../../src/windows/windowOperator.ts';
+import type { WatermarkTracker } from '../../../src/windows/watermarks.ts';
+import { tumbling } from '../../../src/windows/windowTypes.ts';
+
+/**
+ * Provisional results go out on change, coalesced per window: the first change after a quiet
+ * spell at the end of its batch (the light tick), later ones at most every `emitEveryMs` through
+ * `emitDue`, each carrying the window's latest value. Without `emitDue` a held-back result waited
+ * for the next batch or the 200 ms full tick.
+ */
+
+type Ev = { t: number; k: string };
+const T = Date.UTC(2026, 10, 1);
+const noAck: Ack = { retain() {}, release() {}, fail() {} };
+
+function setup(emitEveryMs?: number) {
+  const spec: WindowSpec<Ev, number, object> = {
+    store: 's',
+    output: 'metrics.active_sessions',
+    window: tumbling(60_000),
+    key: (e) => e.k,
+    eventTime: (e) => e.t,
+    aggregate: count<Ev>(),
+    outOfOrdernessMs: 2_000,
+    graceMs: 1_000,
+    idleTimeoutMs: 3_600_000,
+    ...(emitEveryMs === undefined ? {} : { emitEveryMs }),
+    result: (_k, w, n, m) => ({ window_start: w.start, window_end: w.end, count: n, final: m.final, emitted_at: 0 }),
+  };
+  const clock = { now: T };
+  const out: Output[] = [];
+  const trackers = new Map<string, WatermarkTracker>();
+  const op = createWindowOperator(spec, {
+    topology: 't',
+    now: () => clock.now,
+    emit: (o) => {
+      out.push(o);
+    },
+    outputSchema: { name: 'metrics.active_sessions', type: loadType('metrics.active_sessions') },
+    tracker: (topic, create) => trackers.get(topic) ?? trackers.set(topic, create()).get(topic)!,
+  });
+  let offset = 0;
+  const push = (k: string) =>
+    op.push({
+      value: { t: clock.now, k },
+      key: k,
+      ack: noAck,
+      source: {
+        topic: 'in',
+        partition: 0,
+        offset: String(offset++),
+        key: null,
+        value: null,
+        headers: {},
+        timestamp: 0,
+      },
+    });
+  const results = () =>
+    out
+      .filter((o) => o.topic === 'metrics.active_sessions')
+      .map((o) => [String(o.key).split('|')[1], (o.value as { count: number }).count] as [string, number]);
+  return { op, clock, push, results };
+}
+
+test('a window changed again within emitEveryMs sends one result with its latest value when the interval is up', () => {
+  const { op, clock, push, results } = setup(50);
+  push('a');
+  op.tick(false);
+  assert.deepEqual(results(), [['a', 1]], 'the first change goes out at the end of its batch');
+
+  clock.now += 10;
+  push('a');
+  op.tick(false);
+  clock.now += 10;
+  push('a');
+  op.tick(false);
+  op.emitDue();
+  assert.deepEqual(results(), [['a', 1]], 'held back: the last result is 20 ms old');
+
+  clock.now += 30;
+  op.emitDue();
+  assert.deepEqual(
+    results(),
+    [
+      ['a', 1],
+      ['a', 3],
+    ],
+    'one result for both changes, 50 ms after the first',
+  );
+  clock.now += 100;
+  op.emitDue();
+  op.tick(false);
+  assert.equal(results().length, 2, 'nothing changed since: nothing more');
+});
+
+test('coalescing is per window: a quiet window goes out at once while a busy one waits', () => {
+  const { op, clock, push, results } = setup(50);
+  push('busy');
+  op.tick(false);
+  clock.now += 5;
+  push('busy');
+  push('quiet');
+  op.tick(false);
+  assert.deepEqual(results(), [
+    ['busy', 1],
+    ['quiet', 1],
+  ]);
+  clock.now += 45;
+  op.emitDue();
+  assert.deepEqual(results().at(-1), ['busy', 2]);
+});
+
+test('the default interval is short enough for a live feed', () => {
+  assert.ok(DEFAULT_EMIT_EVERY_MS <= 50, `${DEFAULT_EMIT_EVERY_MS} ms`);
+  const { op, clock, push, results } = setup();
+  push('a');
+  op.tick(false);
+  clock.now += 1;
+  push('a');
+  op.tick(false);
+  clock.now += DEFAULT_EMIT_EVERY_MS;
+  op.emitDue();
+  assert.deepEqual(results(), [
+    ['a', 1],
+    ['a', 2],
+  ]);
+});
