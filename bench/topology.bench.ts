@@ -114,7 +114,8 @@ async function runSluice(guarantee: 'at_least_once' | 'exactly_once') {
     rss,
   };
 }
-// `--only at_least_once`: the Sluice run alone (for a CPU profile: node --cpu-prof bench/topology.bench.ts N --only at_least_once).
+// `--only at_least_once`: the Sluice run alone, e.g. for a CPU profile:
+//   node --cpu-prof bench/topology.bench.ts 50000 --only at_least_once
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 if (only === 'at_least_once' || only === 'exactly_once') {
   const r = await runSluice(only);
