@@ -26,18 +26,19 @@ export function repartition<T>(
 ): OperatorFunction<Envelope<T>, Output> {
   ctx.output(topic, `repartition("${topic}")`);
   const lag = opts.outOfOrdernessMs ?? 5000;
-  let lastSrc = '';
-  let lastOffset = '';
+  // The input the last copy came from. By identity, not by offset: a record delivered again
+  // (after a rewind or a rebalance, from the committed offset) is a new delivery whose copies
+  // must get the same numbers as before, or downstream takes them for copies it never saw.
+  let lastInput: object | undefined;
   let seq = 0;
   return ctx.graph.operator(
     { operator: 'repartition', label: `repartition(${topic})`, writes: [{ topic }] },
     map((env: Envelope<T>): Output => {
       const src = `${env.source.topic}/${env.source.partition}`;
       const ts = opts.eventTime(env.value);
-      // Copies fanned out from one input are numbered: (source offset, seq) only grows.
-      seq = src === lastSrc && env.source.offset === lastOffset ? seq + 1 : 0;
-      lastSrc = src;
-      lastOffset = env.source.offset;
+      // Copies fanned out from one input delivery are numbered: (source offset, seq) only grows.
+      seq = env.source === lastInput ? seq + 1 : 0;
+      lastInput = env.source;
       // This upstream partition's watermark before the record: downstream takes the minimum.
       const wm = ctx.stores.advanceUpstreamWatermark(src, ts - lag);
       return {

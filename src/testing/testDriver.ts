@@ -48,6 +48,11 @@ export interface TestDriver {
   readOutput(topic: string): DriverRecord[];
   outputTopics(): string[];
   advanceTime(ms: number): void;
+  /**
+   * Delivers an input again at its offset, as a runner does after a restart, a rewind or a
+   * rebalance (from the committed offset on): the pipeline meets the same record a second time.
+   */
+  redeliver(topic: string, offset: number, partition?: number): void;
   now(): number;
   /** Offsets acknowledged per `topic/partition` (the next offset the runner would commit). */
   committed(topic: string, partition?: number): number;
@@ -82,6 +87,8 @@ class InMemoryDriver implements TestDriver {
   private readonly tables: Record<string, MapReferenceTable> = {};
   private readonly topics = new Map<string, DriverRecord[]>();
   private readonly offsets = new Map<string, number>();
+  /** What was fed at each offset, per `topic/partition`, for `redeliver`. */
+  private readonly inputs = new Map<string, { raw: Buffer | null; o: FeedOptions }[]>();
   private readonly acked = new Map<string, number>();
   private readonly schemaOfSource: Map<string, string>;
   /** Records for topics the topology also reads (repartition topics): they loop back, as on Kafka. */
@@ -194,6 +201,12 @@ class InMemoryDriver implements TestDriver {
     return full;
   }
 
+  redeliver(topic: string, offset: number, partition = 0): void {
+    const input = this.inputs.get(`${topic}/${partition}`)?.[offset];
+    if (!input) throw new SluiceError('CLI_USAGE', `nothing was fed to ${topic}/${partition} at offset ${offset}`);
+    this.deliver(topic, partition, offset, input.raw, input.o);
+  }
+
   private feed(topic: string, raw: Buffer | null, o: FeedOptions): void {
     if (this.fatal) throw this.fatal;
     const partition = o.partition ?? 0;
@@ -202,6 +215,14 @@ class InMemoryDriver implements TestDriver {
     this.offsets.set(tp, offset + 1);
     this.updateTables(topic, raw);
     if (!this.schemaOfSource.has(topic)) return;
+    const fed = this.inputs.get(tp) ?? [];
+    fed[offset] = { raw, o };
+    this.inputs.set(tp, fed);
+    this.deliver(topic, partition, offset, raw, o);
+  }
+
+  private deliver(topic: string, partition: number, offset: number, raw: Buffer | null, o: FeedOptions): void {
+    const tp = `${topic}/${partition}`;
     const ack = createAck(
       () => this.acked.set(tp, Math.max(this.acked.get(tp) ?? 0, offset + 1)),
       (err) => {

@@ -137,3 +137,25 @@ test('a repartition record re-sent by a restarted stage 1 (same upstream offset 
   );
   assert.equal(d.readOutput('metrics.late').length, 0);
 });
+
+test('a record delivered again right after it was processed (a rewind, a rebalance) is counted once: its copies keep their numbers', async () => {
+  const d = await createTestDriver(metricsTopology(opts), { now: T0 });
+  const dlq = (at: number) => ({
+    'sluice.error.reason': 'rule',
+    'sluice.error.topic': 'web.clickstream',
+    'sluice.error.timestamp': String(at),
+  });
+  d.pipeRaw('web.clickstream.dlq', Buffer.from('x'), { key: 'k', headers: dlq(T0 + 1000) });
+  // Offset 0 was the last record processed, and it comes again from the committed offset.
+  d.redeliver('web.clickstream.dlq', 0);
+  d.pipeRaw('web.clickstream.dlq', Buffer.from('w'), { key: 'k', headers: dlq(T0 + 120_000) });
+  const copies = d
+    .readOutput(REPARTITION_TOPIC)
+    .map((r) => `${r.headers['sluice.src.offset']}:${r.headers['sluice.src.seq']}`);
+  assert.deepEqual(copies.slice(0, 2), ['0:0', '0:0'], 'the copy re-sent for offset 0 has the same number');
+  const rows = finals<{ window_start: number; count: number }>(d.readOutput('metrics.dlq_per_minute'));
+  assert.deepEqual(
+    rows.map((r) => r.count),
+    [1],
+  );
+});
