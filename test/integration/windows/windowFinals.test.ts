@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -29,6 +30,8 @@ const IDLE_MS = 600_000; // no wall-clock advance during restarts: event time mo
 // The repartition topic and the changelogs have several partitions (their restores interleave);
 // the clicks come from one partition, in a fixed order, as the offline model reads them.
 const PARTITIONS = 3;
+/** How far ahead of the last click the sentinels are (past every window's end and grace). */
+const SENTINEL_AHEAD_MS = 20 * 60_000;
 
 async function produce(cfg: Config, kafka: KafkaClient, topic: string, count: number): Promise<Click[]> {
   const registry = createRegistryClient(cfg);
@@ -83,6 +86,31 @@ async function produce(cfg: Config, kafka: KafkaClient, topic: string, count: nu
     });
     await new Promise((r) => setTimeout(r, 20));
   }
+  // Sentinels far ahead in event time, so the data itself closes every window of the clicks. The
+  // runner's watermark is the minimum over what each repartition partition last heard from each
+  // upstream partition: page views of many sessions reach every partition, an order the orders'
+  // one. (Without them a last window whose end the clicks passed by 54 ms stayed open.)
+  const last = clicks[clicks.length - 1];
+  const sentinelTime = Math.max(...clicks.map((c) => c.event_time)) + SENTINEL_AHEAD_MS;
+  const sentinels = await Promise.all(
+    Array.from({ length: 30 }, async (_, i) => ({
+      key: `sentinel-${i}`,
+      partition: 0,
+      value: await serde.encode(schemaId, {
+        ...last,
+        event_id: randomUUID(),
+        session_id: `sentinel-${i}`,
+        event_type: 'page_view',
+        event_time: sentinelTime,
+      }),
+    })),
+  );
+  await producer.send({ topic, acks: -1, messages: sentinels });
+  await producer.send({
+    topic: topic.replace('silver.clickstream', 'silver.orders'),
+    acks: -1,
+    messages: [{ key: 'sentinel', partition: 0, value: await order(valid.length, sentinelTime) }],
+  });
   await producer.disconnect();
   return clicks;
 }
@@ -176,7 +204,8 @@ for (const guarantee of ['at_least_once', 'exactly_once'] as const)
     );
     const expected = offlineFunnel(clicks, TIMING);
     // Only windows the data's own event time closes get a final (end + grace ≤ the last watermark).
-    const lastWatermark = Math.max(...clicks.map((c) => c.event_time)) - TIMING.outOfOrdernessMs;
+    // The sentinels' event time closes every window of the clicks (see `produce`).
+    const lastWatermark = Math.max(...clicks.map((c) => c.event_time)) + SENTINEL_AHEAD_MS - TIMING.outOfOrdernessMs;
     for (const start of [...expected.finals.keys()])
       if (start + 5 * 60_000 + TIMING.graceMs > lastWatermark) expected.finals.delete(start);
     assert.ok(expected.finals.size >= 1, 'at least one funnel window closes');
