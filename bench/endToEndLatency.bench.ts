@@ -5,8 +5,10 @@
  *
  *   node bench/endToEndLatency.bench.ts [rate=1000] [seconds=15]
  *
- * The REAL topics are used (the feed only serves `metrics.<name>`): web.clickstream →
- * clickstream topology → silver.clickstream → metrics topology → metrics.funnel_5m → feed `/ws`.
+ * Each run has topics of its own (`<tag>.web.clickstream`, ..., `metrics.<tag>_funnel_5m`: the
+ * feed serves `metrics.<name>`), so a run re-reads nothing of earlier ones and works on a fresh
+ * stack: web.clickstream → clickstream topology → silver.clickstream → metrics topology →
+ * metrics.<tag>_funnel_5m → feed `/ws`.
  * The runners are child processes of this script (this same file, `--child`), with consumer
  * groups unique to this run, so the producer and the WebSocket client do not share their event
  * loop and the RSS reported is the runners' own. One clickstream runner serves both passes; each
@@ -25,9 +27,8 @@
  * receipt of the WebSocket message) minus its send time. Anyone else producing to web.clickstream
  * during the run would inflate `views` and flatter the figures; the stack is otherwise idle here.
  *
- * Side effects on the stack: the bench's events stay in web.clickstream / silver.clickstream
- * (sessions named `bench-e2e-*`), products 1..20 are produced to oltp.products only if missing,
- * and the bench consumer groups are deleted at the end.
+ * Side effects on the stack: the run's topics stay (products 1..20 in `<tag>.oltp.products`);
+ * the bench consumer groups are deleted at the end.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -47,7 +48,18 @@ import { createKafkaClient } from '../src/kafka/createKafkaClient.ts';
 import { startRunnerProcess } from '../src/runner/runnerProcess.ts';
 import { createAvroSerde } from '../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../src/serde/schemaRegistry.ts';
+import { renameTopology } from '../src/testing/prefixTopology.ts';
+import type { TopologyDefinition } from '../src/topology/types.ts';
 import { DEFAULT_EMIT_EVERY_MS } from '../src/windows/windowOperator.ts';
+
+/** This run's topic names: `metrics.x` → `metrics.<tag>_x` (the feed serves `metrics.<name>`), others `<tag>.<topic>`. */
+function renameOf(tag: string): (topic: string) => string {
+  return (t) => (t.startsWith('metrics.') ? `metrics.${tag}_${t.slice('metrics.'.length)}` : `${tag}.${t}`);
+}
+
+function ownTopics(def: TopologyDefinition, tag: string): TopologyDefinition {
+  return renameTopology(def, renameOf(tag), tag);
+}
 
 type ChildMsg =
   | { type: 'started'; url: string }
@@ -55,11 +67,12 @@ type ChildMsg =
   | { type: 'stopped'; peakRss: number }
   | { type: 'failed'; error: string };
 
-if (process.argv[2] === '--child') await runChild(process.argv[3], process.argv[4], Number(process.argv[5]));
+if (process.argv[2] === '--child')
+  await runChild(process.argv[3], process.argv[4], Number(process.argv[5]), process.argv[6]);
 else await main();
 
 /** A runner child: one topology, its own group, HTTP on port 0; talks to the parent over IPC. */
-async function runChild(topology: string, groupId: string, emitEveryMs: number): Promise<void> {
+async function runChild(topology: string, groupId: string, emitEveryMs: number, tag: string): Promise<void> {
   const send = (m: ChildMsg) => process.send?.(m);
   let peak = 0;
   const sample = () => {
@@ -69,7 +82,7 @@ async function runChild(topology: string, groupId: string, emitEveryMs: number):
   };
   try {
     const cfg = { ...loadConfig(), httpPort: 0 };
-    const def = topology === 'clickstream' ? clickstream : metricsTopology({ emitEveryMs });
+    const def = ownTopics(topology === 'clickstream' ? clickstream : metricsTopology({ emitEveryMs }), tag);
     const proc = await startRunnerProcess(cfg, [def], {
       groupId,
       feed: topology === 'metrics',
@@ -122,6 +135,9 @@ async function main(): Promise<void> {
 
   const cfg = loadConfig();
   const run = `bench-e2e-${randomBytes(4).toString('hex')}`;
+  // Topics of this run only: nothing is re-read from earlier runs, and a fresh stack works.
+  const tag = `e2e_${randomBytes(4).toString('hex')}`;
+  const T = renameOf(tag);
   const kafka = createKafkaClient(cfg, 'bench-e2e');
   const registry = createRegistryClient(cfg);
   const serde = createAvroSerde(registry, { maxMessageBytes: cfg.maxMessageBytes });
@@ -150,7 +166,7 @@ async function main(): Promise<void> {
   const groups: string[] = [];
 
   // On a fresh stack nothing has created the topics yet; the runners would, but the reads below come first.
-  const topics = [...topologyTopics(clickstream), ...topologyTopics(metricsTopology())];
+  const topics = [...topologyTopics(ownTopics(clickstream, tag)), ...topologyTopics(ownTopics(metricsTopology(), tag))];
   await ensureTopics(admin, [...new Map(topics.map((t) => [t.topic, t])).values()], {
     partitions: cfg.topicPartitions,
     replicationFactor: cfg.topicReplication,
@@ -158,14 +174,14 @@ async function main(): Promise<void> {
 
   // Products 1..20 in the reference table: produce only those missing (or deleted).
   const present = new Map<string, boolean>();
-  await readToEnd(kafka, 'oltp.products', (_p, key, value) => {
+  await readToEnd(kafka, T('oltp.products'), (_p, key, value) => {
     if (key !== null) present.set(key, value !== null);
   });
   const missing = Array.from({ length: PRODUCTS }, (_, i) => i + 1).filter((id) => !present.get(String(id)));
   if (missing.length) {
     const now = Date.now();
     await producer.send({
-      topic: 'oltp.products',
+      topic: T('oltp.products'),
       acks: -1,
       messages: await Promise.all(
         missing.map(async (id) => ({
@@ -189,7 +205,7 @@ async function main(): Promise<void> {
 
   function startChild(topology: string, groupId: string, emitEveryMs: number): Promise<Child> {
     groups.push(groupId);
-    const proc = fork(fileURLToPath(import.meta.url), ['--child', topology, groupId, String(emitEveryMs)], {
+    const proc = fork(fileURLToPath(import.meta.url), ['--child', topology, groupId, String(emitEveryMs), tag], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const exited = new Promise<void>((r) => proc.once('exit', () => r()));
@@ -277,7 +293,7 @@ async function main(): Promise<void> {
       headers: { Origin: metricsChild.url },
     });
     ws.on('error', (err) => process.stderr.write(`websocket error: ${err.message}\n`));
-    ws.on('open', () => ws.send(JSON.stringify({ subscribe: ['funnel_5m'] })));
+    ws.on('open', () => ws.send(JSON.stringify({ subscribe: [`${tag}_funnel_5m`] })));
     ws.on('message', (data) => {
       const at = performance.now();
       const msg = JSON.parse(data.toString()) as {
@@ -350,7 +366,7 @@ async function main(): Promise<void> {
       const sentAt = performance.now(); // just before send: what the latencies are measured from
       for (const b of batch) b.w.sentAt[b.i] = sentAt;
       sends.push(
-        producer.send({ topic: 'web.clickstream', acks: -1, messages }).then(() => {
+        producer.send({ topic: T('web.clickstream'), acks: -1, messages }).then(() => {
           acks.push(performance.now() - sentAt);
         }),
       );

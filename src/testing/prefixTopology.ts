@@ -6,7 +6,16 @@ import type { Operators, TopologyDefinition } from '../topology/types.ts';
  * Integration tests use it to run real topologies on topics no other test touches.
  */
 export function prefixTopology(def: TopologyDefinition, prefix: string): TopologyDefinition {
-  const p = (t: string) => `${prefix}.${t}`;
+  return renameTopology(def, (t) => `${prefix}.${t}`, prefix);
+}
+
+/**
+ * The same topology with every topic renamed by `p` and its state stores prefixed by
+ * `storePrefix`, schemas unchanged. Benchmarks use it to keep the feed's `metrics.<name>`
+ * convention on topics of their own: `metrics.x` → `metrics.<run>_x`, the rest prefixed.
+ */
+export function renameTopology(def: TopologyDefinition, p: (topic: string) => string, storePrefix: string) {
+  const prefix = storePrefix;
   return defineTopology({
     ...def,
     sources: def.sources.map((s) => ({
