@@ -52,7 +52,7 @@ import { renameTopology } from '../src/testing/prefixTopology.ts';
 import type { TopologyDefinition } from '../src/topology/types.ts';
 import { DEFAULT_EMIT_EVERY_MS } from '../src/windows/windowOperator.ts';
 
-/** This run's topic names: `metrics.x` → `metrics.<tag>_x` (the feed serves `metrics.<name>`), others `<tag>.<topic>`. */
+/** This run's topic names: `metrics.x` → `metrics.<tag>_x` (the feed serves `metrics.<name>`), others `<tag>.x`. */
 function renameOf(tag: string): (topic: string) => string {
   return (t) => (t.startsWith('metrics.') ? `metrics.${tag}_${t.slice('metrics.'.length)}` : `${tag}.${t}`);
 }
