@@ -20,6 +20,7 @@ import {
 } from './bootstrap.ts';
 import { Committer } from './committer.ts';
 import { batchIntake, pushRecord } from './recordIntake.ts';
+import { sourcesThatLookUp } from '../topology/lookupSources.ts';
 import { catchUpReferences, startReferenceTables } from './referenceTables.ts';
 import { type RunnerOptions, type RunnerStatus, runnerStatus } from './runnerOptions.ts';
 import { createOutputSink, type OutputSink } from './outputSink.ts';
@@ -71,6 +72,8 @@ export class TopologyRunner {
   private sink?: OutputSink;
   private instance?: TopologyInstance;
   private readers: ReferenceReader[] = [];
+  /** Sources whose records meet a table lookup (undefined: all of them); see sourcesThatLookUp. */
+  private lookupSources?: Set<string>;
   private sinks = new Map<string, SinkConnector>();
   private commitTimer?: NodeJS.Timeout;
   private tickTimer?: NodeJS.Timeout;
@@ -166,6 +169,7 @@ export class TopologyRunner {
       onFatal: (err) => this.fail(err),
       metrics: operatorMetricsOf(this.metrics, def.name),
     });
+    this.lookupSources = sourcesThatLookUp(this.instance.graph());
     await ensureStoreTopics(this.kafka, cfg, def, this.instance.stores());
     await this.consume();
     this.commitTimer = setInterval(() => void this.commit(), this.opts.commitIntervalMs);
@@ -362,7 +366,8 @@ export class TopologyRunner {
     // Resolve unseen schema ids once per batch (retried inside on registry outages), so the
     // pipeline itself stays synchronous and acknowledgements exact.
     await this.serde.prepare(batch.messages.map((m) => m.value));
-    await catchUpReferences(this.readers, REFERENCE_CATCH_UP_MS, { topology: this.def.name, topic, partition });
+    if (!this.lookupSources || this.lookupSources.has(topic))
+      await catchUpReferences(this.readers, REFERENCE_CATCH_UP_MS, { topology: this.def.name, topic, partition });
     if (epoch !== this.epoch || isStale()) return;
     if (this.tx) this.batchKey = txKeyOf(topic, partition);
     const high = BigInt(batch.highWatermark);
