@@ -18,7 +18,6 @@ import { startRunnerProcess } from '../src/runner/runnerProcess.ts';
 import { createAvroSerde } from '../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../src/serde/schemaRegistry.ts';
 import { prefixTopology } from '../src/testing/prefixTopology.ts';
-import { buildKafkaStreamsPeer, runKafkaStreamsPeer } from './kstreamsPeer.ts';
 
 const N = Number(process.argv[2] ?? 50_000);
 const cfg = { ...loadConfig(), httpPort: 0, logLevel: 'error' as const };
@@ -33,7 +32,7 @@ const admin = kafka.admin();
 await admin.connect();
 await ensureTopics(
   admin,
-  [source, `${prefix}.oltp.products`, `${prefix}.peer.out`, `${prefix}.ks.out`].map((topic) => ({ topic })),
+  [source, `${prefix}.oltp.products`, `${prefix}.peer.out`].map((topic) => ({ topic })),
   { partitions: 3, replicationFactor: 1 },
 );
 const schemaId = await registry.register('web.clickstream-value', loadSchema('web.clickstream'));
@@ -87,10 +86,6 @@ async function until(groupId: string) {
   while ((await committed(groupId)) < N) await new Promise((r) => setTimeout(r, 100));
 }
 
-/** CPU-s (user + system) per 100k records. */
-const per100k = (cpu: NodeJS.CpuUsage, records: number) =>
-  Number((((cpu.user + cpu.system) / 1e6 / Math.max(1, records)) * 100_000).toFixed(2));
-
 // Sluice: the real topology through the runner, under each processing guarantee (exactly-once
 // commits a transaction per batch per partition: its cost is the difference).
 async function runSluice(guarantee: 'at_least_once' | 'exactly_once') {
@@ -103,14 +98,12 @@ async function runSluice(guarantee: 'at_least_once' | 'exactly_once') {
   );
   const startupSeconds = (performance.now() - t0) / 1000;
   const doneAtReady = await committed(group);
-  const cpu0 = process.cpuUsage();
   let rss = 0;
   const sampler = setInterval(() => {
     rss = Math.max(rss, process.memoryUsage().rss);
   }, 100);
   await until(group);
   const seconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
   clearInterval(sampler);
   await proc.stop();
   // Steady state: records committed after the runner was up, over the time after it was up.
@@ -118,7 +111,6 @@ async function runSluice(guarantee: 'at_least_once' | 'exactly_once') {
     seconds,
     startupSeconds,
     steadyRate: Math.round((N - doneAtReady) / Math.max(0.001, seconds - startupSeconds)),
-    cpuSecondsPer100k: per100k(cpu, N - doneAtReady),
     rss,
   };
 }
@@ -147,7 +139,6 @@ const consumer = kafka.consumer({ groupId: peerGroup });
 await consumer.connect();
 await consumer.subscribe({ topic: source, fromBeginning: true });
 const t0 = performance.now();
-const peerCpu0 = process.cpuUsage();
 await consumer.run({
   autoCommit: false,
   eachBatch: async ({ batch }) => {
@@ -168,21 +159,8 @@ await consumer.run({
 });
 await until(peerGroup);
 const peerSeconds = (performance.now() - t0) / 1000;
-const peerCpu = per100k(process.cpuUsage(peerCpu0), N);
 await consumer.disconnect();
 await out.disconnect();
-
-// Peer: Kafka Streams, one stream thread, the same work (bench/kstreams).
-const ks = buildKafkaStreamsPeer()
-  ? await runKafkaStreamsPeer({
-      brokers: cfg.kafkaBrokers,
-      input: source,
-      output: `${prefix}.ks.out`,
-      appId: `${prefix}-kstreams`,
-      n: N,
-      committed: () => committed(`${prefix}-kstreams`),
-    })
-  : undefined;
 await admin.disconnect();
 
 const result = {
@@ -197,16 +175,6 @@ const result = {
   exactlyOnceRecordsPerSecond: Math.round(N / eos.seconds),
   exactlyOnceSteadyRecordsPerSecond: eos.steadyRate,
   exactlyOnceVsAtLeastOnce: Number((alos.seconds / eos.seconds).toFixed(2)),
-  // Steady state (after start-up), CPU-s per 100k records of each process over the same span.
-  sluiceCpuSecondsPer100k: alos.cpuSecondsPer100k,
-  kafkajsLoopRecordsPerSecond: Math.round(N / peerSeconds),
-  kafkajsLoopCpuSecondsPer100k: peerCpu,
-  kafkaStreams: ks,
-  vsKafkaStreams: ks && {
-    recordsPerSecond: Number((steadyRate / ks.steadyRate).toFixed(2)),
-    cpuPerRecord: Number((alos.cpuSecondsPer100k / ks.cpuSecondsPer100k).toFixed(2)),
-  },
-  vsKafkajsLoop: Number((steadyRate / (N / peerSeconds)).toFixed(2)),
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);
 process.exit(0);
