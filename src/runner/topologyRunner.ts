@@ -328,6 +328,11 @@ export class TopologyRunner {
    * over the output's acks; the rest of the sink's batch is the sink's business.
    * SLUICE_SINK_ERRORS=fail stops instead.
    */
+  private sinkDeadLetter(output: Output, e: SinkRecordError): void {
+    const deadLetter = handleSinkRejection(this.def, output, e, this.cfg.sinkErrors);
+    if (deadLetter) this.sink!.add(deadLetter);
+  }
+
   /** Runs engine work outside a batch; what it throws stops the runner (see fail). */
   private guard(work: () => void): void {
     try {
@@ -335,11 +340,6 @@ export class TopologyRunner {
     } catch (err) {
       this.fail(err);
     }
-  }
-
-  private sinkDeadLetter(output: Output, e: SinkRecordError): void {
-    const deadLetter = handleSinkRejection(this.def, output, e, this.cfg.sinkErrors);
-    if (deadLetter) this.sink!.add(deadLetter);
   }
 
   private tick(full = true): void {
