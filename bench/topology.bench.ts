@@ -1,38 +1,50 @@
 /**
- * The clickstream topology's throughput on the local stack next to its peer measured in the same
- * run: a hand-rolled kafkajs loop doing the minimum (consume, Avro decode, Avro encode, produce,
- * commit) with no rules, DLQ, metrics or commit-after-durable bookkeeping. Prints records/s of
- * both, their ratio, the runner's resident memory, and the cost of exactly-once (the same topology
- * with SLUICE_PROCESSING_GUARANTEE=exactly_once, same run). Not part of the tests.
+ * The clickstream topology's throughput next to its peers, on the same topic in the same run:
+ * Sluice (the real topology through the runner, defaults, at-least-once), a bare loop with each
+ * Node client (kafkajs, @platformatic/kafka) and Kafka Streams (bench/kstreams, one stream
+ * thread), each its own process doing the same work per record (bench/peers/clickFilter.ts).
+ * Runs are interleaved over `--rounds`; each peer's median is reported: records/s, CPU-s per
+ * 100k records and peak RSS, and Sluice's ratios to each peer. Sluice under exactly-once runs
+ * once per round too (its cost is the difference). Not part of the tests.
  *
- *   node bench/topology.bench.ts [events=50000]
+ *   node bench/topology.bench.ts [events=100000] [--rounds 2] [--only sluice|kafkajs|platformatic|kstreams|sluice_eos]
+ *
+ * For a CPU profile of Sluice alone: `node bench/peers/sluicePeer.ts ...` under `--cpu-prof`.
  */
 import { randomBytes } from 'node:crypto';
-import clickstream from '../topologies/clickstream.ts';
-import { loadConfig } from '../src/config/config.ts';
+import path from 'node:path';
+import { loadConfig, PROJECT_ROOT } from '../src/config/config.ts';
 import { loadSchema } from '../src/domain/schemas.ts';
-import { buildClickstreamEvents, syntheticPrice } from '../src/shop/generate/clickstreamGenerator.ts';
 import { createKafkaClient } from '../src/kafka/createKafkaClient.ts';
 import { ensureTopics } from '../src/kafka/ensureTopics.ts';
-import { startRunnerProcess } from '../src/runner/runnerProcess.ts';
 import { createAvroSerde } from '../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../src/serde/schemaRegistry.ts';
-import { prefixTopology } from '../src/testing/prefixTopology.ts';
+import { buildClickstreamEvents, syntheticPrice } from '../src/shop/generate/clickstreamGenerator.ts';
+import { buildKafkaStreamsPeer, kafkaStreamsCommand } from './peers/kafkaStreamsPeer.ts';
+import { type PeerRun, runPeer } from './peers/runPeer.ts';
 
-const N = Number(process.argv[2] ?? 50_000);
-const cfg = { ...loadConfig(), httpPort: 0, logLevel: 'error' as const };
+const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const N = Number(process.argv[2]?.startsWith('--') ? 100_000 : (process.argv[2] ?? 100_000));
+const ROUNDS = Number(arg('--rounds') ?? 2);
+const ONLY = arg('--only');
+// Oversized records are ~1 % of the bad ones; at the default 1 MiB limit they would be most of
+// the topic's bytes. 64 KiB keeps them oversized and the run about the ordinary records.
+const MAX_MESSAGE_BYTES = 65_536;
+
+const cfg = { ...loadConfig(), logLevel: 'error' as const, maxMessageBytes: MAX_MESSAGE_BYTES };
 const kafka = createKafkaClient(cfg, 'bench');
 const registry = createRegistryClient(cfg);
-const serde = createAvroSerde(registry, { maxMessageBytes: cfg.maxMessageBytes });
+const serde = createAvroSerde(registry, { maxMessageBytes: MAX_MESSAGE_BYTES });
 const prefix = `bench_${randomBytes(3).toString('hex')}`;
 const source = `${prefix}.web.clickstream`;
 const products = Array.from({ length: 50 }, (_, i) => ({ id: i + 1, price: syntheticPrice(i + 1) }));
+const peers = ['sluice', 'kafkajs', 'platformatic', 'kstreams', 'sluice_eos'].filter((p) => !ONLY || p === ONLY);
 
 const admin = kafka.admin();
 await admin.connect();
 await ensureTopics(
   admin,
-  [source, `${prefix}.oltp.products`, `${prefix}.peer.out`].map((topic) => ({ topic })),
+  [source, `${prefix}.oltp.products`, ...peers.map((p) => `${prefix}.${p}.out`)].map((topic) => ({ topic })),
   { partitions: 3, replicationFactor: 1 },
 );
 const schemaId = await registry.register('web.clickstream-value', loadSchema('web.clickstream'));
@@ -60,121 +72,109 @@ await producer.send({
     })),
   ),
 });
-const { messages } = buildClickstreamEvents({
-  count: N,
-  schemaId,
-  products,
-  seed: 'bench',
-  baseTime: Date.now() - 3600_000,
-  badRatio: 0.02,
-  maxMessageBytes: cfg.maxMessageBytes,
-});
-for (let i = 0; i < messages.length; i += 5000)
-  await producer.send({
-    topic: source,
-    acks: -1,
-    messages: messages.slice(i, i + 5000).map((m) => ({ key: m.key, value: m.value })),
+{
+  const { messages } = buildClickstreamEvents({
+    count: N,
+    schemaId,
+    products,
+    seed: 'bench',
+    baseTime: Date.now() - 3600_000,
+    badRatio: 0.02,
+    maxMessageBytes: MAX_MESSAGE_BYTES,
   });
+  for (let i = 0; i < messages.length; i += 5000)
+    await producer.send({
+      topic: source,
+      acks: -1,
+      messages: messages.slice(i, i + 5000).map((m) => ({ key: m.key, value: m.value })),
+    });
+}
 await producer.disconnect();
 
-const committed = async (groupId: string) =>
+const committed = (groupId: string) => async () =>
   (await admin.fetchOffsets({ groupId, topics: [source] }))[0].partitions.reduce(
     (n, p) => n + Math.max(0, Number(p.offset)),
     0,
   );
-async function until(groupId: string) {
-  while ((await committed(groupId)) < N) await new Promise((r) => setTimeout(r, 100));
-}
-
-// Sluice: the real topology through the runner, under each processing guarantee (exactly-once
-// commits a transaction per batch per partition: its cost is the difference).
-async function runSluice(guarantee: 'at_least_once' | 'exactly_once') {
-  const group = `${prefix}-sluice-${guarantee}`;
-  const t0 = performance.now();
-  const proc = await startRunnerProcess(
-    { ...cfg, processingGuarantee: guarantee },
-    [prefixTopology(clickstream, prefix)],
-    { groupId: group, feed: false, maxInFlightPerPartition: Number(process.env.BENCH_MAX_IN_FLIGHT ?? 10_000) },
-  );
-  const startupSeconds = (performance.now() - t0) / 1000;
-  const doneAtReady = await committed(group);
-  let rss = 0;
-  const sampler = setInterval(() => {
-    rss = Math.max(rss, process.memoryUsage().rss);
-  }, 100);
-  await until(group);
-  const seconds = (performance.now() - t0) / 1000;
-  clearInterval(sampler);
-  await proc.stop();
-  // Steady state: records committed after the runner was up, over the time after it was up.
-  return {
-    seconds,
-    startupSeconds,
-    steadyRate: Math.round((N - doneAtReady) / Math.max(0.001, seconds - startupSeconds)),
-    rss,
-  };
-}
-// `--only at_least_once`: the Sluice run alone, e.g. for a CPU profile:
-//   node --cpu-prof bench/topology.bench.ts 50000 --only at_least_once
-const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
-if (only === 'at_least_once' || only === 'exactly_once') {
-  const r = await runSluice(only);
-  process.stdout.write(
-    `${JSON.stringify({ guarantee: only, events: N, recordsPerSecond: Math.round(N / r.seconds), steady: r.steadyRate, rssMiB: Math.round(r.rss / 2 ** 20) })}\n`,
-  );
-  process.exit(0);
-}
-const alos = await runSluice('at_least_once');
-const eos = await runSluice('exactly_once');
-const sluiceSeconds = alos.seconds;
-const startupSeconds = alos.startupSeconds;
-const steadyRate = alos.steadyRate;
-const rss = Math.max(alos.rss, eos.rss);
-
-// Peer: a hand-rolled kafkajs loop.
-const peerGroup = `${prefix}-peer`;
-const out = kafka.producer();
-await out.connect();
-const consumer = kafka.consumer({ groupId: peerGroup });
-await consumer.connect();
-await consumer.subscribe({ topic: source, fromBeginning: true });
-const t0 = performance.now();
-await consumer.run({
-  autoCommit: false,
-  eachBatch: async ({ batch }) => {
-    const outgoing = [];
-    for (const m of batch.messages) {
-      try {
-        const { value, schemaId: id } = await serde.decode(m.value);
-        outgoing.push({ key: m.key, value: serde.encodeSync(id, value) });
-      } catch {
-        /* a loop like this drops bad records */
-      }
-    }
-    if (outgoing.length) await out.send({ topic: `${prefix}.peer.out`, acks: -1, messages: outgoing });
-    await consumer.commitOffsets([
-      { topic: batch.topic, partition: batch.partition, offset: String(BigInt(batch.lastOffset()) + 1n) },
-    ]);
-  },
+const hasKafkaStreams = peers.includes('kstreams') && buildKafkaStreamsPeer();
+const node = (script: string, args: string[]) => ({
+  command: process.execPath,
+  args: [path.join(PROJECT_ROOT, 'bench', 'peers', script), ...args],
 });
-await until(peerGroup);
-const peerSeconds = (performance.now() - t0) / 1000;
-await consumer.disconnect();
-await out.disconnect();
+
+function commandOf(peer: string, round: number, group: string) {
+  const out = `${prefix}.${peer}.out`;
+  const schemaFile = path.join(PROJECT_ROOT, 'schemas', 'web.clickstream.avsc');
+  switch (peer) {
+    case 'sluice':
+    case 'sluice_eos':
+      // Each run its own dedupe state: a run that restored the last one's ids would reject all.
+      return node('sluicePeer.ts', [
+        prefix,
+        `${prefix}_${peer}_${round}`,
+        group,
+        peer === 'sluice' ? 'at_least_once' : 'exactly_once',
+      ]);
+    case 'kstreams':
+      return kafkaStreamsCommand({
+        brokers: cfg.kafkaBrokers,
+        input: source,
+        output: out,
+        appId: group,
+        maxMessageBytes: MAX_MESSAGE_BYTES,
+      });
+    default:
+      return node('loopPeer.ts', [peer, cfg.kafkaBrokers, source, out, group, schemaFile, String(MAX_MESSAGE_BYTES)]);
+  }
+}
+
+const runs: Record<string, PeerRun[]> = {};
+for (let round = 1; round <= ROUNDS; round++)
+  for (const peer of peers) {
+    if (peer === 'kstreams' && !hasKafkaStreams) continue;
+    const group = `${prefix}-${peer}-${round}`;
+    const run = await runPeer({
+      name: peer,
+      ...commandOf(peer, round, group),
+      env: { SLUICE_LOG_LEVEL: 'error', SLUICE_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES) },
+      n: N,
+      committed: committed(group),
+    });
+    process.stderr.write(`round ${round} ${JSON.stringify(run)}\n`);
+    (runs[peer] ??= []).push(run);
+  }
 await admin.disconnect();
 
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const summary = Object.fromEntries(
+  Object.entries(runs).map(([peer, rs]) => [
+    peer,
+    {
+      recordsPerSecond: Math.round(median(rs.map((r) => r.recordsPerSecond))),
+      cpuSecondsPer100k: Number(median(rs.map((r) => r.cpuSecondsPer100k)).toFixed(2)),
+      peakRssMiB: Math.max(...rs.map((r) => r.peakRssMiB)),
+    },
+  ]),
+);
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a !== undefined && b ? Number((a / b).toFixed(2)) : undefined;
+const s = summary.sluice;
 const result = {
-  bench: 'clickstream topology vs hand-rolled kafkajs loop',
+  bench: 'clickstream topology vs bare loops and Kafka Streams',
   events: N,
-  sluiceRecordsPerSecond: Math.round(N / sluiceSeconds),
-  sluiceSteadyRecordsPerSecond: steadyRate,
-  sluiceStartupSeconds: Number(startupSeconds.toFixed(2)),
-  peerRecordsPerSecond: Math.round(N / peerSeconds),
-  ratio: Number((peerSeconds / sluiceSeconds).toFixed(2)),
-  sluiceRssMiB: Math.round(rss / 2 ** 20),
-  exactlyOnceRecordsPerSecond: Math.round(N / eos.seconds),
-  exactlyOnceSteadyRecordsPerSecond: eos.steadyRate,
-  exactlyOnceVsAtLeastOnce: Number((alos.seconds / eos.seconds).toFixed(2)),
+  rounds: ROUNDS,
+  maxMessageBytes: MAX_MESSAGE_BYTES,
+  peers: summary,
+  ratios: s && {
+    recordsPerSecondVsKafkaStreams: ratio(s.recordsPerSecond, summary.kstreams?.recordsPerSecond),
+    cpuPer100kVsKafkaStreams: ratio(s.cpuSecondsPer100k, summary.kstreams?.cpuSecondsPer100k),
+    recordsPerSecondVsKafkajsLoop: ratio(s.recordsPerSecond, summary.kafkajs?.recordsPerSecond),
+    recordsPerSecondVsPlatformaticLoop: ratio(s.recordsPerSecond, summary.platformatic?.recordsPerSecond),
+    exactlyOnceVsAtLeastOnce: ratio(summary.sluice_eos?.recordsPerSecond, s.recordsPerSecond),
+  },
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);
 process.exit(0);

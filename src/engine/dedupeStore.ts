@@ -56,7 +56,7 @@ export function createDedupeStore(
   rule: Rule & { dedupe: DedupeSpec },
   emit: (o: Output) => void,
 ): DedupeStore {
-  const changelog = dedupeChangelogTopic(topology, rule.name);
+  const changelog = dedupeChangelogTopic(topology, rule);
   const { windowMs } = rule.dedupe;
   const eventTime = rule.dedupe.eventTime;
   // `<source topic>|<partition>` → ids: a rule validating two topics keeps their ids apart.

@@ -34,7 +34,7 @@ export function describeTopology(def: TopologyDefinition): TopologyDescription {
       kind: r.kind,
       field: r.field,
       check: r.describe(),
-      ...(r.dedupe ? { state: dedupeChangelogTopic(def.name, r.name) } : {}),
+      ...(r.dedupe ? { state: dedupeChangelogTopic(def.name, r) } : {}),
     })),
     outputs: def.outputs.map((o) => ({ topic: o.topic, schema: o.schema, ...(o.sink ? { sink: true } : {}) })),
     lineage: lineageOf(graph),

@@ -28,6 +28,10 @@ export function renameTopology(def: TopologyDefinition, p: (topic: string) => st
       def.references &&
       Object.fromEntries(Object.entries(def.references).map(([n, r]) => [n, { ...r, topic: p(r.topic) }])),
     outputs: def.outputs.map((o) => ({ ...o, topic: p(o.topic) })),
+    // Dedupe state too: a run that restored another run's ids would dead-letter all its records.
+    rules: def.rules?.map((r) =>
+      r.dedupe ? { ...r, dedupe: { ...r.dedupe, store: `${prefix}.${r.dedupe.store ?? r.name}` } } : r,
+    ),
     pipeline: ({ sources, ops }) =>
       def.pipeline({
         sources: Object.fromEntries(def.sources.map((s) => [s.topic, sources[p(s.topic)]])),

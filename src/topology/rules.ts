@@ -117,8 +117,8 @@ export function uniqueWithin(
 }
 
 /** The compacted changelog of a `uniqueWithin` rule's durable state. */
-export function dedupeChangelogTopic(topology: string, rule: string): string {
-  return `sluice.${topology}.${rule}.dedupe.changelog`;
+export function dedupeChangelogTopic(topology: string, rule: Pick<Rule, 'name' | 'dedupe'>): string {
+  return `sluice.${topology}.${rule.dedupe?.store ?? rule.name}.dedupe.changelog`;
 }
 
 /** The value under `path` exists as a key of the reference table `table`. */

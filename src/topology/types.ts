@@ -129,7 +129,12 @@ export interface Rule<T = any> {
   check(value: T, ctx: RuleContext): string | undefined;
   describe(): string;
   /** `unique` rules: the engine checks them against its durable dedupe store (engine/dedupeStore.ts). */
-  dedupe?: { windowMs: number; eventTime?: (value: T) => number };
+  dedupe?: {
+    windowMs: number;
+    eventTime?: (value: T) => number;
+    /** Names the changelog instead of the rule (`renameTopology` gives each run its own). */
+    store?: string;
+  };
   /** `unique` rules: the id of a value (undefined: nothing to deduplicate). */
   key?(value: T): string | undefined;
 }

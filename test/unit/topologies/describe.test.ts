@@ -8,6 +8,7 @@ import { createTestDriver } from '../../../src/testing/testDriver.ts';
 import type { Envelope } from '../../../src/topology/types.ts';
 import { customer, T0 } from './fixtures.ts';
 import { UNTRACED } from '../../../src/topology/graph.ts';
+import { prefixTopology } from '../../../src/testing/prefixTopology.ts';
 import type { Customer } from '../../../src/domain/types.generated.ts';
 
 test('describe gives the lineage from every source to every output, its DLQ included, as JSON, text and Mermaid', () => {
@@ -34,6 +35,16 @@ test('describe gives the lineage from every source to every output, its DLQ incl
   const mermaid = graphAsMermaid(Object.values(TOPOLOGIES).map(describeTopology));
   assert.match(mermaid, /^flowchart LR/);
   for (const t of Object.values(TOPOLOGIES)) assert.match(mermaid, new RegExp(`topology ${t.name}`));
+});
+
+test('a prefixed topology keeps its dedupe state on a changelog of its own', () => {
+  // Two test or bench runs sharing one changelog: the second restores the first's ids and
+  // dead-letters every record of the same generator seed as a duplicate.
+  const g = describeTopology(prefixTopology(TOPOLOGIES.clickstream, 'run1'));
+  const unique = g.rules.find((r) => r.kind === 'unique')!;
+  assert.equal(unique.state, 'sluice.clickstream.run1.click_event_unique.dedupe.changelog');
+  // The store the pipeline's validate step really opens, not only the description.
+  assert.match(graphAsText(g), /state sluice\.clickstream\.run1\.click_event_unique\.dedupe\.changelog/);
 });
 
 test("describe names a dedupe rule's durable state and its partition scope", () => {
