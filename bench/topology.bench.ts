@@ -9,7 +9,7 @@
  *
  *   node bench/topology.bench.ts [events=100000] [--rounds 2] [--only sluice|kafkajs|platformatic|kstreams|sluice_eos]
  *
- * For a CPU profile of Sluice alone: `node bench/peers/sluicePeer.ts ...` under `--cpu-prof`.
+ * For CPU profiles of the Node peers: BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -99,7 +99,11 @@ const committed = (groupId: string) => async () =>
 const hasKafkaStreams = peers.includes('kstreams') && buildKafkaStreamsPeer();
 const node = (script: string, args: string[]) => ({
   command: process.execPath,
-  args: [path.join(PROJECT_ROOT, 'bench', 'peers', script), ...args],
+  args: [
+    ...(process.env.BENCH_NODE_ARGS?.split(' ') ?? []),
+    path.join(PROJECT_ROOT, 'bench', 'peers', script),
+    ...args,
+  ],
 });
 
 function commandOf(peer: string, round: number, group: string) {

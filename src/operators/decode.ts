@@ -1,7 +1,8 @@
-import { EMPTY, mergeMap, type Observable, of, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type avro from 'avsc';
 import { SluiceError, isSluiceError } from '../core/errors.ts';
 import type { Envelope } from '../topology/types.ts';
+import { DROP, mapOrDrop } from './mapOrDrop.ts';
 import type { OperatorContext } from './operatorContext.ts';
 
 /** Which SERDE error codes mean "does not match its schema" rather than "cannot be decoded". */
@@ -20,17 +21,17 @@ export function decode<T>(
 ): OperatorFunction<Envelope<Buffer | null>, Envelope<T>> {
   return ctx.graph.operator(
     { operator: 'decode', label: 'decode', deadLetters: true },
-    mergeMap((env: Envelope<Buffer | null>): Observable<Envelope<T>> => {
+    mapOrDrop((env: Envelope<Buffer | null>): Envelope<T> | typeof DROP => {
       if (!ctx.serde) throw new SluiceError('INTERNAL', `topology ${ctx.topology} was built without a serde`);
       try {
         const { value, schemaId } = ctx.serde.decodeSync(env.source.value, env.source, readers.get(env.source.topic));
-        return of({ ...env, value: value as T, schemaId });
+        return { ...env, value: value as T, schemaId };
       } catch (err) {
         if (!isSluiceError(err) || !err.shortCode.startsWith('SERDE_')) throw err;
         const reason = SCHEMA_CODES.has(err.shortCode) ? 'schema' : 'deserialize';
         const schemaId = err.details?.schemaId as number | undefined;
         ctx.deadLetter(env, reason, `${err.code}: ${err.message}`, { schemaId });
-        return EMPTY;
+        return DROP;
       }
     }),
   );

@@ -1,6 +1,7 @@
-import { EMPTY, mergeMap, type Observable, of, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { Envelope } from '../topology/types.ts';
 import { functionLabel } from './functionLabel.ts';
+import { mapToMany } from './mapOrDrop.ts';
 import type { OperatorContext } from './operatorContext.ts';
 
 /**
@@ -17,15 +18,15 @@ export function flatMapValues<T, R>(
 ): OperatorFunction<Envelope<T>, Envelope<R>> {
   return ctx.graph.operator(
     { operator: 'flatMapValues', label: `flatMapValues(${name ?? functionLabel(fn)})`, deadLetters: true },
-    mergeMap((env: Envelope<T>): Observable<Envelope<R>> => {
+    mapToMany((env: Envelope<T>): Envelope<R>[] => {
       let values: R[];
       try {
         values = fn(env.value);
       } catch (err) {
         ctx.deadLetter(env, 'processing', (err as Error)?.message ?? String(err), { schemaId: env.schemaId });
-        return EMPTY;
+        return [];
       }
-      return of(...values.map((value) => ({ ...env, value })));
+      return values.map((value) => ({ ...env, value }));
     }),
   );
 }

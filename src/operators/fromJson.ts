@@ -1,5 +1,6 @@
-import { EMPTY, mergeMap, type Observable, of, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { Envelope } from '../topology/types.ts';
+import { DROP, mapOrDrop } from './mapOrDrop.ts';
 import type { OperatorContext } from './operatorContext.ts';
 
 /**
@@ -9,12 +10,12 @@ import type { OperatorContext } from './operatorContext.ts';
 export function fromJson<T>(ctx: OperatorContext): OperatorFunction<Envelope<Buffer | null>, Envelope<T>> {
   return ctx.graph.operator(
     { operator: 'fromJson', label: 'fromJson', deadLetters: true },
-    mergeMap((env: Envelope<Buffer | null>): Observable<Envelope<T>> => {
+    mapOrDrop((env: Envelope<Buffer | null>): Envelope<T> | typeof DROP => {
       try {
-        return of({ ...env, value: JSON.parse(env.value!.toString('utf8')) as T });
+        return { ...env, value: JSON.parse(env.value!.toString('utf8')) as T };
       } catch (err) {
         ctx.deadLetter(env, 'deserialize', `not JSON: ${(err as Error).message}`);
-        return EMPTY;
+        return DROP;
       }
     }),
   );

@@ -1,6 +1,7 @@
-import { EMPTY, mergeMap, type Observable, of, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { Envelope } from '../topology/types.ts';
 import { functionLabel } from './functionLabel.ts';
+import { DROP, mapOrDrop } from './mapOrDrop.ts';
 import type { OperatorContext } from './operatorContext.ts';
 
 /**
@@ -16,12 +17,12 @@ export function mapValue<T, R>(
 ): OperatorFunction<Envelope<T>, Envelope<R>> {
   return ctx.graph.operator(
     { operator: 'mapValue', label: `mapValue(${name ?? functionLabel(fn)})`, deadLetters: true },
-    mergeMap((env: Envelope<T>): Observable<Envelope<R>> => {
+    mapOrDrop((env: Envelope<T>): Envelope<R> | typeof DROP => {
       try {
-        return of({ ...env, value: fn(env.value, env) } as Envelope<R>);
+        return { ...env, value: fn(env.value, env) } as Envelope<R>;
       } catch (err) {
         ctx.deadLetter(env, 'processing', (err as Error)?.message ?? String(err), { schemaId: env.schemaId });
-        return EMPTY;
+        return DROP;
       }
     }),
   );

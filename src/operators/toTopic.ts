@@ -1,6 +1,7 @@
-import { EMPTY, map, mergeMap, type Observable, of, type OperatorFunction } from 'rxjs';
+import { map, type OperatorFunction } from 'rxjs';
 import { loadType } from '../domain/schemas.ts';
 import type { Envelope, Output } from '../topology/types.ts';
+import { DROP, mapOrDrop } from './mapOrDrop.ts';
 import type { OperatorContext } from './operatorContext.ts';
 
 /**
@@ -37,14 +38,14 @@ export function toTopic<T>(ctx: OperatorContext, topic: string): OperatorFunctio
   const type = loadType(spec.schema);
   return ctx.graph.operator(
     { ...node, deadLetters: true },
-    mergeMap((env: Envelope<T>): Observable<Output> => {
+    mapOrDrop((env: Envelope<T>): Output | typeof DROP => {
       const bad: string[] = [];
       if (!type.isValid(env.value, { errorHook: (path) => bad.push(path.join('.') || '(root)') })) {
         const message = `output for ${topic} does not match schema ${spec.schema} at ${bad.slice(0, 5).join(', ')}`;
         ctx.deadLetter(env, 'processing', message, { schemaId: env.schemaId });
-        return EMPTY;
+        return DROP;
       }
-      return of({
+      return {
         kind,
         topic,
         key: env.key,
@@ -53,7 +54,7 @@ export function toTopic<T>(ctx: OperatorContext, topic: string): OperatorFunctio
         acks: [env.ack],
         timestamp: env.source.timestamp,
         source: env.source,
-      });
+      };
     }),
   );
 }

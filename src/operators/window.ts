@@ -1,10 +1,11 @@
-import { EMPTY, mergeMap, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import { SluiceError } from '../core/errors.ts';
 import { loadType } from '../domain/schemas.ts';
 import type { Envelope, Output } from '../topology/types.ts';
 import { createWindowOperator } from '../windows/windowOperator.ts';
 import { describeWindow } from '../windows/windowTypes.ts';
 import type { WindowSpec } from '../windows/windowSpec.ts';
+import { mapToMany } from './mapOrDrop.ts';
 import type { OperatorContext } from './operatorContext.ts';
 
 /**
@@ -45,9 +46,9 @@ export function window<T, A, R>(
       state: [op.changelog],
       late: op.lateTopic,
     },
-    mergeMap((env: Envelope<T>) => {
+    mapToMany((env: Envelope<T>): never[] => {
       op.push(env);
-      return EMPTY;
+      return [];
     }),
   );
 }
