@@ -49,6 +49,8 @@ import { startRunnerProcess } from '../src/runner/runnerProcess.ts';
 import { createAvroSerde } from '../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../src/serde/schemaRegistry.ts';
 import { renameTopology } from '../src/testing/prefixTopology.ts';
+import { REPARTITION_TOPIC } from '../topologies/metrics.ts';
+import { startHopProbe } from './hopProbe.ts';
 import type { TopologyDefinition } from '../src/topology/types.ts';
 import { DEFAULT_EMIT_EVERY_MS } from '../src/windows/windowOperator.ts';
 
@@ -327,6 +329,17 @@ async function main(): Promise<void> {
       while (w.next < w.sentAt.length && w.next < reached) latencies.push(at - w.sentAt[w.next++]);
     });
     await readyP;
+    // Where the time goes: when each event's session first shows up on the topics in between.
+    const probe = await startHopProbe(kafka, `${run}-probe-${index}`, [
+      {
+        name: 'silver',
+        topic: T('silver.clickstream'),
+        sessionOf: async (v) => ((await serde.decode(v)).value as { session_id?: string }).session_id,
+      },
+      { name: 'repartition', topic: T(REPARTITION_TOPIC), sessionOf: (v) => JSON.parse(v.toString()).id },
+    ]);
+    groups.push(`${run}-probe-${index}`);
+    const sentAtOf = new Map<string, number>();
     await sleep(1_500); // let in-flight provisional updates settle into the baseline
 
     process.stderr.write(`pass ${index}: producing ${RATE}/s for ${SECONDS} s...\n`);
@@ -365,6 +378,7 @@ async function main(): Promise<void> {
       }
       const sentAt = performance.now(); // just before send: what the latencies are measured from
       for (const b of batch) b.w.sentAt[b.i] = sentAt;
+      for (const m of messages) sentAtOf.set(m.key, sentAt);
       sends.push(
         producer.send({ topic: T('web.clickstream'), acks: -1, messages }).then(() => {
           acks.push(performance.now() - sentAt);
@@ -377,6 +391,12 @@ async function main(): Promise<void> {
     const total = seq;
     while (latencies.length < total && performance.now() - lastSend < DRAIN_MS) await sleep(20);
     clearInterval(rssTimer);
+    await probe.stop();
+    const hopMs = (hop: string) => {
+      const got = probe.arrivals.get(hop)!;
+      const xs = [...sentAtOf].flatMap(([s, t]) => (got.has(s) ? [got.get(s)! - t] : [])).sort((a, b) => a - b);
+      return { seen: xs.length, p50: ms(pct(xs, 50)), p99: ms(pct(xs, 99)) };
+    };
     rssPeak = { click: Math.max(rssPeak.click, clickChild.rss), metrics: Math.max(rssPeak.metrics, metricsChild.rss) };
     ws.close();
 
@@ -397,6 +417,7 @@ async function main(): Promise<void> {
         mean: ms(sorted.reduce((a, b) => a + b, 0) / (sorted.length || 1)),
       },
       produceAckMs: { p50: ms(pct(ackSorted, 50)), p99: ms(pct(ackSorted, 99)) },
+      hopsMs: { sentToSilver: hopMs('silver'), sentToRepartition: hopMs('repartition') },
       feedMessages: { snapshot: snapshots, updates },
       runnerRssMiB: {
         metrics: mib(rssPeak.metrics),

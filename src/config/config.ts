@@ -109,6 +109,18 @@ export const SETTINGS = {
     default: 'at_least_once',
     schema: z.enum(['at_least_once', 'exactly_once']),
   },
+  maxInFlightRecords: {
+    env: 'SLUICE_MAX_IN_FLIGHT_RECORDS',
+    description: 'Records of one partition fetched and not yet durable before its fetch waits for room',
+    default: '10000',
+    schema: positiveInt,
+  },
+  maxInFlightBytes: {
+    env: 'SLUICE_MAX_IN_FLIGHT_BYTES',
+    description: 'Bytes (keys and values as fetched) of one partition in flight before its fetch waits for room',
+    default: String(8 * 1024 * 1024),
+    schema: positiveInt,
+  },
   sinkErrors: {
     env: 'SLUICE_SINK_ERRORS',
     description:

@@ -5,6 +5,9 @@
  */
 export class OffsetTracker {
   private readonly pending: bigint[] = [];
+  /** Bytes of each pending record, in the same order. */
+  private readonly sizes: number[] = [];
+  private bytes = 0;
   private readonly done = new Set<bigint>();
   private head = 0;
   private committable: bigint | undefined;
@@ -15,19 +18,28 @@ export class OffsetTracker {
     return this.pending.length - this.head;
   }
 
-  register(offset: bigint): void {
+  /** Bytes in flight: the sizes given to `register`, until their records are passed. */
+  get inFlightBytes(): number {
+    return this.bytes;
+  }
+
+  register(offset: bigint, bytes = 0): void {
     this.pending.push(offset);
+    this.sizes.push(bytes);
+    this.bytes += bytes;
   }
 
   markDone(offset: bigint): void {
     this.done.add(offset);
     while (this.head < this.pending.length && this.done.has(this.pending[this.head])) {
+      this.bytes -= this.sizes[this.head];
       const o = this.pending[this.head++];
       this.done.delete(o);
       this.committable = o + 1n;
     }
     if (this.head > 1024 && this.head * 2 > this.pending.length) {
       this.pending.splice(0, this.head);
+      this.sizes.splice(0, this.head);
       this.head = 0;
     }
   }
@@ -42,6 +54,8 @@ export class OffsetTracker {
   /** Forget everything (partition revoked or rewound). */
   reset(): void {
     this.pending.length = 0;
+    this.sizes.length = 0;
+    this.bytes = 0;
     this.head = 0;
     this.done.clear();
     this.committable = undefined;

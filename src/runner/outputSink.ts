@@ -35,65 +35,79 @@ export function encodeOutput(output: Output, serde: AvroSerde, schemaIds: Map<st
   };
 }
 
+/**
+ * Sends as soon as it can and batches by itself: outputs added while no send is in flight go at
+ * the next turn of the event loop (everything one fetched batch produced, in one request, with no
+ * linger to wait out: each hop of a pipeline adds only the broker's round trip); outputs added
+ * while a send is in flight go together when it is acknowledged, in requests of at most
+ * `maxBatch`. Under load the batches grow on their own; when it is quiet nothing waits.
+ */
 export function createOutputSink(opts: {
   producer: Producer;
   serde: AvroSerde;
   schemaIds: Map<string, number>;
   maxBatch?: number;
-  lingerMs?: number;
   onDurable?: (output: Output) => void;
   onFatal: (err: unknown) => void;
 }): OutputSink {
   const maxBatch = opts.maxBatch ?? 1000;
-  const lingerMs = opts.lingerMs ?? 5;
   let queue: { topic: string; message: Message; output: Output }[] = [];
   let pending = 0;
-  let timer: NodeJS.Timeout | undefined;
-  let sending: Promise<void> = Promise.resolve();
+  let scheduled = false;
+  /** The send loop while it runs; it ends when the queue is empty. */
+  let sending: Promise<void> | undefined;
 
   function releaseAll(acks: Ack[]) {
     for (const a of acks) a.release();
   }
 
-  function sendNow(): Promise<void> {
-    if (timer) {
-      clearTimeout(timer);
-      timer = undefined;
-    }
-    if (queue.length === 0) return sending;
-    const batch = queue;
-    queue = [];
+  async function send(batch: typeof queue): Promise<void> {
     const byTopic = new Map<string, Message[]>();
     for (const q of batch) {
-      const list = byTopic.get(q.topic) ?? [];
-      list.push(q.message);
-      byTopic.set(q.topic, list);
+      const list = byTopic.get(q.topic);
+      if (list) list.push(q.message);
+      else byTopic.set(q.topic, [q.message]);
     }
-    sending = sending.then(async () => {
-      try {
-        await opts.producer.sendBatch({
-          acks: -1,
-          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-        });
-      } catch (err) {
-        // The idempotent producer already retried; giving up here means the inputs stay uncommitted.
-        for (const q of batch) for (const a of q.output.acks) a.fail(err);
-        pending -= batch.length;
-        opts.onFatal(
-          new SluiceError(
-            'KAFKA_PRODUCE_FAILED',
-            `could not produce ${batch.length} records: ${(err as Error).message}`,
-            { cause: err },
-          ),
-        );
-        return;
-      }
+    try {
+      await opts.producer.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+    } catch (err) {
+      // The idempotent producer already retried; giving up here means the inputs stay uncommitted.
+      for (const q of batch) for (const a of q.output.acks) a.fail(err);
       pending -= batch.length;
-      for (const q of batch) {
-        opts.onDurable?.(q.output);
-        releaseAll(q.output.acks);
+      opts.onFatal(
+        new SluiceError(
+          'KAFKA_PRODUCE_FAILED',
+          `could not produce ${batch.length} records: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        ),
+      );
+      return;
+    }
+    pending -= batch.length;
+    for (const q of batch) {
+      opts.onDurable?.(q.output);
+      releaseAll(q.output.acks);
+    }
+  }
+
+  /** Sends until the queue is empty, one request at a time (order per partition). */
+  function drain(): Promise<void> {
+    sending ??= (async () => {
+      try {
+        while (queue.length) {
+          const batch = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch);
+          queue = batch === queue ? [] : queue.slice(maxBatch);
+          await send(batch);
+        }
+      } finally {
+        sending = undefined;
       }
-    });
+    })();
     return sending;
   }
 
@@ -101,16 +115,15 @@ export function createOutputSink(opts: {
     add(output) {
       queue.push({ topic: output.topic, message: encodeOutput(output, opts.serde, opts.schemaIds), output });
       pending++;
-      if (queue.length >= maxBatch) void sendNow();
-      else
-        timer ??= setTimeout(() => {
-          timer = undefined;
-          void sendNow();
-        }, lingerMs);
+      if (sending || scheduled) return; // the running loop takes it when its send is acknowledged
+      scheduled = true;
+      setImmediate(() => {
+        scheduled = false;
+        void drain();
+      });
     },
     async flush() {
-      await sendNow();
-      await sending;
+      while (queue.length || sending) await drain();
     },
     get pending() {
       return pending;

@@ -3,6 +3,12 @@ import { OffsetTracker } from '../engine/offsetTracker.ts';
 
 const log = createLogger('runner');
 
+/** How much one partition may have in flight (fetched, not yet durable). */
+export interface InFlightLimits {
+  records: number;
+  bytes: number;
+}
+
 /** What the partition flow needs from the consumer and the metrics. */
 export interface FlowHooks {
   resume(topic: string, partition: number): void;
@@ -11,8 +17,9 @@ export interface FlowHooks {
 
 /**
  * Per-partition state of a running topology: offset tracking (commit-after-durable), lag, and
- * backpressure. At `maxInFlight` records in flight the batch loop first waits for room (half of
- * them durable), woken by the ack that makes it, and goes on with the same batch: pausing the
+ * backpressure. At `limits.records` records or `limits.bytes` bytes in flight (a few large
+ * records weigh as much as many small ones) the batch loop first waits for room (both back
+ * under half), woken by the ack that makes it, and goes on with the same batch: pausing the
  * fetch instead would leave the consumer asleep (kafkajs sleeps out its fetch wait when every
  * partition is paused) once there is room again. Only a wait that outlasts `roomWaitMs` (a
  * stalled sink) pauses the partition, which resumes from the ack that makes room.
@@ -24,14 +31,14 @@ export class PartitionFlow {
   /** Batch loops waiting for room, by partition: resolved with true when there is room. */
   private readonly waiting = new Map<string, (room: boolean) => void>();
   private readonly topology: string;
-  private readonly maxInFlight: number;
+  private readonly limits: InFlightLimits;
   private readonly hooks: FlowHooks;
   /** When a record last became durable (readiness: a partition with lag and no progress stalls). */
   lastProgressAt = Date.now();
 
-  constructor(topology: string, maxInFlight: number, hooks: FlowHooks) {
+  constructor(topology: string, limits: InFlightLimits, hooks: FlowHooks) {
     this.topology = topology;
-    this.maxInFlight = maxInFlight;
+    this.limits = limits;
     this.hooks = hooks;
   }
 
@@ -55,7 +62,12 @@ export class PartitionFlow {
 
   /** After a record went in: true when the partition has as much in flight as it may. */
   isFull(tracker: OffsetTracker): boolean {
-    return tracker.inFlight >= this.maxInFlight;
+    return tracker.inFlight >= this.limits.records || tracker.inFlightBytes >= this.limits.bytes;
+  }
+
+  /** Back under half of both limits: a waiting batch loop may go on. */
+  private hasRoom(tracker: OffsetTracker): boolean {
+    return tracker.inFlight <= this.limits.records / 2 && tracker.inFlightBytes <= this.limits.bytes / 2;
   }
 
   /**
@@ -63,7 +75,7 @@ export class PartitionFlow {
    * reset by an assignment or a rewind (false).
    */
   waitForRoom(topic: string, partition: number, tracker: OffsetTracker, timeoutMs: number): Promise<boolean> {
-    if (tracker.inFlight <= this.maxInFlight / 2) return Promise.resolve(true);
+    if (this.hasRoom(tracker)) return Promise.resolve(true);
     const key = `${topic}/${partition}`;
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => settle(false), timeoutMs);
@@ -81,14 +93,20 @@ export class PartitionFlow {
   pause(topic: string, partition: number, tracker: OffsetTracker): void {
     this.paused.add(`${topic}/${partition}`);
     this.hooks.pausedChanged(this.paused.size);
-    const fields = { topology: this.topology, topic, partition, inFlight: tracker.inFlight };
+    const fields = {
+      topology: this.topology,
+      topic,
+      partition,
+      inFlight: tracker.inFlight,
+      inFlightBytes: tracker.inFlightBytes,
+    };
     log.warn(fields, 'partition paused: too much in flight');
   }
 
   /** A record of the partition is durable: note progress; wake a wait for room, or resume a pause. */
   recordDone(topic: string, partition: number, tracker: OffsetTracker): void {
     this.lastProgressAt = Date.now();
-    if (tracker.inFlight > this.maxInFlight / 2) return;
+    if (!this.hasRoom(tracker)) return;
     const key = `${topic}/${partition}`;
     this.waiting.get(key)?.(true);
     if (!this.paused.has(key)) return;

@@ -43,7 +43,7 @@ export function batchIntake(
 export function pushRecord(instance: TopologyInstance, intake: Intake, m: KafkaMessage, high: bigint): bigint {
   const { flow, tracker, topic, partition } = intake;
   const offset = BigInt(m.offset);
-  tracker.register(offset);
+  tracker.register(offset, (m.value?.length ?? 0) + (m.key?.length ?? 0));
   const started = process.hrtime.bigint();
   const ack = createAck(
     () => {

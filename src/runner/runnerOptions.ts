@@ -2,8 +2,10 @@ import type { PartitionFlow } from './partitionFlow.ts';
 
 /** How a topology runner paces itself and what it reports (see topologyRunner.ts). */
 export interface RunnerOptions {
-  /** Pause a partition at this many records in flight; resume at half. */
+  /** Wait for room at this many records in flight per partition (default `cfg.maxInFlightRecords`). */
   maxInFlightPerPartition?: number;
+  /** Wait for room at this many bytes in flight per partition (default `cfg.maxInFlightBytes`). */
+  maxInFlightBytesPerPartition?: number;
   commitIntervalMs?: number;
   /** A partition with lag and no progress for this long makes the runner not ready. */
   stallMs?: number;

@@ -113,13 +113,15 @@ export class TopologyRunner {
     this.metrics = args.metrics;
     this.onFatal = args.onFatal;
     this.opts = {
-      maxInFlightPerPartition: args.options?.maxInFlightPerPartition ?? 10_000,
+      maxInFlightPerPartition: args.options?.maxInFlightPerPartition ?? args.cfg.maxInFlightRecords,
+      maxInFlightBytesPerPartition: args.options?.maxInFlightBytesPerPartition ?? args.cfg.maxInFlightBytes,
       commitIntervalMs: args.options?.commitIntervalMs ?? 1000,
       stallMs: args.options?.stallMs ?? 30_000,
       groupId: args.options?.groupId ?? `sluice-${args.def.name}`,
     };
     const topology = { topology: this.def.name };
-    this.flow = new PartitionFlow(this.def.name, this.opts.maxInFlightPerPartition, {
+    const limits = { records: this.opts.maxInFlightPerPartition, bytes: this.opts.maxInFlightBytesPerPartition };
+    this.flow = new PartitionFlow(this.def.name, limits, {
       resume: (topic, partition) => this.consumer?.resume([{ topic, partitions: [partition] }]),
       pausedChanged: (n) => this.metrics.pausedPartitions.set(topology, n),
     });

@@ -2,12 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PartitionFlow } from '../../../src/runner/partitionFlow.ts';
 
-function flow(max: number) {
+function flow(max: number, maxBytes = Number.MAX_SAFE_INTEGER) {
   const events: string[] = [];
-  const f = new PartitionFlow('t', max, {
-    resume: (topic, partition) => events.push(`resume ${topic}/${partition}`),
-    pausedChanged: (n) => events.push(`paused ${n}`),
-  });
+  const f = new PartitionFlow(
+    't',
+    { records: max, bytes: maxBytes },
+    {
+      resume: (topic, partition) => events.push(`resume ${topic}/${partition}`),
+      pausedChanged: (n) => events.push(`paused ${n}`),
+    },
+  );
   return { f, events };
 }
 
@@ -46,4 +50,27 @@ test('a new assignment ends every wait for room (false), so no batch of the old 
   const room = f.waitForRoom('in', 2, tracker, 5_000);
   f.reset();
   assert.equal(await room, false);
+});
+
+test('large records fill a partition by bytes before the record count does, and room comes back by bytes', async () => {
+  const { f } = flow(10_000, 4 * 1024 * 1024);
+  const tracker = f.tracker('in', 0);
+  // Three records of 1.5 MiB: far under 10,000 records, over 4 MiB.
+  for (let o = 0n; o < 3n; o++) tracker.register(o, 1.5 * 1024 * 1024);
+  assert.equal(tracker.inFlightBytes, 4.5 * 1024 * 1024);
+  assert.ok(f.isFull(tracker));
+  let woken: boolean | undefined;
+  const room = f.waitForRoom('in', 0, tracker, 5_000).then((r) => {
+    woken = r;
+  });
+  tracker.markDone(1n); // done out of order: not passed yet, still in flight
+  f.recordDone('in', 0, tracker);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(woken, undefined);
+  tracker.markDone(0n); // 0 and 1 passed: 1.5 MiB left, under half of 4 MiB
+  assert.equal(tracker.inFlightBytes, 1.5 * 1024 * 1024);
+  f.recordDone('in', 0, tracker);
+  await room;
+  assert.equal(woken, true);
+  assert.ok(!f.isFull(tracker));
 });
