@@ -137,6 +137,10 @@ process.stdout.write(
   ].join('\n'),
 );
 const ok = seen.every((s) => s.size === seq) && duplicates === 0;
+const ms1 = (x: number) => Math.round(x * 10) / 10;
+process.stdout.write(
+  `${JSON.stringify({ bench: 'feed latency', rate: RATE, clients: CLIENTS, p50Ms: ms1(pct(all, 50)), p99Ms: ms1(pct(all, 99)), ok })}\n`,
+);
 
 for (const ws of sockets) ws.close();
 await srv.close();

@@ -87,6 +87,36 @@ async function plainCopy(table: string, constraint: string): Promise<number> {
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
+/** Multi-row INSERTs of all rows (500 per statement, bound parameters) into `table`: the usual hand-written loader. */
+async function plainInsert(table: string): Promise<number> {
+  const plan = tablePlanOf(
+    parseWarehouseSinkConfig({ avroSchema: 'silver.orders', schema, table }),
+    loadSchema('silver.orders') as never,
+  );
+  const cols = plan.columns;
+  await client.query(
+    `create table "${schema}"."${table}" (${cols.map((c) => `"${c.name}" ${c.pgType}`).join(', ')}, _topic text, _partition integer, _offset bigint)`,
+  );
+  const width = cols.length + 3;
+  const started = process.hrtime.bigint();
+  for (let from = 0; from < rows.length; from += 500) {
+    const params: unknown[] = [];
+    const tuples: string[] = [];
+    for (let i = from; i < Math.min(rows.length, from + 500); i++) {
+      const v = rows[i] as unknown as Record<string, unknown>;
+      const base = params.length;
+      for (const c of cols) {
+        const text = copyValue(v[c.name], c.kind);
+        params.push(text === '\\N' ? null : text);
+      }
+      params.push('bench.orders', i % PARTITIONS, Math.floor(i / PARTITIONS));
+      tuples.push(`(${Array.from({ length: width }, (_, k) => `$${base + k + 1}`).join(', ')})`);
+    }
+    await client.query(`insert into "${schema}"."${table}" values ${tuples.join(', ')}`, params);
+  }
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
 async function throughSink(
   options: Partial<WarehouseSinkOptions>,
 ): Promise<{ seconds: number; batches: number; mb: number }> {
@@ -165,6 +195,15 @@ try {
   console.log(
     `plain COPY, with bronze's key     ${rate(N, copyPk).padStart(16)}  ${copyPk.toFixed(2)} s  ratio to baseline ${(copy / copyPk).toFixed(2)}`,
   );
+  const insert = await plainInsert('insert_orders');
+  console.log(
+    `multi-row INSERT, no index       ${rate(N, insert).padStart(16)}  ${insert.toFixed(2)} s  ratio to baseline ${(copy / insert).toFixed(2)}`,
+  );
+  const summary: Record<string, number> = {
+    plainCopyRowsPerSecond: Math.round(N / copy),
+    plainCopyWithKeyRowsPerSecond: Math.round(N / copyPk),
+    multiRowInsertRowsPerSecond: Math.round(N / insert),
+  };
   for (const [label, options] of [
     ['sink append (bronze)', { table: 'bronze_orders', mode: 'append' }],
     [
@@ -176,7 +215,14 @@ try {
     console.log(
       `${label.padEnd(33)} ${rate(N, r.seconds).padStart(16)}  ${r.seconds.toFixed(2)} s  ${r.batches} transactions, ${r.mb.toFixed(1)} MiB copied  ratio to baseline ${(copy / r.seconds).toFixed(2)}`,
     );
+    const mode = options.mode as string;
+    summary[`${mode}RowsPerSecond`] = Math.round(N / r.seconds);
+    summary[`${mode}VsPlainCopy`] = Number((copy / r.seconds).toFixed(2));
+    // Bronze has a primary key on its coordinates: the COPY into a table with that key is its like.
+    if (mode === 'append') summary.appendVsPlainCopyWithKey = Number((copyPk / r.seconds).toFixed(2));
+    summary[`${mode}VsMultiRowInsert`] = Number((insert / r.seconds).toFixed(2));
   }
+  console.log(JSON.stringify({ bench: 'warehouse sink', rows: N, ...summary }));
 } finally {
   await client.query(`drop schema if exists "${schema}" cascade`);
   await client.query(`delete from "${OFFSETS_SCHEMA}"."${OFFSETS_TABLE}" where sink like $1`, [`${schema}.%`]);

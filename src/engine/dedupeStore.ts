@@ -59,16 +59,17 @@ export function createDedupeStore(
   const changelog = dedupeChangelogTopic(topology, rule);
   const { windowMs } = rule.dedupe;
   const eventTime = rule.dedupe.eventTime;
-  // `<source topic>|<partition>` → ids: a rule validating two topics keeps their ids apart.
-  const parts = new Map<string, PartitionIds>();
+  // Source topic → partition → ids: a rule validating two topics keeps their ids apart.
+  // By topic, then partition: no key string built per record.
+  const parts = new Map<string, PartitionIds[]>();
   const partOf = (topic: string, p: number) => {
-    const k = `${topic}|${p}`;
-    let s = parts.get(k);
-    if (!s) {
-      s = { ids: new Map(), newest: -Infinity, sinceSweep: 0 };
-      parts.set(k, s);
+    let byPartition = parts.get(topic);
+    if (!byPartition) {
+      byPartition = [];
+      parts.set(topic, byPartition);
     }
-    return s;
+    byPartition[p] ??= { ids: new Map(), newest: -Infinity, sinceSweep: 0 };
+    return byPartition[p];
   };
   const timeOf = (env: Envelope<unknown>) => {
     const t = eventTime ? eventTime(env.value) : env.source.timestamp;

@@ -1,9 +1,9 @@
-import { createAck } from '../engine/ack.ts';
 import type { EngineMetrics } from '../engine/engineMetrics.ts';
 import type { TopologyInstance } from '../engine/topologyInstance.ts';
 import type { KafkaMessage } from '../kafka/kafkaTypes.ts';
 import type { OffsetTracker } from '../engine/offsetTracker.ts';
 import type { PartitionFlow } from './partitionFlow.ts';
+import type { Ack } from '../topology/types.ts';
 
 /** What one batch's records go in with: bound once per batch, not per record. */
 export interface Intake {
@@ -36,31 +36,80 @@ export function batchIntake(
 }
 
 /**
- * One fetched record into the pipeline: registered with its partition's offset tracker, pushed
- * with the ack that marks its offset done once everything derived from it is durable (which may
- * resume a paused partition), and the partition's lag updated. Returns the record's offset.
+ * A fetched record's acknowledgement: reference-counted like `createAck`, as one object per
+ * record with its methods on the prototype (no closures per record on the hot path). When the
+ * last holder releases it, its offset is done in the partition's tracker (which may make room
+ * for a waiting batch, or resume a paused partition), and its latency is observed.
  */
-export function pushRecord(instance: TopologyInstance, intake: Intake, m: KafkaMessage, high: bigint): bigint {
-  const { flow, tracker, topic, partition } = intake;
-  const offset = BigInt(m.offset);
-  tracker.register(offset, (m.value?.length ?? 0) + (m.key?.length ?? 0));
-  const started = process.hrtime.bigint();
-  const ack = createAck(
-    () => {
-      tracker.markDone(offset);
-      intake.latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      flow.recordDone(topic, partition, tracker);
-    },
-    (err) => intake.fail(err),
-  );
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(m.headers ?? {})) {
-    if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
+class RecordAck implements Ack {
+  private refs = 1;
+  private settled = false;
+  private readonly intake: Intake;
+  private readonly offset: bigint;
+  private readonly started: number;
+
+  constructor(intake: Intake, offset: bigint) {
+    this.intake = intake;
+    this.offset = offset;
+    this.started = performance.now();
   }
+
+  retain(): void {
+    if (!this.settled) this.refs++;
+  }
+
+  release(): void {
+    if (this.settled || --this.refs > 0) return;
+    this.settled = true;
+    const { tracker, flow, topic, partition, latency } = this.intake;
+    tracker.markDone(this.offset);
+    latency.observe((performance.now() - this.started) / 1000);
+    flow.recordDone(topic, partition, tracker);
+  }
+
+  fail(err: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.intake.fail(err);
+  }
+}
+
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** Kafka headers as the pipeline sees them: first value of each, as text. */
+function headersOf(m: KafkaMessage): Record<string, string> {
+  const raw = m.headers;
+  if (!raw) return NO_HEADERS;
+  let headers: Record<string, string> | undefined;
+  for (const k in raw) {
+    const v = raw[k];
+    if (v === undefined) continue;
+    (headers ??= {})[k] = Array.isArray(v) ? String(v[0]) : String(v);
+  }
+  return headers ?? NO_HEADERS;
+}
+
+/**
+ * One fetched record into the pipeline: registered with its partition's offset tracker and
+ * pushed with the ack that marks its offset done once everything derived from it is durable.
+ * Returns the record's offset. Lag is the batch's business (`noteLag`), once per batch.
+ */
+export function pushRecord(instance: TopologyInstance, intake: Intake, m: KafkaMessage): bigint {
+  const offset = BigInt(m.offset);
+  intake.tracker.register(offset, (m.value?.length ?? 0) + (m.key?.length ?? 0));
+  const ack = new RecordAck(intake, offset);
+  const { topic, partition } = intake;
   const timestamp = Number(m.timestamp);
-  instance.push({ topic, partition, offset: m.offset, key: m.key, value: m.value, headers, timestamp }, ack);
-  const lag = Number(high - offset - 1n);
-  flow.setLag(topic, partition, lag);
-  intake.lag.set(lag);
+  instance.push(
+    { topic, partition, offset: m.offset, key: m.key, value: m.value, headers: headersOf(m), timestamp },
+    ack,
+  );
   return offset;
+}
+
+/** The partition's lag after `last` (the last record pushed), against the batch's high watermark. */
+export function noteLag(intake: Intake, last: bigint, high: bigint): void {
+  const lag = Number(high - last - 1n);
+  intake.flow.setLag(intake.topic, intake.partition, lag);
+  intake.lag.set(lag);
 }

@@ -19,7 +19,7 @@ import {
   topologyTopics,
 } from './bootstrap.ts';
 import { Committer } from './committer.ts';
-import { batchIntake, pushRecord } from './recordIntake.ts';
+import { batchIntake, noteLag, pushRecord } from './recordIntake.ts';
 import { sourcesThatLookUp } from '../topology/lookupSources.ts';
 import { catchUpReferences, startReferenceTables } from './referenceTables.ts';
 import { type RunnerOptions, type RunnerStatus, runnerStatus } from './runnerOptions.ts';
@@ -372,7 +372,6 @@ export class TopologyRunner {
       await catchUpReferences(this.readers, REFERENCE_CATCH_UP_MS, { topology: this.def.name, topic, partition });
     if (epoch !== this.epoch || isStale()) return;
     if (this.tx) this.batchKey = txKeyOf(topic, partition);
-    const high = BigInt(batch.highWatermark);
     const where = { topology: this.def.name, topic, partition };
     const intake = batchIntake(this.flow, this.metrics, where, (err) => this.fail(err));
     const { tracker } = intake;
@@ -380,9 +379,7 @@ export class TopologyRunner {
     let consumed = 0;
     for (const m of batch.messages) {
       if (!isRunning() || isStale() || this.stopping) break;
-      const offset = pushRecord(this.instance!, intake, m, high);
-      resolveOffset(m.offset);
-      last = offset;
+      last = pushRecord(this.instance!, intake, m);
       consumed++;
       if (this.flow.isFull(tracker) && !(await this.makeRoom(topic, partition, tracker, epoch))) {
         // Backpressure: no room within the wait (a stalled sink), or a new assignment.
@@ -390,6 +387,9 @@ export class TopologyRunner {
         break;
       }
     }
+    // Once per batch: kafkajs fetches on from the last resolved offset (all before it resolved too).
+    if (last !== undefined) resolveOffset(String(last));
+    if (last !== undefined) noteLag(intake, last, BigInt(batch.highWatermark));
     // Metrics per batch, through label-bound children: per-record label hashing costs more than the work.
     this.metrics.recordsIn.labels({ topology: this.def.name, topic }).inc(consumed);
     this.metrics.inFlight.set({ topology: this.def.name }, this.flow.inFlight);
