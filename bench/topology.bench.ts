@@ -20,6 +20,7 @@ import { ensureTopics } from '../src/kafka/ensureTopics.ts';
 import { createAvroSerde } from '../src/serde/avroSerde.ts';
 import { createRegistryClient } from '../src/serde/schemaRegistry.ts';
 import { buildClickstreamEvents, syntheticPrice } from '../src/shop/generate/clickstreamGenerator.ts';
+import { NODE_FLAGS } from '../bin/nodeFlags.js';
 import { buildKafkaStreamsPeer, kafkaStreamsCommand } from './peers/kafkaStreamsPeer.ts';
 import { type PeerRun, runPeer } from './peers/runPeer.ts';
 
@@ -97,9 +98,11 @@ const committed = (groupId: string) => async () =>
     0,
   );
 const hasKafkaStreams = peers.includes('kstreams') && buildKafkaStreamsPeer();
+// Node peers run with Sluice's own V8 flags, as `sluice run` does (bin/nodeFlags.js).
 const node = (script: string, args: string[]) => ({
   command: process.execPath,
   args: [
+    ...NODE_FLAGS,
     ...(process.env.BENCH_NODE_ARGS?.split(' ') ?? []),
     path.join(PROJECT_ROOT, 'bench', 'peers', script),
     ...args,

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from './nodeFlags.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pinned = path.join(root, 'node_modules', '.bin', 'node');
@@ -16,7 +17,9 @@ if (!node) {
   );
   process.exit(1);
 }
-const child = spawn(node, [path.join(root, 'src', 'cli', 'main.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
+const child = spawn(node, [...NODE_FLAGS, path.join(root, 'src', 'cli', 'main.ts'), ...process.argv.slice(2)], {
+  stdio: 'inherit',
+});
 // Forward termination so a supervisor's SIGTERM reaches the runner and it can drain and commit.
 // Not SIGINT: Ctrl-C already reaches the whole foreground process group, child included, and
 // forwarding it would deliver one keypress twice (read as "again: force"). The wrapper itself

@@ -112,13 +112,13 @@ export const SETTINGS = {
   maxInFlightRecords: {
     env: 'SLUICE_MAX_IN_FLIGHT_RECORDS',
     description: 'Records of one partition fetched and not yet durable before its fetch waits for room',
-    default: '10000',
+    default: '2000',
     schema: positiveInt,
   },
   maxInFlightBytes: {
     env: 'SLUICE_MAX_IN_FLIGHT_BYTES',
     description: 'Bytes (keys and values as fetched) of one partition in flight before its fetch waits for room',
-    default: String(8 * 1024 * 1024),
+    default: String(4 * 1024 * 1024),
     schema: positiveInt,
   },
   sinkErrors: {
