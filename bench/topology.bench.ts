@@ -7,7 +7,7 @@
  * 100k records and peak RSS, and Sluice's ratios to each peer. Sluice under exactly-once runs
  * once per round too (its cost is the difference). Not part of the tests.
  *
- *   node bench/topology.bench.ts [events=100000] [--rounds 2] [--only sluice|kafkajs|platformatic|kstreams|sluice_eos]
+ *   node bench/topology.bench.ts [events=100000] [--rounds 2] [--only <peer>]   (peers: see PEERS)
  *
  * For CPU profiles of the Node peers: BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
  */
@@ -39,7 +39,8 @@ const serde = createAvroSerde(registry, { maxMessageBytes: MAX_MESSAGE_BYTES });
 const prefix = `bench_${randomBytes(3).toString('hex')}`;
 const source = `${prefix}.web.clickstream`;
 const products = Array.from({ length: 50 }, (_, i) => ({ id: i + 1, price: syntheticPrice(i + 1) }));
-const peers = ['sluice', 'kafkajs', 'platformatic', 'kstreams', 'sluice_eos'].filter((p) => !ONLY || p === ONLY);
+const PEERS = ['sluice', 'sluice_platformatic', 'kafkajs', 'platformatic', 'kstreams', 'sluice_eos'];
+const peers = PEERS.filter((p) => !ONLY || p === ONLY);
 
 const admin = kafka.admin();
 await admin.connect();
@@ -114,13 +115,14 @@ function commandOf(peer: string, round: number, group: string) {
   const schemaFile = path.join(PROJECT_ROOT, 'schemas', 'web.clickstream.avsc');
   switch (peer) {
     case 'sluice':
+    case 'sluice_platformatic':
     case 'sluice_eos':
       // Each run its own dedupe state: a run that restored the last one's ids would reject all.
       return node('sluicePeer.ts', [
         prefix,
         `${prefix}_${peer}_${round}`,
         group,
-        peer === 'sluice' ? 'at_least_once' : 'exactly_once',
+        peer === 'sluice_eos' ? 'exactly_once' : 'at_least_once',
       ]);
     case 'kstreams':
       return kafkaStreamsCommand({
@@ -143,7 +145,11 @@ for (let round = 1; round <= ROUNDS; round++)
     const run = await runPeer({
       name: peer,
       ...commandOf(peer, round, group),
-      env: { SLUICE_LOG_LEVEL: 'error', SLUICE_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES) },
+      env: {
+        SLUICE_LOG_LEVEL: 'error',
+        SLUICE_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES),
+        SLUICE_KAFKA_CLIENT: peer === 'sluice_platformatic' ? 'platformatic' : 'kafkajs',
+      },
       n: N,
       committed: committed(group),
     });
@@ -180,6 +186,7 @@ const result = {
     cpuPer100kVsKafkaStreams: ratio(s.cpuSecondsPer100k, summary.kstreams?.cpuSecondsPer100k),
     recordsPerSecondVsKafkajsLoop: ratio(s.recordsPerSecond, summary.kafkajs?.recordsPerSecond),
     recordsPerSecondVsPlatformaticLoop: ratio(s.recordsPerSecond, summary.platformatic?.recordsPerSecond),
+    platformaticClientVsKafkajs: ratio(summary.sluice_platformatic?.recordsPerSecond, s.recordsPerSecond),
     exactlyOnceVsAtLeastOnce: ratio(summary.sluice_eos?.recordsPerSecond, s.recordsPerSecond),
   },
 };

@@ -189,6 +189,8 @@ try {
   console.log(
     `warehouse sink benchmark: ${N.toLocaleString('en-US')} silver.orders rows, Postgres ${(await client.query('show server_version')).rows[0].server_version}`,
   );
+  // Warm-up (JIT, Postgres caches, the WAL): the first COPY of a run is slower whatever it is.
+  await plainCopy('warmup_orders', '');
   const copy = await plainCopy('plain_orders', '');
   console.log(`plain COPY, no index (baseline)   ${rate(N, copy).padStart(16)}  ${copy.toFixed(2)} s`);
   const copyPk = await plainCopy('plain_orders_pk', ', primary key (_topic, _partition, _offset)');

@@ -51,6 +51,12 @@ export const SETTINGS = {
     default: '9093',
     schema: port,
   },
+  kafkaClient: {
+    env: 'SLUICE_KAFKA_CLIENT',
+    description: 'Kafka client library: kafkajs, or platformatic (@platformatic/kafka; see the README)',
+    default: 'kafkajs',
+    schema: z.enum(['kafkajs', 'platformatic']),
+  },
   kafkaClientId: {
     env: 'SLUICE_KAFKA_CLIENT_ID',
     description: 'Kafka client id prefix',

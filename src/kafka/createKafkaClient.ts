@@ -3,6 +3,7 @@ import type { Config } from '../config/config.ts';
 import type { ConsumerOptions } from './consumerTimings.ts';
 import { createConsumer } from './createConsumer.ts';
 import { kafkaLogCreator } from './kafkaLogCreator.ts';
+import { createPlatformaticClient } from './platformatic/createPlatformaticClient.ts';
 
 // kafkajs schedules timers with a negative delay on Node 24 (kafkajs #1751): harmless, but Node
 // would print a warning in every process that uses Kafka. Every other warning still shows.
@@ -41,6 +42,7 @@ export function createKafkaClient(
   clientId = cfg.kafkaClientId,
   opts: { retries?: number; quiet?: boolean } = {},
 ): KafkaClient {
+  if (cfg.kafkaClient === 'platformatic') return createPlatformaticClient(cfg, clientId, opts);
   process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
   const kafka = new Kafka({
     clientId,
