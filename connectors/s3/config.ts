@@ -46,9 +46,8 @@ export const s3SinkConfigSchema = z
       .positive()
       .default(10_000)
       .describe(
-        "Close a batch once it holds this many records. Keep it at or below the runner's " +
-          'maxInFlightPerPartition (10 000), or the partition pauses before the batch fills and only the idle ' +
-          'close lands it.',
+        'Close a batch once it holds this many records. The runner lets twice this (and twice rollBytes) be in ' +
+          'flight per partition, whatever SLUICE_MAX_IN_FLIGHT_RECORDS says, so a batch can fill.',
       ),
     rollBytes: z
       .number()

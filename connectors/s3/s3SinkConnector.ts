@@ -35,6 +35,7 @@ class LakeSinkConnector implements S3SinkConnector {
   readonly name: string;
   readonly stats: S3SinkStats;
   readonly config: S3SinkConfig;
+  readonly holds: { records: number; bytes: number };
   private readonly uploads: BatchUploads;
   private readonly batches: PartitionBatches;
   private connecting: Promise<void> | undefined;
@@ -51,6 +52,7 @@ class LakeSinkConnector implements S3SinkConnector {
     this.name = rt.name;
     this.stats = rt.stats;
     this.config = rt.cfg;
+    this.holds = { records: rt.cfg.rollRecords, bytes: rt.cfg.rollBytes };
     const encoder = new RecordEncoder(rt.cfg, rt.name, rt.ctx);
     this.uploads = new BatchUploads(rt, encoder);
     this.batches = new PartitionBatches(rt, encoder, this.uploads, new DirectoryListings(rt));

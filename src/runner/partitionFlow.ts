@@ -31,7 +31,7 @@ export class PartitionFlow {
   /** Batch loops waiting for room, by partition: resolved with true when there is room. */
   private readonly waiting = new Map<string, (room: boolean) => void>();
   private readonly topology: string;
-  private readonly limits: InFlightLimits;
+  private limits: InFlightLimits;
   private readonly hooks: FlowHooks;
   /** When a record last became durable (readiness: a partition with lag and no progress stalls). */
   lastProgressAt = Date.now();
@@ -40,6 +40,21 @@ export class PartitionFlow {
     this.topology = topology;
     this.limits = limits;
     this.hooks = hooks;
+  }
+
+  /**
+   * Raises the limits for a sink that holds `batch` of a partition before acking any of it: room
+   * for that batch and the next one filling behind it.
+   */
+  allowSinkBatch(batch: InFlightLimits): void {
+    this.limits = {
+      records: Math.max(this.limits.records, 2 * batch.records),
+      bytes: Math.max(this.limits.bytes, 2 * batch.bytes),
+    };
+  }
+
+  get inFlightLimits(): InFlightLimits {
+    return this.limits;
   }
 
   tracker(topic: string, partition: number): OffsetTracker {

@@ -92,7 +92,7 @@ function headersOf(m: KafkaMessage): Record<string, string> {
 /**
  * One fetched record into the pipeline: registered with its partition's offset tracker and
  * pushed with the ack that marks its offset done once everything derived from it is durable.
- * Returns the record's offset. Lag is the batch's business (`noteLag`), once per batch.
+ * Returns the record's offset. Lag and the resolved offset are the batch's business (`afterBatch`).
  */
 export function pushRecord(instance: TopologyInstance, intake: Intake, m: KafkaMessage): bigint {
   const offset = BigInt(m.offset);
@@ -107,8 +107,13 @@ export function pushRecord(instance: TopologyInstance, intake: Intake, m: KafkaM
   return offset;
 }
 
-/** The partition's lag after `last` (the last record pushed), against the batch's high watermark. */
-export function noteLag(intake: Intake, last: bigint, high: bigint): void {
+/**
+ * After a batch: `last` (the last record pushed) resolved — once per batch, since the client
+ * fetches on from the last resolved offset, every one before it resolved too — and the
+ * partition's lag against the batch's high watermark.
+ */
+export function afterBatch(intake: Intake, last: bigint, high: bigint, resolveOffset: (offset: string) => void): void {
+  resolveOffset(String(last));
   const lag = Number(high - last - 1n);
   intake.flow.setLag(intake.topic, intake.partition, lag);
   intake.lag.set(lag);

@@ -19,7 +19,7 @@ import {
   topologyTopics,
 } from './bootstrap.ts';
 import { Committer } from './committer.ts';
-import { batchIntake, noteLag, pushRecord } from './recordIntake.ts';
+import { batchIntake, afterBatch, pushRecord } from './recordIntake.ts';
 import { sourcesThatLookUp } from '../topology/lookupSources.ts';
 import { catchUpReferences, startReferenceTables } from './referenceTables.ts';
 import { type RunnerOptions, type RunnerStatus, runnerStatus } from './runnerOptions.ts';
@@ -163,6 +163,7 @@ export class TopologyRunner {
     }
     const deadLetter = (out: Output, e: SinkRecordError) => this.sinkDeadLetter(out, e);
     this.sinks = await connectSinks({ cfg, def, schemaIds, metrics: this.metrics, deadLetter });
+    for (const s of this.sinks.values()) if (s.holds) this.flow.allowSinkBatch(s.holds);
     this.instance = startTopology(def, {
       serde: this.serde,
       tables,
@@ -387,9 +388,7 @@ export class TopologyRunner {
         break;
       }
     }
-    // Once per batch: kafkajs fetches on from the last resolved offset (all before it resolved too).
-    if (last !== undefined) resolveOffset(String(last));
-    if (last !== undefined) noteLag(intake, last, BigInt(batch.highWatermark));
+    if (last !== undefined) afterBatch(intake, last, BigInt(batch.highWatermark), resolveOffset);
     // Metrics per batch, through label-bound children: per-record label hashing costs more than the work.
     this.metrics.recordsIn.labels({ topology: this.def.name, topic }).inc(consumed);
     this.metrics.inFlight.set({ topology: this.def.name }, this.flow.inFlight);

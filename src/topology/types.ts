@@ -86,6 +86,12 @@ export interface SinkConnector {
    * on assignment the runner seeks each partition there instead of the group's commit.
    */
   storedOffsets?(topic: string): Promise<Map<number, string>>;
+  /**
+   * How much of one partition the sink holds before any of it becomes durable (an object, a
+   * flush): the runner lets at least twice that be in flight, or a partition would wait for room
+   * the sink only makes when its batch is full.
+   */
+  readonly holds?: { records: number; bytes: number };
 }
 
 export interface SinkContext {

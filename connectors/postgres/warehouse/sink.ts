@@ -64,6 +64,8 @@ export function createWarehouseSinkConnector(cfg: WarehouseSinkConfig, ctx: Sink
     name: member.name,
     stats: member.stats,
     config: cfg,
+    // A flush takes what is pending once batchRecords are (across partitions: per partition at most that).
+    holds: { records: cfg.batchRecords, bytes: 0 },
     plan: () => member.plan,
     async connect() {
       if (member.closed) throw new SluiceError('INTERNAL', `warehouse sink ${member.name} is closed`);

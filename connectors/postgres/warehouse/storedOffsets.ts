@@ -86,18 +86,15 @@ export function positionsAfter(rows: Iterable<[{ name: string }, Output[]]>): Po
 export async function lockPositions(client: pg.PoolClient, positions: Position[]): Promise<Map<string, bigint>> {
   const stored = new Map<string, bigint>();
   if (!positions.length) return stored;
-  const args = [positions.map((p) => p.sink), positions.map((p) => p.topic), positions.map((p) => p.partition)];
-  await client.query(
-    `insert into ${OFFSETS} (sink, topic, partition, next_offset)
-          select s, t, p, 0 from unnest($1::text[], $2::text[], $3::int[]) as u(s, t, p) on conflict do nothing`,
-    args,
-  );
+  // One round trip: the upsert creates missing rows and row-locks existing ones (a no-op update
+  // locks like FOR UPDATE), in key order so two flushes never wait on each other crosswise, and
+  // returns what is stored.
   const { rows } = await client.query<OffsetRow>(
-    `select o.sink, o.topic, o.partition, o.next_offset::text as next_offset from ${OFFSETS} o
-             join unnest($1::text[], $2::text[], $3::int[]) as u(s, t, p)
-               on o.sink = u.s and o.topic = u.t and o.partition = u.p
-            order by o.sink, o.topic, o.partition for update of o`,
-    args,
+    `insert into ${OFFSETS} as o (sink, topic, partition, next_offset)
+          select s, t, p, 0 from unnest($1::text[], $2::text[], $3::int[]) as u(s, t, p) order by s, t, p
+          on conflict (sink, topic, partition) do update set next_offset = o.next_offset
+          returning o.sink, o.topic, o.partition, o.next_offset::text as next_offset`,
+    [positions.map((p) => p.sink), positions.map((p) => p.topic), positions.map((p) => p.partition)],
   );
   for (const r of rows) stored.set(positionKey(r.sink, r.topic, r.partition), BigInt(r.next_offset));
   return stored;

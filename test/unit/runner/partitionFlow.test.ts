@@ -74,3 +74,16 @@ test('large records fill a partition by bytes before the record count does, and 
   assert.equal(woken, true);
   assert.ok(!f.isFull(tracker));
 });
+
+test("a sink's batch raises the limits to twice its size, so a partition never waits for room only a full batch makes", () => {
+  const { f } = flow(2000, 4 * 1024 * 1024);
+  const tracker = f.tracker('in', 0);
+  // An S3 sink rolling objects of 10,000 records / 16 MiB acks nothing before one is complete.
+  f.allowSinkBatch({ records: 10_000, bytes: 16 * 1024 * 1024 });
+  assert.deepEqual(f.inFlightLimits, { records: 20_000, bytes: 32 * 1024 * 1024 });
+  for (let o = 0n; o < 10_000n; o++) tracker.register(o, 1677);
+  assert.ok(!f.isFull(tracker), 'a whole batch fits');
+  // A smaller sink never lowers what the configuration allows.
+  f.allowSinkBatch({ records: 100, bytes: 0 });
+  assert.deepEqual(f.inFlightLimits, { records: 20_000, bytes: 32 * 1024 * 1024 });
+});
