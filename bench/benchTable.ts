@@ -30,6 +30,25 @@ export function benchTable(results: Json): string {
       r(s.cpuSecondsPer100k, ks?.cpuSecondsPer100k),
       '≤ 1.0×',
     ]);
+    const sp = p.sluice_platformatic;
+    if (sp) {
+      const label = 'the same on @platformatic/kafka (SLUICE_KAFKA_CLIENT=platformatic), records/s';
+      const cpu = '… its CPU-s per 100k records';
+      rows.push([
+        label,
+        n(sp.recordsPerSecond),
+        `Kafka Streams ${n(ks?.recordsPerSecond)}`,
+        r(sp.recordsPerSecond, ks?.recordsPerSecond),
+        '—',
+      ]);
+      rows.push([
+        cpu,
+        n(sp.cpuSecondsPer100k),
+        `Kafka Streams ${n(ks?.cpuSecondsPer100k)}`,
+        r(sp.cpuSecondsPer100k, ks?.cpuSecondsPer100k),
+        '—',
+      ]);
+    }
     rows.push([
       "records/s vs a bare kafkajs loop (Sluice's client)",
       n(s.recordsPerSecond),
