@@ -81,9 +81,7 @@ export function createOutputSink(opts: {
         new SluiceError(
           'KAFKA_PRODUCE_FAILED',
           `could not produce ${batch.length} records: ${(err as Error).message}`,
-          {
-            cause: err,
-          },
+          { cause: err },
         ),
       );
       return;
@@ -97,6 +95,9 @@ export function createOutputSink(opts: {
 
   /** Sends until the queue is empty, one request at a time (order per partition). */
   function drain(): Promise<void> {
+    // Nothing to send: the loop below would end synchronously, before `sending` is assigned, and
+    // leave a settled promise there that would keep every later add() from scheduling a send.
+    if (!queue.length) return sending ?? Promise.resolve();
     sending ??= (async () => {
       try {
         while (queue.length) {
