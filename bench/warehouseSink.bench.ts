@@ -5,8 +5,9 @@
  *   node bench/warehouseSink.bench.ts [rows=200000]
  *
  * - plain COPY: the rows, formatted the way the sink formats them, COPYed in 1 MiB chunks into a
- *   table with the same columns, in one statement — the floor the sink builds on; once more into a
- *   table with bronze's primary key, to show what the index alone costs.
+ *   table with the same columns (bronze's lineage, _key and _timestamp included), in one statement:
+ *   the floor the sink builds on; once more into a table with bronze's primary key, to show what
+ *   the index alone costs.
  * - sink append (bronze) and sink upsert (silver): rows fed through `add()` the way the runner
  *   does (three partitions, at most 30,000 records in flight), timed until every ack is released,
  *   i.e. until everything is committed together with its offsets.
@@ -18,7 +19,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { tablePlanOf } from '../connectors/postgres/warehouse/avroToPg.ts';
 import { parseWarehouseSinkConfig, type WarehouseSinkOptions } from '../connectors/postgres/warehouse/config.ts';
-import { copyValue } from '../connectors/postgres/warehouse/copyValue.ts';
+import { copyValue, isoOfMillis } from '../connectors/postgres/warehouse/copyValue.ts';
 import { createWarehouseSinkConnector } from '../connectors/postgres/warehouse/sink.ts';
 import { OFFSETS_SCHEMA, OFFSETS_TABLE } from '../connectors/postgres/warehouse/storedOffsets.ts';
 import { loadConfig, pgConnection } from '../src/config/config.ts';
@@ -53,6 +54,9 @@ const rows: Order[] = Array.from(
     }) as Order,
 );
 
+/** The lineage columns bronze has, which the sink fills: the peers write the same values. */
+const LINEAGE = '_topic text, _partition integer, _offset bigint, _key text, _timestamp timestamptz';
+
 function rate(n: number, seconds: number): string {
   return `${Math.round(n / seconds).toLocaleString('en-US')} rows/s`;
 }
@@ -66,7 +70,7 @@ async function plainCopy(table: string, constraint: string): Promise<number> {
   const cols = plan.columns;
   await client.query(`create schema if not exists "${schema}"`);
   await client.query(
-    `create table "${schema}"."${table}" (${cols.map((c) => `"${c.name}" ${c.pgType}`).join(', ')}, _topic text, _partition integer, _offset bigint${constraint})`,
+    `create table "${schema}"."${table}" (${cols.map((c) => `"${c.name}" ${c.pgType}`).join(', ')}, ${LINEAGE}${constraint})`,
   );
   const started = process.hrtime.bigint();
   function* chunks(): Generator<string> {
@@ -75,7 +79,8 @@ async function plainCopy(table: string, constraint: string): Promise<number> {
       const v = rows[i] as unknown as Record<string, unknown>;
       let line = '';
       for (const c of cols) line += copyValue(v[c.name], c.kind) + '\t';
-      buf += `${line}bench.orders\t${i % PARTITIONS}\t${Math.floor(i / PARTITIONS)}\n`;
+      line += `bench.orders\t${i % PARTITIONS}\t${Math.floor(i / PARTITIONS)}\t`;
+      buf += `${line}${rows[i].order_id}\t${isoOfMillis(rows[i].updated_at)}\n`;
       if (buf.length >= 1024 * 1024) {
         yield buf;
         buf = '';
@@ -95,9 +100,9 @@ async function plainInsert(table: string): Promise<number> {
   );
   const cols = plan.columns;
   await client.query(
-    `create table "${schema}"."${table}" (${cols.map((c) => `"${c.name}" ${c.pgType}`).join(', ')}, _topic text, _partition integer, _offset bigint)`,
+    `create table "${schema}"."${table}" (${cols.map((c) => `"${c.name}" ${c.pgType}`).join(', ')}, ${LINEAGE})`,
   );
-  const width = cols.length + 3;
+  const width = cols.length + 5;
   const started = process.hrtime.bigint();
   for (let from = 0; from < rows.length; from += 500) {
     const params: unknown[] = [];
@@ -109,7 +114,13 @@ async function plainInsert(table: string): Promise<number> {
         const text = copyValue(v[c.name], c.kind);
         params.push(text === '\\N' ? null : text);
       }
-      params.push('bench.orders', i % PARTITIONS, Math.floor(i / PARTITIONS));
+      params.push(
+        'bench.orders',
+        i % PARTITIONS,
+        Math.floor(i / PARTITIONS),
+        rows[i].order_id,
+        isoOfMillis(rows[i].updated_at),
+      );
       tuples.push(`(${Array.from({ length: width }, (_, k) => `$${base + k + 1}`).join(', ')})`);
     }
     await client.query(`insert into "${schema}"."${table}" values ${tuples.join(', ')}`, params);

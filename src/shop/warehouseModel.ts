@@ -239,6 +239,7 @@ export type WarehouseSinkOverrides = Pick<
   | 'retries'
   | 'retryInitialMs'
   | 'retryMaxMs'
+  | 'flushLanes'
   | 'poolSize'
   | 'pauseBeforeCommitMs'
   | 'onPauseBeforeCommit'

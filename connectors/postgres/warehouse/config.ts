@@ -153,12 +153,24 @@ export const warehouseSinkConfigSchema = z
       ),
     retryInitialMs: z.number().int().positive().default(200).describe('First retry delay. Default: 200.'),
     retryMaxMs: z.number().int().positive().default(5000).describe('Largest retry delay. Default: 5000.'),
-    poolSize: z
+    flushLanes: z
       .number()
       .int()
       .min(1)
       .default(2)
-      .describe("Connections of the sink's pool: one for the flush transaction, one for offset look-ups. Default: 2."),
+      .describe(
+        'Transactions a flush is split into, committed side by side on their own connections, each with a share ' +
+          "of the source partitions (a partition's rows are always in one lane, in order). 1: one transaction per " +
+          'flush. Default: 2.',
+      ),
+    poolSize: z
+      .number()
+      .int()
+      .min(1)
+      .default(3)
+      .describe(
+        "Connections of the sink's pool: one per flush lane, one for offset look-ups. Default: 3 (flushLanes + 1).",
+      ),
     pauseBeforeCommitMs: z
       .number()
       .int()

@@ -3,8 +3,8 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { isSluiceError, SluiceError } from '../../../src/core/errors.ts';
-import type { Output } from '../../../src/topology/types.ts';
-import { COPY_NULL, copyTextField, copyTextRow } from '../copyText.ts';
+import type { Output, SourceRecord } from '../../../src/topology/types.ts';
+import { COPY_NULL, copyTextField } from '../copyText.ts';
 import { copyValue, isoOfMillis } from './copyValue.ts';
 import type { Member } from './member.ts';
 
@@ -51,40 +51,37 @@ function stagedLine(m: Member, o: Output, seq: number): string {
   const cols = m.plan!.columns;
   const v = (o.value ?? {}) as Record<string, unknown>;
   const s = o.source;
-  const coordinates = s && { topic: s.topic, partition: s.partition, offset: s.offset };
-  const fields: string[] = [];
+  // One string built field by field: an array and a join per row showed in the profile.
+  let line = '';
   let at = '';
   // A value that cannot be written (an absurd timestamp, a JSON value that does not serialise)
   // is this row's fault: SINK_RECORD_REJECTED, so isolation dead-letters it. The message names
   // the column, never the value.
   try {
-    for (const c of cols) {
+    for (let i = 0; i < cols.length; i++) {
+      const c = cols[i];
       at = c.name;
-      fields.push(copyValue(v[at], c.kind));
+      line += `${copyValue(v[at], c.kind)}\t`;
     }
     const ts = o.timestamp ?? s?.timestamp;
-    const validFrom = validFromOf(m, v, ts, coordinates);
+    const validFrom = validFromOf(m, v, ts, s);
     at = '_timestamp';
     const key = o.key === null || o.key === undefined ? null : Buffer.isBuffer(o.key) ? o.key.toString('utf8') : o.key;
-    fields.push(
-      copyTextField(s?.topic),
-      copyTextField(s?.partition),
-      copyTextField(s?.offset),
-      copyTextField(key),
-      typeof ts === 'number' ? isoOfMillis(ts) : COPY_NULL,
-    );
+    line += `${copyTextField(s?.topic)}\t${copyTextField(s?.partition)}\t${copyTextField(s?.offset)}\t`;
+    line += `${copyTextField(key)}\t`;
+    line += typeof ts === 'number' ? isoOfMillis(ts) : COPY_NULL;
     // Append copies into the table itself, which has no merge helpers (see copySql).
     at = 'valid_from';
-    if (m.plan!.mode !== 'append') fields.push(copyValue(validFrom, 'timestamptz'), String(seq));
+    if (m.plan!.mode !== 'append') line += `\t${copyValue(validFrom, 'timestamptz')}\t${seq}`;
   } catch (err) {
     if (isSluiceError(err)) throw err;
     const what = err instanceof RangeError ? 'value out of range' : 'value cannot be written as COPY text';
     throw new SluiceError('SINK_RECORD_REJECTED', `warehouse sink ${m.name}: column ${at}: ${what}`, {
       cause: err,
-      coordinates,
+      coordinates: coordinatesOf(s),
     });
   }
-  return copyTextRow(fields);
+  return `${line}\n`;
 }
 
 /** scd2: the version's start (the ordering field, else the record timestamp), an epoch-ms number; null otherwise. */
@@ -92,7 +89,7 @@ function validFromOf(
   m: Member,
   v: Record<string, unknown>,
   ts: number | undefined,
-  coordinates: { topic: string; partition: number; offset: string } | undefined,
+  source: SourceRecord | undefined,
 ): unknown {
   if (m.plan!.mode !== 'scd2') return null;
   const ordering = m.cfg.orderingColumn;
@@ -101,8 +98,13 @@ function validFromOf(
     throw new SluiceError(
       'SINK_RECORD_REJECTED',
       `warehouse sink ${m.name}: ${ordering || 'the record timestamp'} is not an epoch-ms number; it gives valid_from`,
-      { coordinates },
+      { coordinates: coordinatesOf(source) },
     );
   }
   return validFrom;
+}
+
+/** Where a row came from, for its error (built only when there is one). */
+function coordinatesOf(s: SourceRecord | undefined): { topic: string; partition: number; offset: string } | undefined {
+  return s && { topic: s.topic, partition: s.partition, offset: s.offset };
 }

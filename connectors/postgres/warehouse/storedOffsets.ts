@@ -52,9 +52,17 @@ export function offsetsTableSql(): string[] {
   ];
 }
 
+/** Partition keys by topic and partition number: flushes need one per row; building each was a hot spot. */
+const partitionKeys = new Map<string, string[]>();
+
 /** Map key of a source partition. */
 export function partitionKey(topic: string, partition: number): string {
-  return `${topic}\u0000${partition}`;
+  let keys = partitionKeys.get(topic);
+  if (!keys) {
+    keys = [];
+    partitionKeys.set(topic, keys);
+  }
+  return (keys[partition] ??= `${topic}\u0000${partition}`);
 }
 
 /** Map key of a (sink, topic, partition) position. */
@@ -62,20 +70,41 @@ export function positionKey(sink: string, topic: string, partition: number): str
   return `${sink}\u0000${partitionKey(topic, partition)}`;
 }
 
+/**
+ * Compares two Kafka offsets written as decimal strings (non-negative, no leading zeros) without
+ * parsing them: the longer is greater, else the text order is the number order.
+ */
+export function compareOffsets(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** The positions that rows of each sink advance, each to one past its greatest offset. */
 export function positionsAfter(rows: Iterable<[{ name: string }, Output[]]>): Position[] {
-  const next = new Map<string, Position>();
+  const out: Position[] = [];
   for (const [m, outputs] of rows) {
+    // The greatest offset per partition, as text; parsed once per partition at the end.
+    const greatest = new Map<string, { topic: string; partition: number; offset: string }>();
     for (const o of outputs) {
-      if (!o.source) continue;
-      const k = positionKey(m.name, o.source.topic, o.source.partition);
-      const n = BigInt(o.source.offset) + 1n;
-      const cur = next.get(k);
-      if (!cur) next.set(k, { sink: m.name, topic: o.source.topic, partition: o.source.partition, next: n });
-      else if (n > cur.next) cur.next = n;
+      const s = o.source;
+      if (!s) continue;
+      const k = partitionKey(s.topic, s.partition);
+      const cur = greatest.get(k);
+      if (!cur) greatest.set(k, { topic: s.topic, partition: s.partition, offset: s.offset });
+      else if (compareOffsets(s.offset, cur.offset) > 0) cur.offset = s.offset;
     }
+    for (const g of greatest.values())
+      out.push({ sink: m.name, topic: g.topic, partition: g.partition, next: BigInt(g.offset) + 1n });
   }
-  return [...next.values()];
+  // Two members of one name (a cut lists each member once, isolation may repeat one): merge them.
+  const merged = new Map<string, Position>();
+  for (const p of out) {
+    const k = positionKey(p.sink, p.topic, p.partition);
+    const cur = merged.get(k);
+    if (!cur) merged.set(k, p);
+    else if (p.next > cur.next) cur.next = p.next;
+  }
+  return [...merged.values()];
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Output, SinkContext, SinkRecordError } from '../../../src/topology
 import { accountCommitted, failRows, releaseRows } from './batchOutcome.ts';
 import type { WarehouseSinkConfig } from './config.ts';
 import { ensureTable } from './ensureTable.ts';
+import { flushLanes } from './flushLanes.ts';
 import { FlushScheduler } from './flushScheduler.ts';
 import { flushTransaction, type StagedTables, type TableResult } from './flushTransaction.ts';
 import { type IsolationHost, isolateRejectedRows } from './isolate.ts';
@@ -163,8 +164,13 @@ export class WarehouseWriter implements IsolationHost {
     return cut;
   }
 
-  /** Lands a cut; a row the tables refuse sends it through isolation, anything else fails its rows. */
+  /** Lands a cut in lanes side by side (`flushLanes`); the next flush starts once every lane is done. */
   private async writeBatch(cut: Cut): Promise<void> {
+    await Promise.all(flushLanes(cut, this.first.flushLanes).map((lane) => this.writeLane(lane)));
+  }
+
+  /** Lands a lane; a row the tables refuse sends it through isolation, anything else fails its rows. */
+  private async writeLane(cut: Cut): Promise<void> {
     const started = process.hrtime.bigint();
     try {
       for (const [m] of cut) await this.connectMember(m);
