@@ -53,6 +53,7 @@ import { REPARTITION_TOPIC } from '../topologies/metrics.ts';
 import { startHopProbe } from './hopProbe.ts';
 import type { TopologyDefinition } from '../src/topology/types.ts';
 import { DEFAULT_EMIT_EVERY_MS } from '../src/windows/windowOperator.ts';
+import { NODE_FLAGS } from '../bin/nodeFlags.js';
 
 /** This run's topic names: `metrics.x` → `metrics.<tag>_x` (the feed serves `metrics.<name>`), others `<tag>.x`. */
 function renameOf(tag: string): (topic: string) => string {
@@ -209,6 +210,8 @@ async function main(): Promise<void> {
     groups.push(groupId);
     const proc = fork(fileURLToPath(import.meta.url), ['--child', topology, groupId, String(emitEveryMs), tag], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // The runners run with Sluice's own V8 flags, as under `sluice run` (bin/nodeFlags.js).
+      execArgv: [...process.execArgv, ...NODE_FLAGS],
     });
     const exited = new Promise<void>((r) => proc.once('exit', () => r()));
     return new Promise<Child>((resolve, reject) => {

@@ -1,6 +1,6 @@
 import type { Output, Rule, SourceRecord } from '../topology/types.ts';
 import type { WatermarkTracker } from '../windows/watermarks.ts';
-import type { WindowOperator } from '../windows/windowOperator.ts';
+import type { TickKind, WindowOperator } from '../windows/windowOperator.ts';
 import { createDedupeStore, type DedupeStore } from './dedupeStore.ts';
 
 /** A state store of a running topology: what the runner creates, restores and describes. */
@@ -87,8 +87,8 @@ export class StateStores {
       ?.observe(source, Number(record.headers['sluice.ts'] ?? reported), now, Number(reported));
   }
 
-  tick(full: boolean): void {
-    for (const w of this.windows) w.tick(full);
+  tick(kind: TickKind): void {
+    for (const w of this.windows) w.tick(kind);
   }
 
   emitDue(): void {

@@ -19,6 +19,7 @@ import type {
 } from '../topology/types.ts';
 import { deadLetterOutput } from './deadLetter.ts';
 import { StateStores, type StoreInfo } from './stateStores.ts';
+import type { TickKind } from '../windows/windowOperator.ts';
 
 export type { StoreInfo } from './stateStores.ts';
 
@@ -42,7 +43,7 @@ export interface InstanceDeps {
 export interface TopologyInstance {
   push(record: SourceRecord, ack: Ack): void;
   /** Time passes: windows flush state, emit provisional and final results (see WindowOperator.tick). */
-  tick(full?: boolean): void;
+  tick(kind?: TickKind): void;
   /** Provisional window results held back by coalescing whose time has come (see WindowOperator.emitDue). */
   emitDue(): void;
   /** The state stores (windows, dedupe): their changelog topics, for creation and restore. */
@@ -76,7 +77,7 @@ export function startTopology(def: TopologyDefinition, deps: InstanceDeps): Topo
         ack.release(); // the engine's own reference: a record nobody kept is done now
       }
     },
-    tick: (full = true) => ctx.stores.tick(full),
+    tick: (kind = 'full') => ctx.stores.tick(kind),
     emitDue: () => ctx.stores.emitDue(),
     stores: () => ctx.stores.list(),
     restore: (changelog, partition, key, value) => ctx.stores.restore(changelog, partition, key, value),

@@ -30,6 +30,7 @@ import type { ReferenceReader } from './referenceReader.ts';
 import { handleSinkRejection } from './sinkDeadLetter.ts';
 import { type Assignment, restoreStores, seekToCommitted, seekToSinkOffsets } from './stateRestore.ts';
 import { createTransactionalOutputs, type TransactionalOutputs, txKeyOf } from './transactionalOutputs.ts';
+import type { TickKind } from '../windows/windowOperator.ts';
 
 /**
  * Runs one topology against Kafka: one consumer group (`sluice-<topology>`), order kept within
@@ -49,7 +50,7 @@ const TX_FAILURE_LIMIT_MS = 120_000;
 const REFERENCE_CATCH_UP_MS = 3000;
 /** How long a full partition's batch waits for room before pausing its fetch (a stalled sink). */
 const ROOM_WAIT_MS = 1000;
-/** The timer that lets windows see time pass when no record arrives. */
+/** The timer that lets windows see time pass when no record arrives, and writes their state. */
 const TICK_INTERVAL_MS = 200;
 /** The timer that sends provisional results held back by coalescing (see DEFAULT_EMIT_EVERY_MS). */
 const EMIT_DUE_INTERVAL_MS = 10;
@@ -229,9 +230,8 @@ export class TopologyRunner {
   }
 
   /**
-   * A new assignment: records fetched under the old one are re-fetched from the committed
-   * offsets. Batches wait for the seek and the state restore (see onBatch); the timer's ticks wait
-   * too (a tick half-way through a changelog would close windows from an old version of them).
+   * A new assignment: records fetched under the old one are re-fetched from the committed offsets.
+   * Batches and ticks wait for the seek and restore (a tick mid-changelog would close old windows).
    */
   private onAssignment(assignment: Assignment): void {
     this.flow.reset();
@@ -345,11 +345,11 @@ export class TopologyRunner {
     }
   }
 
-  private tick(full = true): void {
+  private tick(kind: TickKind = 'full'): void {
     if (this.restoring) return;
-    this.guard(() => this.instance?.tick(full));
+    this.guard(() => this.instance?.tick(kind));
     // The timer's results and checkpoints commit in their partitions' transactions.
-    if (full && this.tx && !this.batchKey) void this.tx.flushPending().catch((err) => this.rewind(err));
+    if (kind === 'full' && this.tx && !this.batchKey) void this.tx.flushPending().catch((err) => this.rewind(err));
   }
 
   private async onBatch({
@@ -392,7 +392,8 @@ export class TopologyRunner {
     // Metrics per batch, through label-bound children: per-record label hashing costs more than the work.
     this.metrics.recordsIn.labels({ topology: this.def.name, topic }).inc(consumed);
     this.metrics.inFlight.set({ topology: this.def.name }, this.flow.inFlight);
-    this.tick(false); // only what this batch changed; closing windows is the timer's full tick
+    // Provisional results now, state with the timer or room-making (exactly-once: with the batch).
+    this.tick(this.tx ? 'state' : 'results');
     this.batchKey = undefined;
     if (this.tx && last !== undefined && !(await this.commitTransaction(topic, partition, last))) return;
     await heartbeat();
@@ -406,7 +407,7 @@ export class TopologyRunner {
    */
   private async makeRoom(topic: string, partition: number, tracker: OffsetTracker, epoch: number): Promise<boolean> {
     if (!this.tx) {
-      this.tick(false);
+      this.tick('state');
       if (await this.flow.waitForRoom(topic, partition, tracker, ROOM_WAIT_MS)) return true;
       if (epoch !== this.epoch) return false;
     }

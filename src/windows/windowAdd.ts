@@ -58,6 +58,7 @@ export function addToWindow<T, A>(
   }
   win.applied = at.offset;
   state.dirty.add(k);
+  state.fresh.add(k);
   win.acc = agg.add(win.acc as A, value);
   win.changed = true;
   win.resultPending = true;
@@ -125,4 +126,5 @@ export function addToSession<T, A>(
     true,
   );
   state.dirty.add(key);
+  state.fresh.add(key);
 }

@@ -13,10 +13,11 @@ import {
   storeKey,
   type WindowState,
 } from './windowState.ts';
-import { emitDue, tickPartition } from './windowTick.ts';
+import { emitDue, type TickKind, tickPartition } from './windowTick.ts';
 import { assignWindows } from './windowTypes.ts';
 
 export type { WindowSpec } from './windowSpec.ts';
+export type { TickKind } from './windowTick.ts';
 export { changelogTopic, lateTopic, WATERMARK_KEY } from './windowChangelog.ts';
 
 /**
@@ -66,11 +67,8 @@ export interface WindowOperator<T> {
   readonly inputTopic?: string;
   readonly lateTopic: string;
   push(env: Envelope<T>): void;
-  /**
-   * Time passes. A full tick (the timer's) visits every window and closes those the watermark
-   * passed; a light one (after each batch) visits only changed windows. Both write the checkpoint.
-   */
-  tick(full?: boolean): void;
+  /** Time passes: a full, state or results tick (see TickKind). */
+  tick(kind?: TickKind): void;
   /** Sends the provisional results held back by `emitEveryMs` whose time has come (cheap when none). */
   emitDue(): void;
   restore(partition: number, key: string, value: Buffer | null): void;
@@ -176,14 +174,14 @@ export function createWindowOperator<T, A, R>(spec: WindowSpec<T, A, R>, rt: Win
       // Records with an upstream watermark were already observed by the instance, for every window.
       if (h['sluice.wm'] === undefined) tr.observe(src, ts, now);
     },
-    tick(full = true) {
+    tick(kind = 'full') {
       const now = rt.now();
       const wm = tracker ? tracker.watermark(now) : restoredWm;
       const onEmitDelay = rt.onEmitDelay && ((s: number) => rt.onEmitDelay!(spec.store, s));
-      const t = { out, full, now, wm, emitEveryMs, closeAt, onEmitDelay };
+      const t = { out, kind, now, wm, emitEveryMs, closeAt, onEmitDelay };
       let open = 0;
       for (const [p, state] of partitions) open += tickPartition(p, state, t);
-      if (full) rt.onWindowsOpen?.(spec.store, open);
+      if (kind === 'full') rt.onWindowsOpen?.(spec.store, open);
     },
     emitDue() {
       let now: number | undefined;

@@ -58,8 +58,10 @@ export interface PartitionState {
   windows: Map<string, WindowState>;
   /** Session windows by group key, so merging looks only at that key's sessions. */
   sessionsByGroup: Map<string, Set<string>>;
-  /** Windows changed since the last tick: a light tick after each batch visits only these. */
+  /** Windows changed since their state was last written: a state tick visits only these. */
   dirty: Set<string>;
+  /** Windows changed since the last tick of any kind: a results tick after each batch visits only these. */
+  fresh: Set<string>;
   /**
    * Open windows whose provisional result is held back because one went out less than
    * `emitEveryMs` ago: `emitDue` sends them once that has passed (coalescing per window).
@@ -97,6 +99,7 @@ export function newPartitionState(): PartitionState {
     windows: new Map(),
     sessionsByGroup: new Map(),
     dirty: new Set(),
+    fresh: new Set(),
     due: new Set(),
     merged: new Set(),
     persistedWm: -Infinity,

@@ -10,8 +10,20 @@ export interface EmitContext {
   emitEveryMs: number;
 }
 
+/**
+ * What a tick does. `full` (the runner's timer): every window, state written, windows the
+ * watermark passed closed with their final result. `state` (backpressure, exactly-once batches,
+ * shutdown): changed windows' state and the checkpoint written, so the inputs they hold can be
+ * committed. `results` (after each batch): only the provisional results of windows that changed —
+ * a window's state goes to its changelog with the next state or full tick, once per key however
+ * many batches changed it (Kafka Streams' record cache does the same between commits). Writing it
+ * after every batch cost the whole accumulator per batch: a distinct count of 10,000 sessions
+ * rewritten 100 times a second kept the metrics runner busy and its updates late.
+ */
+export type TickKind = 'full' | 'state' | 'results';
+
 export interface TickContext extends EmitContext {
-  full: boolean;
+  kind: TickKind;
   wm: number;
   closeAt(w: WindowState): number;
   onEmitDelay?(seconds: number): void;
@@ -26,14 +38,12 @@ export interface TickContext extends EmitContext {
  * durable, so a restore never reopens it from re-delivered records.
  */
 export function tickPartition(p: number, state: PartitionState, t: TickContext): number {
-  const visit: [string, WindowState][] = t.full
-    ? [...state.windows]
-    : [...state.dirty].flatMap((k) => {
-        const w = state.windows.get(k);
-        return w ? [[k, w] as [string, WindowState]] : [];
-      });
+  if (t.kind === 'results') return emitChanged(p, state, t);
+  const full = t.kind === 'full';
+  const visit: [string, WindowState][] = full ? [...state.windows] : windowsOf(state, state.dirty);
   state.dirty.clear();
-  if (!t.full) emitDue(p, state, t);
+  state.fresh.clear();
+  if (!full) emitDue(p, state, t);
   const closing: [string, WindowState][] = [];
   // The inputs' acks ride on the checkpoint, the last of this partition's writes (one changelog
   // partition: durable in order). Were they released with their windows' records, an input could
@@ -49,7 +59,7 @@ export function tickPartition(p: number, state: PartitionState, t: TickContext):
       w.changed = false;
       w.absorbed = undefined; // their tombstones follow in this tick
     }
-    if (t.full && t.closeAt(w) <= t.wm) closing.push([k, w]);
+    if (full && t.closeAt(w) <= t.wm) closing.push([k, w]);
     else {
       open++;
       if (w.resultPending) emitProvisional(p, state, k, w, t);
@@ -65,6 +75,24 @@ export function tickPartition(p: number, state: PartitionState, t: TickContext):
     deleteWindow(state, k);
   }
   return open;
+}
+
+/** The windows of `keys` that exist. */
+function windowsOf(state: PartitionState, keys: Set<string>): [string, WindowState][] {
+  const out: [string, WindowState][] = [];
+  for (const k of keys) {
+    const w = state.windows.get(k);
+    if (w) out.push([k, w]);
+  }
+  return out;
+}
+
+/** A results tick: the provisional results of windows changed since the last tick (state stays dirty). */
+function emitChanged(p: number, state: PartitionState, t: EmitContext): number {
+  emitDue(p, state, t);
+  for (const [k, w] of windowsOf(state, state.fresh)) if (w.resultPending) emitProvisional(p, state, k, w, t);
+  state.fresh.clear();
+  return state.windows.size;
 }
 
 /** A changed open window's provisional result: now, or once `emitEveryMs` has passed since the last. */

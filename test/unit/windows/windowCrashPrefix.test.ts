@@ -126,7 +126,7 @@ function run(
         },
       };
       op.push(env);
-    } else op.tick(s.tick === 'full');
+    } else op.tick(s.tick === 'full' ? 'full' : 'state');
   }
   return out;
 }

@@ -45,11 +45,11 @@ function setup(emitEveryMs?: number) {
     tracker: (topic, create) => trackers.get(topic) ?? trackers.set(topic, create()).get(topic)!,
   });
   let offset = 0;
-  const push = (k: string) =>
+  const push = (k: string, ack: Ack = noAck) =>
     op.push({
       value: { t: clock.now, k },
       key: k,
-      ack: noAck,
+      ack,
       source: {
         topic: 'in',
         partition: 0,
@@ -64,21 +64,21 @@ function setup(emitEveryMs?: number) {
     out
       .filter((o) => o.topic === 'metrics.active_sessions')
       .map((o) => [String(o.key).split('|')[1], (o.value as { count: number }).count] as [string, number]);
-  return { op, clock, push, results };
+  return { op, clock, push, results, out };
 }
 
 test('a window changed again within emitEveryMs sends one result with its latest value when the interval is up', () => {
   const { op, clock, push, results } = setup(50);
   push('a');
-  op.tick(false);
+  op.tick('results');
   assert.deepEqual(results(), [['a', 1]], 'the first change goes out at the end of its batch');
 
   clock.now += 10;
   push('a');
-  op.tick(false);
+  op.tick('results');
   clock.now += 10;
   push('a');
-  op.tick(false);
+  op.tick('results');
   op.emitDue();
   assert.deepEqual(results(), [['a', 1]], 'held back: the last result is 20 ms old');
 
@@ -94,18 +94,18 @@ test('a window changed again within emitEveryMs sends one result with its latest
   );
   clock.now += 100;
   op.emitDue();
-  op.tick(false);
+  op.tick('results');
   assert.equal(results().length, 2, 'nothing changed since: nothing more');
 });
 
 test('coalescing is per window: a quiet window goes out at once while a busy one waits', () => {
   const { op, clock, push, results } = setup(50);
   push('busy');
-  op.tick(false);
+  op.tick('results');
   clock.now += 5;
   push('busy');
   push('quiet');
-  op.tick(false);
+  op.tick('results');
   assert.deepEqual(results(), [
     ['busy', 1],
     ['quiet', 1],
@@ -119,14 +119,41 @@ test('the default interval is short enough for a live feed', () => {
   assert.ok(DEFAULT_EMIT_EVERY_MS <= 50, `${DEFAULT_EMIT_EVERY_MS} ms`);
   const { op, clock, push, results } = setup();
   push('a');
-  op.tick(false);
+  op.tick('results');
   clock.now += 1;
   push('a');
-  op.tick(false);
+  op.tick('results');
   clock.now += DEFAULT_EMIT_EVERY_MS;
   op.emitDue();
   assert.deepEqual(results(), [
     ['a', 1],
     ['a', 2],
   ]);
+});
+
+test('a results tick sends provisional results but leaves the state to the next state tick, one record per window', () => {
+  const { op, clock, push, results, out } = setup(0);
+  let released = 0;
+  const counted: Ack = { retain() {}, release: () => void released++, fail() {} };
+  const changelog = () => out.filter((o) => o.kind === 'changelog' && o.key !== '__watermark__');
+  for (let i = 0; i < 5; i++) {
+    clock.now += 10;
+    push('a', counted);
+    push('b', counted);
+    op.tick('results');
+  }
+  assert.equal(results().length, 10, "every batch's change went out as a provisional result");
+  assert.equal(changelog().length, 0, 'no state written by results ticks');
+  assert.equal(released, 0, 'the inputs stay held until their state is durable');
+  op.tick('state');
+  assert.deepEqual(
+    changelog().map((o) => o.key?.toString().split('|')[1]),
+    ['a', 'b'],
+    'one changelog record per changed window, whatever the batches',
+  );
+  const checkpoint = out.filter((o) => o.key === '__watermark__');
+  assert.equal(checkpoint.length, 1, 'the checkpoint follows the windows');
+  assert.equal(checkpoint[0].acks.length, 10, 'and holds every input they hold');
+  op.tick('state');
+  assert.equal(changelog().length, 2, 'nothing changed since: nothing rewritten');
 });

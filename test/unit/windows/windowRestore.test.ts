@@ -98,14 +98,14 @@ test('a light tick hands changed windows to the changelog (their inputs are then
     x.ack.release();
   }
   assert.equal(acked, 0, 'held until the changelog has them');
-  op.tick(false);
+  op.tick('state');
   assert.equal(acked, 3);
   assert.equal(
     out.filter((o) => o.topic === 'metrics.active_sessions' && (o.value as { final: boolean }).final).length,
     0,
     'no final yet',
   );
-  op.tick(true);
+  op.tick('full');
   assert.equal(
     out.filter((o) => o.topic === 'metrics.active_sessions' && (o.value as { final: boolean }).final).length,
     1,
@@ -121,7 +121,7 @@ test('regression (CI, windowFinals at_least_once: a final one above the offline 
   const first: Output[] = [];
   const a = createWindowOperator(spec, runtime(first));
   a.push(envOn(0, 0, T + 1000));
-  a.tick(false);
+  a.tick('state');
   // Crash after the window's changelog record, before the checkpoint that would cover offset 0.
   const windowRecord = first.filter((o) => o.topic === a.changelog && o.key !== '__watermark__');
   assert.equal(windowRecord.length, 1);
