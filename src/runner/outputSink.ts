@@ -1,5 +1,6 @@
 import type { IHeaders, Message, Producer } from '../kafka/kafkaTypes.ts';
 import { SluiceError } from '../core/errors.ts';
+import { retryKafka } from '../kafka/retryKafka.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import type { Ack, Output } from '../topology/types.ts';
 
@@ -35,6 +36,9 @@ export function encodeOutput(output: Output, serde: AvroSerde, schemaIds: Map<st
   };
 }
 
+/** How long a send keeps being retried on transient broker errors before the runner gives up. */
+export const PRODUCE_RETRY_MS = 120_000;
+
 /**
  * Sends as soon as it can and batches by itself: outputs added while no send is in flight go at
  * the next turn of the event loop (everything one fetched batch produced, in one request, with no
@@ -68,13 +72,16 @@ export function createOutputSink(opts: {
       if (list) list.push(q.message);
       else byTopic.set(q.topic, [q.message]);
     }
+    const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
     try {
-      await opts.producer.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      // The client gives up after ~10 s of its own retries; a broker restart takes longer. The
+      // send is retried as a whole, in place (later batches wait: order per partition holds);
+      // a copy the broker did take before the connection dropped is an at-least-once duplicate.
+      await retryKafka(() => opts.producer.sendBatch({ acks: -1, topicMessages }), `produce ${batch.length} records`, {
+        maxElapsedMs: PRODUCE_RETRY_MS,
       });
     } catch (err) {
-      // The idempotent producer already retried; giving up here means the inputs stay uncommitted.
+      // Not transient, or the broker stayed away: the inputs stay uncommitted and the runner stops.
       for (const q of batch) for (const a of q.output.acks) a.fail(err);
       pending -= batch.length;
       opts.onFatal(
