@@ -27,8 +27,9 @@
  * receipt of the WebSocket message) minus its send time. Anyone else producing to web.clickstream
  * during the run would inflate `views` and flatter the figures; the stack is otherwise idle here.
  *
- * Side effects on the stack: the run's topics stay (products 1..20 in `<tag>.oltp.products`);
- * the bench consumer groups are deleted at the end.
+ * Side effects on the stack: none that stay. The run's topics (every name holding its tag) and
+ * consumer groups are deleted at the end: the live feed reads every `metrics.*` topic, and earlier
+ * runs' would be re-read by the next run's feed, slowing it a little more each time.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -462,6 +463,8 @@ async function main(): Promise<void> {
     for (const c of children) await stopChild(c);
     await producer.disconnect();
     await admin.deleteGroups(groups).catch(() => {});
+    const own = (await admin.listTopics().catch(() => [] as string[])).filter((t) => t.includes(tag));
+    if (own.length) await admin.deleteTopics({ topics: own }).catch(() => {});
     await admin.disconnect();
   }
   process.exit(exitCode);

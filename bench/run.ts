@@ -27,7 +27,11 @@ const chosen = process.argv.slice(2).length ? process.argv.slice(2) : Object.key
 
 /** The bench's result: the JSON its output ends with (one line, or pretty-printed). */
 function lastJson(stdout: string): unknown {
-  const lines = stdout.trimEnd().split('\n');
+  // Maven (the Kafka Streams peer's build) leaves terminal colour codes in front of the line.
+  const lines = stdout
+    .replace(/\x1b\[[0-9;]*m/g, '')
+    .trimEnd()
+    .split('\n');
   for (let i = lines.length - 1; i >= 0; i--) {
     if (!lines[i].startsWith('{')) continue;
     try {
