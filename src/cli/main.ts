@@ -1,5 +1,8 @@
 import { Command, CommanderError } from 'commander';
-import { isSluiceError } from '../core/errors.ts';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../config/config.ts';
+import { errorCode, isSluiceError } from '../core/errors.ts';
 import { devCommand } from './devCommand.ts';
 import { demoCommand } from './demoCommand.ts';
 import { configCommand } from './configCommand.ts';
@@ -11,11 +14,17 @@ import { replayDlqCommand } from './replayDlqCommand.ts';
 import { inspectCommand } from './inspectCommand.ts';
 import { topicsCommand } from './topicsCommand.ts';
 import { feedCommand } from './feedCommand.ts';
+import { exitAfterOutput } from './exitAfterOutput.ts';
 
 /** `sluice` — every subcommand lives in its own module and registers itself here. */
 export function buildCli(): Command {
   const program = new Command('sluice')
     .description('Stream-processing-first event engine for commerce data')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    // Usage errors carry the catalogue's code like every other error (subcommands inherit this).
+    .configureOutput({
+      outputError: (text, write) => write(`error ${errorCode('CLI_USAGE')}: ${text.replace(/^error: /, '')}`),
+    })
     .showHelpAfterError()
     .exitOverride();
   for (const register of [
@@ -35,6 +44,11 @@ export function buildCli(): Command {
   return program;
 }
 
+/** The version in package.json. */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 export async function main(argv: string[]): Promise<number> {
   try {
     await buildCli().parseAsync(argv, { from: 'user' });
@@ -50,7 +64,4 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
-  const code = await main(process.argv.slice(2));
-  process.exit(code);
-}
+if (import.meta.main) await exitAfterOutput(await main(process.argv.slice(2)));

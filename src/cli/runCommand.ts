@@ -5,6 +5,7 @@ import { startRunnerProcess } from '../runner/runnerProcess.ts';
 import { TOPOLOGIES } from '../../topologies/index.ts';
 import { startExtractSchedule } from '../../connectors/postgres/extract/schedule.ts';
 import { parseDuration } from '../core/pacing.ts';
+import { exitAfterOutput } from './exitAfterOutput.ts';
 
 /** The named topologies (all when none are named); an unknown name is a usage error listing the known ones. */
 export function selectTopologies(names: string[] | undefined) {
@@ -66,11 +67,11 @@ export function runCommand(program: Command): void {
             ? startExtractSchedule(cfg, { intervalMs: parseDuration(opts.extractInterval) })
             : undefined;
         shutdown = () => {
-          void Promise.all([extract?.stop(), proc.stop()]).then(() => process.exit(0));
+          void Promise.all([extract?.stop(), proc.stop()]).then(() => exitAfterOutput(0));
         };
         if (signalled) shutdown();
         const code = await proc.done;
-        process.exit(code);
+        await exitAfterOutput(code);
       },
     );
 }

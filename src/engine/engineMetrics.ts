@@ -9,7 +9,7 @@ const COMMIT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 const EMIT_DELAY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 export function createEngineMetrics(registry = new client.Registry()) {
-  client.collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
+  client.collectDefaultMetrics({ register: registry, prefix: 'sluice_' });
   const registers = [registry];
   const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
     new client.Counter<L>({ name, help, labelNames, registers });

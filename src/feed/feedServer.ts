@@ -26,7 +26,7 @@ export async function startFeedServer(
   opts: { host?: string; port?: number; feed?: MetricsFeedOptions; dashboard?: DashboardOptions } = {},
 ): Promise<FeedServer> {
   const registry = opts.feed?.registry ?? new client.Registry();
-  if (!opts.feed?.registry) client.collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
+  if (!opts.feed?.registry) client.collectDefaultMetrics({ register: registry, prefix: 'sluice_' });
   let feed: MetricsFeed | undefined;
   const routes: Record<string, Route> = {
     ...dashboardRoutes(opts.dashboard),
