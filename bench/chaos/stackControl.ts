@@ -39,7 +39,10 @@ export async function restartBroker(cfg: Config): Promise<{ downMs: number; pid?
     throw new Error('the Kafka broker of this stack is not running (no live pid in its pid file)');
   const t0 = Date.now();
   process.kill(pid, 'SIGKILL');
-  while (isAlive(pid)) await sleep(50);
+  while (isAlive(pid)) {
+    if (Date.now() - t0 > 30_000) throw new Error(`the Kafka broker (pid ${pid}) is still alive 30 s after SIGKILL`);
+    await sleep(50);
+  }
   await sleep(2000); // clients notice the broker is gone before it comes back
   await stackUp(cfg);
   return { downMs: Date.now() - t0, pid };

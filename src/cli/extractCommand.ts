@@ -5,6 +5,7 @@ import { OLTP_TABLES, type OltpTable } from '../shop/oltp/oltpDdl.ts';
 import { parseDuration } from '../core/pacing.ts';
 import { extractOnce } from '../../connectors/postgres/extract/source.ts';
 import type { ExtractProgress, ExtractResult } from '../../connectors/postgres/extract/extractResult.ts';
+import { requireServices } from './requireServices.ts';
 
 /**
  * `sluice extract [table...] [--since TS] [--full]`: one Postgres extract now (the hourly one runs
@@ -119,6 +120,7 @@ export function extractCommand(program: Command): void {
         throw new SluiceError('CLI_USAGE', `unknown table ${unknown.join(', ')}; known: ${OLTP_TABLES.join(', ')}`);
       const tables = names.length ? ([...new Set(names)] as OltpTable[]) : undefined;
       const cfg = loadConfig();
+      await requireServices(cfg, ['postgres', 'kafka', 'registry']);
 
       const ac = new AbortController();
       const onSignal = (sig: NodeJS.Signals) => {

@@ -9,6 +9,7 @@ import type { ActivityCounts } from '../shop/generate/oltp/activityCounts.ts';
 import { CLICKSTREAM_TOPIC, generateClickstream } from '../shop/generate/clickstreamGenerator.ts';
 import { duration, epochOrIsoTime, ratio, recordsPerSecond, wholeNumber } from './argParsers.ts';
 import { withInterrupt } from './withInterrupt.ts';
+import { requireServices } from './requireServices.ts';
 
 /**
  * `sluice generate oltp|clickstream`: the data generators. Ctrl-C stops cleanly: the counts of
@@ -104,6 +105,7 @@ async function runOltp(flags: OltpFlags): Promise<void> {
     throw new SluiceError('CLI_USAGE', '--duration and --count apply to the activity: add --rate');
   }
   const cfg = loadConfig();
+  await requireServices(cfg, ['postgres']);
   const database = flags.database ?? cfg.oltpDatabase;
   if (await ensureDatabase(cfg, database)) say(`created database ${database}`);
 
@@ -195,6 +197,7 @@ function clickstreamSubcommand(generate: Command): void {
 
 async function runClickstream(flags: ClickFlags): Promise<void> {
   const cfg = loadConfig();
+  await requireServices(cfg, ['kafka', 'registry', 'postgres']);
   await withInterrupt(async (signal) => {
     const r = await generateClickstream(cfg, {
       rate: flags.rate,

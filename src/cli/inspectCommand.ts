@@ -3,6 +3,7 @@ import { loadConfig } from '../config/config.ts';
 import { kafkaOffset, pointInTime, positiveWholeNumber, wholeNumber } from './argParsers.ts';
 import { inspectTopic, type InspectedRecord } from '../admin/inspectTopic.ts';
 import { terminalSafe } from '../admin/terminalSafe.ts';
+import { requireServices } from './requireServices.ts';
 
 /**
  * `sluice inspect TOPIC`: decoded records with their headers. Avro values through the registry,
@@ -61,6 +62,7 @@ export function inspectCommand(program: Command): void {
     )
     .action(async (topic: string, flags: InspectFlags) => {
       const cfg = loadConfig();
+      await requireServices(cfg, ['kafka', 'registry']);
       const records = await inspectTopic(cfg, {
         topic,
         fromBeginning: flags.fromBeginning,

@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../config/config.ts';
-import { errorCode, isSluiceError } from '../core/errors.ts';
+import { ERROR_CATALOGUE, errorCode, isSluiceError } from '../core/errors.ts';
 import { devCommand } from './devCommand.ts';
 import { demoCommand } from './demoCommand.ts';
 import { configCommand } from './configCommand.ts';
@@ -59,7 +59,10 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`error ${err.code}: ${err.message}\n  → ${err.hint}\n`);
       return 1;
     }
-    process.stderr.write(`error SLUICE_ERR_INTERNAL: ${(err as Error)?.stack ?? String(err)}\n`);
+    // The stack is for us; a person gets the message (SLUICE_LOG_LEVEL=debug shows the stack).
+    const debug = process.env.SLUICE_LOG_LEVEL === 'debug' || process.env.SLUICE_LOG_LEVEL === 'trace';
+    const text = debug ? ((err as Error)?.stack ?? String(err)) : ((err as Error)?.message ?? String(err));
+    process.stderr.write(`error SLUICE_ERR_INTERNAL: ${text}\n  → ${ERROR_CATALOGUE.INTERNAL[1]}\n`);
     return 1;
   }
 }

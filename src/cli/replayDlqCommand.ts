@@ -7,6 +7,7 @@ import { replayDlq } from '../admin/replayDlq.ts';
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_TRACKING_TOPIC } from '../admin/replay/replayOptions.ts';
 import type { DryRunReport, ReplayProgress, ReplaySummary } from '../admin/replay/replayResult.ts';
 import { TOPOLOGIES } from '../../topologies/index.ts';
+import { requireServices } from './requireServices.ts';
 
 /**
  * `sluice replay-dlq --from TOPIC`: re-publish dead-letter records once their cause is fixed
@@ -131,6 +132,7 @@ export function replayDlqCommand(program: Command): void {
 /** Runs the replay with a progress line on stderr, then prints the result and sets the exit code. */
 async function runReplay(flags: ReplayFlags, signal: AbortSignal): Promise<void> {
   const cfg = loadConfig();
+  await requireServices(cfg, ['kafka', 'registry']);
   let latest: ReplayProgress | undefined;
   const progress = startProgress(() => (latest ? progressLine(latest) : `replay-dlq ${flags.from}: starting…`), {
     enabled: true,

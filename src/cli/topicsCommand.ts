@@ -3,6 +3,7 @@ import { loadConfig } from '../config/config.ts';
 import { terminalSafe } from '../admin/terminalSafe.ts';
 import { formatTopicsTable, listSluiceTopics } from '../admin/listTopics.ts';
 import { positiveWholeNumber } from './argParsers.ts';
+import { requireServices } from './requireServices.ts';
 
 /** `sluice topics`: every topic with partitions, end offsets, consumer-group lag and DLQ counts by reason. */
 
@@ -19,7 +20,9 @@ export function topicsCommand(program: Command): void {
     )
     .option('--json', 'print JSON')
     .action(async (flags: { dlqLimit: number; json?: boolean }) => {
-      const rows = await listSluiceTopics(loadConfig(), { dlqLimit: flags.dlqLimit });
+      const cfg = loadConfig();
+      await requireServices(cfg, ['kafka']);
+      const rows = await listSluiceTopics(cfg, { dlqLimit: flags.dlqLimit });
       process.stdout.write(`${terminalSafe(flags.json ? JSON.stringify(rows, null, 2) : formatTopicsTable(rows))}\n`);
     });
 }

@@ -47,6 +47,7 @@ export const ERROR_CATALOGUE = {
   SERDE_ENCODE_FAILED: [false, 'the record does not match the schema it is written with'],
   SCHEMA_NOT_FOUND: [false, 'add the .avsc file under schemas/'],
   PG_QUERY_FAILED: [true, 'check the Postgres server and the statement in the message'],
+  PG_UNREACHABLE: [true, 'check SLUICE_PG_HOST and SLUICE_PG_PORT and that Postgres is up'],
   S3_REQUEST_FAILED: [true, 'check SLUICE_S3_ENDPOINT, the bucket and the credentials'],
   CLI_USAGE: [false, 'see --help'],
   INTERNAL: [false, 'a bug: report it with the log line'],

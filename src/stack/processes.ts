@@ -10,9 +10,23 @@ import { SluiceError } from '../core/errors.ts';
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+/**
+ * A process that has exited but was not yet reaped by its parent still answers signal 0. The
+ * services `npm test` starts are its children: a SIGKILLed broker stayed a zombie and counted as
+ * running (the broker-restart test waited for it to die forever).
+ */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false; // no /proc (not Linux) or gone meanwhile
   }
 }
 

@@ -46,3 +46,31 @@ test('process metrics on /metrics have one sluice_ prefix', async () => {
   assert.ok(names.includes('sluice_process_cpu_user_seconds_total'), names.join(', '));
   assert.ok(!names.some((n) => n.startsWith('sluice_process_process_')));
 });
+
+test('an unreachable service is a coded error naming the setting, the address and `sluice dev up`, at once', () => {
+  const cases: [string[], Record<string, string>, RegExp][] = [
+    [
+      ['topics'],
+      { SLUICE_KAFKA_BROKERS: '127.0.0.1:1' },
+      /^error SLUICE_ERR_KAFKA_CONNECT_FAILED: .*127\.0\.0\.1:1 \(SLUICE_KAFKA_BROKERS\)/,
+    ],
+    [
+      ['generate', 'oltp', '--customers', '1'],
+      { SLUICE_PG_PORT: '1' },
+      /^error SLUICE_ERR_PG_UNREACHABLE: .*127\.0\.0\.1:1 \(SLUICE_PG_HOST \/ SLUICE_PG_PORT\)/,
+    ],
+  ];
+  for (const [args, env, expected] of cases) {
+    const res = spawnSync(process.execPath, [SLUICE, ...args], {
+      encoding: 'utf8',
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, ...env },
+      timeout: 30_000,
+    });
+    assert.equal(res.status, 1, args.join(' '));
+    assert.match(res.stderr, expected);
+    assert.match(res.stderr, /sluice dev up/);
+    assert.doesNotMatch(res.stderr, /^\s+at /m, 'no stack trace');
+    assert.doesNotMatch(res.stderr, /"level"/, 'no JSON log lines');
+  }
+});
