@@ -100,14 +100,18 @@ function place<T, A, R>(
   if (spec.window.kind === 'session') {
     const gap = spec.window.gapMs;
     if (ts + gap + grace > wm) addToSession(state, spec.aggregate, ts, gap, group, env.value, env.ack, at);
-    else if (!sessionsOf(state, group).some(([, w]) => ts >= w.start && ts < w.end && holds(w, at)))
+    else if (!sessionsOf(state, group).some(([, w]) => ts >= w.start && ts < w.end && holds(w, at))) {
       out.late(env, ts, ts + gap, wm);
+      state.lateUnwritten = true;
+    }
     return;
   }
   const windows = assignWindows(spec.window, ts);
   const open = windows.filter((w) => w.end + grace > wm);
-  if (!open.length && !windows.some((w) => holds(state.windows.get(storeKey(w.start, group)), at)))
+  if (!open.length && !windows.some((w) => holds(state.windows.get(storeKey(w.start, group)), at))) {
     out.late(env, ts, windows[windows.length - 1].end, wm);
+    state.lateUnwritten = true;
+  }
   for (const w of open) addToWindow(state, spec.aggregate, w, group, env.value, env.ack, at);
 }
 

@@ -73,6 +73,12 @@ export interface PartitionState {
    * and the merged one not yet written (their contributions would be lost).
    */
   merged: Set<string>;
+  /**
+   * A record of this partition went to the late topic since the last checkpoint. The next tick
+   * writes the checkpoint whatever its kind: a late record re-delivered after a crash is known
+   * as seen only by a checkpoint past its offset, and would otherwise go to the late topic twice.
+   */
+  lateUnwritten: boolean;
   persistedWm: number;
   /** Every input up to this offset is in the durable state (restored from the checkpoint). */
   applied: bigint;
@@ -102,6 +108,7 @@ export function newPartitionState(): PartitionState {
     fresh: new Set(),
     due: new Set(),
     merged: new Set(),
+    lateUnwritten: false,
     persistedWm: -Infinity,
     applied: -1n,
     lastOffset: -1n,

@@ -38,7 +38,9 @@ export interface TickContext extends EmitContext {
  * durable, so a restore never reopens it from re-delivered records.
  */
 export function tickPartition(p: number, state: PartitionState, t: TickContext): number {
-  if (t.kind === 'results') return emitChanged(p, state, t);
+  // A partition that sent a record to the late topic writes its checkpoint in this tick (see lateUnwritten).
+  if (t.kind === 'results' && !state.lateUnwritten) return emitChanged(p, state, t);
+  state.lateUnwritten = false;
   const full = t.kind === 'full';
   const visit: [string, WindowState][] = full ? [...state.windows] : windowsOf(state, state.dirty);
   state.dirty.clear();

@@ -157,3 +157,20 @@ test('a results tick sends provisional results but leaves the state to the next 
   op.tick('state');
   assert.equal(changelog().length, 2, 'nothing changed since: nothing rewritten');
 });
+
+test('a record sent to the late topic has its checkpoint written in the same tick, even a results tick', () => {
+  const { op, clock, push, out } = setup(0);
+  push('a');
+  clock.now += 120_000;
+  push('a'); // event time moves on: the first window is past its end and grace
+  op.tick('state');
+  const before = out.length;
+  clock.now = T;
+  push('a'); // a record for the closed window: late
+  op.tick('results');
+  const written = out.slice(before);
+  assert.equal(written.filter((o) => o.kind === 'late').length, 1);
+  // Without the checkpoint, a crash before the next state tick re-delivers the record, the restored
+  // state does not know it was seen, and it goes to the late topic a second time.
+  assert.equal(written.filter((o) => o.key === '__watermark__').length, 1, 'the checkpoint past it');
+});
