@@ -147,6 +147,13 @@ export class PartitionFlow {
     for (const wake of [...this.waiting.values()]) wake(false);
     for (const t of this.trackers.values()) t.reset();
     this.trackers.clear();
+    // The consumer keeps a pause across rebalances and rewinds, and the acks that would have
+    // resumed it are forgotten here: resume now, or the partition is never fetched again (an
+    // exactly-once zombie whose paused batch was fenced stalled its partition for good this way).
+    for (const key of this.paused) {
+      const i = key.lastIndexOf('/');
+      this.hooks.resume(key.slice(0, i), Number(key.slice(i + 1)));
+    }
     this.paused.clear();
     this.hooks.pausedChanged(0);
   }

@@ -98,7 +98,7 @@ export function runnerChild(
   ];
   const c = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, SLUICE_LOG_LEVEL: 'error', ...opts.env },
+    env: { ...process.env, SLUICE_LOG_LEVEL: process.env.SLUICE_TEST_CHILD_LOG_LEVEL ?? 'error', ...opts.env },
   });
   return new Promise((resolve, reject) => {
     c.once('exit', (code) => reject(new Error(`runner child exited early with ${code}`)));

@@ -16,7 +16,11 @@ import { eventually, realStack, uniqueName } from '../../support/stack.ts';
  */
 
 const child = (prefix: string, groupId: string) =>
-  runnerChild('clickstream', prefix, groupId, { env: { SLUICE_PROCESSING_GUARANTEE: 'exactly_once' } });
+  runnerChild('clickstream', prefix, groupId, {
+    // A small in-flight cap: nearly every batch pauses its partition until it commits, so a fenced
+    // transaction leaves a paused partition behind to be resumed (it once stalled for good).
+    env: { SLUICE_PROCESSING_GUARANTEE: 'exactly_once', SLUICE_MAX_IN_FLIGHT_RECORDS: '100' },
+  });
 
 test('exactly_once: SIGKILLs and a fenced zombie leave every valid click once in silver and every bad one once in the DLQ', async () => {
   const cfg = { ...(await realStack()), httpPort: 0 };

@@ -87,3 +87,16 @@ test("a sink's batch raises the limits to twice its size, so a partition never w
   f.allowSinkBatch({ records: 100, bytes: 0 });
   assert.deepEqual(f.inFlightLimits, { records: 20_000, bytes: 32 * 1024 * 1024 });
 });
+
+test('a reset (rewind, assignment, consumer restart) resumes the partitions it paused: the consumer keeps a pause across rebalances, and nothing in flight is left to resume it', () => {
+  const { f, events } = flow(1);
+  const tracker = f.tracker('in', 3);
+  tracker.register(0n);
+  f.pause('in', 3, tracker);
+  events.length = 0;
+  // The exactly-once zombie: its batch paused the partition, its transaction was fenced, and the
+  // rewind forgot what was in flight — the ack that would have resumed it never comes.
+  f.reset();
+  assert.ok(!f.isPaused('in', 3));
+  assert.deepEqual(events, ['resume in/3', 'paused 0']);
+});
