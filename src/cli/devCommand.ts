@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
-import { formatStatus, stackDown, stackStatus, stackUp } from '../stack/stack.ts';
+import { formatStatus, stackDown, stackStatus, stackUpOrCleanUp } from '../stack/stack.ts';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -15,7 +15,7 @@ export function devCommand(program: Command): void {
     .action(async () => {
       const cfg = loadConfig();
       const t0 = Date.now();
-      const rows = await stackUp(cfg, say);
+      const rows = await stackUpOrCleanUp(cfg, say);
       say(formatStatus(rows));
       say(`stack ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
     });

@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../config/config.ts';
+import { fetchOnce } from './fetchOnce.ts';
 import { requireProgram, run } from './processes.ts';
 
 /**
@@ -16,12 +17,7 @@ export const S3PROXY_VERSION = '4.1.0';
 function fetchInto(dir: string, fetch: (tmp: string) => void): string {
   if (existsSync(dir)) return dir;
   requireProgram('mvn', 'Maven (apt-get install -y maven)');
-  const tmp = `${dir}.partial`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  fetch(tmp);
-  renameSync(tmp, dir); // atomic: a half-fetched cache is never mistaken for a complete one
-  return dir;
+  return fetchOnce(dir, fetch);
 }
 
 /** Directory holding Kafka's runtime classpath (`<dir>/*`). */

@@ -72,7 +72,13 @@ async function upOne(
     try {
       await service.start(cfg, paths);
     } catch (err) {
-      throw asSluiceError(err, 'STACK_START_FAILED', { details: { service: service.name, log: paths.logFile } });
+      // The code of the cause (a fetch that failed, a missing program) with the log to read.
+      const cause = asSluiceError(err, 'STACK_START_FAILED');
+      const message = `${service.name} did not start: ${cause.message}\n  log: ${paths.logFile}`;
+      throw new SluiceError(cause.shortCode, message, {
+        cause: err,
+        details: { service: service.name, log: paths.logFile },
+      });
     }
   }
   const newPid = readPid(paths.pidFile);
@@ -115,6 +121,24 @@ export async function stackUp(
         });
   }
   return results.map((r) => (r as PromiseFulfilledResult<ServiceStatus>).value);
+}
+
+/**
+ * `dev up` for a person: a start that fails stops the services this call started (a stack that
+ * was already up is left alone), so nothing holds the ports afterwards, and the error names the
+ * log of the service that failed.
+ */
+export async function stackUpOrCleanUp(cfg: Config, report: (line: string) => void): Promise<ServiceStatus[]> {
+  const started: string[] = [];
+  try {
+    return await stackUp(cfg, report, { onStarted: (service) => started.push(service) });
+  } catch (err) {
+    if (started.length) {
+      report(`start failed; stopping the services this start brought up (${started.join(', ')})`);
+      await stackDown(cfg, report, { only: started }).catch(() => {});
+    }
+    throw err;
+  }
 }
 
 /** Stops what `up` started (or only the services named in `only`), in reverse order; returns the names stopped. */
