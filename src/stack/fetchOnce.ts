@@ -58,8 +58,8 @@ function acquire(lock: string, dir: string, waitMs: number): boolean {
       continue;
     }
     if (Date.now() > deadline) {
-      const message = `waited ${Math.round(waitMs / 1000)}s for process ${holder} fetching ${path.basename(dir)} (${lock})`;
-      throw new SluiceError('STACK_FETCH_FAILED', message);
+      const waited = `waited ${Math.round(waitMs / 1000)}s for process ${holder}`;
+      throw new SluiceError('STACK_FETCH_FAILED', `${waited} fetching ${path.basename(dir)} (${lock})`);
     }
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, POLL_MS);
   }
