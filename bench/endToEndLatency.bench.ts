@@ -40,6 +40,7 @@ import WebSocket from 'ws';
 import clickstream from '../topologies/clickstream.ts';
 import { metricsTopology } from '../topologies/metrics.ts';
 import { loadConfig } from '../src/config/config.ts';
+import { feedTokenOf } from '../src/feed/feedToken.ts';
 import { loadSchema } from '../src/domain/schemas.ts';
 import { ensureTopics } from '../src/kafka/ensureTopics.ts';
 import { readToEnd } from '../src/kafka/readRange.ts';
@@ -296,7 +297,7 @@ async function main(): Promise<void> {
       readyResolve = r;
     });
     const ws = new WebSocket(`${metricsChild.url.replace(/^http/, 'ws')}/ws`, {
-      headers: { Origin: metricsChild.url },
+      headers: { Origin: metricsChild.url, authorization: `Bearer ${feedTokenOf(cfg)}` },
     });
     ws.on('error', (err) => process.stderr.write(`websocket error: ${err.message}\n`));
     ws.on('open', () => ws.send(JSON.stringify({ subscribe: [`${tag}_funnel_5m`] })));

@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { loadConfig } from '../src/config/config.ts';
+import { feedTokenOf } from '../src/feed/feedToken.ts';
 import { loadSchema } from '../src/domain/schemas.ts';
 import { startFeedServer } from '../src/feed/feedServer.ts';
 import { createKafkaClient } from '../src/kafka/createKafkaClient.ts';
@@ -63,7 +64,9 @@ const sockets = await Promise.all(
     { length: CLIENTS },
     (_, i) =>
       new Promise<WebSocket>((resolve, reject) => {
-        const ws = new WebSocket(`${srv.url.replace(/^http/, 'ws')}/ws`);
+        const ws = new WebSocket(`${srv.url.replace(/^http/, 'ws')}/ws`, {
+          headers: { authorization: `Bearer ${feedTokenOf(cfg)}` },
+        });
         ws.on('error', reject);
         ws.on('open', () => ws.send(JSON.stringify({ subscribe: [metric] })));
         ws.on('message', (data) => {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { dashboardLine, feedTokenOf } from '../feed/feedToken.ts';
 import { loadConfig } from '../config/config.ts';
 import { startFeedServer } from '../feed/feedServer.ts';
 import { portNumber } from './argParsers.ts';
@@ -22,8 +23,9 @@ export function feedCommand(program: Command): void {
     .action(async (opts: { host?: string; port?: number }) => {
       const cfg = loadConfig();
       const srv = await startFeedServer(cfg, { host: opts.host, port: opts.port });
-      const feedUrl = `${srv.url.replace(/^http/, 'ws')}/ws${cfg.feedToken ? ' (bearer token required)' : ''}`;
-      process.stdout.write(`sluice feed: dashboard ${srv.url}/ — feed ${feedUrl}\n`);
+      const token = feedTokenOf(cfg);
+      const feedUrl = `${srv.url.replace(/^http/, 'ws')}/ws${token ? ' (bearer token required)' : ''}`;
+      process.stdout.write(`sluice feed: dashboard ${dashboardLine(srv.url, cfg)} — feed ${feedUrl}\n`);
       let signalled = false;
       const onSignal = (sig: string) => {
         if (signalled) return;

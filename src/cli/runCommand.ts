@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { dashboardLine } from '../feed/feedToken.ts';
 import { loadConfig, redactedConfig } from '../config/config.ts';
 import { SluiceError } from '../core/errors.ts';
 import { startRunnerProcess } from '../runner/runnerProcess.ts';
@@ -24,7 +25,10 @@ export function runCommand(program: Command): void {
     .description('The topology runner: consume, validate, route, commit after durable; HTTP /healthz /readyz /metrics')
     .option('-t, --topology <name...>', 'topologies to run (default: all)')
     .option('--print-config', 'print the effective configuration (secrets redacted) and exit')
-    .option('--max-in-flight <n>', 'records in flight per partition before it is paused', '10000')
+    .option(
+      '--max-in-flight <n>',
+      'records in flight per partition before it waits (default: SLUICE_MAX_IN_FLIGHT_RECORDS)',
+    )
     .option('--no-extract', 'do not run the scheduled Postgres extract inside the runner')
     .option('--no-feed', 'do not serve the live feed (/ws) and the dashboard (/)')
     .option('--extract-interval <duration>', 'how often the Postgres extract runs (e.g. 1h, 5m)', '1h')
@@ -32,7 +36,7 @@ export function runCommand(program: Command): void {
       async (opts: {
         topology?: string[];
         printConfig?: boolean;
-        maxInFlight: string;
+        maxInFlight?: string;
         extract: boolean;
         feed: boolean;
         extractInterval: string;
@@ -55,12 +59,14 @@ export function runCommand(program: Command): void {
         process.on('SIGTERM', () => onSignal('SIGTERM'));
         process.on('SIGINT', () => onSignal('SIGINT'));
         const proc = await startRunnerProcess(cfg, selectTopologies(opts.topology), {
-          maxInFlightPerPartition: Number(opts.maxInFlight),
+          // The setting unless the flag is given (a default here used to override it: 10,000).
+          maxInFlightPerPartition: opts.maxInFlight === undefined ? undefined : Number(opts.maxInFlight),
           feed: opts.feed,
         });
         process.stdout.write(
           `sluice run: ${proc.runners.map((r) => r.def.name).join(', ')} — ${proc.url}/metrics ${proc.url}/readyz\n`,
         );
+        if (opts.feed) process.stdout.write(`dashboard: ${dashboardLine(proc.url, cfg)}\n`);
         // The hourly extract of the shop database runs inside the runner (SPEC §3).
         const extract =
           opts.extract && !signalled

@@ -259,10 +259,11 @@ export const SETTINGS = {
 
   feedToken: {
     env: 'SLUICE_FEED_TOKEN',
-    description: 'Bearer token the live feed (/ws) requires (or _FILE; empty: no token)',
-    default: '',
+    description:
+      'Bearer token the live feed (/ws) requires (or _FILE; unset: the one `dev up` or the first feed generates; ' +
+      'set empty for none)',
     secret: true,
-    schema: z.string(),
+    schema: z.string().optional(),
   },
   feedAllowedOrigins: {
     env: 'SLUICE_FEED_ALLOWED_ORIGINS',
@@ -308,8 +309,18 @@ function given(setting: Setting, value: unknown): unknown {
   return value === '' && setting.emptyIsUnset ? undefined : value;
 }
 
+/** The secrets the local stack generates, each in a file under `<stack>/secrets/`. */
+export type StackSecret = 'pg-password' | 's3-secret' | 'feed-token';
+
+/** Which settings default to a generated secret (Kafka SASL and registry passwords do not: see README). */
+export const LOCAL_SECRETS: Partial<Record<keyof Settings, StackSecret>> = {
+  pgPassword: 'pg-password',
+  s3SecretAccessKey: 's3-secret',
+  feedToken: 'feed-token',
+};
+
 /** Default location of the secrets the local stack generates. */
-export function stackSecretFile(stackDir: string, name: 'pg-password' | 's3-secret'): string {
+export function stackSecretFile(stackDir: string, name: StackSecret): string {
   return path.join(stackDir, 'secrets', name);
 }
 
@@ -338,9 +349,10 @@ export function loadConfig(env: Env = process.env): Config {
     }
     if (value === undefined && setting.secret && setting.default === undefined) {
       // Local-stack defaults: the generated secret files, read lazily so `dev up` can create them first.
-      const local =
-        key === 'pgPassword' ? stackSecretFile(stackDir, 'pg-password') : stackSecretFile(stackDir, 's3-secret');
-      value = existsSync(local) ? readFileSync(local, 'utf8').trim() : '';
+      const name = LOCAL_SECRETS[key];
+      const local = name && stackSecretFile(stackDir, name);
+      if (local && existsSync(local)) value = readFileSync(local, 'utf8').trim();
+      else if (key !== 'feedToken') value = ''; // the feed's is generated when it starts (feedTokenOf)
     }
     if (value === undefined) value = setting.default;
     const parsed = setting.schema.safeParse(value);

@@ -5,6 +5,7 @@ import type { Config } from '../config/config.ts';
 import { createKafkaClient, type KafkaClient } from '../kafka/createKafkaClient.ts';
 import { createAvroSerde, type AvroSerde } from '../serde/avroSerde.ts';
 import { createRegistryClient } from '../serde/schemaRegistry.ts';
+import { feedTokenOf } from './feedToken.ts';
 import type { SubscriptionContext } from './clientSubscription.ts';
 import { parseAllowedOrigins } from './feedAccess.ts';
 import { FeedConnections } from './feedConnections.ts';
@@ -23,7 +24,7 @@ export interface MetricsFeedOptions extends Omit<Partial<MetricsLogOptions>, 'ka
   serde?: AvroSerde;
   /** Default: SLUICE_FEED_ALLOWED_ORIGINS. */
   allowedOrigins?: string[];
-  /** Default: SLUICE_FEED_TOKEN (empty: no token required). */
+  /** Default: SLUICE_FEED_TOKEN, else the generated one (see feedTokenOf); empty: no token required. */
   token?: string;
   /** Default: SLUICE_FEED_MAX_CONNECTIONS. */
   maxConnections?: number;
@@ -148,7 +149,7 @@ function upgradeGate(cfg: Config, opts: MetricsFeedOptions): UpgradeGate {
   return {
     path: opts.path ?? '/ws',
     allowedOrigins: opts.allowedOrigins ?? parseAllowedOrigins(cfg.feedAllowedOrigins),
-    token: opts.token ?? cfg.feedToken,
+    token: opts.token ?? feedTokenOf(cfg),
     maxConnections: opts.maxConnections ?? cfg.feedMaxConnections,
   };
 }

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { stackSecretFile } from '../config/config.ts';
+import { type StackSecret, stackSecretFile } from '../config/config.ts';
 
 /**
  * The local stack's secrets are generated on first `dev up`, kept in files readable only by
  * their owner, and read back through the same *_FILE mechanism users have for their own.
  */
-export function ensureStackSecret(stackDir: string, name: 'pg-password' | 's3-secret'): string {
+export function ensureStackSecret(stackDir: string, name: StackSecret): string {
   const file = stackSecretFile(stackDir, name);
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/config.ts';
 import { SluiceError, asSluiceError } from '../core/errors.ts';
+import { ensureStackSecret } from './secrets.ts';
 import { isAlive, portOpen, readPid, stopPid, waitUntil } from './processes.ts';
 import { servicePaths, type StackService } from './service.ts';
 import { kafkaService } from './services/kafkaService.ts';
@@ -108,6 +109,7 @@ export async function stackUp(
   report: (line: string) => void = () => {},
   opts: { onStarted?: (service: string) => void } = {},
 ): Promise<ServiceStatus[]> {
+  ensureStackSecret(cfg.stackDir, 'feed-token'); // every secret the configuration table says `dev up` generates
   const results = await Promise.allSettled(
     STACK_SERVICES.map((s) => upOne(s, cfg, report, opts.onStarted ?? (() => {}))),
   );

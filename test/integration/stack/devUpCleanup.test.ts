@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../../src/config/config.ts';
@@ -47,6 +47,7 @@ test('a failed `dev up` stops the services it started and names the log of each 
       out.includes(path.join(dir, 'stack', 'logs', `${service}.log`)),
       `the error names ${service}'s log:\n${out}`,
     );
+  assert.ok(existsSync(path.join(dir, 'stack', 'secrets', 'feed-token')), 'dev up generated the feed token');
   for (const [name, port] of Object.entries(ports))
     assert.equal(await portOpen(port), false, `${name} port ${port} free`);
 });
