@@ -5,13 +5,13 @@
 
 // ---- schemas/metrics.active_sessions.avsc
 
-/** Number of active clickstream sessions per window, on metrics.active_sessions (key: window). */
+/** One clickstream session (a session window of one session_id, closed after 5 minutes without a click), on metrics.active_sessions (key: <window_start>|<session_id>). Active sessions in a minute = the session windows that overlap it. */
 export interface ActiveSessions {
-  /** Inclusive start of the event-time window (epoch milliseconds, UTC). */
+  /** Inclusive start of the event-time window: the session's first click (epoch milliseconds, UTC). */
   window_start: number;
-  /** Exclusive end of the event-time window (epoch milliseconds, UTC). */
+  /** Exclusive end of the event-time window: the session's last click plus the 5-minute gap (epoch milliseconds, UTC). */
   window_end: number;
-  /** Distinct non-null session_id values with at least one event in the window. */
+  /** Clicks in the session. */
   count: number;
   /** True for the one final result emitted when the window closes (watermark past window_end plus grace); false for provisional results emitted while it is open. */
   final: boolean;

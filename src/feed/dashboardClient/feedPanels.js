@@ -6,7 +6,19 @@ import { fmtInt, fmtMoney, fmtTime, fmtWindow } from './format.js';
 import { renderFunnel } from './funnelPanel.js';
 import { lineChart, PALETTE } from './lineChart.js';
 import { METRICS } from './pageSettings.js';
-import { ALL, columns, feedState, latest, sortedWindows, stateOf, store, topGroups, totalOf } from './windowStore.js';
+import { activeSessions } from './sessionWindows.js';
+import {
+  ALL,
+  columns,
+  feedState,
+  latest,
+  sessions,
+  sortedWindows,
+  stateOf,
+  store,
+  topGroups,
+  totalOf,
+} from './windowStore.js';
 
 function renderHeader() {
   setText('updates-count', fmtInt(feedState.updates));
@@ -48,15 +60,19 @@ function renderOrders() {
   lineChart('chart-orders', statuses, columns(store.orders, statuses), { waitingFor: 'metrics.' + METRICS.orders });
 }
 
+/** Active sessions: sessions active in the latest minute, and per minute of the last hour (event time). */
 function renderSessions() {
-  const l = latest(store.sessions);
-  if (l) {
-    setText('sessions-current', fmtInt(l.w.value));
-    setText('sessions-note', fmtWindow(l.start, l.w.end) + ' · ' + stateOf(l.w));
+  const a = activeSessions(sessions);
+  if (a) {
+    const last = a.minutes[a.minutes.length - 1];
+    setText('sessions-current', fmtInt(a.active[a.active.length - 1]));
+    setText('sessions-note', fmtWindow(last, last + 60000) + ' · ' + fmtInt(a.open) + ' still open');
   }
-  const xs = sortedWindows(store.sessions);
-  const data = [xs.map((x) => x / 1000), xs.map((x) => store.sessions.get(x).value)];
-  lineChart('chart-sessions', ['sessions'], data, { waitingFor: 'metrics.' + METRICS.sessions, colors: ['#3fb950'] });
+  const data = a ? [a.minutes.map((x) => x / 1000), a.active] : [[]];
+  lineChart('chart-sessions', ['active sessions'], data, {
+    waitingFor: 'metrics.' + METRICS.sessions,
+    colors: ['#3fb950'],
+  });
 }
 
 /** Per "source|reason": dead letters in the windows of the last hour. */

@@ -1,20 +1,23 @@
 /* What the page knows of each metric: per window start, the latest result per group. */
 
 import { KIND_OF } from './pageSettings.js';
+import { applySessionUpdate, createSessions } from './sessionWindows.js';
 
 /** The group key of a metric's total over all groups. */
 export const ALL = '__all__';
 /** Windows kept per metric (two hours of minutes). */
 const KEEP_WINDOWS = 120;
 
-/** Per metric kind: windowStart -> { end, final, groups: Map(group -> number), value }. */
+/** Per metric kind of fixed windows: windowStart -> { end, final, groups: Map(group -> number), value }. */
 export const store = {
   revenue: new Map(), // groups: category -> revenue
   orders: new Map(), // groups: status -> count
-  sessions: new Map(), // value: count
   funnel: new Map(), // value: the funnel record
   dlq: new Map(), // groups: "source|reason" -> count
 };
+
+/** Active sessions: session windows per session id, not one value per window (see sessionWindows.js). */
+export const sessions = createSessions();
 
 /** Counters for the header, and whether anything changed since the last render. */
 export const feedState = { updates: 0, lastUpdateAt: 0, dirty: true };
@@ -36,15 +39,18 @@ function windowOf(map, u) {
 export function applyUpdate(u) {
   const kind = KIND_OF[u.metric];
   if (!kind) return;
+  feedState.dirty = true;
+  if (kind === 'sessions') {
+    applySessionUpdate(sessions, u);
+    return;
+  }
   const w = windowOf(store[kind], u);
   const v = u.value || {};
   w.final = u.final;
   if (kind === 'revenue') w.groups.set(String(v.category), Number(v.revenue) || 0);
   else if (kind === 'orders') w.groups.set(String(v.status), Number(v.count) || 0);
   else if (kind === 'dlq') w.groups.set(String(v.source) + '|' + String(v.reason), Number(v.count) || 0);
-  else if (kind === 'sessions') w.value = Number(v.count) || 0;
   else if (kind === 'funnel') w.value = v;
-  feedState.dirty = true;
 }
 
 /** Window starts, oldest first. */
