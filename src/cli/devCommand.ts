@@ -12,7 +12,12 @@ export function devCommand(program: Command): void {
   dev
     .command('up')
     .description('Start every service not already running and wait until each is ready (idempotent)')
-    .action(async () => {
+    .option(
+      '--secure',
+      'Kafka on SASL_SSL (SCRAM-SHA-512), registry basic auth, Postgres TLS; later commands in this stack directory connect that way',
+    )
+    .action(async (opts: { secure?: boolean }) => {
+      if (opts.secure) process.env.SLUICE_STACK_SECURE = 'true';
       const cfg = loadConfig();
       const t0 = Date.now();
       const rows = await stackUpOrCleanUp(cfg, say);

@@ -1,5 +1,6 @@
 import net from 'node:net';
-import type { Config } from '../config/config.ts';
+import pg from 'pg';
+import { type Config, pgConnection } from '../config/config.ts';
 import { type ErrorCode, SluiceError } from '../core/errors.ts';
 
 /**
@@ -96,7 +97,10 @@ export async function requireServices(cfg: Config, services: Service[]): Promise
     const e = endpointOf(cfg, service);
     if (!e) continue;
     const problems = await Promise.all(e.addresses.map((a) => connectProblem(a.host, a.port)));
-    if (problems.some((p) => p === undefined)) continue;
+    if (problems.some((p) => p === undefined)) {
+      if (service === 'postgres') await requirePostgresLogin(cfg);
+      continue;
+    }
     const where = e.addresses.map((a) => `${a.host}:${a.port}`).join(', ');
     const local = e.addresses.every((a) => LOOPBACK.has(a.host));
     throw new SluiceError(
@@ -104,5 +108,26 @@ export async function requireServices(cfg: Config, services: Service[]): Promise
       `cannot reach ${e.name} at ${where} (${e.setting}): ${problems[0]}` +
         (local ? '; if it is the local stack, start it with `sluice dev up`' : ''),
     );
+  }
+}
+
+/**
+ * Postgres answers: does it take Sluice's login (password, TLS)? A refusal there would otherwise
+ * surface deep inside a command as a query error.
+ */
+async function requirePostgresLogin(cfg: Config): Promise<void> {
+  const client = new pg.Client({ ...pgConnection(cfg, cfg.oltpDatabase), connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  try {
+    await client.connect();
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    // 28000: no pg_hba.conf entry (e.g. TLS required), 28P01: wrong password; TLS failures have no code.
+    const refused = e.code === '28P01' || e.code === '28000' || /SSL|certificate|self.signed/i.test(e.message ?? '');
+    if (!refused) return; // a missing database and the like are the command's to report
+    const as = `user ${cfg.pgUser}, SLUICE_PG_SSLMODE=${cfg.pgSslMode}`;
+    const message = `Postgres at ${cfg.pgHost}:${cfg.pgPort} refused the login (${as}): ${e.message}`;
+    throw new SluiceError('PG_AUTH_FAILED', message, { cause: err });
+  } finally {
+    await client.end().catch(() => {});
   }
 }

@@ -6,6 +6,9 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { SluiceError } from '../core/errors.ts';
 import { EXTRACT_SETTINGS } from './extractSettings.ts';
+import { isSecureStack, secureStackDefaults, type StackSecret, stackSecretFile } from './stackFiles.ts';
+
+export { type StackSecret, stackSecretFile } from './stackFiles.ts';
 import { bool, port, positiveInt, type Setting } from './settingSchemas.ts';
 
 /**
@@ -31,6 +34,14 @@ export const SETTINGS = {
     description: 'Cache of the Java artifacts fetched from Maven Central',
     default: path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'sluice'),
     schema: z.string().min(1),
+  },
+  stackSecure: {
+    env: 'SLUICE_STACK_SECURE',
+    description:
+      'Local stack secured: Kafka on SASL_SSL (SCRAM-SHA-512), registry basic auth, Postgres TLS, and clients to ' +
+      'match (default: on after `dev up --secure` for this stack directory)',
+    default: 'false',
+    schema: bool,
   },
   logLevel: {
     env: 'SLUICE_LOG_LEVEL',
@@ -64,6 +75,12 @@ export const SETTINGS = {
     schema: z.string().min(1),
   },
   kafkaSsl: { env: 'SLUICE_KAFKA_SSL', description: 'Use TLS to the brokers', default: 'false', schema: bool },
+  kafkaSslCaFile: {
+    env: 'SLUICE_KAFKA_SSL_CA_FILE',
+    description: "PEM file of the CA that signed the brokers' certificates (empty: the system CAs)",
+    default: '',
+    schema: z.string(),
+  },
   kafkaSaslMechanism: {
     env: 'SLUICE_KAFKA_SASL_MECHANISM',
     description: 'plain, scram-sha-256 or scram-sha-512 (empty: no SASL)',
@@ -227,6 +244,12 @@ export const SETTINGS = {
     default: 'disable',
     schema: z.enum(['disable', 'require', 'verify-full']),
   },
+  pgSslRootCert: {
+    env: 'SLUICE_PG_SSL_ROOT_CERT',
+    description: 'PEM file of the CA that signed the Postgres server certificate (empty: the system CAs)',
+    default: '',
+    schema: z.string(),
+  },
   oltpDatabase: {
     env: 'SLUICE_OLTP_DATABASE',
     description: "The shop's source database",
@@ -309,20 +332,12 @@ function given(setting: Setting, value: unknown): unknown {
   return value === '' && setting.emptyIsUnset ? undefined : value;
 }
 
-/** The secrets the local stack generates, each in a file under `<stack>/secrets/`. */
-export type StackSecret = 'pg-password' | 's3-secret' | 'feed-token';
-
-/** Which settings default to a generated secret (Kafka SASL and registry passwords do not: see README). */
+/** Which settings default to a generated secret (Kafka SASL and registry passwords: on a secured stack). */
 export const LOCAL_SECRETS: Partial<Record<keyof Settings, StackSecret>> = {
   pgPassword: 'pg-password',
   s3SecretAccessKey: 's3-secret',
   feedToken: 'feed-token',
 };
-
-/** Default location of the secrets the local stack generates. */
-export function stackSecretFile(stackDir: string, name: StackSecret): string {
-  return path.join(stackDir, 'secrets', name);
-}
 
 /**
  * Reads and validates the configuration. Throws one SluiceError listing every problem, each
@@ -335,8 +350,17 @@ export function loadConfig(env: Env = process.env): Config {
   const stackDir =
     env.SLUICE_STACK_DIR ?? (fromFile.SLUICE_STACK_DIR as string | undefined) ?? SETTINGS.stackDir.default;
 
+  const secureSetting = env.SLUICE_STACK_SECURE ?? (fromFile.SLUICE_STACK_SECURE as string | undefined);
+  const secure = secureSetting === undefined ? isSecureStack(stackDir) : ['true', '1', 'yes'].includes(secureSetting);
+  // A secured local stack: its client settings where nothing else sets them (its secret files may
+  // not exist yet, before the `dev up` that generates them: empty until then).
+  const stackDefaults: Record<string, string> = secure
+    ? { SLUICE_STACK_SECURE: 'true', ...secureStackDefaults(stackDir) }
+    : {};
+
   for (const [key, setting] of Object.entries(SETTINGS) as [keyof Settings, Setting][]) {
-    let value = given(setting, env[setting.env]) ?? given(setting, fromFile[setting.env]);
+    let value: unknown =
+      given(setting, env[setting.env]) ?? given(setting, fromFile[setting.env]) ?? stackDefaults[setting.env];
     const fileVar = `${setting.env}_FILE`;
     const secretFile = env[fileVar] ?? (fromFile[fileVar] as string | undefined);
     if (value === undefined && setting.secret && secretFile) {
@@ -347,6 +371,9 @@ export function loadConfig(env: Env = process.env): Config {
         continue;
       }
     }
+    const stackFile = stackDefaults[fileVar];
+    if (value === undefined && setting.secret && stackFile)
+      value = existsSync(stackFile) ? readFileSync(stackFile, 'utf8').trim() : '';
     if (value === undefined && setting.secret && setting.default === undefined) {
       // Local-stack defaults: the generated secret files, read lazily so `dev up` can create them first.
       const name = LOCAL_SECRETS[key];
@@ -416,12 +443,26 @@ export function redactedConfig(cfg: Config): Record<string, unknown> {
 
 /**
  * A secret's current value: the configured one, or, when it was empty at load time, the local
- * stack's generated file (which `dev up` may have written since).
+ * stack's generated file (which `dev up` may have written since): Postgres and S3 always, Kafka
+ * SASL and registry passwords on a secured stack.
  */
-export function secretOf(cfg: Config, key: 'pgPassword' | 's3SecretAccessKey'): string {
+export function secretOf(
+  cfg: Config,
+  key: 'pgPassword' | 's3SecretAccessKey' | 'kafkaSaslPassword' | 'registryPassword',
+): string {
   if (cfg[key]) return cfg[key];
-  const file = stackSecretFile(cfg.stackDir, key === 'pgPassword' ? 'pg-password' : 's3-secret');
-  return existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+  const name: StackSecret | undefined =
+    key === 'pgPassword'
+      ? 'pg-password'
+      : key === 's3SecretAccessKey'
+        ? 's3-secret'
+        : !cfg.stackSecure
+          ? undefined
+          : key === 'kafkaSaslPassword'
+            ? 'kafka-password'
+            : 'registry-password';
+  const file = name && stackSecretFile(cfg.stackDir, name);
+  return file && existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
 }
 
 export function pgConnection(cfg: Config, database: string): import('pg').ClientConfig {
@@ -431,6 +472,12 @@ export function pgConnection(cfg: Config, database: string): import('pg').Client
     user: cfg.pgUser,
     password: secretOf(cfg, 'pgPassword'),
     database,
-    ssl: cfg.pgSslMode === 'disable' ? false : { rejectUnauthorized: cfg.pgSslMode === 'verify-full' },
+    ssl:
+      cfg.pgSslMode === 'disable'
+        ? false
+        : {
+            rejectUnauthorized: cfg.pgSslMode === 'verify-full',
+            ...(cfg.pgSslRootCert ? { ca: readFileSync(cfg.pgSslRootCert, 'utf8') } : {}),
+          },
   };
 }

@@ -22,6 +22,10 @@ export const ERROR_CATALOGUE = {
   STACK_START_FAILED: [true, 'read the service log named in the message'],
   STACK_PORT_IN_USE: [false, 'stop whatever holds the port or change the port setting'],
   KAFKA_CONNECT_FAILED: [true, 'check SLUICE_KAFKA_BROKERS and that the brokers are up'],
+  KAFKA_AUTH_FAILED: [
+    false,
+    'check SLUICE_KAFKA_SASL_MECHANISM, SLUICE_KAFKA_SASL_USERNAME and SLUICE_KAFKA_SASL_PASSWORD (or _FILE)',
+  ],
   KAFKA_TOPIC_MISMATCH: [false, 'the existing topic differs from the configuration; fix it by hand'],
   KAFKA_PRODUCE_FAILED: [true, 'check broker health'],
   KAFKA_TRANSIENT: [
@@ -34,6 +38,7 @@ export const ERROR_CATALOGUE = {
   ],
   KAFKA_CONSUMER_CRASHED: [true, 'the consumer is restarted; check broker health if it repeats'],
   REGISTRY_UNAVAILABLE: [true, 'check SLUICE_REGISTRY_URL and that the registry is up'],
+  REGISTRY_AUTH_FAILED: [false, 'check SLUICE_REGISTRY_USERNAME and SLUICE_REGISTRY_PASSWORD (or _FILE)'],
   REGISTRY_INCOMPATIBLE: [false, 'the schema change breaks the subject compatibility level'],
   REGISTRY_REQUEST_FAILED: [false, 'the registry refused the request; see its message'],
   SERDE_BAD_MAGIC: [false, 'the value is not in the Confluent wire format'],
@@ -48,6 +53,10 @@ export const ERROR_CATALOGUE = {
   SCHEMA_NOT_FOUND: [false, 'add the .avsc file under schemas/'],
   PG_QUERY_FAILED: [true, 'check the Postgres server and the statement in the message'],
   PG_UNREACHABLE: [true, 'check SLUICE_PG_HOST and SLUICE_PG_PORT and that Postgres is up'],
+  PG_AUTH_FAILED: [
+    false,
+    'check SLUICE_PG_USER, SLUICE_PG_PASSWORD (or _FILE), SLUICE_PG_SSLMODE and SLUICE_PG_SSL_ROOT_CERT',
+  ],
   S3_REQUEST_FAILED: [true, 'check SLUICE_S3_ENDPOINT, the bucket and the credentials'],
   CLI_USAGE: [false, 'see --help'],
   INTERNAL: [false, 'a bug: report it with the log line'],

@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, Partitioners, type SASLOptions } from 'kafkajs';
-import type { Config } from '../config/config.ts';
+import { type Config, secretOf } from '../config/config.ts';
 import type { ConsumerOptions } from './consumerTimings.ts';
 import { createConsumer } from './createConsumer.ts';
 import { kafkaLogCreator } from './kafkaLogCreator.ts';
@@ -26,7 +27,7 @@ function sasl(cfg: Config): SASLOptions | undefined {
   return {
     mechanism: cfg.kafkaSaslMechanism,
     username: cfg.kafkaSaslUsername,
-    password: cfg.kafkaSaslPassword,
+    password: secretOf(cfg, 'kafkaSaslPassword'),
   } as SASLOptions;
 }
 
@@ -47,7 +48,7 @@ export function createKafkaClient(
   const kafka = new Kafka({
     clientId,
     brokers: cfg.kafkaBrokers.split(','),
-    ssl: cfg.kafkaSsl,
+    ssl: cfg.kafkaSsl && (cfg.kafkaSslCaFile ? { ca: [readFileSync(cfg.kafkaSslCaFile, 'utf8')] } : true),
     sasl: sasl(cfg),
     logLevel: opts.quiet ? logLevel.NOTHING : logLevel.WARN,
     logCreator: kafkaLogCreator,

@@ -46,6 +46,10 @@ export async function retryKafka<T>(
         ),
     });
   } catch (err) {
+    if (isAuthenticationError(err)) {
+      const message = `${what}: the brokers refused Sluice's SASL credentials: ${(err as Error).message}`;
+      throw new SluiceError('KAFKA_AUTH_FAILED', message, { cause: err });
+    }
     if (opts.signal?.aborted || !retriable(err)) throw err;
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     throw new SluiceError(
@@ -54,4 +58,14 @@ export async function retryKafka<T>(
       { cause: err, details: { what, type: kafkaErrorType(err) } },
     );
   }
+}
+
+/** A SASL handshake the broker refused: wrong user, password or mechanism (never transient). */
+function isAuthenticationError(err: unknown): boolean {
+  const e = err as { name?: string; type?: string; message?: string } | undefined;
+  return (
+    e?.name === 'KafkaJSSASLAuthenticationError' ||
+    e?.type === 'SASL_AUTHENTICATION_FAILED' ||
+    /SASL .*authentication failed|authentication failed .*SASL/i.test(e?.message ?? '')
+  );
 }

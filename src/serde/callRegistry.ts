@@ -37,6 +37,10 @@ function asRegistryError(err: unknown, what: string, base: string): SluiceError 
   if (err instanceof SluiceError) return err;
   if (err instanceof RegistryHttpError) {
     if (err.status === 409) return new SluiceError('REGISTRY_INCOMPATIBLE', `${what}: ${err.message}`, { cause: err });
+    if (err.status === 401 || err.status === 403) {
+      const refused = `the schema registry at ${base} refused the credentials (HTTP ${err.status})`;
+      return new SluiceError('REGISTRY_AUTH_FAILED', `${what}: ${refused}`, { cause: err });
+    }
     return new SluiceError('REGISTRY_REQUEST_FAILED', `${what}: HTTP ${err.status} ${err.message}`, {
       cause: err,
       details: { status: err.status, errorCode: err.errorCode },

@@ -1,6 +1,6 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type avro from 'avsc';
-import type { Config } from '../config/config.ts';
+import { type Config, secretOf } from '../config/config.ts';
 import { SluiceError } from '../core/errors.ts';
 import { callRegistry, retryConcurrentRegistration } from './callRegistry.ts';
 import { forSchema } from './logicalTypes.ts';
@@ -45,7 +45,9 @@ interface Registry {
  */
 export function createRegistryClient(cfg: Config): RegistryClient {
   const base = cfg.registryUrl.replace(/\/+$/, '');
-  const auth = cfg.registryUsername ? { username: cfg.registryUsername, password: cfg.registryPassword } : undefined;
+  const auth = cfg.registryUsername
+    ? { username: cfg.registryUsername, password: secretOf(cfg, 'registryPassword') }
+    : undefined;
   const registry: Registry = {
     http: registryHttp(base, auth),
     lib: new SchemaRegistry({ host: base, auth, retry: { retries: 0 } }),

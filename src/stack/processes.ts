@@ -123,11 +123,17 @@ export function requireProgram(program: string, installHint: string): void {
     throw new SluiceError('STACK_PREREQUISITE_MISSING', `${program} not found on PATH: install ${installHint}`);
 }
 
-export function run(command: string, args: string[], opts: { cwd?: string; what: string }): void {
+export function run(
+  command: string,
+  args: string[],
+  opts: { cwd?: string; what: string; code?: 'STACK_FETCH_FAILED' | 'STACK_START_FAILED'; secretArgs?: boolean },
+): void {
   const res = spawnSync(command, args, { cwd: opts.cwd, encoding: 'utf8' });
   if (res.error || res.status !== 0) {
     const tail = `${res.stdout ?? ''}${res.stderr ?? ''}`.trim().split('\n').slice(-15).join('\n');
-    throw new SluiceError('STACK_FETCH_FAILED', `${opts.what} failed (${command} ${args.join(' ')}):\n${tail}`, {
+    const code = opts.code ?? 'STACK_FETCH_FAILED';
+    const argv = opts.secretArgs ? command : `${command} ${args.join(' ')}`; // arguments with passwords stay out
+    throw new SluiceError(code, `${opts.what} failed (${argv}):\n${tail}`, {
       cause: res.error,
     });
   }

@@ -10,6 +10,9 @@ import { type StackSecret, stackSecretFile } from '../config/config.ts';
 export function ensureStackSecret(stackDir: string, name: StackSecret): string {
   const file = stackSecretFile(stackDir, name);
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  // The stack directory with the default mode (as root, Postgres runs as another user that must
+  // traverse it; a recursive mkdir would give it 700 too), only `secrets/` private.
+  mkdirSync(stackDir, { recursive: true });
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const secret = randomBytes(18).toString('base64url');
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });

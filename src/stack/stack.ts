@@ -1,8 +1,10 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/config.ts';
+import { secureMarkerFile } from '../config/stackFiles.ts';
 import { SluiceError, asSluiceError } from '../core/errors.ts';
 import { ensureStackSecret } from './secrets.ts';
+import { ensureStackTls } from './stackTls.ts';
 import { isAlive, portOpen, readPid, stopPid, waitUntil } from './processes.ts';
 import { servicePaths, type StackService } from './service.ts';
 import { kafkaService } from './services/kafkaService.ts';
@@ -100,6 +102,18 @@ function tailOf(file: string): string {
 }
 
 /**
+ * `dev up --secure`: the secrets and TLS material the secured services and their clients use,
+ * and the marker that makes every later command in this stack directory connect the secured way.
+ */
+function secureStack(stackDir: string): void {
+  for (const name of ['kafka-password', 'kafka-admin-password', 'registry-password'] as const)
+    ensureStackSecret(stackDir, name);
+  ensureStackTls(stackDir);
+  mkdirSync(stackDir, { recursive: true });
+  writeFileSync(secureMarkerFile(stackDir), 'created by `sluice dev up --secure`\n');
+}
+
+/**
  * Starts every service not already up, in parallel, and waits until each is really ready.
  * `onStarted` hears each service this call starts (not those already up), also when `up` fails
  * later, so a command can stop exactly what it started.
@@ -110,6 +124,7 @@ export async function stackUp(
   opts: { onStarted?: (service: string) => void } = {},
 ): Promise<ServiceStatus[]> {
   ensureStackSecret(cfg.stackDir, 'feed-token'); // every secret the configuration table says `dev up` generates
+  if (cfg.stackSecure) secureStack(cfg.stackDir);
   const results = await Promise.allSettled(
     STACK_SERVICES.map((s) => upOne(s, cfg, report, opts.onStarted ?? (() => {}))),
   );

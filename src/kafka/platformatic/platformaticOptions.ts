@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import type { BaseOptions, SASLMechanismValue } from '@platformatic/kafka';
-import type { Config } from '../../config/config.ts';
+import { type Config, secretOf } from '../../config/config.ts';
 
 /** Settings shared by every client of a `createPlatformaticClient`. */
 export interface PlatformaticClientSettings {
@@ -45,13 +46,13 @@ export function baseOptions(cfg: Config, settings: PlatformaticClientSettings): 
     // Metadata is refreshed on errors anyway; kafkajs keeps it 5 minutes, this 5 s default is chatty.
     metadataMaxAge: 30_000,
     autocreateTopics: false,
-    ...(cfg.kafkaSsl ? { tls: {} } : {}),
+    ...(cfg.kafkaSsl ? { tls: cfg.kafkaSslCaFile ? { ca: readFileSync(cfg.kafkaSslCaFile, 'utf8') } : {} } : {}),
     ...(cfg.kafkaSaslMechanism
       ? {
           sasl: {
             mechanism: cfg.kafkaSaslMechanism.toUpperCase() as SASLMechanismValue,
             username: cfg.kafkaSaslUsername,
-            password: cfg.kafkaSaslPassword,
+            password: secretOf(cfg, 'kafkaSaslPassword'),
           },
         }
       : {}),

