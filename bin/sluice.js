@@ -3,6 +3,7 @@
 // the sources are TypeScript executed by Node 24's type stripping.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS } from './nodeFlags.js';
@@ -17,13 +18,38 @@ if (!node) {
   );
   process.exit(1);
 }
+// The CLI runs in its own process group, so every signal reaches it through this wrapper exactly
+// once, however it was started. In the wrapper's group, Ctrl-C reached it straight from the
+// terminal, so the wrapper could not forward SIGINT (one keypress would arrive twice, read as
+// "again: force") and a `kill -INT` of the wrapper or of `npx sluice` did nothing.
 const child = spawn(node, [...NODE_FLAGS, path.join(root, 'src', 'cli', 'main.ts'), ...process.argv.slice(2)], {
   stdio: 'inherit',
+  detached: process.platform !== 'win32', // on Windows, a detached child gets a console of its own
 });
-// Forward termination so a supervisor's SIGTERM reaches the runner and it can drain and commit.
-// Not SIGINT: Ctrl-C already reaches the whole foreground process group, child included, and
-// forwarding it would deliver one keypress twice (read as "again: force"). The wrapper itself
-// just waits for the child to finish its clean stop.
-for (const sig of ['SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
-process.on('SIGINT', () => {});
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));
+let lastForward = 0;
+const forward = (sig) => {
+  lastForward = Date.now();
+  if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+};
+let lastInt = 0;
+process.on('SIGINT', () => {
+  // npm passes its SIGINT on to its child, which also had it from the terminal: one keypress.
+  if (Date.now() - lastInt > 300) forward('SIGINT');
+  lastInt = Date.now();
+});
+for (const sig of ['SIGTERM', 'SIGHUP']) process.on(sig, () => forward(sig));
+process.on('SIGWINCH', () => child.exitCode === null && child.kill('SIGWINCH')); // the terminal was resized
+// Under npm (`npx sluice`, `npm exec`, `npm run`), npm passes a signal to the shell it started
+// only. A shell that dies of it (SIGTERM, SIGHUP) leaves this wrapper re-parented: stop the CLI.
+// (dash holds a SIGINT until its child ends: `kill -INT` the pid the demo prints instead.)
+if (process.env.npm_command !== undefined || process.env.npm_lifecycle_event !== undefined) {
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    // Not after a Ctrl-C, which killed the shell too and reached the CLI already.
+    if (Date.now() - lastForward > 2000) forward('SIGTERM');
+  }, 500);
+  watch.unref();
+}
+child.on('exit', (code, signal) => process.exit(code ?? 128 + (constants.signals[signal] ?? 0)));

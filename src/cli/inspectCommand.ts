@@ -3,6 +3,7 @@ import { loadConfig } from '../config/config.ts';
 import { kafkaOffset, pointInTime, positiveWholeNumber, wholeNumber } from './argParsers.ts';
 import { inspectTopic, type InspectedRecord } from '../admin/inspectTopic.ts';
 import { terminalSafe } from '../admin/terminalSafe.ts';
+import { shortenLongStrings, shortenString } from '../admin/shortenForDisplay.ts';
 import { requireServices } from './requireServices.ts';
 
 /**
@@ -10,10 +11,23 @@ import { requireServices } from './requireServices.ts';
  * DLQ headers as text, undecodable bytes escaped (never raw control characters on the terminal).
  */
 
-/** One block per record: coordinates, key, headers, value as indented JSON; all terminal-safe. */
-export function formatInspected(records: InspectedRecord[]): string {
+/** How much of each string `inspect` prints by default (bytes): a screenful, not a megabyte. */
+export const DEFAULT_MAX_BYTES = 1024;
+
+/**
+ * One block per record: coordinates, key, headers, value as indented JSON; all terminal-safe.
+ * Strings (key, header values, strings in the value) longer than `maxBytes` are shortened, with
+ * the bytes left out shown (0: everything).
+ */
+export function formatInspected(records: InspectedRecord[], maxBytes = DEFAULT_MAX_BYTES): string {
   return records
-    .map((r) => {
+    .map((full) => {
+      const r = {
+        ...full,
+        key: full.key === null ? null : shortenString(full.key, maxBytes),
+        headers: shortenLongStrings(full.headers, maxBytes) as Record<string, string>,
+        value: shortenLongStrings(full.value, maxBytes),
+      };
       const schema = r.schemaId === undefined ? '' : `  schema id ${r.schemaId}`;
       const lines = [`── ${r.topic} [partition ${r.partition}] @ offset ${r.offset}  ${r.time}${schema}`];
       lines.push(`key: ${r.key === null ? '(null)' : JSON.stringify(r.key)}`);
@@ -36,6 +50,7 @@ interface InspectFlags {
   since?: number;
   partition?: number;
   limit: number;
+  maxBytes: number;
   json?: boolean;
   readUncommitted?: boolean;
 }
@@ -54,7 +69,14 @@ export function inspectCommand(program: Command): void {
     .option('--since <time>', 'from the first record at or after this time (ISO, epoch ms, or 15m/2h ago)', pointInTime)
     .option('--partition <n>', 'only this partition', wholeNumber)
     .option('--limit <n>', 'at most this many records', positiveWholeNumber, 20)
-    .option('--json', 'one JSON object per line, for scripts')
+    .option(
+      '--max-bytes <n>',
+      'longest string printed whole (key, header, value field); longer ones are cut and their size shown ' +
+        '(0: no limit; --json always prints everything)',
+      wholeNumber,
+      DEFAULT_MAX_BYTES,
+    )
+    .option('--json', 'one JSON object per line, for scripts (full values)')
     .option(
       '--read-uncommitted',
       'also records of open and aborted transactions (exactly-once topics; default: committed only, ' +
@@ -77,7 +99,9 @@ export function inspectCommand(program: Command): void {
         return;
       }
       process.stdout.write(
-        records.length ? `${formatInspected(records)}\n` : `no records in ${terminalSafe(topic)} for that selection\n`,
+        records.length
+          ? `${formatInspected(records, flags.maxBytes)}\n`
+          : `no records in ${terminalSafe(topic)} for that selection\n`,
       );
     });
 }

@@ -18,6 +18,22 @@ const REDACT = [
   '*.*.token',
 ];
 
+/** Where every logger's lines go: stderr, unless a command sends them elsewhere (`redirectLogs`). */
+let destination: pino.DestinationStream = pino.destination(2);
+const current: pino.DestinationStream = { write: (line: string) => destination.write(line) };
+
+/**
+ * Sends the lines of every logger, those already created included, to `to` until the returned
+ * function restores the previous destination (`sluice demo` keeps the terminal for people).
+ */
+export function redirectLogs(to: pino.DestinationStream): () => void {
+  const previous = destination;
+  destination = to;
+  return () => {
+    destination = previous;
+  };
+}
+
 /**
  * A logger for one component, at the configured level (SLUICE_LOG_LEVEL) unless given one.
  *
@@ -26,6 +42,6 @@ const REDACT = [
 export function createLogger(name: string, level: string = logLevelSetting()): Logger {
   return pino(
     { name, level, base: { service: 'sluice', component: name }, redact: { paths: REDACT, censor: '[redacted]' } },
-    pino.destination(2),
+    current,
   );
 }

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { dashboardLine } from '../../feed/feedToken.ts';
 import { pgConnection, type Config } from '../../config/config.ts';
 import { createLogger } from '../../core/log.ts';
 import { generateClickstream } from '../generate/clickstreamGenerator.ts';
@@ -9,6 +10,8 @@ import { extractOnce } from '../../../connectors/postgres/extract/source.ts';
 import { startExtractSchedule } from '../../../connectors/postgres/extract/schedule.ts';
 import { TOPOLOGIES } from '../../../topologies/index.ts';
 import { lakeCounts, topicCounts, warehouseCounts } from './landedCounts.ts';
+import { flowLine, formatLanded, formatRunFacts, type Landed, type RunFacts } from './demoReport.ts';
+import { watchParent } from './watchParent.ts';
 
 /**
  * `sluice demo`: the whole flow on the local stack. Seeds the shop database (once), keeps the
@@ -64,7 +67,7 @@ async function prepareShop(cfg: Config, say: Say): Promise<void> {
 
 function sayWhereThingsAre(cfg: Config, proc: RunnerProcess, opts: DemoOptions, say: Say): void {
   say('');
-  say(`dashboard      ${proc.url}/            (live feed ${proc.url.replace('http', 'ws')}/ws)`);
+  say(`dashboard      ${dashboardLine(proc.url, cfg)}   (live feed ${proc.url.replace('http', 'ws')}/ws)`);
   say(`metrics        ${proc.url}/metrics     readiness ${proc.url}/readyz`);
   say(
     `kafka          ${cfg.kafkaBrokers}  topics: oltp.* web.clickstream silver.* *.dlq metrics.* ` +
@@ -77,19 +80,9 @@ function sayWhereThingsAre(cfg: Config, proc: RunnerProcess, opts: DemoOptions, 
       'schemas bronze, silver, gold',
   );
   say(`topologies     ${proc.runners.map((r) => r.def.name).join(', ')}`);
-  say(`running for ${opts.durationMs ? `${Math.round(opts.durationMs / 1000)}s` : 'ever'} (Ctrl-C stops cleanly)`);
+  const howLong = opts.durationMs ? `${Math.round(opts.durationMs / 1000)}s` : 'ever';
+  say(`running for ${howLong} (Ctrl-C or \`kill -INT ${process.pid}\` stops cleanly)`);
   say('');
-}
-
-/** One line of what has flowed so far, from the topic counts. */
-function flowLine(c: Record<string, number>): string {
-  const n = (t: string) => c[t] ?? 0;
-  const dlq = n('web.clickstream.dlq') + n('oltp.orders.dlq') + n('oltp.customers.dlq') + n('oltp.order_items.dlq');
-  return (
-    `… in ${n('web.clickstream')} clicks, ${n('oltp.orders') + n('oltp.order_items')} order rows │ ` +
-    `silver ${n('silver.clickstream')} clicks, ${n('silver.orders')} orders │ dlq ${dlq} │ ` +
-    `metric updates ${n('metrics.funnel_5m') + n('metrics.revenue_per_minute')}`
-  );
 }
 
 /** The clickstream and the shop's activity, until the signal; neither failure stops the other. */
@@ -113,15 +106,14 @@ function startGenerators(cfg: Config, opts: DemoOptions, signal: AbortSignal) {
   ]);
 }
 
-async function sayWhatLandedWhere(cfg: Config, say: Say): Promise<void> {
-  say('');
-  say('== what went where');
-  const counts = await topicCounts(cfg);
-  for (const [t, n] of Object.entries(counts)) say(`  kafka ${t.padEnd(30)} ${n}`);
-  for (const [zone, n] of Object.entries(await lakeCounts(cfg).catch(() => ({}))))
-    say(`  s3://${cfg.s3Bucket}/${zone}/`.padEnd(40) + ` ${n} objects`);
-  for (const [t, n] of Object.entries(await warehouseCounts(cfg).catch(() => ({}))))
-    say(`  warehouse ${t.padEnd(26)} ${n} rows`);
+/** What the topics, the lake and the warehouse hold now (lake and warehouse: empty when unreachable). */
+async function landedNow(cfg: Config): Promise<Landed> {
+  const [topics, lake, warehouse] = await Promise.all([
+    topicCounts(cfg),
+    lakeCounts(cfg).catch(() => ({})),
+    warehouseCounts(cfg).catch(() => ({})),
+  ]);
+  return { topics, lake, warehouse };
 }
 
 /**
@@ -133,22 +125,40 @@ async function sayWhatLandedWhere(cfg: Config, say: Say): Promise<void> {
  *   await runDemo(cfg, { durationMs: 90_000, extractEveryMs: 15_000, ...rates }, (line) => console.log(line));
  */
 export async function runDemo(cfg: Config, opts: DemoOptions, say: Say): Promise<void> {
+  const t0 = performance.now();
+  const before = await landedNow(cfg);
   await prepareShop(cfg, say);
   const proc = await startRunnerProcess(cfg, Object.values(TOPOLOGIES), { commitIntervalMs: 1000 });
   const extract = startExtractSchedule(cfg, { intervalMs: opts.extractEveryMs, initialDelayMs: opts.extractEveryMs });
   const abort = new AbortController();
-  const stopOn = () => abort.abort();
+  const facts: RunFacts = { elapsedMs: 0, clicksPerSecondAsked: opts.clicksPerSecond };
+  const stopOn = (why: string) => {
+    say(`${why}: stopping cleanly${why.startsWith('SIG') ? ' (again to force)' : ''}…`);
+    if (abort.signal.aborted) return;
+    facts.stoppedBy = why;
+    abort.abort();
+  };
+  const onSigint = () => stopOn('SIGINT');
+  const onSigterm = () => stopOn('SIGTERM');
   let timer: NodeJS.Timeout | undefined;
   let ticker: NodeJS.Timeout | undefined;
+  let unwatch = () => {};
   let ended: { code: number };
   try {
     sayWhereThingsAre(cfg, proc, opts, say);
-    process.once('SIGINT', stopOn);
-    process.once('SIGTERM', stopOn);
-    timer = opts.durationMs ? setTimeout(stopOn, opts.durationMs) : undefined;
+    // Once each: a second Ctrl-C finds no handler and ends the process at once (the "force").
+    process.once('SIGINT', onSigint);
+    process.once('SIGTERM', onSigterm);
+    // Started by npm (npx, npm run) or the bin wrapper, which went away: stop as on Ctrl-C.
+    unwatch = watchParent(() => stopOn('the process that started the demo exited'));
+    timer = opts.durationMs
+      ? setTimeout(() => {
+          if (!abort.signal.aborted) abort.abort();
+        }, opts.durationMs)
+      : undefined;
     ticker = setInterval(() => {
       void topicCounts(cfg)
-        .then((c) => say(flowLine(c)))
+        .then((c) => say(flowLine(before.topics, c)))
         .catch(() => {});
     }, 10_000);
     const generators = startGenerators(cfg, opts, abort.signal);
@@ -156,8 +166,12 @@ export async function runDemo(cfg: Config, opts: DemoOptions, say: Say): Promise
     clearTimeout(timer);
     clearInterval(ticker);
     abort.abort();
-    for (const r of await generators)
+    const [clicks, shop] = await generators;
+    if (clicks.status === 'fulfilled') facts.clicks = { total: clicks.value.total, elapsedMs: clicks.value.elapsedMs };
+    if (shop.status === 'fulfilled') facts.shopChanges = shop.value.total;
+    for (const r of [clicks, shop])
       if (r.status === 'rejected') log.error({ err: String(r.reason) }, 'generator failed');
+    facts.elapsedMs = performance.now() - t0;
     say('stopping: last extract, drain, flush, commit…');
     await extract.runNow().catch(() => {});
     await extract.stop();
@@ -166,12 +180,16 @@ export async function runDemo(cfg: Config, opts: DemoOptions, say: Say): Promise
     // Whatever failed above, nothing this demo started keeps running (stop() is idempotent).
     clearTimeout(timer);
     clearInterval(ticker);
+    unwatch();
     abort.abort();
-    process.removeListener('SIGINT', stopOn);
-    process.removeListener('SIGTERM', stopOn);
     await extract.stop().catch(() => {});
     await proc.stop().catch(() => {});
+    process.removeListener('SIGINT', onSigint);
+    process.removeListener('SIGTERM', onSigterm);
   }
-  await sayWhatLandedWhere(cfg, say);
+  const after = await landedNow(cfg);
+  say('');
+  for (const line of formatLanded(before, after, cfg.s3Bucket)) say(line);
+  for (const line of formatRunFacts(facts, before, after)) say(line);
   if (ended.code !== 0) throw new Error(`the runner stopped with exit code ${ended.code}`);
 }

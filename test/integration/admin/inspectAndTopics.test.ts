@@ -241,3 +241,35 @@ test('inspect decodes Avro, shows DLQ headers as text and undecodable bytes safe
     await admin.disconnect();
   }
 });
+
+test('inspect shortens an oversized DLQ value for people (its size shown, --max-bytes to change); --json keeps it whole', async () => {
+  const cfg = await realStack();
+  const dlq = `${uniqueName('it')}.web.clickstream.dlq`;
+  const kafka = createKafkaClient(cfg, 'it-inspect-big');
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, [{ topic: dlq, partitions: 1 }], { partitions: 1, replicationFactor: 1 });
+    const big = Buffer.alloc(600_000, 0x41); // not Avro: shown as base64 and a preview
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: dlq, acks: -1, messages: [{ key: 'big', value: big }] });
+    await producer.disconnect();
+    const base64 = big.toString('base64');
+
+    const human = await capture(() => cli().parseAsync(['inspect', dlq, '--from-beginning'], { from: 'user' }));
+    assert.ok(human.length < 5000, `${human.length} characters printed`);
+    assert.ok(human.includes(`${base64.slice(0, 1024)}…(+${(base64.length - 1024).toLocaleString('en')} bytes;`));
+    assert.match(human, /"bytes": 600000,/);
+    const more = await capture(() =>
+      cli().parseAsync(['inspect', dlq, '--from-beginning', '--max-bytes', '0'], { from: 'user' }),
+    );
+    assert.ok(more.includes(base64), '--max-bytes 0 prints everything');
+    const json = await capture(() =>
+      cli().parseAsync(['inspect', dlq, '--from-beginning', '--json'], { from: 'user' }),
+    );
+    assert.equal(JSON.parse(json).value.bytesBase64, base64, '--json prints the whole value');
+  } finally {
+    await admin.disconnect();
+  }
+});
