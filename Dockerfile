@@ -46,10 +46,9 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=6 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.SLUICE_HTTP_PORT || 8080}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
 # PID 1 is bin/sluice.js (exec form, no shell in between): it starts the CLI in a child Node with
-# the V8 flags of bin/nodeFlags.js and forwards SIGTERM and SIGHUP to it; on SIGTERM `sluice run`
-# stops fetching, drains, flushes, commits, leaves the group and exits 0 (25 s deadline), and
-# PID 1 exits with the child's code. SIGINT is not forwarded (Ctrl-C reaches a terminal's whole
-# process group): stop the container with SIGTERM (`docker stop`, Kubernetes).
+# the V8 flags of bin/nodeFlags.js, in its own process group, and forwards SIGTERM, SIGINT and
+# SIGHUP to it; on SIGTERM `sluice run` stops fetching, drains, flushes, commits, leaves the group
+# and exits 0 (25 s deadline), and PID 1 exits with the child's code.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "bin/sluice.js"]
 CMD ["run"]
