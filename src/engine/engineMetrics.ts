@@ -36,7 +36,7 @@ export function createEngineMetrics(registry = new client.Registry()) {
       ['topology'],
       LATENCY_BUCKETS,
     ),
-    consumerLag: gauge('sluice_consumer_lag', 'High watermark minus the next offset to process', [
+    consumerLag: gauge('sluice_consumer_lag_records', 'High watermark minus the next offset to process', [
       'topology',
       'topic',
       'partition',
@@ -44,7 +44,7 @@ export function createEngineMetrics(registry = new client.Registry()) {
     commitLatency: histogram('sluice_commit_latency_seconds', 'Offset commit round-trip', ['topology'], COMMIT_BUCKETS),
     pausedPartitions: gauge('sluice_paused_partitions', 'Partitions paused by backpressure', ['topology']),
     inFlight: gauge('sluice_in_flight_records', 'Records consumed but not yet durable', ['topology']),
-    windowOpen: gauge('sluice_window_open', 'Open windows per state store', ['topology', 'store']),
+    windowOpen: gauge('sluice_windows_open', 'Open windows per state store', ['topology', 'store']),
     recordsLate: counter(
       'sluice_records_late_total',
       'Records that arrived after their window closed (sent to <topology>.late)',
@@ -70,7 +70,27 @@ export function createEngineMetrics(registry = new client.Registry()) {
 /** Connector statistics, read from the connectors when Prometheus scrapes; connectors register here. */
 function connectorGauges(registry: client.Registry): Map<string, () => ConnectorStats | undefined> {
   const connectors = new Map<string, () => ConnectorStats | undefined>();
-  const gauge = (name: string, help: string, pick: (s: ConnectorStats) => number | null | undefined) =>
+  type Pick = (s: ConnectorStats) => number | null | undefined;
+  const each = (pick: Pick, set: (connector: string, v: number) => void) => {
+    for (const [connector, read] of connectors) {
+      const st = read();
+      const v = st ? pick(st) : undefined;
+      if (v !== undefined && v !== null) set(connector, v);
+    }
+  };
+  // The connectors keep running totals; exported as counters (typed so, `rate()` treats resets right).
+  const counter = (name: string, help: string, pick: Pick) =>
+    new client.Counter({
+      name,
+      help,
+      labelNames: ['connector'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        each(pick, (connector, v) => this.inc({ connector }, v));
+      },
+    });
+  const gauge = (name: string, help: string, pick: Pick) =>
     new client.Gauge({
       name,
       help,
@@ -78,24 +98,20 @@ function connectorGauges(registry: client.Registry): Map<string, () => Connector
       registers: [registry],
       collect() {
         this.reset();
-        for (const [connector, read] of connectors) {
-          const st = read();
-          const v = st ? pick(st) : undefined;
-          if (v !== undefined && v !== null) this.set({ connector }, v);
-        }
+        each(pick, (connector, v) => this.set({ connector }, v));
       },
     });
-  gauge('sluice_connector_batches_total', 'Batches (objects, transactions) made durable', (s) => s.batches);
-  gauge('sluice_connector_rows_total', 'Records written', (s) => s.rows);
-  gauge(
+  counter('sluice_connector_batches_total', 'Batches (objects, transactions) made durable', (s) => s.batches);
+  counter('sluice_connector_rows_total', 'Records written', (s) => s.rows);
+  counter(
     'sluice_connector_dead_lettered_total',
     'Records the sink could never take, sent to <source>.dlq with reason sink',
     (s) => s.deadLettered,
   );
-  gauge('sluice_connector_bytes_total', 'Bytes written', (s) => s.bytes);
-  gauge('sluice_connector_retries_total', 'Retried writes', (s) => s.retries);
-  gauge('sluice_connector_failures_total', 'Batches given up (never committed)', (s) => s.failures);
-  gauge('sluice_connector_flush_seconds_sum', 'Total time spent making batches durable', (s) =>
+  counter('sluice_connector_bytes_total', 'Bytes written', (s) => s.bytes);
+  counter('sluice_connector_retries_total', 'Retried writes', (s) => s.retries);
+  counter('sluice_connector_failures_total', 'Batches given up (never committed)', (s) => s.failures);
+  counter('sluice_connector_flush_seconds_total', 'Time spent making batches durable', (s) =>
     typeof s.flushSeconds === 'number' ? s.flushSeconds : s.flushSeconds?.sum,
   );
   gauge('sluice_connector_last_flush_timestamp_seconds', 'When the last batch became durable', (s) =>

@@ -70,20 +70,20 @@ const COUNTERS_AND_GAUGES = [
   'sluice_records_out_total',
   'sluice_records_dlq_total',
   'sluice_rule_failures_total',
-  'sluice_consumer_lag',
+  'sluice_consumer_lag_records',
   'sluice_paused_partitions',
-  'sluice_window_open',
+  'sluice_windows_open',
   'sluice_records_late_total',
   'sluice_connector_batches_total',
   'sluice_connector_rows_total',
   'sluice_connector_bytes_total',
   'sluice_connector_last_flush_timestamp_seconds',
+  'sluice_connector_flush_seconds_total',
 ];
 const HISTOGRAMS = [
   'sluice_processing_latency_seconds',
   'sluice_commit_latency_seconds',
   'sluice_window_emit_delay_seconds',
-  'sluice_connector_flush_seconds',
 ];
 
 function loadYaml(file: string): unknown {
@@ -904,12 +904,12 @@ test('a dashboard panel without a sluice_ metric, or a missing metric, is report
     readFileSync(path.join(ROOT, 'stack', 'grafana', 'dashboards', 'sluice.json'), 'utf8'),
   ) as Dashboard;
   const panel = (d.panels ?? []).find(
-    (p) => p.type !== 'row' && (p.targets ?? []).some((t) => (t.expr ?? '').includes('sluice_consumer_lag')),
+    (p) => p.type !== 'row' && (p.targets ?? []).some((t) => (t.expr ?? '').includes('sluice_consumer_lag_records')),
   );
   assert.ok(panel);
   for (const p of d.panels ?? [])
-    for (const t of p.targets ?? []) if ((t.expr ?? '').includes('sluice_consumer_lag')) t.expr = 'up';
+    for (const t of p.targets ?? []) if ((t.expr ?? '').includes('sluice_consumer_lag_records')) t.expr = 'up';
   const problems = checkDashboard(d);
   expectProblem(problems, /does not use a sluice_ metric/);
-  expectProblem(problems, /no panel shows sluice_consumer_lag/);
+  expectProblem(problems, /no panel shows sluice_consumer_lag_records/);
 });

@@ -63,7 +63,7 @@ function renderLag(lag) {
 
 function renderProcessMetrics(samples) {
   renderLate(samples.filter((s) => s.name === 'sluice_records_late_total'));
-  renderLag(samples.filter((s) => s.name === 'sluice_consumer_lag'));
+  renderLag(samples.filter((s) => s.name === 'sluice_consumer_lag_records'));
 }
 
 /** Reads /metrics now and then every `metricsPollMs`, whether or not a read fails. */

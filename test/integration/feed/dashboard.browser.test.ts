@@ -423,7 +423,7 @@ test('the dashboard connects, shows live metrics, and its numbers change as metr
     registers: [registry],
   }).inc({ topology: 'metrics', store: 'revenue_per_minute' }, 7);
   const lag = new client.Gauge({
-    name: 'sluice_consumer_lag',
+    name: 'sluice_consumer_lag_records',
     help: 'lag',
     labelNames: ['topology', 'topic', 'partition'],
     registers: [registry],
