@@ -27,6 +27,7 @@ import { createOutputSink, type OutputSink } from './outputSink.ts';
 import type { OffsetTracker } from '../engine/offsetTracker.ts';
 import { PartitionFlow } from './partitionFlow.ts';
 import type { ReferenceReader } from './referenceReader.ts';
+import { resumeFetch } from './resumeFetch.ts';
 import { handleSinkRejection } from './sinkDeadLetter.ts';
 import { type Assignment, restoreStores, seekToCommitted, seekToSinkOffsets } from './stateRestore.ts';
 import { createTransactionalOutputs, type TransactionalOutputs, txKeyOf } from './transactionalOutputs.ts';
@@ -38,10 +39,9 @@ import type { TickKind } from '../windows/windowOperator.ts';
  * paused while too much is in flight. A consumer that crashes without kafkajs restarting it is
  * reported through `onFatal`, so the process never looks healthy while consuming nothing.
  *
- * The parts: bootstrap.ts (topics, schemas, tables, sinks), partitionFlow.ts (tracking and
- * backpressure), committer.ts (offset commits), stateRestore.ts (restore and seek on assignment),
- * transactionalOutputs.ts (exactly-once), outputSink.ts (the Kafka producer side).
- */
+ * The parts: bootstrap.ts (topics, schemas, tables, sinks), partitionFlow.ts and resumeFetch.ts
+ * (tracking, backpressure), committer.ts (commits), stateRestore.ts (restore and seek on
+ * assignment), transactionalOutputs.ts (exactly-once), outputSink.ts (the producer side). */
 export type { RunnerOptions, RunnerStatus } from './runnerOptions.ts';
 
 /** Two minutes of nothing but failed transactions is an outage, not a blip. */
@@ -123,7 +123,7 @@ export class TopologyRunner {
     const topology = { topology: this.def.name };
     const limits = { records: this.opts.maxInFlightPerPartition, bytes: this.opts.maxInFlightBytesPerPartition };
     this.flow = new PartitionFlow(this.def.name, limits, {
-      resume: (topic, partition) => this.consumer?.resume([{ topic, partitions: [partition] }]),
+      resume: (topic, partition) => resumeFetch(this.consumer, topic, partition),
       pausedChanged: (n) => this.metrics.pausedPartitions.set(topology, n),
     });
     this.committer = new Committer(this.def.name, this.flow, this.metrics);
