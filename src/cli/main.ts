@@ -13,6 +13,7 @@ import { extractCommand } from './extractCommand.ts';
 import { replayDlqCommand } from './replayDlqCommand.ts';
 import { inspectCommand } from './inspectCommand.ts';
 import { topicsCommand } from './topicsCommand.ts';
+import { checkCommand } from './checkCommand.ts';
 import { feedCommand } from './feedCommand.ts';
 import { exitAfterOutput } from './exitAfterOutput.ts';
 
@@ -36,6 +37,7 @@ export function buildCli(): Command {
     replayDlqCommand,
     inspectCommand,
     topicsCommand,
+    checkCommand,
     feedCommand,
     describeCommand,
     configCommand,

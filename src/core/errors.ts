@@ -68,6 +68,10 @@ export const ERROR_CATALOGUE = {
     false,
     'grant pg_read_all_stats to the extract role so it sees every open transaction; until then the safety lag also holds the position back',
   ],
+  WAREHOUSE_TEST_FAILED: [
+    false,
+    'a warehouse test found rows that break it (or could not run): see the examples, fix the data or the load, rerun `sluice check`',
+  ],
   FEED_NOT_A_WINDOW_RESULT: [
     false,
     'a record on a metrics topic is not a window result of its schema; the feed skips it (check what writes to the topic)',
