@@ -5,6 +5,7 @@ import { retryKafka } from '../kafka/retryKafka.ts';
 import type { Admin } from '../kafka/kafkaTypes.ts';
 import { headersAsText } from './headersAsText.ts';
 import { readTopicRange } from './readTopicRange.ts';
+import { textTable } from '../core/textTable.ts';
 
 /**
  * `sluice topics`: every topic with its partitions, end offsets, the lag of each consumer group
@@ -171,11 +172,5 @@ export function formatTopicsTable(rows: TopicSummary[]): string {
           .join(' ') || '-') + (r.dlq.truncated ? ` (first ${r.dlq.counted})` : '')
       : '',
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const fmt = (cols: string[]) =>
-    cols
-      .map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i])))
-      .join('  ')
-      .trimEnd();
-  return [fmt(header), ...lines.map(fmt)].join('\n');
+  return textTable(header, lines).join('\n');
 }

@@ -78,29 +78,23 @@ function connectorGauges(registry: client.Registry): Map<string, () => Connector
       if (v !== undefined && v !== null) set(connector, v);
     }
   };
-  // The connectors keep running totals; exported as counters (typed so, `rate()` treats resets right).
-  const counter = (name: string, help: string, pick: Pick) =>
-    new client.Counter({
-      name,
-      help,
-      labelNames: ['connector'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        each(pick, (connector, v) => this.inc({ connector }, v));
-      },
+  // The connectors keep running totals: exported as counters (typed so, `rate()` treats resets right).
+  const counter = (name: string, help: string, pick: Pick) => {
+    const metric: client.Counter<'connector'> = new client.Counter({
+      ...{ name, help, labelNames: ['connector'], registers: [registry] },
+      collect: () => refill(metric, pick, (connector, v) => metric.inc({ connector }, v)),
     });
-  const gauge = (name: string, help: string, pick: Pick) =>
-    new client.Gauge({
-      name,
-      help,
-      labelNames: ['connector'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        each(pick, (connector, v) => this.set({ connector }, v));
-      },
+  };
+  const gauge = (name: string, help: string, pick: Pick) => {
+    const metric: client.Gauge<'connector'> = new client.Gauge({
+      ...{ name, help, labelNames: ['connector'], registers: [registry] },
+      collect: () => refill(metric, pick, (connector, v) => metric.set({ connector }, v)),
     });
+  };
+  const refill = (metric: { reset(): void }, pick: Pick, put: (connector: string, v: number) => void) => {
+    metric.reset();
+    each(pick, put);
+  };
   counter('sluice_connector_batches_total', 'Batches (objects, transactions) made durable', (s) => s.batches);
   counter('sluice_connector_rows_total', 'Records written', (s) => s.rows);
   counter(

@@ -4,6 +4,7 @@ import { SluiceError } from '../core/errors.ts';
 import { layerSchemas } from '../shop/warehouseModel.ts';
 import { testName, WAREHOUSE_TESTS, type WarehouseTest, type WarehouseTestKind } from '../shop/warehouseTests.ts';
 import { warehouseTestSql } from './warehouseTestSql.ts';
+import { textTable } from '../core/textTable.ts';
 
 /**
  * Runs the warehouse tests (`src/shop/warehouseTests.ts`), each as one query in a read-only
@@ -137,15 +138,9 @@ export function summarize(results: readonly WarehouseTestResult[]): CheckSummary
 export function formatCheckTable(results: readonly WarehouseTestResult[]): string {
   const header = ['STATUS', 'TEST', 'FAILING', 'EXAMPLES / DETAIL'];
   const lines = results.map((r) => [r.status, r.name, String(r.failingRows), r.message ?? r.examples.join(', ')]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const fmt = (cols: string[]) =>
-    cols
-      .map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i])))
-      .join('  ')
-      .trimEnd();
   const { counts } = summarize(results);
   const total =
     `${results.length} tests: ${counts.pass} passed, ${counts.fail} failed, ${counts.warn} warned, ` +
     `${counts.error} could not run`;
-  return [fmt(header), ...lines.map(fmt), '', total].join('\n');
+  return [...textTable(header, lines), '', total].join('\n');
 }
