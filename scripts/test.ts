@@ -12,15 +12,16 @@ import { stackDown, stackStatus, stackUp } from '../src/stack/stack.ts';
 
 /**
  * The integration tests that go through a Kafka client (the rest talk to S3, Postgres or the
- * registry only), for the second client's pass. Without exactlyOnce.test.ts: exactly-once is
- * supported on kafkajs only for now (README, "Kafka client"; the runner warns when combined).
+ * registry only), for the second client's pass. (secureStack.test.ts runs both clients itself.)
  */
 const KAFKA_TESTS = [
   'test/integration/admin/*.test.ts',
   ...[
     'backpressure',
+    'brokerRestart',
     'demoFailureCleanup',
     'durableDedupe',
+    'exactlyOnce',
     'fastRejoin',
     'freshTopics',
     'groundTruth',

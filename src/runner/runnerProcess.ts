@@ -40,12 +40,6 @@ export async function startRunnerProcess(
   opts: RunnerProcessOptions = {},
 ): Promise<RunningProcess> {
   if (!topologies.length) throw new SluiceError('CLI_USAGE', 'no topology selected');
-  if (cfg.kafkaClient === 'platformatic' && cfg.processingGuarantee === 'exactly_once')
-    log.warn(
-      { kafkaClient: cfg.kafkaClient },
-      'exactly_once is supported on the kafkajs client only for now (see the README, "Kafka client"): ' +
-        'unset SLUICE_KAFKA_CLIENT for exactly-once',
-    );
   const kafka = createKafkaClient(cfg, `${cfg.kafkaClientId}-runner`);
   const registry = createRegistryClient(cfg);
   const serde = createAvroSerde(registry, { maxMessageBytes: cfg.maxMessageBytes });
