@@ -14,6 +14,7 @@ import { replayDlqCommand } from './replayDlqCommand.ts';
 import { inspectCommand } from './inspectCommand.ts';
 import { topicsCommand } from './topicsCommand.ts';
 import { checkCommand } from './checkCommand.ts';
+import { freshnessCommand } from './freshnessCommand.ts';
 import { feedCommand } from './feedCommand.ts';
 import { exitAfterOutput } from './exitAfterOutput.ts';
 
@@ -38,6 +39,7 @@ export function buildCli(): Command {
     inspectCommand,
     topicsCommand,
     checkCommand,
+    freshnessCommand,
     feedCommand,
     describeCommand,
     configCommand,

@@ -7,6 +7,7 @@ import { TOPOLOGIES } from '../../topologies/index.ts';
 import { startExtractSchedule } from '../../connectors/postgres/extract/schedule.ts';
 import { parseDuration } from '../core/pacing.ts';
 import { exitAfterOutput } from './exitAfterOutput.ts';
+import { startFreshnessSchedule } from '../quality/freshnessSchedule.ts';
 
 /** The named topologies (all when none are named); an unknown name is a usage error listing the known ones. */
 export function selectTopologies(names: string[] | undefined) {
@@ -72,11 +73,14 @@ export function runCommand(program: Command): void {
           opts.extract && !signalled
             ? startExtractSchedule(cfg, { intervalMs: parseDuration(opts.extractInterval) })
             : undefined;
+        // Freshness SLAs into /metrics every SLUICE_FRESHNESS_INTERVAL_MS (0: off).
+        const freshness = signalled ? undefined : startFreshnessSchedule(cfg, proc.registry);
         shutdown = () => {
-          void Promise.all([extract?.stop(), proc.stop()]).then(() => exitAfterOutput(0));
+          void Promise.all([extract?.stop(), freshness?.stop(), proc.stop()]).then(() => exitAfterOutput(0));
         };
         if (signalled) shutdown();
         const code = await proc.done;
+        await freshness?.stop();
         await exitAfterOutput(code);
       },
     );

@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { SluiceError } from '../core/errors.ts';
 import { EXTRACT_SETTINGS } from './extractSettings.ts';
+import { FRESHNESS_SETTINGS } from '../quality/freshnessSlas.ts';
 import { isSecureStack, secureStackDefaults, type StackSecret, stackSecretFile } from './stackFiles.ts';
 
 export { type StackSecret, stackSecretFile } from './stackFiles.ts';
@@ -306,6 +307,8 @@ export const SETTINGS = {
     default: '65536',
     schema: positiveInt,
   },
+
+  ...FRESHNESS_SETTINGS,
 } as const satisfies Record<string, Setting>;
 
 type Settings = typeof SETTINGS;

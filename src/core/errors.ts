@@ -72,6 +72,14 @@ export const ERROR_CATALOGUE = {
     false,
     'a warehouse test found rows that break it (or could not run): see the examples, fix the data or the load, rerun `sluice check`',
   ],
+  FRESHNESS_BREACH: [
+    false,
+    'data of a subject is older than its SLA allows (or missing): check the producer, extract, runner or load feeding it; thresholds: SLUICE_FRESHNESS_SLAS',
+  ],
+  FRESHNESS_MEASURE_FAILED: [
+    true,
+    'the freshness of a subject could not be measured (it counts as breach); check that Kafka and the warehouse database answer',
+  ],
   FEED_NOT_A_WINDOW_RESULT: [
     false,
     'a record on a metrics topic is not a window result of its schema; the feed skips it (check what writes to the topic)',

@@ -2,6 +2,7 @@ import type { Config } from '../config/config.ts';
 import { createLogger } from '../core/log.ts';
 import { SluiceError } from '../core/errors.ts';
 import { createEngineMetrics } from '../engine/engineMetrics.ts';
+import type { Registry as MetricsRegistry } from 'prom-client';
 import { TopologyRunner, type RunnerOptions } from './topologyRunner.ts';
 import { createKafkaClient } from '../kafka/createKafkaClient.ts';
 import { createAvroSerde } from '../serde/avroSerde.ts';
@@ -22,6 +23,8 @@ const log = createLogger('runner');
 export interface RunningProcess {
   runners: TopologyRunner[];
   url: string;
+  /** The Prometheus registry `/metrics` serves: more gauges can join it (freshness). */
+  registry: MetricsRegistry;
   stop(): Promise<void>;
   /** Resolves with the exit code when the process should end. */
   done: Promise<number>;
@@ -115,5 +118,5 @@ export async function startRunnerProcess(
     throw err;
   }
   log.info({ url: http.url, topologies: topologies.map((t) => t.name) }, 'runner ready');
-  return { runners, url: http.url, stop, done };
+  return { runners, url: http.url, registry: metrics.registry, stop, done };
 }

@@ -6,6 +6,7 @@ import client from 'prom-client';
 import { PROJECT_ROOT } from '../../../src/config/config.ts';
 import { createEngineMetrics } from '../../../src/engine/engineMetrics.ts';
 import { createFeedMetrics } from '../../../src/feed/feedMetrics.ts';
+import { createFreshnessMetrics } from '../../../src/quality/freshnessMetrics.ts';
 
 /**
  * Prometheus naming (https://prometheus.io/docs/practices/naming/): one application prefix,
@@ -16,6 +17,7 @@ test('every metric Sluice exports has one prefix, counters end in _total, and un
   const registry = new client.Registry();
   createEngineMetrics(registry);
   createFeedMetrics(registry);
+  createFreshnessMetrics(registry);
   const metrics = await registry.getMetricsAsJSON();
   assert.ok(metrics.length > 30, `${metrics.length} metrics`);
   const problems: string[] = [];
