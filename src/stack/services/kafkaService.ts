@@ -67,6 +67,9 @@ function scramUsers(stackDir: string): string[] {
   return users.flatMap(([name, password]) => ['--add-scram', `SCRAM-SHA-512=[name=${name},password=${password}]`]);
 }
 
+/** Per partition: what the local stack keeps of a topic before deleting its oldest segments. */
+export const LOCAL_RETENTION_BYTES = 1024 * 1024 * 1024;
+
 // Single node KRaft. The internal topics must have replication 1 or consumer groups and
 // transactions never become available on one broker.
 function serverProperties(cfg: Config, dataDir: string): string {
@@ -96,7 +99,11 @@ function serverProperties(cfg: Config, dataDir: string): string {
     'auto.create.topics.enable=false',
     'num.partitions=3',
     `log.dirs=${dataDir}`,
-    'log.retention.hours=168',
+    // Records are kept by size, not by age. Record timestamps are event times, and backfills,
+    // replays and the tests write historical ones: age-based retention (Kafka's 7 days) deletes
+    // such a segment at the next retention check (every 5 min), under a reader mid-topic.
+    'log.retention.ms=-1',
+    `log.retention.bytes=${LOCAL_RETENTION_BYTES}`,
     'log.cleaner.min.compaction.lag.ms=0',
     'log.cleaner.backoff.ms=5000',
     'message.max.bytes=16777216',

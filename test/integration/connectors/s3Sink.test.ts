@@ -3,11 +3,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
-import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import avro from 'avsc';
+import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { parseS3SinkConfig, type S3SinkConfigInput } from '../../../connectors/s3/config.ts';
 import type { LakeRecord } from '../../../connectors/s3/lakeRecord.ts';
 import { hourPartition, parseObjectKey } from '../../../connectors/s3/layout.ts';
@@ -19,70 +16,16 @@ import { ensureTopics } from '../../../src/kafka/ensureTopics.ts';
 import { startRunnerProcess } from '../../../src/runner/runnerProcess.ts';
 import { createS3Client } from '../../../src/s3/s3Client.ts';
 import { createAvroSerde } from '../../../src/serde/avroSerde.ts';
-import { forSchema } from '../../../src/serde/logicalTypes.ts';
 import { createRegistryClient } from '../../../src/serde/schemaRegistry.ts';
 import { prefixTopology } from '../../../src/testing/prefixTopology.ts';
 import type { Ack, Output, SourceRecord } from '../../../src/topology/types.ts';
 import { lakeTopology } from '../../../topologies/lake.ts';
+import { type LakeObject, listLakeKeys, readLake } from '../../support/lake.ts';
 import { eventually, realStack, uniqueName } from '../../support/stack.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: the lake as a reader sees it, and the topics as Kafka has them
 // ---------------------------------------------------------------------------------------------
-
-interface LakeObject {
-  key: string;
-  records: unknown[];
-  meta: Record<string, string>;
-}
-
-async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const res = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    for (const o of res.Contents ?? []) if (o.Key) keys.push(o.Key);
-    token = res.IsTruncated ? res.NextContinuationToken : undefined;
-  } while (token);
-  return keys;
-}
-
-async function decodeContainer(body: Buffer): Promise<{ records: unknown[]; meta: Record<string, string> }> {
-  const records: unknown[] = [];
-  const meta: Record<string, string> = {};
-  await new Promise<void>((resolve, reject) => {
-    Readable.from([body])
-      .pipe(new avro.streams.BlockDecoder({ parseHook: (schema: avro.Schema) => forSchema(schema) }))
-      .on('metadata', (_type: unknown, _codec: unknown, header: { meta: Record<string, Buffer> }) => {
-        for (const [k, v] of Object.entries(header.meta)) meta[k] = v.toString('utf8');
-      })
-      .on('data', (r: unknown) => records.push(r))
-      .on('end', resolve)
-      .on('error', reject);
-  });
-  return { records, meta };
-}
-
-/** Every object under a prefix, downloaded and decoded (Avro containers or gzipped JSON lines). */
-async function readLake(s3: S3Client, bucket: string, prefix: string): Promise<LakeObject[]> {
-  const out: LakeObject[] = [];
-  for (const key of await listKeys(s3, bucket, prefix)) {
-    const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    const body = Buffer.from(await res.Body!.transformToByteArray());
-    if (key.endsWith('.jsonl.gz')) {
-      const records = gunzipSync(body)
-        .toString('utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as unknown);
-      out.push({ key, records, meta: res.Metadata ?? {} });
-    } else {
-      const { records, meta } = await decodeContainer(body);
-      out.push({ key, records, meta: { ...meta, ...res.Metadata } });
-    }
-  }
-  return out;
-}
 
 interface TopicRecord {
   partition: number;
@@ -373,7 +316,7 @@ test(LAKE_EXACTLY_ONCE_TITLE, {
     await produce(kafka, clicks, [{ partition: 1, key: 'lonely', value: Buffer.from('one click'), timestamp: sent }]);
     const [lonelyKey] = await eventually(
       async () => {
-        const k = await listKeys(s3, cfg.s3Bucket, `raw/${clicks}/`);
+        const k = await listLakeKeys(s3, cfg.s3Bucket, `raw/${clicks}/`);
         return k.length ? k : undefined;
       },
       'the lonely record lands',
@@ -410,7 +353,7 @@ interface Child {
 
 function startChild(prefix: string, groupId: string, sink: S3SinkConfigInput): Child {
   const proc = spawn(process.execPath, [CHILD, prefix, groupId, JSON.stringify(sink)], {
-    env: { ...process.env, SLUICE_LOG_LEVEL: 'warn' },
+    env: { SLUICE_LOG_LEVEL: 'warn', ...process.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
@@ -498,7 +441,7 @@ test(SIGKILL_MID_UPLOAD_TITLE, {
     );
     first.proc.kill('SIGKILL');
     await first.exited;
-    const objectsAtKill = await listKeys(s3, cfg.s3Bucket, prefixRaw);
+    const objectsAtKill = await listLakeKeys(s3, cfg.s3Bucket, prefixRaw);
     console.log(
       `# killed mid-upload: ${uploadsAtKill.length} multipart upload(s) open, ${objectsAtKill.length} object(s) complete; first run peak RSS ${rss1.stop().peakMiB} MiB`,
     );
@@ -512,7 +455,9 @@ test(SIGKILL_MID_UPLOAD_TITLE, {
       () => committedEverything(kafka, groupId, [topic]),
       'all offsets committed after the restart',
       180_000,
-    );
+    ).catch((err) => {
+      throw new Error(`${err}\nthe restarted runner's log:\n${second!.stderr()}`);
+    });
     const { peakMiB, samples } = rss2.stop();
     console.log(
       `# restart uploaded ~72 MB (20 MB objects, partSize 5 MiB, queueSize 1): peak RSS ${peakMiB} MiB over ${samples} samples`,

@@ -3,9 +3,6 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import avro from 'avsc';
-import { Readable } from 'node:stream';
 import pg from 'pg';
 import { parseWarehouseSinkConfig } from '../../../connectors/postgres/warehouse/config.ts';
 import {
@@ -24,7 +21,6 @@ import { ensureTopics } from '../../../src/kafka/ensureTopics.ts';
 import { startRunnerProcess } from '../../../src/runner/runnerProcess.ts';
 import { createS3Client } from '../../../src/s3/s3Client.ts';
 import { createAvroSerde } from '../../../src/serde/avroSerde.ts';
-import { forSchema } from '../../../src/serde/logicalTypes.ts';
 import { createRegistryClient } from '../../../src/serde/schemaRegistry.ts';
 import { prefixTopology } from '../../../src/testing/prefixTopology.ts';
 import { defineTopology } from '../../../src/topology/defineTopology.ts';
@@ -43,6 +39,7 @@ import {
 } from '../../support/deadLetterTopologies.ts';
 import { readAll, type ReadRecord } from '../../support/kafkaHelpers.ts';
 import { IN_TX_MARKER, READY_MARKER } from '../../support/runWarehouseChild.ts';
+import { listLakeKeys, readLake, readLakeObject } from '../../support/lake.ts';
 import { eventually, realStack, uniqueName } from '../../support/stack.ts';
 
 /*
@@ -622,40 +619,6 @@ test(WAREHOUSE_SIGKILL_TITLE, {
 
 // ---- S3
 
-async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const res = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    for (const o of res.Contents ?? []) if (o.Key) keys.push(o.Key);
-    token = res.IsTruncated ? res.NextContinuationToken : undefined;
-  } while (token);
-  return keys;
-}
-
-/** Records and header metadata of an Avro object container in the lake. */
-async function readContainer(
-  s3: S3Client,
-  bucket: string,
-  key: string,
-): Promise<{ records: Record<string, unknown>[]; meta: Record<string, string> }> {
-  const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  const body = Buffer.from(await res.Body!.transformToByteArray());
-  const records: Record<string, unknown>[] = [];
-  const meta: Record<string, string> = {};
-  await new Promise<void>((resolve, reject) => {
-    Readable.from([body])
-      .pipe(new avro.streams.BlockDecoder({ parseHook: (schema: avro.Schema) => forSchema(schema) }))
-      .on('metadata', (_t: unknown, _c: unknown, header: { meta: Record<string, Buffer> }) => {
-        for (const [k, v] of Object.entries(header.meta)) meta[k] = v.toString('utf8');
-      })
-      .on('data', (r: Record<string, unknown>) => records.push(r))
-      .on('end', resolve)
-      .on('error', reject);
-  });
-  return { records, meta };
-}
-
 const customerOf = (i: number, country: string): Customer =>
   ({
     customer_id: i,
@@ -715,10 +678,7 @@ test(S3_POISON_TITLE, {
     const landed = await eventually(
       async () => {
         if (exitCode !== undefined) return true;
-        const keys = await listKeys(s3, cfg.s3Bucket, lakePrefix);
-        const objects = await Promise.all(
-          keys.map(async (key) => ({ key, ...(await readContainer(s3, cfg.s3Bucket, key)) })),
-        );
+        const objects = await readLake(s3, cfg.s3Bucket, lakePrefix);
         return objects.reduce((n, o) => n + o.records.length, 0) >= 600 - poison.size &&
           (await dlqRecords(cfg, kafka, dlq)).length >= poison.size
           ? objects
@@ -730,7 +690,7 @@ test(S3_POISON_TITLE, {
     assert.equal(exitCode, undefined, 'the runner is still running');
     assert.ok(Array.isArray(landed));
 
-    const ids = landed.flatMap((o) => o.records.map((r) => Number(r.customer_id))).sort((a, b) => a - b);
+    const ids = landed.flatMap((o) => o.records.map((r) => Number((r as Customer).customer_id))).sort((a, b) => a - b);
     assert.deepEqual(
       ids,
       Array.from({ length: 600 }, (_, i) => i).filter((i) => !poison.has(i)),
@@ -860,7 +820,7 @@ test(S3_REPLAY_TITLE, {
     feed(sink, from, 60);
     await sink.flush();
     await sink.close(5000);
-    return { dead, stats: sink.stats, keys: (await listKeys(s3, cfg.s3Bucket, `staging/${topic}/`)).sort() };
+    return { dead, stats: sink.stats, keys: (await listLakeKeys(s3, cfg.s3Bucket, `staging/${topic}/`)).sort() };
   };
   try {
     // Run 1: 0 and 30 are dead-lettered; objects start at 1 (0 is not in it), 21 and 42.
@@ -898,8 +858,8 @@ test(S3_REPLAY_TITLE, {
     assert.deepEqual(run3.keys, run1.keys);
 
     assert.deepEqual(failed, [], 'no record failed');
-    const records = (await Promise.all(run1.keys.map((k) => readContainer(s3, cfg.s3Bucket, k)))).flatMap((o) =>
-      o.records.map((r) => Number(r.customer_id)),
+    const records = (await Promise.all(run1.keys.map((k) => readLakeObject(s3, cfg.s3Bucket, k)))).flatMap((o) =>
+      o.records.map((r) => Number((r as Customer).customer_id)),
     );
     assert.deepEqual(
       records.sort((a, b) => a - b),
