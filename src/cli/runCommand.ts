@@ -8,6 +8,7 @@ import { startExtractSchedule } from '../../connectors/postgres/extract/schedule
 import { parseDuration } from '../core/pacing.ts';
 import { exitAfterOutput } from './exitAfterOutput.ts';
 import { startFreshnessSchedule } from '../quality/freshnessSchedule.ts';
+import { loadsWarehouse, startWarehouseTestSchedule } from '../quality/warehouseTestSchedule.ts';
 
 /** The named topologies (all when none are named); an unknown name is a usage error listing the known ones. */
 export function selectTopologies(names: string[] | undefined) {
@@ -59,7 +60,8 @@ export function runCommand(program: Command): void {
         };
         process.on('SIGTERM', () => onSignal('SIGTERM'));
         process.on('SIGINT', () => onSignal('SIGINT'));
-        const proc = await startRunnerProcess(cfg, selectTopologies(opts.topology), {
+        const topologies = selectTopologies(opts.topology);
+        const proc = await startRunnerProcess(cfg, topologies, {
           // The setting unless the flag is given (a default here used to override it: 10,000).
           maxInFlightPerPartition: opts.maxInFlight === undefined ? undefined : Number(opts.maxInFlight),
           feed: opts.feed,
@@ -75,12 +77,18 @@ export function runCommand(program: Command): void {
             : undefined;
         // Freshness SLAs into /metrics every SLUICE_FRESHNESS_INTERVAL_MS (0: off).
         const freshness = signalled ? undefined : startFreshnessSchedule(cfg, proc.registry);
+        // Warehouse tests into /metrics every SLUICE_WAREHOUSE_TESTS_INTERVAL_MS (0: off), only in the
+        // runner that loads the warehouse: one runner testing it is enough, and others may not reach it.
+        const warehouseTests =
+          signalled || !loadsWarehouse(topologies) ? undefined : startWarehouseTestSchedule(cfg, proc.registry);
         shutdown = () => {
-          void Promise.all([extract?.stop(), freshness?.stop(), proc.stop()]).then(() => exitAfterOutput(0));
+          const stops = [extract?.stop(), freshness?.stop(), warehouseTests?.stop(), proc.stop()];
+          void Promise.all(stops).then(() => exitAfterOutput(0));
         };
         if (signalled) shutdown();
         const code = await proc.done;
         await freshness?.stop();
+        await warehouseTests?.stop();
         await exitAfterOutput(code);
       },
     );

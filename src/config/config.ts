@@ -309,6 +309,16 @@ export const SETTINGS = {
   },
 
   ...FRESHNESS_SETTINGS,
+  // Read by src/quality/warehouseTestSchedule.ts; declared here because that module imports this one.
+  warehouseTestsIntervalMs: {
+    env: 'SLUICE_WAREHOUSE_TESTS_INTERVAL_MS',
+    description:
+      'How often a `sluice run` that loads the warehouse runs the warehouse tests (`sluice check`) for its ' +
+      'metrics (0: never)',
+    default: '300000',
+    emptyIsUnset: true,
+    schema: z.coerce.number().int().min(0),
+  },
 } as const satisfies Record<string, Setting>;
 
 type Settings = typeof SETTINGS;

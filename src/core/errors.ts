@@ -72,6 +72,10 @@ export const ERROR_CATALOGUE = {
     false,
     'a warehouse test found rows that break it (or could not run): see the examples, fix the data or the load, rerun `sluice check`',
   ],
+  WAREHOUSE_TEST_RUN_FAILED: [
+    true,
+    'the scheduled warehouse tests could not run (their status gauges say 3, error); check that the warehouse database answers — the next run retries',
+  ],
   FRESHNESS_BREACH: [
     false,
     'data of a subject is older than its SLA allows (or missing): check the producer, extract, runner or load feeding it; thresholds: SLUICE_FRESHNESS_SLAS',

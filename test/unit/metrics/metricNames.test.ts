@@ -7,6 +7,7 @@ import { PROJECT_ROOT } from '../../../src/config/config.ts';
 import { createEngineMetrics } from '../../../src/engine/engineMetrics.ts';
 import { createFeedMetrics } from '../../../src/feed/feedMetrics.ts';
 import { createFreshnessMetrics } from '../../../src/quality/freshnessMetrics.ts';
+import { createWarehouseTestMetrics } from '../../../src/quality/warehouseTestMetrics.ts';
 
 /**
  * Prometheus naming (https://prometheus.io/docs/practices/naming/): one application prefix,
@@ -18,6 +19,7 @@ test('every metric Sluice exports has one prefix, counters end in _total, and un
   createEngineMetrics(registry);
   createFeedMetrics(registry);
   createFreshnessMetrics(registry);
+  createWarehouseTestMetrics(registry);
   const metrics = await registry.getMetricsAsJSON();
   assert.ok(metrics.length > 30, `${metrics.length} metrics`);
   const problems: string[] = [];
