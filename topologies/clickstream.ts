@@ -10,6 +10,7 @@ export const MAX_PRICE = 100_000;
 /** web.clickstream → silver.clickstream: deduplicated by event_id, sessions and products checked. */
 export default defineTopology({
   name: 'clickstream',
+  owner: { team: 'web-analytics' },
   description: 'Validated, deduplicated click events',
   sources: [{ topic: 'web.clickstream' }],
   references: { products: { topic: 'oltp.products', key: 'product_id' } },

@@ -5,6 +5,7 @@ import type { Customer } from '../src/domain/types.generated.ts';
 /** OLTP customers → silver.customers: a customer without a usable email is quarantined. */
 export default defineTopology({
   name: 'customers',
+  owner: { team: 'commerce-data' },
   description: 'Validated customer row images; also the reference table for orders',
   sources: [{ topic: 'oltp.customers' }],
   rules: [

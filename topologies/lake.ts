@@ -62,6 +62,7 @@ export function lakeTopology(sink: Omit<S3SinkConfigInput, 'zone' | 'name'> = {}
   });
   return defineTopology({
     name: 'lake',
+    owner: { team: 'data-platform' },
     description: 'Kafka topics to the S3 lake: raw (every source record), staging (silver), quarantine (DLQs)',
     sources,
     outputs: [

@@ -76,6 +76,7 @@ export function metricsTopology(opts: MetricsOptions = {}) {
   const sessionGapMs = opts.sessionGapMs ?? 5 * MINUTE;
   return defineTopology({
     name: 'metrics',
+    owner: { team: 'analytics' },
     description: 'Real-time metrics in event-time windows: revenue, orders by status, funnel, sessions, DLQ rates',
     sources: [
       { topic: 'silver.orders' },

@@ -10,6 +10,7 @@ export const ORDER_STATUSES = ['pending', 'paid', 'shipped', 'delivered', 'cance
  */
 export default defineTopology({
   name: 'orders',
+  owner: { team: 'commerce-data' },
   description: 'Orders and their items, checked against customers, products and each other',
   sources: [{ topic: 'oltp.orders' }, { topic: 'oltp.order_items' }],
   references: {

@@ -5,6 +5,7 @@ import type { Product } from '../src/domain/types.generated.ts';
 /** OLTP products → silver.products. */
 export default defineTopology({
   name: 'products',
+  owner: { team: 'commerce-data' },
   description: 'Validated product row images; also the reference table for order items and clicks',
   sources: [{ topic: 'oltp.products' }],
   rules: [range('product_price_non_negative', 'price', { min: 0 }), notNull('product_category_present', 'category')],

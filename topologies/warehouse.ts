@@ -24,6 +24,7 @@ export function warehouseTopology(opts: WarehouseTopologyOptions = {}): Topology
   const tables = medallionTables(opts);
   return defineTopology({
     name: 'warehouse',
+    owner: { team: 'analytics-engineering' },
     description:
       'Silver topics into the Postgres warehouse: bronze (append), silver (current state), ' +
       'gold (facts, SCD2 customers, products, date)',

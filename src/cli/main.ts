@@ -15,6 +15,7 @@ import { inspectCommand } from './inspectCommand.ts';
 import { topicsCommand } from './topicsCommand.ts';
 import { checkCommand } from './checkCommand.ts';
 import { freshnessCommand } from './freshnessCommand.ts';
+import { catalogCommand } from './catalogCommand.ts';
 import { feedCommand } from './feedCommand.ts';
 import { exitAfterOutput } from './exitAfterOutput.ts';
 
@@ -40,6 +41,7 @@ export function buildCli(): Command {
     topicsCommand,
     checkCommand,
     freshnessCommand,
+    catalogCommand,
     feedCommand,
     describeCommand,
     configCommand,

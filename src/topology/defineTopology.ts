@@ -11,6 +11,8 @@ import type { TopologyDefinition } from './types.ts';
 export function defineTopology(def: TopologyDefinition): TopologyDefinition {
   if (!/^[a-z][a-z0-9_-]*$/.test(def.name))
     throw new SluiceError('CONFIG_INVALID', `topology name "${def.name}" must be lower-case letters, digits, _ or -`);
+  if (def.owner && !def.owner.team.trim())
+    throw new SluiceError('CONFIG_INVALID', `topology ${def.name}: owner.team is empty; name the team that owns it`);
   if (def.sources.length === 0) throw new SluiceError('CONFIG_INVALID', `topology ${def.name} has no sources`);
   const ruleNames = new Set<string>();
   for (const r of def.rules ?? []) {

@@ -243,9 +243,18 @@ export interface PipelineInput {
   ops: Operators;
 }
 
+/** Who answers for a topology and the topics and tables it writes (`sluice catalog` shows it). */
+export interface TopologyOwner {
+  /** The team, e.g. `commerce-data`. */
+  team: string;
+  /** Where to reach it: a channel, an address, a rota. */
+  contact?: string;
+}
+
 export interface TopologyDefinition {
   name: string;
   description?: string;
+  owner?: TopologyOwner;
   sources: SourceSpec[];
   references?: Record<string, ReferenceSpec>;
   rules?: Rule[];
