@@ -1,12 +1,11 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import type { CatalogEntry } from '../../../src/catalog/catalogEntry.ts';
-import { type Config, PROJECT_ROOT, loadConfig, secretOf } from '../../../src/config/config.ts';
+import { type Config, loadConfig, secretOf } from '../../../src/config/config.ts';
 import { loadSchema } from '../../../src/domain/schemas.ts';
 import { registryHttp } from '../../../src/serde/registryHttp.ts';
 import { createRegistryClient } from '../../../src/serde/schemaRegistry.ts';
+import { runSluice } from '../../support/cli.ts';
 
 /**
  * `sluice catalog` as a user runs it: on the running stack the schema versions are the registry's
@@ -15,7 +14,6 @@ import { createRegistryClient } from '../../../src/serde/schemaRegistry.ts';
  * Uses the stack as it is (no `dev up`): the catalog only reads.
  */
 
-const SLUICE = path.join(PROJECT_ROOT, 'bin', 'sluice.js');
 const DOWN = {
   SLUICE_KAFKA_BROKERS: '127.0.0.1:1',
   SLUICE_REGISTRY_URL: 'http://127.0.0.1:1',
@@ -24,21 +22,7 @@ const DOWN = {
 
 let cfg: Config;
 
-function sluice(args: string[], env: Record<string, string> = {}) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [SLUICE, ...args], { cwd: PROJECT_ROOT, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const sluice = runSluice;
 
 const byName = (entries: CatalogEntry[], name: string) => {
   const e = entries.find((x) => x.name === name);

@@ -1,14 +1,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import pg from 'pg';
 import client from 'prom-client';
-import { type Config, PROJECT_ROOT, pgConnection } from '../../../src/config/config.ts';
+import { type Config, pgConnection } from '../../../src/config/config.ts';
 import { createKafkaClient, type KafkaClient } from '../../../src/kafka/createKafkaClient.ts';
 import { startFreshnessSchedule } from '../../../src/quality/freshnessSchedule.ts';
 import { parseFreshnessSlas } from '../../../src/quality/freshnessSlas.ts';
 import { type FreshnessResult, measureFreshness } from '../../../src/quality/measureFreshness.ts';
+import { type CliRun, runSluice } from '../../support/cli.ts';
 import { eventually, realStack, uniqueName } from '../../support/stack.ts';
 
 /**
@@ -17,7 +16,6 @@ import { eventually, realStack, uniqueName } from '../../support/stack.ts';
  * newest `_loaded_at` is old and then fresh, `sluice freshness` exit codes, and the gauges.
  */
 
-const SLUICE = path.join(PROJECT_ROOT, 'bin', 'sluice.js');
 const MIN = 60_000;
 
 let cfg: Config;
@@ -148,27 +146,8 @@ test('a warehouse table: an old newest _loaded_at breaches, an insert makes it f
   assert.ok((r.get(loads)?.ageSeconds ?? 99) < 60);
 });
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function freshnessCli(slas: string): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, SLUICE_FRESHNESS_SLAS: slas };
-    const child = spawn(process.execPath, [SLUICE, 'freshness', '--json'], { cwd: PROJECT_ROOT, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runSluice(['freshness', '--json'], { SLUICE_FRESHNESS_SLAS: slas });
 }
 
 test('sluice freshness exits 1 when a subject is in breach and 0 when none is (warn included)', async () => {

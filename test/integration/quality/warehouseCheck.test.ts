@@ -1,38 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import pg from 'pg';
-import { type Config, PROJECT_ROOT, pgConnection } from '../../../src/config/config.ts';
+import { type Config, pgConnection } from '../../../src/config/config.ts';
 import { runWarehouseTests, type WarehouseTestResult } from '../../../src/quality/runWarehouseTests.ts';
 import { layerSchemas } from '../../../src/shop/warehouseModel.ts';
 import { WAREHOUSE_TESTS } from '../../../src/shop/warehouseTests.ts';
+import { type CliRun, runSluice } from '../../support/cli.ts';
 import { realStack, uniqueName } from '../../support/stack.ts';
 import { createWarehouse, loadRows } from '../../support/warehouseFixture.ts';
 
-const SLUICE = path.join(PROJECT_ROOT, 'bin', 'sluice.js');
 const ORPHAN = 'relationships gold.fact_order_items.product_key -> gold.dim_products.product_key';
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function check(args: string[]): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SLUICE, 'check', ...args], { cwd: PROJECT_ROOT, env: process.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runSluice(['check', ...args]);
 }
 
 /** `sluice check --json`: exit code and the report. */
