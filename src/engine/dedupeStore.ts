@@ -1,5 +1,5 @@
 import { dedupeChangelogTopic } from '../topology/rules.ts';
-import type { Envelope, Output, Rule } from '../topology/types.ts';
+import type { Ack, Envelope, Output, Rule } from '../topology/types.ts';
 
 /**
  * The durable state of a `uniqueWithin` rule: the ids accepted per source partition, each with
@@ -17,6 +17,13 @@ import type { Envelope, Output, Rule } from '../topology/types.ts';
  *   its offset was committed) or replayed, its origin matches and it passes again.
  * - An id is recorded only once its record passed every rule of the `validate` step, and the
  *   record's ack waits for that changelog write (commit-after-durable for state).
+ * - The ids a batch accepts go to the changelog together, one record per source partition per
+ *   `flush` (the runner's tick after each batch, or when a partition needs room): a record per
+ *   id doubled the records every input produced — half the producer's work for a few bytes each.
+ *   Key `<topic>#<offset of its first record>` (unique, so compaction keeps every batch; time
+ *   retention drops them), value `{"ids": [[id, eventTime, origin], …]}`, timestamp the newest
+ *   event time in it. Restore reads both this and the former one-record-per-id layout
+ *   (`<topic>|<id>` → `{"t", "o"}`) in log order, so a later acceptance of an id wins.
  */
 export interface DedupeSpec {
   windowMs: number;
@@ -29,8 +36,10 @@ export interface DedupeStore {
   readonly changelog: string;
   /** The problem when `env` duplicates an accepted record, else undefined. Changes nothing. */
   check(env: Envelope<unknown>, id: string): string | undefined;
-  /** Records `env`'s id as accepted (its ack waits for the changelog write). */
+  /** Records `env`'s id as accepted (its ack waits for the changelog write of the next `flush`). */
   accept(env: Envelope<unknown>, id: string): void;
+  /** Writes the ids accepted since the last flush to the changelog, one record per source partition. */
+  flush(): void;
   restore(partition: number, key: string, value: Buffer | null): void;
   reset(): void;
 }
@@ -49,7 +58,20 @@ interface PartitionIds {
   ids: Map<string, Entry>;
   newest: number;
   sinceSweep: number;
+  /** Accepted since the last flush: written together, their acks held until then. */
+  pending: Pending | undefined;
 }
+interface Pending {
+  entries: [string, number, string][];
+  acks: Ack[];
+  first: Envelope<unknown>;
+  newest: number;
+  bytes: number;
+}
+
+/** One changelog record holds at most this much (well under Kafka's default 1 MiB message). */
+const MAX_PENDING_ENTRIES = 2_000;
+const MAX_PENDING_BYTES = 256 * 1024;
 
 export function createDedupeStore(
   topology: string,
@@ -68,9 +90,12 @@ export function createDedupeStore(
       byPartition = [];
       parts.set(topic, byPartition);
     }
-    byPartition[p] ??= { ids: new Map(), newest: -Infinity, sinceSweep: 0 };
+    byPartition[p] ??= { ids: new Map(), newest: -Infinity, sinceSweep: 0, pending: undefined };
     return byPartition[p];
   };
+  const withPending = new Set<PartitionIds>();
+  const write = (s: PartitionIds) => writePending(s, changelog, emit);
+
   const timeOf = (env: Envelope<unknown>) => {
     const t = eventTime ? eventTime(env.value) : env.source.timestamp;
     return Number.isFinite(t) ? t : env.source.timestamp;
@@ -99,35 +124,80 @@ export function createDedupeStore(
       s.ids.set(id, { t, o });
       if (t > s.newest) s.newest = t;
       sweep(s);
-      // The changelog record's timestamp is the event time, so the topic's time retention (set
-      // beyond the window) drops ids by event time as compaction keeps the latest per id.
-      emit({
-        kind: 'changelog',
-        topic: changelog,
-        key: `${env.source.topic}|${id}`,
-        value: Buffer.from(JSON.stringify({ t, o })),
-        raw: true,
-        partition: env.source.partition,
-        acks: [env.ack],
-        timestamp: t,
-        source: env.source,
-      });
+      // The changelog record's timestamp is the newest event time it holds, so the topic's time
+      // retention (set beyond the window) drops ids by event time.
+      const batch = (s.pending ??= { entries: [], acks: [], first: env, newest: t, bytes: 0 });
+      withPending.add(s);
+      batch.entries.push([id, t, o]);
+      env.ack.retain();
+      batch.acks.push(env.ack);
+      if (t > batch.newest) batch.newest = t;
+      batch.bytes += id.length + o.length + 24;
+      if (batch.entries.length >= MAX_PENDING_ENTRIES || batch.bytes >= MAX_PENDING_BYTES) write(s);
+    },
+    flush() {
+      for (const s of withPending) write(s);
+      withPending.clear();
     },
     restore(p, key, value) {
-      const i = key.indexOf('|');
-      if (i < 0) return;
-      const s = partOf(key.slice(0, i), p);
-      const id = key.slice(i + 1);
-      if (value === null) {
-        s.ids.delete(id);
-        return;
+      const restored = parseChangelogRecord(key, value);
+      if (!restored) return;
+      const s = partOf(restored.topic, p);
+      for (const [id, e] of restored.entries) {
+        if (e === null) s.ids.delete(id);
+        else {
+          s.ids.set(id, e);
+          if (e.t > s.newest) s.newest = e.t;
+        }
       }
-      const e = JSON.parse(value.toString()) as Entry;
-      s.ids.set(id, e);
-      if (e.t > s.newest) s.newest = e.t;
     },
     reset() {
+      // Whatever waited for a flush is derived again from the re-delivered records.
+      for (const s of withPending) s.pending = undefined;
+      withPending.clear();
       parts.clear();
     },
   };
+}
+
+/**
+ * A changelog record as (id, entry) pairs of its source topic; a null entry forgets the id (a
+ * tombstone of the per-id layout). Topic names hold neither '#' nor '|': the first of them in
+ * the key says which layout it has.
+ */
+function parseChangelogRecord(
+  key: string,
+  value: Buffer | null,
+): { topic: string; entries: [string, Entry | null][] } | undefined {
+  const batchAt = key.indexOf('#');
+  const idAt = key.indexOf('|');
+  if (batchAt >= 0 && (idAt < 0 || batchAt < idAt)) {
+    if (value === null) return undefined;
+    const { ids } = JSON.parse(value.toString()) as { ids: [string, number, string][] };
+    return { topic: key.slice(0, batchAt), entries: ids.map(([id, t, o]) => [id, { t, o }]) };
+  }
+  if (idAt < 0) return undefined;
+  const entry = value === null ? null : (JSON.parse(value.toString()) as Entry);
+  return { topic: key.slice(0, idAt), entries: [[key.slice(idAt + 1), entry]] };
+}
+
+/** The ids a partition accepted since the last flush, as one changelog record holding their acks. */
+function writePending(s: PartitionIds, changelog: string, emit: (o: Output) => void): void {
+  const batch = s.pending;
+  if (!batch) return;
+  s.pending = undefined;
+  const { topic, partition, offset } = batch.first.source;
+  emit({
+    kind: 'changelog',
+    topic: changelog,
+    key: `${topic}#${offset}`,
+    value: Buffer.from(JSON.stringify({ ids: batch.entries })),
+    raw: true,
+    partition,
+    acks: batch.acks,
+    timestamp: batch.newest,
+    source: batch.first.source,
+  });
+  // The emit holds the acks now; the hold taken at acceptance ends.
+  for (const a of batch.acks) a.release();
 }

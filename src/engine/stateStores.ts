@@ -88,6 +88,9 @@ export class StateStores {
   }
 
   tick(kind: TickKind): void {
+    // Every tick (after each batch, before room is made, the timer): the ids a batch accepted go
+    // to their changelogs, which their records' acks wait for.
+    for (const d of this.dedupes.values()) d.flush();
     for (const w of this.windows) w.tick(kind);
   }
 

@@ -6,6 +6,7 @@ import { startTopology, type TopologyInstance } from '../engine/topologyInstance
 import type { TopicSpec } from '../kafka/ensureTopics.ts';
 import type { KafkaClient } from '../kafka/createKafkaClient.ts';
 import { isTransientKafkaError } from '../kafka/isTransientKafkaError.ts';
+import { piiMaskingOf } from '../pii/piiMasking.ts';
 import type { Consumer, EachBatchPayload, Producer } from '../kafka/kafkaTypes.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import type { RegistryClient } from '../serde/schemaRegistry.ts';
@@ -30,6 +31,7 @@ import type { ReferenceReader } from './referenceReader.ts';
 import { resumeFetch } from './resumeFetch.ts';
 import { handleSinkRejection } from './sinkDeadLetter.ts';
 import { type Assignment, restoreStores, seekToCommitted, seekToSinkOffsets } from './stateRestore.ts';
+import { durableCounter } from './durableCounter.ts';
 import { createTransactionalOutputs, type TransactionalOutputs, txKeyOf } from './transactionalOutputs.ts';
 import type { TickKind } from '../windows/windowOperator.ts';
 
@@ -136,13 +138,14 @@ export class TopologyRunner {
 
   async start(): Promise<void> {
     const { def, cfg } = this;
+    const pii = piiMaskingOf(cfg); // a PII policy conflict or a missing key stops the start, before any I/O
     await ensureTopologyTopics(this.kafka, cfg, def);
     const schemaIds = await registerSchemas(this.registry, this.serde, def);
     const { tables, readers } = await startReferenceTables(cfg, this.kafka, this.serde, def, (err) => this.fail(err));
     this.readers = readers;
     this.producer = this.kafka.producer();
     await this.producer.connect();
-    const onDurable = (o: Output) => this.countDurable(o);
+    const onDurable = durableCounter(this.metrics, this.def.name);
     this.sink = createOutputSink({
       producer: this.producer,
       serde: this.serde,
@@ -172,6 +175,7 @@ export class TopologyRunner {
       route: (o) => this.route(o),
       onFatal: (err) => this.fail(err),
       metrics: operatorMetricsOf(this.metrics, def.name),
+      pii,
     });
     this.lookupSources = sourcesThatLookUp(this.instance.graph());
     await ensureStoreTopics(this.kafka, cfg, def, this.instance.stores());
@@ -258,13 +262,6 @@ export class TopologyRunner {
     if (!this.instance?.stores().length) return;
     await this.sink?.flush();
     await restoreStores(this.kafka, this.instance, assignment, this.def.name);
-  }
-
-  private countDurable(o: Output): void {
-    if (o.kind === 'dlq') {
-      const reason = o.reason ?? 'processing';
-      this.metrics.recordsDlq.inc({ topology: this.def.name, topic: o.source?.topic ?? o.topic, reason });
-    } else this.metrics.recordsOut.inc({ topology: this.def.name, topic: o.topic });
   }
 
   /** Where an output goes: its sink connector, the partition's transaction, or the producer. */
