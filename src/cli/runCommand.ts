@@ -8,6 +8,7 @@ import { startExtractSchedule } from '../../connectors/postgres/extract/schedule
 import { parseDuration } from '../core/pacing.ts';
 import { exitAfterOutput } from './exitAfterOutput.ts';
 import { startFreshnessSchedule } from '../quality/freshnessSchedule.ts';
+import { onWarehouseBatchCommitted } from '../../connectors/postgres/warehouse/loadEvents.ts';
 import { loadsWarehouse, startWarehouseTestSchedule } from '../quality/warehouseTestSchedule.ts';
 
 /** The named topologies (all when none are named); an unknown name is a usage error listing the known ones. */
@@ -81,7 +82,10 @@ export function runCommand(program: Command): void {
         // runner that loads the warehouse: one runner testing it is enough, and others may not reach it.
         const warehouseTests =
           signalled || !loadsWarehouse(topologies) ? undefined : startWarehouseTestSchedule(cfg, proc.registry);
+        // ...and after each load batch that landed rows (the schedule coalesces these nudges).
+        const offLoads = warehouseTests ? onWarehouseBatchCommitted(() => warehouseTests.requestRun()) : undefined;
         shutdown = () => {
+          offLoads?.();
           const stops = [extract?.stop(), freshness?.stop(), warehouseTests?.stop(), proc.stop()];
           void Promise.all(stops).then(() => exitAfterOutput(0));
         };

@@ -1,5 +1,6 @@
 import type { TableResult } from './flushTransaction.ts';
 import type { Cut } from './member.ts';
+import { warehouseBatchCommitted } from './loadEvents.ts';
 import { asPgError } from './pgErrors.ts';
 import { warehouseLog as log } from './warehouseLog.ts';
 
@@ -23,6 +24,8 @@ export function accountCommitted(cut: Cut, result: TableResult[], started: bigin
     st.lastFlushAt = now;
   });
   log.debug({ sinks: cut.map(([m], i) => `${m.name}:${result[i].rows}`), seconds }, 'warehouse batch committed');
+  const loaded = cut.flatMap(([m], i) => (result[i].rows > 0 ? [m.name] : []));
+  if (loaded.length) warehouseBatchCommitted(loaded);
 }
 
 /** The rows are durable: their acks are released. */

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { parseWarehouseSinkConfig } from '../../../connectors/postgres/warehouse/config.ts';
 import { createWarehouseSinkConnector } from '../../../connectors/postgres/warehouse/sink.ts';
+import { onWarehouseBatchCommitted } from '../../../connectors/postgres/warehouse/loadEvents.ts';
 import { OFFSETS_SCHEMA, OFFSETS_TABLE } from '../../../connectors/postgres/warehouse/storedOffsets.ts';
 import { dateKeyOf, layerSchemas, medallionTables, multiplyDecimal } from '../../../src/shop/warehouseModel.ts';
 import { pgConnection, type Config } from '../../../src/config/config.ts';
@@ -683,6 +684,9 @@ test('an existing table evolves additively: a new field becomes a nullable colum
       },
     };
   };
+  // Loads are announced to the process (sluice run nudges its warehouse tests with them).
+  const loads: string[][] = [];
+  const offLoads = onWarehouseBatchCommitted((tables) => loads.push(tables));
   try {
     const v1 = createWarehouseSinkConnector(
       parseWarehouseSinkConfig({
@@ -702,6 +706,7 @@ test('an existing table evolves additively: a new field becomes a nullable colum
     v1.add(o1);
     await o1.ack.done;
     await v1.close(5000);
+    assert.deepEqual(loads, [[`${schema}.orders`]], 'the committed load batch was announced with its table');
 
     const v2 = createWarehouseSinkConnector(
       parseWarehouseSinkConfig({
@@ -741,6 +746,7 @@ test('an existing table evolves additively: a new field becomes a nullable colum
     ]);
     assert.deepEqual(v2.stats.rows, 1);
   } finally {
+    offLoads();
     await client.query(`drop schema if exists "${schema}" cascade`);
     await client.query(`delete from "${OFFSETS_SCHEMA}"."${OFFSETS_TABLE}" where sink = $1`, [`${schema}.orders`]);
     await client.end();
