@@ -32,6 +32,7 @@ export default defineTopology({
         'click_product_exists',
         'click_event_unique',
       ]),
+      ops.maskPii('silver'),
       ops.keyBy((e: ClickEvent) => e.session_id),
       ops.toTopic('silver.clickstream'),
     ),

@@ -73,7 +73,9 @@ export function lakeTopology(sink: Omit<S3SinkConfigInput, 'zone' | 'name'> = {}
     pipeline: ({ sources: input, ops }) =>
       ops.merge(
         ...LAKE_RAW_TOPICS.map((t) => input[t].pipe(ops.toTopic(lakeOutput('raw', t)))),
-        ...LAKE_STAGING_TOPICS.map((t) => input[t].pipe(ops.decode(), ops.toTopic(lakeOutput('staging', t)))),
+        ...LAKE_STAGING_TOPICS.map((t) =>
+          input[t].pipe(ops.decode(), ops.maskPii('staging'), ops.toTopic(lakeOutput('staging', t))),
+        ),
         ...LAKE_QUARANTINE_TOPICS.map((t) => input[t].pipe(ops.toTopic(lakeOutput('quarantine', t)))),
       ),
   });

@@ -36,12 +36,14 @@ export default defineTopology({
       sources['oltp.orders'].pipe(
         ops.decode<Order>(),
         ops.validate(['order_amount_non_negative', 'order_status_known', 'order_customer_exists']),
+        ops.maskPii('silver'),
         ops.keyBy((o: Order) => String(o.order_id)),
         ops.toTopic('silver.orders'),
       ),
       sources['oltp.order_items'].pipe(
         ops.decode<OrderItem>(),
         ops.validate(['item_quantity_positive', 'item_price_non_negative', 'item_order_exists', 'item_product_exists']),
+        ops.maskPii('silver'),
         ops.keyBy((i: OrderItem) => String(i.order_item_id)),
         ops.toTopic('silver.order_items'),
       ),

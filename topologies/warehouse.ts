@@ -34,8 +34,8 @@ export function warehouseTopology(opts: WarehouseTopologyOptions = {}): Topology
     pipeline: ({ sources, ops }) =>
       ops.merge(
         ...WAREHOUSE_ENTITIES.map((e) => {
-          // Decoded once, fanned out to the entity's tables.
-          const decoded = sources[e.topic].pipe(ops.decode(), ops.share());
+          // Decoded and masked (SLUICE_PII_WAREHOUSE) once, fanned out to the entity's tables.
+          const decoded = sources[e.topic].pipe(ops.decode(), ops.maskPii('warehouse'), ops.share());
           return ops.merge(
             ...tables
               .filter((t) => t.source === e.topic)

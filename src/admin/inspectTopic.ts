@@ -5,12 +5,15 @@ import { createAvroSerde, type AvroSerde } from '../serde/avroSerde.ts';
 import { createRegistryClient } from '../serde/schemaRegistry.ts';
 import { decodeForDisplay } from './decodeForDisplay.ts';
 import { headersAsText } from './headersAsText.ts';
+import { maskForDisplay } from './maskForDisplay.ts';
 import { readTopicRange, type RawRecord, type ReadStart } from './readTopicRange.ts';
+import { writerPiiFields } from './writerPiiFields.ts';
 
 /**
  * `sluice inspect`: a bounded read of one topic, decoded for people. Avro values go through the
  * registry; anything else is shown as escaped text plus base64, never as raw bytes, so a hostile
- * or binary record cannot drive the terminal.
+ * or binary record cannot drive the terminal. Fields the writer schema marks `"sluice.pii"` are
+ * shown as `[redacted]` unless `showPii` (the raw zone and DLQs hold original values).
  */
 
 /** One record as `inspect` shows it: coordinates, text key and headers, decoded value. */
@@ -27,6 +30,8 @@ export interface InspectedRecord {
   schemaId?: number;
   /** The decoded value; null for a tombstone; an UndecodableValue otherwise. */
   value: unknown;
+  /** Fields shown as `[redacted]` because the writer schema marks them as personal data. */
+  piiMasked?: string[];
 }
 
 /** Which records `inspectTopic` reads. */
@@ -43,6 +48,8 @@ export interface InspectOptions {
   partition?: number;
   /** Show records of open and aborted transactions too (exactly-once topics; default: committed only). */
   readUncommitted?: boolean;
+  /** Show fields marked `"sluice.pii"` as they are (default: `[redacted]`). */
+  showPii?: boolean;
   signal?: AbortSignal;
 }
 
@@ -56,8 +63,16 @@ function readStart(opts: InspectOptions, limit: number): ReadStart {
   return { last: limit };
 }
 
-async function inspected(serde: AvroSerde, r: RawRecord): Promise<InspectedRecord> {
-  const { value, schemaId } = await decodeForDisplay(serde, r.value, r);
+type MarksOf = (schemaId: number) => Promise<string[]>;
+
+async function inspected(serde: AvroSerde, r: RawRecord, marksOf?: MarksOf): Promise<InspectedRecord> {
+  const decoded = await decodeForDisplay(serde, r.value, r);
+  const { schemaId } = decoded;
+  const undecodable = (decoded.value as { undecodable?: boolean } | null)?.undecodable === true;
+  const { value, masked } =
+    marksOf && schemaId !== undefined && !undecodable
+      ? maskForDisplay(decoded.value, await marksOf(schemaId))
+      : { value: decoded.value, masked: [] };
   return {
     topic: r.topic,
     partition: r.partition,
@@ -68,6 +83,7 @@ async function inspected(serde: AvroSerde, r: RawRecord): Promise<InspectedRecor
     headers: headersAsText(r.headers),
     ...(schemaId === undefined ? {} : { schemaId }),
     value,
+    ...(masked.length ? { piiMasked: masked } : {}),
   };
 }
 
@@ -102,7 +118,8 @@ export async function inspectTopic(cfg: Config, opts: InspectOptions): Promise<I
     (a, b) => a.timestamp - b.timestamp || a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)),
   );
   const chosen = 'last' in start ? raw.slice(-limit) : raw.slice(0, limit);
+  const marksOf = opts.showPii ? undefined : writerPiiFields(cfg);
   const out: InspectedRecord[] = [];
-  for (const r of chosen) out.push(await inspected(serde, r));
+  for (const r of chosen) out.push(await inspected(serde, r, marksOf));
   return out;
 }

@@ -8,7 +8,8 @@ import { requireServices } from './requireServices.ts';
 
 /**
  * `sluice inspect TOPIC`: decoded records with their headers. Avro values through the registry,
- * DLQ headers as text, undecodable bytes escaped (never raw control characters on the terminal).
+ * DLQ headers as text, undecodable bytes escaped (never raw control characters on the terminal),
+ * personal data (fields marked `"sluice.pii"` in the writer schema) hidden unless `--show-pii`.
  */
 
 /** How much of each string `inspect` prints by default (bytes): a screenful, not a megabyte. */
@@ -30,6 +31,7 @@ export function formatInspected(records: InspectedRecord[], maxBytes = DEFAULT_M
       };
       const schema = r.schemaId === undefined ? '' : `  schema id ${r.schemaId}`;
       const lines = [`── ${r.topic} [partition ${r.partition}] @ offset ${r.offset}  ${r.time}${schema}`];
+      if (r.piiMasked) lines.push(`personal data hidden: ${r.piiMasked.join(', ')} (--show-pii shows it)`);
       lines.push(`key: ${r.key === null ? '(null)' : JSON.stringify(r.key)}`);
       const headers = Object.entries(r.headers);
       if (headers.length) {
@@ -53,6 +55,7 @@ interface InspectFlags {
   maxBytes: number;
   json?: boolean;
   readUncommitted?: boolean;
+  showPii?: boolean;
 }
 
 /** Registers `inspect`. */
@@ -78,6 +81,10 @@ export function inspectCommand(program: Command): void {
     )
     .option('--json', 'one JSON object per line, for scripts (full values)')
     .option(
+      '--show-pii',
+      'show the fields its writer schema marks "sluice.pii" (personal data) as they are; default: [redacted]',
+    )
+    .option(
       '--read-uncommitted',
       'also records of open and aborted transactions (exactly-once topics; default: committed only, ' +
         'as every Sluice reader)',
@@ -93,6 +100,7 @@ export function inspectCommand(program: Command): void {
         partition: flags.partition,
         limit: flags.limit,
         readUncommitted: flags.readUncommitted,
+        showPii: flags.showPii,
       });
       if (flags.json) {
         for (const r of records) process.stdout.write(`${terminalSafe(JSON.stringify(r))}\n`);

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { SluiceError } from '../core/errors.ts';
 import { EXTRACT_SETTINGS } from './extractSettings.ts';
 import { FRESHNESS_SETTINGS } from '../quality/freshnessSlas.ts';
+import { PII_SETTINGS } from '../pii/piiSettings.ts';
 import { isSecureStack, secureStackDefaults, type StackSecret, stackSecretFile } from './stackFiles.ts';
 
 export { type StackSecret, stackSecretFile } from './stackFiles.ts';
@@ -308,6 +309,7 @@ export const SETTINGS = {
     schema: positiveInt,
   },
 
+  ...PII_SETTINGS,
   ...FRESHNESS_SETTINGS,
   // Read by src/quality/warehouseTestSchedule.ts; declared here because that module imports this one.
   warehouseTestsIntervalMs: {
@@ -350,6 +352,7 @@ export const LOCAL_SECRETS: Partial<Record<keyof Settings, StackSecret>> = {
   pgPassword: 'pg-password',
   s3SecretAccessKey: 's3-secret',
   feedToken: 'feed-token',
+  piiKey: 'pii-key',
 };
 
 /**

@@ -12,6 +12,7 @@ export type StackSecret =
   | 'pg-password'
   | 's3-secret'
   | 'feed-token'
+  | 'pii-key'
   | 'kafka-password'
   | 'kafka-admin-password'
   | 'registry-password'

@@ -84,6 +84,18 @@ export const ERROR_CATALOGUE = {
     true,
     'the freshness of a subject could not be measured (it counts as breach); check that Kafka and the warehouse database answer',
   ],
+  PII_KEY_MISSING: [
+    false,
+    'a zone hashes personal data and there is no key: set SLUICE_PII_KEY or SLUICE_PII_KEY_FILE (the same key on every runner, kept secret), or choose redact/truncate for every zone',
+  ],
+  PII_POLICY_CONFLICT: [
+    false,
+    'a zone cannot reveal more than the zone it reads: give it the same policy as SLUICE_PII_SILVER, or redact (or loosen SLUICE_PII_SILVER)',
+  ],
+  PII_MARK_INVALID: [
+    false,
+    'fix the "sluice.pii" property in the .avsc file: one of email, name, phone, address, free_text, on a string or nullable string field',
+  ],
   FEED_NOT_A_WINDOW_RESULT: [
     false,
     'a record on a metrics topic is not a window result of its schema; the feed skips it (check what writes to the topic)',

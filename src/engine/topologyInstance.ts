@@ -4,6 +4,7 @@ import { SluiceError } from '../core/errors.ts';
 import { loadType } from '../domain/schemas.ts';
 import { bindOperators } from '../operators/bindOperators.ts';
 import { type OperatorContext, type OperatorMetrics, tableOf } from '../operators/operatorContext.ts';
+import type { PiiMasking } from '../pii/piiMasking.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import { dlqTopicOf } from '../topology/defineTopology.ts';
 import { GraphBuilder, type GraphData } from '../topology/graph.ts';
@@ -38,6 +39,8 @@ export interface InstanceDeps {
   /** The pipeline itself broke (a bug, not a bad record): the runner must stop or restart. */
   onFatal(err: unknown): void;
   metrics?: OperatorMetrics;
+  /** The PII policies `maskPii` applies (absent: it redacts). */
+  pii?: PiiMasking;
 }
 
 export interface TopologyInstance {
@@ -149,5 +152,7 @@ function operatorContext(def: TopologyDefinition, deps: InstanceDeps): OperatorC
       if (!r) throw invalid(`reference table ${name} is not declared in references`);
       return r.topic;
     },
+    sourceSchema: (topic) => sourceByTopic.get(topic)?.schema ?? topic,
+    pii: deps.pii,
   };
 }

@@ -8,6 +8,7 @@ import { flatMapValues } from './flatMapValues.ts';
 import { fromJson } from './fromJson.ts';
 import { keyBy } from './keyBy.ts';
 import { mapValue } from './mapValue.ts';
+import { maskPii } from './maskPii.ts';
 import type { OperatorContext } from './operatorContext.ts';
 import { repartition } from './repartition.ts';
 import { step } from './step.ts';
@@ -27,6 +28,7 @@ export function bindOperators(ctx: OperatorContext, readers: ReadonlyMap<string,
     flatMapValues: (fn, name) => flatMapValues(ctx, fn, name),
     filterValue: (fn, name) => filterValue(ctx, fn, name),
     enrich: (table, keyOf, join) => enrich(ctx, table, keyOf, join),
+    maskPii: (zone, opts) => maskPii(ctx, zone, opts),
     keyBy: (fn, name) => keyBy(ctx, fn, name),
     toTopic: (topic) => toTopic(ctx, topic),
     repartition: (topic, opts) => repartition(ctx, topic, opts),

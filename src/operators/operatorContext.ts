@@ -1,4 +1,5 @@
 import { SluiceError } from '../core/errors.ts';
+import type { PiiMasking } from '../pii/piiMasking.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import type { GraphBuilder } from '../topology/graph.ts';
 import type { DlqReason, Envelope, Output, OutputSpec, ReferenceTable, Rule, RuleContext } from '../topology/types.ts';
@@ -41,6 +42,10 @@ export interface OperatorContext {
   output(topic: string, usedBy: string): OutputSpec;
   /** The topic a reference table is read from. */
   tableTopic(name: string): string;
+  /** The schema (schemas/<name>.avsc) a source topic is read with. */
+  sourceSchema(topic: string): string;
+  /** The PII policies of this process (absent: `maskPii` redacts). */
+  readonly pii?: PiiMasking;
 }
 
 /** The reference table `name` of a rule context, or a configuration error naming it. */

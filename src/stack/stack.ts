@@ -124,6 +124,7 @@ export async function stackUp(
   opts: { onStarted?: (service: string) => void } = {},
 ): Promise<ServiceStatus[]> {
   ensureStackSecret(cfg.stackDir, 'feed-token'); // every secret the configuration table says `dev up` generates
+  ensureStackSecret(cfg.stackDir, 'pii-key');
   if (cfg.stackSecure) secureStack(cfg.stackDir);
   const results = await Promise.allSettled(
     STACK_SERVICES.map((s) => upOne(s, cfg, report, opts.onStarted ?? (() => {}))),

@@ -3,6 +3,8 @@ import { loadSchema } from '../domain/schemas.ts';
 import { createAck } from '../engine/ack.ts';
 import { MapReferenceTable, referenceKey } from '../engine/referenceTable.ts';
 import { startTopology, type TopologyInstance } from '../engine/topologyInstance.ts';
+import { createPiiMasking, type PiiMasking } from '../pii/piiMasking.ts';
+import { DEFAULT_PII_POLICIES } from '../pii/piiPolicy.ts';
 import { createAvroSerde, type AvroSerde } from '../serde/avroSerde.ts';
 import type { Output, TopologyDefinition } from '../topology/types.ts';
 import { createMemoryRegistry } from './memoryRegistry.ts';
@@ -62,9 +64,12 @@ export interface TestDriver {
 
 type FeedOptions = { key?: string | null; partition?: number; timestamp?: number; headers?: Record<string, string> };
 
+/** The PII key of the test driver's default masking (the default policies: hash everywhere). */
+export const TEST_PII_KEY = 'sluice-test-driver-pii-key';
+
 export async function createTestDriver(
   def: TopologyDefinition,
-  opts: { now?: number; maxMessageBytes?: number } = {},
+  opts: { now?: number; maxMessageBytes?: number; pii?: PiiMasking } = {},
 ): Promise<TestDriver> {
   const registry = createMemoryRegistry();
   const serde = createAvroSerde(registry, { maxMessageBytes: opts.maxMessageBytes ?? 1024 * 1024 });
@@ -76,7 +81,9 @@ export async function createTestDriver(
   ]);
   for (const t of schemaTopics) ids.set(t, await registry.register(`${t}-value`, loadSchema(t)));
   await serde.prepareIds(ids.values());
-  return new InMemoryDriver(def, serde, ids, opts.now ?? Date.UTC(2026, 0, 1));
+  // Masked by default, as a runner is: the default policies with a fixed key.
+  const pii = opts.pii ?? createPiiMasking(DEFAULT_PII_POLICIES, TEST_PII_KEY);
+  return new InMemoryDriver(def, serde, ids, opts.now ?? Date.UTC(2026, 0, 1), pii);
 }
 
 class InMemoryDriver implements TestDriver {
@@ -97,7 +104,7 @@ class InMemoryDriver implements TestDriver {
   private instance?: TopologyInstance;
   private fatal: unknown;
 
-  constructor(def: TopologyDefinition, serde: AvroSerde, ids: Map<string, number>, now: number) {
+  constructor(def: TopologyDefinition, serde: AvroSerde, ids: Map<string, number>, now: number, pii: PiiMasking) {
     this.def = def;
     this.serde = serde;
     this.ids = ids;
@@ -112,6 +119,7 @@ class InMemoryDriver implements TestDriver {
       onFatal: (err) => {
         this.fatal = err;
       },
+      pii,
     });
   }
 

@@ -209,6 +209,14 @@ export interface Operators {
     keyOf: (value: T) => string | null | undefined,
     join: (value: T, ref: any) => R,
   ): OperatorFunction<Envelope<T>, Envelope<R>>;
+  /**
+   * Masks the fields marked `"sluice.pii"` by the zone's policy (see src/operators/maskPii.ts):
+   * after `validate`, before `keyBy`.
+   */
+  maskPii<T>(
+    zone: import('../pii/piiPolicy.ts').PiiZone,
+    opts?: { schema?: string },
+  ): OperatorFunction<Envelope<T>, Envelope<T>>;
   /** Re-keys the record (the output key). */
   keyBy<T>(fn: (value: T) => string | null, name?: string): OperatorFunction<Envelope<T>, Envelope<T>>;
   /** Writes to an output declared in `outputs` (a topic or a sink); the stream ends here. */

@@ -130,7 +130,8 @@ test('inspect decodes Avro, shows DLQ headers as text and undecodable bytes safe
     await producer.disconnect();
 
     // Avro decoded, DLQ headers as text.
-    const dlqRecords = await inspectTopic(cfg, { topic: dlq, fromBeginning: true });
+    // Original values (--show-pii): this checks decoding; masking is test/integration/pii's.
+    const dlqRecords = await inspectTopic(cfg, { topic: dlq, fromBeginning: true, showPii: true });
     assert.equal(dlqRecords.length, 4);
     const [rule, bad, unknown, text] = dlqRecords;
     assert.deepEqual(rule.value, {

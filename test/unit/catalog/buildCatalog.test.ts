@@ -137,9 +137,9 @@ test('a field marked "sluice.pii" is reported as PII, in its topics and in the t
         .fields.filter((f) => f.pii)
         .map((f) => [f.name, f.pii]),
     );
-  assert.deepEqual(piiOf('oltp.customers'), { email: 'email' });
-  assert.deepEqual(piiOf('silver.customers'), { email: 'email' });
-  assert.deepEqual(piiOf('warehouse:silver.customers'), { email: 'email' });
+  assert.deepEqual(piiOf('oltp.customers'), { email: 'email', full_name: 'name' });
+  assert.deepEqual(piiOf('silver.customers'), { email: 'email', full_name: 'name' });
+  assert.deepEqual(piiOf('warehouse:silver.customers'), { email: 'email', full_name: 'name' });
   assert.deepEqual(piiOf('oltp.orders'), {});
   assert.match(
     formatCatalogEntry(marked.find((e) => e.name === 'oltp.customers')!),

@@ -69,6 +69,7 @@ test('describe is derived from the pipeline: changing the pipeline changes the l
   assert.deepEqual(path(before), [
     'decode',
     'validate(customer_email_present, customer_email_format)',
+    'maskPii(silver)',
     'keyBy(customer_id)',
   ]);
   // The same declarations, another pipeline: no rule, a filter, and another key.
