@@ -15,6 +15,7 @@ import { inspectCommand } from './inspectCommand.ts';
 import { topicsCommand } from './topicsCommand.ts';
 import { checkCommand } from './checkCommand.ts';
 import { freshnessCommand } from './freshnessCommand.ts';
+import { qualityCommand } from './qualityCommand.ts';
 import { catalogCommand } from './catalogCommand.ts';
 import { feedCommand } from './feedCommand.ts';
 import { exitAfterOutput } from './exitAfterOutput.ts';
@@ -41,6 +42,7 @@ export function buildCli(): Command {
     topicsCommand,
     checkCommand,
     freshnessCommand,
+    qualityCommand,
     catalogCommand,
     feedCommand,
     describeCommand,

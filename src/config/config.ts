@@ -8,6 +8,7 @@ import { SluiceError } from '../core/errors.ts';
 import { EXTRACT_SETTINGS } from './extractSettings.ts';
 import { FRESHNESS_SETTINGS } from '../quality/freshnessSlas.ts';
 import { PII_SETTINGS } from '../pii/piiSettings.ts';
+import { QUALITY_SETTINGS } from '../quality/qualityThresholds.ts';
 import { isSecureStack, secureStackDefaults, type StackSecret, stackSecretFile } from './stackFiles.ts';
 
 export { type StackSecret, stackSecretFile } from './stackFiles.ts';
@@ -321,6 +322,7 @@ export const SETTINGS = {
     emptyIsUnset: true,
     schema: z.coerce.number().int().min(0),
   },
+  ...QUALITY_SETTINGS,
 } as const satisfies Record<string, Setting>;
 
 type Settings = typeof SETTINGS;

@@ -84,6 +84,14 @@ export const ERROR_CATALOGUE = {
     true,
     'the freshness of a subject could not be measured (it counts as breach); check that Kafka and the warehouse database answer',
   ],
+  QUALITY_UNDER_THRESHOLD: [
+    false,
+    "an expectation's pass rate is under its alert threshold: `sluice quality` shows example failures (keys and offsets; replay them with `sluice replay-dlq`); thresholds: SLUICE_QUALITY_THRESHOLDS",
+  ],
+  QUALITY_PUBLISH_FAILED: [
+    true,
+    'the quality counts of this minute could not be published (retried at the next interval; the pipeline goes on): check broker health and SLUICE_QUALITY_TOPIC',
+  ],
   PII_KEY_MISSING: [
     false,
     'a zone hashes personal data and there is no key: set SLUICE_PII_KEY or SLUICE_PII_KEY_FILE (the same key on every runner, kept secret), or choose redact/truncate for every zone',

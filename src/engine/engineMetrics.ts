@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import { QualityCounters } from '../quality/qualityCounts.ts';
 
 /**
  * The runner's Prometheus metrics (one registry per process). Labels never carry record
@@ -57,6 +58,8 @@ export function createEngineMetrics(registry = new client.Registry()) {
       EMIT_DELAY_BUCKETS,
     ),
     consumerRestarts: counter('sluice_consumer_restarts_total', 'Consumer crashes followed by a restart', ['topology']),
+    /** Pass/fail counts of decode and validate per topology (quality scores: src/quality/qualityPublisher.ts). */
+    quality: new QualityCounters(),
   };
   const connectors = connectorGauges(registry);
   return {

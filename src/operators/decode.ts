@@ -4,6 +4,7 @@ import { SluiceError, isSluiceError } from '../core/errors.ts';
 import type { Envelope } from '../topology/types.ts';
 import { DROP, mapOrDrop } from './mapOrDrop.ts';
 import type { OperatorContext } from './operatorContext.ts';
+import { VALID_EXPECTATION } from '../quality/qualityThresholds.ts';
 
 /** Which SERDE error codes mean "does not match its schema" rather than "cannot be decoded". */
 const SCHEMA_CODES = new Set(['SERDE_UNKNOWN_SCHEMA', 'SERDE_SCHEMA_MISMATCH']);
@@ -19,15 +20,20 @@ export function decode<T>(
   ctx: OperatorContext,
   readers: ReadonlyMap<string, avro.Type>,
 ): OperatorFunction<Envelope<Buffer | null>, Envelope<T>> {
+  // Quality scores: `valid` per source topic, counted in place (see src/quality/qualityCounts.ts).
+  const counts = ctx.metrics.quality?.step([VALID_EXPECTATION]);
   return ctx.graph.operator(
     { operator: 'decode', label: 'decode', deadLetters: true },
     mapOrDrop((env: Envelope<Buffer | null>): Envelope<T> | typeof DROP => {
       if (!ctx.serde) throw new SluiceError('INTERNAL', `topology ${ctx.topology} was built without a serde`);
+      const slot = counts?.of(env.source.topic);
+      if (slot) slot.entered++;
       try {
         const { value, schemaId } = ctx.serde.decodeSync(env.source.value, env.source, readers.get(env.source.topic));
         return { ...env, value: value as T, schemaId };
       } catch (err) {
         if (!isSluiceError(err) || !err.shortCode.startsWith('SERDE_')) throw err;
+        if (slot) slot.failed[0]++;
         const reason = SCHEMA_CODES.has(err.shortCode) ? 'schema' : 'deserialize';
         const schemaId = err.details?.schemaId as number | undefined;
         ctx.deadLetter(env, reason, `${err.code}: ${err.message}`, { schemaId });

@@ -4,6 +4,7 @@ import type { AvroSerde } from '../serde/avroSerde.ts';
 import type { GraphBuilder } from '../topology/graph.ts';
 import type { DlqReason, Envelope, Output, OutputSpec, ReferenceTable, Rule, RuleContext } from '../topology/types.ts';
 import type { StateStores } from '../engine/stateStores.ts';
+import type { QualityCounts } from '../quality/qualityCounts.ts';
 
 /** Counters the operators report to; the runner binds them to Prometheus, tests to nothing. */
 export interface OperatorMetrics {
@@ -11,6 +12,8 @@ export interface OperatorMetrics {
   late?(store: string): void;
   windowsOpen?(store: string, open: number): void;
   emitDelay?(store: string, seconds: number): void;
+  /** Pass/fail counters of decode and validate steps (quality scores); absent: not counted. */
+  quality?: QualityCounts;
 }
 
 /**

@@ -11,10 +11,12 @@ import type { OperatorContext } from './operatorContext.ts';
  * @example ops.validate(['customer_email_present', 'customer_email_format'])
  */
 export function validate<T>(ctx: OperatorContext, names: string[]): MonoTypeOperatorFunction<Envelope<T>> {
-  const selected = names.map((n) => {
+  const selected = names.map((n, i) => {
     const rule = ctx.rule(n);
-    return { rule, dedupe: rule.dedupe ? ctx.stores.dedupe(rule) : undefined };
+    return { rule, i, dedupe: rule.dedupe ? ctx.stores.dedupe(rule) : undefined };
   });
+  // Quality scores: a slot per source topic, incremented in place (see src/quality/qualityCounts.ts).
+  const counts = ctx.metrics.quality?.step(names);
   const tables = selected.flatMap(({ rule }) => (tableName(rule) ? [ctx.tableTopic(tableName(rule)!)] : []));
   const label = `validate(${selected.map(({ rule }) => ruleLabel(ctx, rule)).join(', ')})`;
   return ctx.graph.operator(
@@ -27,7 +29,9 @@ export function validate<T>(ctx: OperatorContext, names: string[]): MonoTypeOper
     },
     filter((env: Envelope<T>) => {
       let accepted: [DedupeStore, string][] | undefined;
-      for (const { rule, dedupe } of selected) {
+      const slot = counts?.of(env.source.topic);
+      if (slot) slot.entered++;
+      for (const { rule, i, dedupe } of selected) {
         let problem: string | undefined;
         try {
           if (!dedupe) problem = rule.check(env.value, ctx.rules);
@@ -41,6 +45,7 @@ export function validate<T>(ctx: OperatorContext, names: string[]): MonoTypeOper
         }
         if (problem !== undefined) {
           ctx.metrics.ruleFailure?.(rule.name);
+          if (slot) slot.failed[i]++;
           ctx.deadLetter(env, 'rule', problem, { rule: rule.name, schemaId: env.schemaId });
           return false;
         }

@@ -120,5 +120,6 @@ export function operatorMetricsOf(metrics: EngineMetrics, topology: string): Ope
     late: (store) => metrics.recordsLate.inc({ topology, store }),
     windowsOpen: (store, open) => metrics.windowOpen.set({ topology, store }, open),
     emitDelay: (store, seconds) => metrics.windowEmitDelay.observe({ topology, store }, seconds),
+    quality: metrics.quality.topology(topology),
   };
 }

@@ -11,6 +11,7 @@ import { attachMetricsFeed, type MetricsFeed, type MetricsFeedOptions } from '..
 import { createRegistryClient } from '../serde/schemaRegistry.ts';
 import type { TopologyDefinition } from '../topology/types.ts';
 import { json, startHttpServer, type Route } from '../http/httpServer.ts';
+import { type QualityPublisher, startQualityPublisher } from '../quality/qualityPublisher.ts';
 
 const log = createLogger('runner');
 
@@ -52,6 +53,7 @@ export async function startRunnerProcess(
     finish = r;
   });
   let stopping: Promise<void> | undefined;
+  let quality: QualityPublisher | undefined;
 
   const runners = topologies.map(
     (def) =>
@@ -105,6 +107,7 @@ export async function startRunnerProcess(
         ),
         feed?.close().catch((err) => log.error({ err: String(err) }, 'live feed close failed')),
       ]);
+      await quality?.stop(); // after the topologies: their last counts are published, final
       await http.close();
     })();
     return stopping;
@@ -112,6 +115,8 @@ export async function startRunnerProcess(
 
   try {
     for (const r of runners) await r.start();
+    // Quality scores: this process's per-minute counts to SLUICE_QUALITY_TOPIC, and its gauges.
+    quality = startQualityPublisher(cfg, { kafka, counters: metrics.quality, registry: metrics.registry });
   } catch (err) {
     // Leave nothing behind (HTTP server, consumers, the feed) when start-up fails.
     await stop().catch(() => {});

@@ -8,6 +8,7 @@ import { DEFAULT_PII_POLICIES } from '../pii/piiPolicy.ts';
 import { createAvroSerde, type AvroSerde } from '../serde/avroSerde.ts';
 import type { Output, TopologyDefinition } from '../topology/types.ts';
 import { createMemoryRegistry } from './memoryRegistry.ts';
+import type { QualityCounts } from '../quality/qualityCounts.ts';
 
 /**
  * Runs a real topology synchronously, in memory: real Avro encoding in the Confluent wire
@@ -69,7 +70,7 @@ export const TEST_PII_KEY = 'sluice-test-driver-pii-key';
 
 export async function createTestDriver(
   def: TopologyDefinition,
-  opts: { now?: number; maxMessageBytes?: number; pii?: PiiMasking } = {},
+  opts: { now?: number; maxMessageBytes?: number; quality?: QualityCounts; pii?: PiiMasking } = {},
 ): Promise<TestDriver> {
   const registry = createMemoryRegistry();
   const serde = createAvroSerde(registry, { maxMessageBytes: opts.maxMessageBytes ?? 1024 * 1024 });
@@ -83,7 +84,7 @@ export async function createTestDriver(
   await serde.prepareIds(ids.values());
   // Masked by default, as a runner is: the default policies with a fixed key.
   const pii = opts.pii ?? createPiiMasking(DEFAULT_PII_POLICIES, TEST_PII_KEY);
-  return new InMemoryDriver(def, serde, ids, opts.now ?? Date.UTC(2026, 0, 1), pii);
+  return new InMemoryDriver(def, serde, ids, opts.now ?? Date.UTC(2026, 0, 1), opts.quality, pii);
 }
 
 class InMemoryDriver implements TestDriver {
@@ -104,7 +105,14 @@ class InMemoryDriver implements TestDriver {
   private instance?: TopologyInstance;
   private fatal: unknown;
 
-  constructor(def: TopologyDefinition, serde: AvroSerde, ids: Map<string, number>, now: number, pii: PiiMasking) {
+  constructor(
+    def: TopologyDefinition,
+    serde: AvroSerde,
+    ids: Map<string, number>,
+    now: number,
+    quality?: QualityCounts,
+    pii?: PiiMasking,
+  ) {
     this.def = def;
     this.serde = serde;
     this.ids = ids;
@@ -119,6 +127,7 @@ class InMemoryDriver implements TestDriver {
       onFatal: (err) => {
         this.fatal = err;
       },
+      metrics: quality ? { quality } : undefined,
       pii,
     });
   }
