@@ -1,14 +1,11 @@
 import type { Command } from 'commander';
-import { TOPOLOGIES } from '../../topologies/index.ts';
 import { terminalSafe } from '../admin/terminalSafe.ts';
-import { buildCatalog } from '../catalog/buildCatalog.ts';
 import type { CatalogEntry } from '../catalog/catalogEntry.ts';
 import { addLiveFacts } from '../catalog/catalogLive.ts';
+import { declaredCatalog } from '../catalog/declaredCatalog.ts';
 import { formatCatalogEntry, formatCatalogTable } from '../catalog/formatCatalog.ts';
 import { loadConfig } from '../config/config.ts';
 import { SluiceError } from '../core/errors.ts';
-import { medallionTables } from '../shop/warehouseModel.ts';
-import { WAREHOUSE_TESTS } from '../shop/warehouseTests.ts';
 
 /**
  * `sluice catalog [NAME] [--json] [--offline]`: every topic and warehouse table with owner,
@@ -30,12 +27,7 @@ export function catalogCommand(program: Command): void {
     .option('--offline', 'only what the code declares: ask no service (no registry versions, no measurements)')
     .action(async (name: string | undefined, flags: { json?: boolean; offline?: boolean }) => {
       const cfg = loadConfig();
-      const declared = buildCatalog({
-        topologies: Object.values(TOPOLOGIES),
-        tables: medallionTables(),
-        tests: WAREHOUSE_TESTS,
-        slas: cfg.freshnessSlas,
-      });
+      const declared = declaredCatalog(cfg);
       const chosen = name ? [findEntry(declared, name)] : declared;
       const entries = flags.offline ? chosen : await addLiveFacts(cfg, chosen, cfg.freshnessSlas);
       const out = flags.json

@@ -16,12 +16,12 @@ export interface DashboardOptions {
 const here = (file: string) => new URL(file, import.meta.url);
 const require = createRequire(import.meta.url);
 
-interface Asset {
+export interface Asset {
   body: Buffer;
   type: string;
 }
 
-function asset(file: string | URL, type: string): Asset {
+export function asset(file: string | URL, type: string): Asset {
   return { body: readFileSync(file), type };
 }
 
@@ -39,7 +39,7 @@ const SECURITY_HEADERS = {
   'x-frame-options': 'DENY',
 };
 
-function serve(a: Asset, extra: Record<string, string> = {}): Route {
+export function serve(a: Asset, extra: Record<string, string> = {}): Route {
   return (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();

@@ -1,6 +1,7 @@
 import client from 'prom-client';
 import type { Config } from '../config/config.ts';
 import { json, startHttpServer, type Route } from '../http/httpServer.ts';
+import { catalogRoutes } from './catalogRoutes.ts';
 import { dashboardRoutes, type DashboardOptions } from './dashboard.ts';
 import { attachMetricsFeed, type MetricsFeed, type MetricsFeedOptions } from './metricsFeed.ts';
 
@@ -13,7 +14,8 @@ export interface FeedServer {
 
 /**
  * The live feed and the dashboard on their own HTTP server, without topologies (`sluice feed`):
- * `/` dashboard, `/ws` feed, `/metrics` (the feed's own Prometheus metrics), `/healthz`, `/readyz`
+ * `/` dashboard, `/catalog` the catalog page (data at `/api/catalog`), `/ws` feed, `/metrics` (the
+ * feed's own Prometheus metrics), `/healthz`, `/readyz`
  * (ready once the feed has caught up with the metric topics).
  *
  * @example
@@ -30,6 +32,7 @@ export async function startFeedServer(
   let feed: MetricsFeed | undefined;
   const routes: Record<string, Route> = {
     ...dashboardRoutes(opts.dashboard),
+    ...catalogRoutes(cfg, { token: opts.feed?.token }),
     '/healthz': (_req, res) => json(res, 200, { status: 'ok' }),
     '/readyz': (_req, res) => {
       const ready = feed?.log.isReady() ?? false;

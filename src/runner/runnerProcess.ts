@@ -6,6 +6,7 @@ import type { Registry as MetricsRegistry } from 'prom-client';
 import { TopologyRunner, type RunnerOptions } from './topologyRunner.ts';
 import { createKafkaClient } from '../kafka/createKafkaClient.ts';
 import { createAvroSerde } from '../serde/avroSerde.ts';
+import { catalogRoutes } from '../feed/catalogRoutes.ts';
 import { dashboardRoutes } from '../feed/dashboard.ts';
 import { attachMetricsFeed, type MetricsFeed, type MetricsFeedOptions } from '../feed/metricsFeed.ts';
 import { createRegistryClient } from '../serde/schemaRegistry.ts';
@@ -77,7 +78,7 @@ export async function startRunnerProcess(
 
   const feedOptions = opts.feed === false ? undefined : opts.feed === true || opts.feed === undefined ? {} : opts.feed;
   const routes: Record<string, Route> = {
-    ...(feedOptions ? dashboardRoutes() : {}),
+    ...(feedOptions ? { ...dashboardRoutes(), ...catalogRoutes(cfg, { token: feedOptions.token }) } : {}),
     '/healthz': (_req, res) => json(res, 200, { status: 'ok' }),
     '/readyz': (_req, res) => {
       const statuses = runners.map((r) => r.status());
