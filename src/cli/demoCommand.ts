@@ -9,6 +9,7 @@ import { parseDuration } from '../core/pacing.ts';
 import { formatStatus, stackDown, stackUp } from '../stack/stack.ts';
 import { runDemo } from '../shop/demo/runDemo.ts';
 import { closingLines } from '../shop/demo/demoReport.ts';
+import { startDemoAlerts } from '../alerts/demoAlerts.ts';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const log = createLogger('demo');
@@ -86,6 +87,8 @@ export function demoCommand(program: Command): void {
         say('== local stack');
         say(formatStatus(await stackUp(cfg, say, { onStarted: (service) => started.push(service) })));
         say('== demo');
+        // The alert evaluator beside the demo's runner, as `sluice alerts` would run (incidents panel, `sluice incidents`).
+        const alerts = await startDemoAlerts(cfg, say);
         await runDemo(
           cfg,
           {
@@ -96,7 +99,7 @@ export function demoCommand(program: Command): void {
             extractEveryMs: parseDuration(opts.extractEvery),
           },
           say,
-        );
+        ).finally(() => alerts.stop());
         for (const line of closingLines(logFile)) say(line);
       } catch (err) {
         // A failed demo leaves nothing of its own running: the services it brought up stop; a

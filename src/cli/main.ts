@@ -17,6 +17,8 @@ import { checkCommand } from './checkCommand.ts';
 import { freshnessCommand } from './freshnessCommand.ts';
 import { qualityCommand } from './qualityCommand.ts';
 import { catalogCommand } from './catalogCommand.ts';
+import { alertsCommand } from './alertsCommand.ts';
+import { incidentsCommand } from './incidentsCommand.ts';
 import { feedCommand } from './feedCommand.ts';
 import { exitAfterOutput } from './exitAfterOutput.ts';
 
@@ -44,6 +46,8 @@ export function buildCli(): Command {
     freshnessCommand,
     qualityCommand,
     catalogCommand,
+    alertsCommand,
+    incidentsCommand,
     feedCommand,
     describeCommand,
     configCommand,

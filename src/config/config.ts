@@ -9,6 +9,7 @@ import { EXTRACT_SETTINGS } from './extractSettings.ts';
 import { FRESHNESS_SETTINGS } from '../quality/freshnessSlas.ts';
 import { PII_SETTINGS } from '../pii/piiSettings.ts';
 import { QUALITY_SETTINGS } from '../quality/qualityThresholds.ts';
+import { ALERT_SETTINGS } from '../alerts/alertRules.ts';
 import { isSecureStack, secureStackDefaults, type StackSecret, stackSecretFile } from './stackFiles.ts';
 
 export { type StackSecret, stackSecretFile } from './stackFiles.ts';
@@ -323,6 +324,7 @@ export const SETTINGS = {
     schema: z.coerce.number().int().min(0),
   },
   ...QUALITY_SETTINGS,
+  ...ALERT_SETTINGS,
 } as const satisfies Record<string, Setting>;
 
 type Settings = typeof SETTINGS;

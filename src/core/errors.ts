@@ -92,6 +92,30 @@ export const ERROR_CATALOGUE = {
     true,
     'the quality counts of this minute could not be published (retried at the next interval; the pipeline goes on): check broker health and SLUICE_QUALITY_TOPIC',
   ],
+  ALERT_SIGNAL_FAILED: [
+    true,
+    'a signal of the alert rules could not be measured; its incidents stay as they are until it can: check the service in the message',
+  ],
+  ALERT_WEBHOOK_FAILED: [
+    true,
+    'a webhook did not take an incident after SLUICE_ALERT_WEBHOOK_ATTEMPTS attempts; check the receiver (the incident is on the incidents topic)',
+  ],
+  ALERT_WEBHOOK_DROPPED: [
+    true,
+    'a webhook fell SLUICE_ALERT_WEBHOOK_QUEUE posts behind and the oldest was dropped; check that the receiver answers quickly',
+  ],
+  ALERT_EVALUATOR_FENCED: [
+    false,
+    'another `sluice alerts` started with the same transactional id and took over; run one evaluator per cluster',
+  ],
+  INCIDENT_WRITE_FAILED: [
+    true,
+    'incidents could not be written to SLUICE_INCIDENTS_TOPIC; the evaluation is retried at the next tick: check broker health',
+  ],
+  INCIDENT_INVALID: [
+    false,
+    'a record on the incidents topic is not an incident JSON; it is skipped (check what else writes to SLUICE_INCIDENTS_TOPIC)',
+  ],
   PII_KEY_MISSING: [
     false,
     'a zone hashes personal data and there is no key: set SLUICE_PII_KEY or SLUICE_PII_KEY_FILE (the same key on every runner, kept secret), or choose redact/truncate for every zone',

@@ -13,6 +13,7 @@ import { createFeedMetrics, type FeedMetrics } from './feedMetrics.ts';
 import { createUpgradeHandler, type UpgradeGate } from './feedUpgrade.ts';
 import { createMetricsLog, type MetricsLog, type MetricsLogOptions } from './metricsLog.ts';
 import { serveClient } from './serveClient.ts';
+import { attachIncidentsFeed } from '../alerts/incidentsFeed.ts';
 
 /** Options of `attachMetricsFeed`; each limit defaults to its `SLUICE_FEED_*` setting or the value named. */
 export interface MetricsFeedOptions extends Omit<Partial<MetricsLogOptions>, 'kafka' | 'serde'> {
@@ -42,6 +43,8 @@ export interface MetricsFeedOptions extends Omit<Partial<MetricsLogOptions>, 'ka
   drainTimeoutMs?: number;
   /** WebSocket ping interval; a client that misses a pong is disconnected (default 30 s). */
   pingIntervalMs?: number;
+  /** The incidents feed at `/ws/incidents` (default on, SLUICE_INCIDENTS_TOPIC); false turns it off. */
+  incidents?: boolean | { topic?: string };
 }
 
 /** A running feed (see `attachMetricsFeed`). */
@@ -125,6 +128,16 @@ export function attachMetricsFeed(server: http.Server, cfg: Config, opts: Metric
     onConnection: (ws) => serveClient(ws, ctx),
   });
   server.on('upgrade', onUpgrade);
+  const incidents =
+    opts.incidents === false
+      ? undefined
+      : attachIncidentsFeed(server, {
+          kafka,
+          topic: (typeof opts.incidents === 'object' && opts.incidents.topic) || cfg.incidentsTopic,
+          gate: upgradeGate(cfg, opts),
+          metrics,
+          otherConnections: () => connections.size,
+        });
   const pingTimer = setInterval(() => connections.pingAll(), opts.pingIntervalMs ?? 30_000);
   pingTimer.unref();
 
@@ -137,6 +150,7 @@ export function attachMetricsFeed(server: http.Server, cfg: Config, opts: Metric
       if (closed) return;
       closed = true;
       server.off('upgrade', onUpgrade);
+      await incidents?.close();
       clearInterval(pingTimer);
       connections.closeAll();
       await metricsLog.close();

@@ -5,6 +5,7 @@ import { connectFeed } from './feedConnection.js';
 import { renderFeedPanels } from './feedPanels.js';
 import { resizeChartsWithWindow } from './lineChart.js';
 import { pollProcessMetrics } from './processMetrics.js';
+import { connectIncidents, renderIncidents } from './incidentsPanel.js';
 
 const RENDER_INTERVAL_MS = 250;
 
@@ -13,3 +14,5 @@ setInterval(renderFeedPanels, RENDER_INTERVAL_MS);
 renderFeedPanels();
 connectFeed();
 pollProcessMetrics();
+renderIncidents();
+connectIncidents();
