@@ -10,13 +10,20 @@ export const METRIC_TOPIC_PREFIX = 'metrics.';
 /** Metric names are topic names without the `metrics.` prefix; the same characters as Kafka allows. */
 export const METRIC_NAME_PATTERN = /^[A-Za-z0-9._-]{1,240}$/;
 
-/** The Kafka topic of a metric: `metrics.<metric>`. */
+/**
+ * Internal topics the feed serves as a metric: the runners' per-minute quality counts
+ * (src/quality/qualityLedger.ts: JSON window results on the default SLUICE_QUALITY_TOPIC).
+ */
+export const FEED_INTERNAL_TOPICS: Readonly<Record<string, string>> = { quality: 'sluice.quality' };
+
+/** The Kafka topic of a metric: `metrics.<metric>`, or an internal topic served as a metric. */
 export function topicOfMetric(metric: string): string {
-  return `${METRIC_TOPIC_PREFIX}${metric}`;
+  return FEED_INTERNAL_TOPICS[metric] ?? `${METRIC_TOPIC_PREFIX}${metric}`;
 }
 
-/** The metric a `metrics.<metric>` topic holds, or undefined for any other topic. */
+/** The metric a `metrics.<metric>` (or internal) topic holds, or undefined for any other topic. */
 export function metricOfTopic(topic: string): string | undefined {
+  for (const [metric, internal] of Object.entries(FEED_INTERNAL_TOPICS)) if (topic === internal) return metric;
   return topic.startsWith(METRIC_TOPIC_PREFIX) && topic.length > METRIC_TOPIC_PREFIX.length
     ? topic.slice(METRIC_TOPIC_PREFIX.length)
     : undefined;

@@ -4,7 +4,8 @@ import { withRetry } from '../core/retry.ts';
 import type { KafkaMessage } from '../kafka/kafkaTypes.ts';
 import type { AvroSerde } from '../serde/avroSerde.ts';
 import { tpKey } from './feedCursor.ts';
-import { metricOfTopic, toFeedUpdate, updateBody, type LoggedUpdate } from './feedUpdate.ts';
+import { metricOfTopic, toFeedUpdate, updateBody, type LoggedUpdate, FEED_INTERNAL_TOPICS } from './feedUpdate.ts';
+import { decodeQualityMinute } from '../quality/qualityLedger.ts';
 
 /**
  * Decoding of `metrics.*` records into feed updates, shared by the feed's live consumer and the
@@ -50,8 +51,12 @@ export function recordToUpdate(
   if (!metric || m.value === null) return undefined;
   const coordinates = { topic, partition, offset: m.offset };
   try {
-    const decoded = serde.decodeSync(m.value, coordinates);
-    const update = toFeedUpdate(metric, m.key?.toString('utf8') ?? null, decoded.value);
+    // The quality counts are JSON (no schema); every other metric topic is Avro.
+    const value =
+      topic === FEED_INTERNAL_TOPICS.quality
+        ? decodeQualityMinute(m.value)
+        : serde.decodeSync(m.value, coordinates).value;
+    const update = toFeedUpdate(metric, m.key?.toString('utf8') ?? null, value);
     if (!update) {
       log.warn(
         { code: errorCode('FEED_NOT_A_WINDOW_RESULT'), coordinates },

@@ -59,8 +59,9 @@ export interface MetricsLog {
 
 const log = createLogger('feed');
 
-// `metrics.late` is the metrics topology's late-record topic (`<topology>.late`), not a metric.
-const METRIC_TOPIC_PATTERN = /^metrics\.(?!late$)[A-Za-z0-9_-]+$/;
+// `metrics.late` is the metrics topology's late-record topic (`<topology>.late`), not a metric;
+// `sluice.quality` holds the runners' per-minute quality counts, served as the metric `quality`.
+const METRIC_TOPIC_PATTERN = /^metrics\.(?!late$)[A-Za-z0-9_-]+$|^sluice\.quality$/;
 const SWEEP_INTERVAL_MS = 30_000;
 
 /**

@@ -4,6 +4,7 @@
 import { fillTable, setText } from './dom.js';
 import { fmtInt, fmtMoney, fmtTime, fmtWindow } from './format.js';
 import { renderFunnel } from './funnelPanel.js';
+import { renderQuality } from './qualityPanel.js';
 import { lineChart, PALETTE } from './lineChart.js';
 import { METRICS } from './pageSettings.js';
 import { activeSessions } from './sessionWindows.js';
@@ -117,4 +118,5 @@ export function renderFeedPanels() {
   renderSessions();
   renderFunnel();
   renderDlq();
+  renderQuality();
 }

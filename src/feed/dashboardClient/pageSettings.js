@@ -19,5 +19,8 @@ export const METRICS = {
   dlq: prefix + 'dlq_per_minute',
 };
 
+/** The runners' per-minute quality counts (an internal topic: never prefixed). */
+METRICS.quality = 'quality';
+
 /** Panel kind of a metric name. */
 export const KIND_OF = Object.fromEntries(Object.entries(METRICS).map(([kind, metric]) => [metric, kind]));

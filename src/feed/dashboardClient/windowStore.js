@@ -2,6 +2,7 @@
 
 import { KIND_OF } from './pageSettings.js';
 import { applySessionUpdate, createSessions } from './sessionWindows.js';
+import { applyQualityUpdate } from './qualityPanel.js';
 
 /** The group key of a metric's total over all groups. */
 export const ALL = '__all__';
@@ -42,6 +43,10 @@ export function applyUpdate(u) {
   feedState.dirty = true;
   if (kind === 'sessions') {
     applySessionUpdate(sessions, u);
+    return;
+  }
+  if (kind === 'quality') {
+    applyQualityUpdate(u);
     return;
   }
   const w = windowOf(store[kind], u);
