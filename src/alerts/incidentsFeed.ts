@@ -46,7 +46,9 @@ export function incidentsSnapshot(incidents: readonly Incident[], now: number): 
  * incidents topic itself, so every runner's dashboard shows every incident, whoever evaluated it.
  *
  * @example
- *   const incidents = attachIncidentsFeed(server, { kafka, topic: cfg.incidentsTopic, gate, metrics, otherConnections });
+ *   const incidents = attachIncidentsFeed(server, {
+ *     kafka, topic: cfg.incidentsTopic, gate, metrics, otherConnections: () => feed.connections(),
+ *   });
  */
 export function attachIncidentsFeed(server: http.Server, opts: IncidentsFeedOptions): IncidentsFeed {
   const view = createIncidentsView(opts.kafka, opts.topic);

@@ -3,6 +3,7 @@ import { createLogger } from '../core/log.ts';
 import { withRetry } from '../core/retry.ts';
 import type { WebhookTarget } from './alertRules.ts';
 import type { IncidentChange } from './incidentTracker.ts';
+import { fetchFailure } from './fetchFailure.ts';
 import { webhookBody } from './webhookPayload.ts';
 
 /** The lines the sender logs: a pino logger, or a recorder in tests. */
@@ -173,9 +174,7 @@ class WebhookLane {
         redirect: 'error',
       });
     } catch (err) {
-      const e = err as Error & { cause?: { code?: string } };
-      const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.name);
-      throw new WebhookError(`POST failed: ${why}`, true);
+      throw new WebhookError(`POST failed: ${fetchFailure(err, timeoutMs)}`, true);
     }
     await res.arrayBuffer().catch(() => undefined); // frees the connection
     if (res.ok) return;

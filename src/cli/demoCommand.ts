@@ -87,7 +87,7 @@ export function demoCommand(program: Command): void {
         say('== local stack');
         say(formatStatus(await stackUp(cfg, say, { onStarted: (service) => started.push(service) })));
         say('== demo');
-        // The alert evaluator beside the demo's runner, as `sluice alerts` would run (incidents panel, `sluice incidents`).
+        // The alert evaluator beside the demo's runner, as `sluice alerts` would run it.
         const alerts = await startDemoAlerts(cfg, say);
         await runDemo(
           cfg,

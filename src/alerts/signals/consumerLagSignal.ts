@@ -52,7 +52,7 @@ export function lagObservation(group: string, samples: readonly Sample[], growin
   };
 }
 
-/** A group's lag: end offsets minus committed offsets over the partitions it has committed on; undefined without any. */
+/** A group's lag: end minus committed offsets over the partitions it committed on; undefined without any. */
 export async function groupLag(admin: Admin, groupId: string): Promise<number | undefined> {
   const committed = await retryKafka(() => admin.fetchOffsets({ groupId }), `offsets of group ${groupId}`);
   let lag = 0;

@@ -41,7 +41,9 @@ export function dlqRateObservation(
     rule: 'dlq_rate_high',
     subject: topic,
     state: perMinute > opts.ratePerMinute ? 'firing' : 'ok',
-    summary: `${perMinute} dead letters/min (${records} in ${Math.round(minutes * 60)} s; alert above ${opts.ratePerMinute}/min)`,
+    summary:
+      `${perMinute} dead letters/min (${records} in ${Math.round(minutes * 60)} s; ` +
+      `alert above ${opts.ratePerMinute}/min)`,
     evidence: {
       records,
       windowSeconds: Math.round(minutes * 60),

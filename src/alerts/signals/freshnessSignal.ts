@@ -4,7 +4,7 @@ import type { FreshnessSla } from '../../quality/freshnessSlas.ts';
 import { type FreshnessResult, measureFreshness } from '../../quality/measureFreshness.ts';
 import type { Observation, SignalSource } from '../observation.ts';
 
-/** A freshness result as an observation of `freshness_breach`: firing in breach (empty, missing and unmeasured included). */
+/** A freshness result as an observation of `freshness_breach`: firing in breach (empty, missing, unmeasured too). */
 export function freshnessObservation(r: FreshnessResult): Observation {
   const age = r.ageSeconds === null ? (r.message ?? r.problem ?? 'no data') : `${Math.round(r.ageSeconds)} s old`;
   return {

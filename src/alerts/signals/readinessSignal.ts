@@ -1,3 +1,4 @@
+import { fetchFailure } from '../fetchFailure.ts';
 import type { Observation, SignalSource } from '../observation.ts';
 
 /** A /readyz URL as a subject: origin and path, never credentials or a query. */
@@ -17,9 +18,7 @@ export async function probeReadyz(
     const notReady = (body.topologies ?? []).filter((t) => t.ready === false).map((t) => String(t.topology));
     return { status: res.status, notReady, error: null };
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
-    const error = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.message);
-    return { status: null, notReady: [], error };
+    return { status: null, notReady: [], error: fetchFailure(err, timeoutMs) };
   }
 }
 

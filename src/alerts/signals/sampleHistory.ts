@@ -32,7 +32,10 @@ export function sampleHistory(keepMs: number): SampleHistory {
   };
 }
 
-/** The sample a window of `windowMs` ending at the last sample starts from: the newest at or before its start, else the oldest. */
+/**
+ * The sample a window of `windowMs` ending at the last sample starts from: the newest at or before
+ * its start, else the oldest.
+ */
 export function windowBase(samples: readonly Sample[], windowMs: number): Sample | undefined {
   if (samples.length < 2) return undefined;
   const last = samples[samples.length - 1];

@@ -11,7 +11,8 @@ export function warehouseTestObservation(r: WarehouseTestResult): Observation {
     rule: 'warehouse_test_failing',
     subject: r.name,
     state,
-    summary: `${r.failingRows} failing row${r.failingRows === 1 ? '' : 's'} in ${r.table}${detail ? `: ${detail}` : ''}`,
+    summary:
+      `${r.failingRows} failing row${r.failingRows === 1 ? '' : 's'} in ${r.table}` + (detail ? `: ${detail}` : ''),
     evidence: {
       status: r.status,
       table: r.table,
