@@ -1,7 +1,5 @@
 import type http from 'node:http';
-import { addLiveFacts } from '../catalog/catalogLive.ts';
 import type { CatalogEntry } from '../catalog/catalogEntry.ts';
-import { declaredCatalog } from '../catalog/declaredCatalog.ts';
 import type { Config } from '../config/config.ts';
 import { json, type Route } from '../http/httpServer.ts';
 import { asset, serve } from './dashboard.ts';
@@ -40,7 +38,7 @@ export function catalogRoutes(cfg: Config, opts: { token?: string } = {}): Recor
   let cached: { at: number; entries: Promise<CatalogEntry[]> } | undefined;
   const live = () => {
     if (!cached || Date.now() - cached.at > LIVE_CACHE_MS) {
-      const entries = addLiveFacts(cfg, declaredCatalog(cfg), cfg.freshnessSlas);
+      const entries = buildLiveCatalog(cfg);
       cached = { at: Date.now(), entries };
       // A failed build is not kept: the next request tries again.
       entries.catch(() => {
@@ -61,4 +59,16 @@ export function catalogRoutes(cfg: Config, opts: { token?: string } = {}): Recor
       json(res, 200, { at: new Date().toISOString(), entries: await live() });
     },
   };
+}
+
+/**
+ * Loaded on the first request, not with the runner: the catalog imports every topology (and so
+ * the S3 and Postgres clients), which a runner of one topology would otherwise hold in memory.
+ */
+async function buildLiveCatalog(cfg: Config): Promise<CatalogEntry[]> {
+  const [{ declaredCatalog }, { addLiveFacts }] = await Promise.all([
+    import('../catalog/declaredCatalog.ts'),
+    import('../catalog/catalogLive.ts'),
+  ]);
+  return addLiveFacts(cfg, declaredCatalog(cfg), cfg.freshnessSlas);
 }

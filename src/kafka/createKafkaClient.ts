@@ -4,7 +4,7 @@ import { type Config, secretOf } from '../config/config.ts';
 import type { ConsumerOptions } from './consumerTimings.ts';
 import { createConsumer } from './createConsumer.ts';
 import { kafkaLogCreator } from './kafkaLogCreator.ts';
-import { createPlatformaticClient } from './platformatic/createPlatformaticClient.ts';
+import { createRequire } from 'node:module';
 
 // kafkajs schedules timers with a negative delay on Node 24 (kafkajs #1751): harmless, but Node
 // would print a warning in every process that uses Kafka. Every other warning still shows.
@@ -12,6 +12,16 @@ process.removeAllListeners('warning');
 process.on('warning', (w) => {
   if (w.name !== 'TimeoutNegativeWarning') process.stderr.write(`${w.name}: ${w.message}\n`);
 });
+
+/**
+ * The @platformatic/kafka driver, loaded only when chosen: it holds ~40 MiB of resident memory
+ * (its protocol tables and validators) that a kafkajs process would carry for nothing.
+ * `require` of an ES module is synchronous (it has no top-level await), so choosing a client
+ * stays synchronous too.
+ */
+function loadPlatformatic(): typeof import('./platformatic/createPlatformaticClient.ts') {
+  return createRequire(import.meta.url)('./platformatic/createPlatformaticClient.ts');
+}
 
 /** Sluice's Kafka client: admin, producers and consumers with the settings every part relies on. */
 export interface KafkaClient {
@@ -43,7 +53,7 @@ export function createKafkaClient(
   clientId = cfg.kafkaClientId,
   opts: { retries?: number; quiet?: boolean } = {},
 ): KafkaClient {
-  if (cfg.kafkaClient === 'platformatic') return createPlatformaticClient(cfg, clientId, opts);
+  if (cfg.kafkaClient === 'platformatic') return loadPlatformatic().createPlatformaticClient(cfg, clientId, opts);
   process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
   const kafka = new Kafka({
     clientId,

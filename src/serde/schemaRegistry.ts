@@ -1,4 +1,3 @@
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type avro from 'avsc';
 import { type Config, secretOf } from '../config/config.ts';
 import { SluiceError } from '../core/errors.ts';
@@ -28,10 +27,9 @@ export interface RegistryClient {
   subjects(): Promise<string[]>;
 }
 
-/** What the request functions below share: the registry, its clients, the id cache. */
+/** What the request functions below share: the registry, its client, the id cache. */
 interface Registry {
   http: ReturnType<typeof registryHttp>;
-  lib: SchemaRegistry;
   call: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
   types: Map<number, avro.Type>;
   inflight: Map<number, Promise<avro.Type>>;
@@ -50,7 +48,6 @@ export function createRegistryClient(cfg: Config): RegistryClient {
     : undefined;
   const registry: Registry = {
     http: registryHttp(base, auth),
-    lib: new SchemaRegistry({ host: base, auth, retry: { retries: 0 } }),
     call: (what, fn) => callRegistry(base, what, fn),
     types: new Map(),
     inflight: new Map(),
@@ -86,7 +83,7 @@ export function createRegistryClient(cfg: Config): RegistryClient {
 }
 
 async function register(
-  { http, lib, call, types }: Registry,
+  { http, call, types }: Registry,
   subject: string,
   schema: avro.Schema,
   compatibility: Compatibility,
@@ -98,16 +95,14 @@ async function register(
       http('PUT', `/config/${encodeURIComponent(subject)}`, { compatibility }),
     ),
   );
+  // POST /subjects/{subject}/versions answers the id of the schema, new or already registered
+  // (Confluent's API; Apicurio's ccompat and Karapace alike); 409 is an incompatible change.
   const registerOnce = () =>
     call(`register ${subject}`, () =>
-      lib
-        .register(
-          { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
-          { subject, compatibility: compatibility as never },
-        )
-        .catch((err: { status?: number; message?: string }) => {
-          throw err.status ? new RegistryHttpError(err.status, { message: err.message }) : err;
-        }),
+      http<{ id: number }>('POST', `/subjects/${encodeURIComponent(subject)}/versions`, {
+        schemaType: 'AVRO',
+        schema: JSON.stringify(schema),
+      }),
     );
   const { id } = await retryConcurrentRegistration(registerOnce);
   types.set(id, forSchema(schema));
