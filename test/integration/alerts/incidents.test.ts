@@ -15,6 +15,7 @@ import { qualityScoresSignal } from '../../../src/alerts/signals/qualitySignal.t
 import { readinessSignal } from '../../../src/alerts/signals/readinessSignal.ts';
 import { warehouseTestSignal } from '../../../src/alerts/signals/warehouseTestSignal.ts';
 import { type Config, pgConnection } from '../../../src/config/config.ts';
+import { createKafkaClient } from '../../../src/kafka/createKafkaClient.ts';
 import { ensureTopics } from '../../../src/kafka/ensureTopics.ts';
 import { startRunnerProcess } from '../../../src/runner/runnerProcess.ts';
 import { layerSchemas } from '../../../src/shop/warehouseModel.ts';
@@ -323,5 +324,53 @@ test('each injected fault opens its incident on the topic, the webhook and the d
     await admin.disconnect().catch(() => {});
     await receiver.close();
     await db.end();
+  }
+});
+
+test('a second evaluator on the same topic fences the first: its next write fails and it stops, no duplicate is written', async () => {
+  const base = await realStack();
+  const cfg: Config = { ...base, incidentsTopic: uniqueName('it_alerts_fence') };
+  const kafka = createKafkaClient(cfg, 'it-alerts-fence');
+  let level = 1;
+  const source: SignalSource = {
+    name: 'test',
+    rules: ['runner_not_ready'],
+    observe: async () => [
+      {
+        rule: 'runner_not_ready',
+        subject: 'http://runner-1:8080/readyz',
+        state: 'firing',
+        summary: `level ${level}`,
+        evidence: { level },
+      },
+    ],
+  };
+  const start = () =>
+    startAlertEvaluator(cfg, { kafka, sources: [source], loop: false, dashboardUrl: 'http://127.0.0.1:8080/' });
+  const first = await start();
+  let second: AlertEvaluator | undefined;
+  try {
+    assert.equal((await first.evaluateNow())[0]?.kind, 'opened');
+    second = await start();
+    assert.deepEqual(
+      second.incidents().map((i) => [i.status, i.summary]),
+      [['open', 'level 1']],
+      'the newer evaluator restored what the first wrote',
+    );
+    level = 2;
+    assert.deepEqual(await first.evaluateNow(), [], 'the fenced write is not reported as a change');
+    assert.equal(await first.done, 1, 'the fenced evaluator stops with exit code 1');
+    assert.equal((await second.evaluateNow())[0]?.kind, 'updated');
+    const records = await topicRecords(cfg);
+    assert.deepEqual(
+      records.map((i) => [i.status, i.revision, i.summary]),
+      [
+        ['open', 1, 'level 1'],
+        ['open', 2, 'level 2'],
+      ],
+    );
+  } finally {
+    await first.stop();
+    await second?.stop();
   }
 });
