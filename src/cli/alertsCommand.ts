@@ -22,7 +22,11 @@ export function alertsCommand(program: Command): void {
         'open, update and resolve incidents on the incidents topic and POST them to webhooks',
     )
     .option('--interval <duration>', 'time between evaluations (default: SLUICE_ALERTS_INTERVAL_MS)')
-    .option('--once', 'evaluate once, print the changes and exit')
+    .option(
+      '--once',
+      'evaluate once, print the changes and exit (rules that compare samples over time, DLQ rate and lag growth, ' +
+        'need the loop)',
+    )
     .addHelpText(
       'after',
       `\nRules:\n${ALERT_RULES.map((r) => `  ${r.name} (${r.severity}): ${r.condition}`).join('\n')}\n`,

@@ -2,16 +2,17 @@ import type { Config } from '../../config/config.ts';
 import type { KafkaClient } from '../../kafka/createKafkaClient.ts';
 import type { FreshnessSla } from '../../quality/freshnessSlas.ts';
 import { type FreshnessResult, measureFreshness } from '../../quality/measureFreshness.ts';
+import { duration } from '../../quality/runWarehouseTests.ts';
 import type { Observation, SignalSource } from '../observation.ts';
 
 /** A freshness result as an observation of `freshness_breach`: firing in breach (empty, missing, unmeasured too). */
 export function freshnessObservation(r: FreshnessResult): Observation {
-  const age = r.ageSeconds === null ? (r.message ?? r.problem ?? 'no data') : `${Math.round(r.ageSeconds)} s old`;
+  const age = r.ageSeconds === null ? (r.message ?? r.problem ?? 'no data') : `${duration(r.ageSeconds * 1000)} old`;
   return {
     rule: 'freshness_breach',
     subject: r.subject,
     state: r.state === 'breach' ? 'firing' : 'ok',
-    summary: `newest data ${age}; breach after ${r.breachAfterSeconds} s (${r.source})`,
+    summary: `newest data ${age}; breach after ${duration(r.breachAfterSeconds * 1000)} (${r.source})`,
     evidence: {
       state: r.state,
       ageSeconds: r.ageSeconds === null ? null : Math.round(r.ageSeconds),
