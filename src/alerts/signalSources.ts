@@ -7,6 +7,7 @@ import { dlqRateSignal } from './signals/dlqRateSignal.ts';
 import { freshnessSignal } from './signals/freshnessSignal.ts';
 import { qualityScoresSignal } from './signals/qualitySignal.ts';
 import { readinessSignal } from './signals/readinessSignal.ts';
+import { throttled } from './signals/throttled.ts';
 import { warehouseTestSignal } from './signals/warehouseTestSignal.ts';
 
 /** The /readyz URLs watched: SLUICE_ALERT_READYZ_URLS, else the local runner's. */
@@ -41,7 +42,8 @@ export function defaultSignalSources(
     dlqRateSignal({ kafka, ratePerMinute: cfg.alertDlqRatePerMinute, windowMs: cfg.alertDlqWindowMs }),
     consumerLagSignal({ kafka, groups: runnerGroupsOf(topologies), growingForMs: cfg.alertLagGrowingForMs }),
     readinessSignal({ urls: readyzUrlsOf(cfg) }),
-    warehouseTestSignal(cfg),
+    // As often as `sluice run` runs them (SLUICE_WAREHOUSE_TESTS_INTERVAL_MS), not at every evaluation.
+    throttled(warehouseTestSignal(cfg), cfg.warehouseTestsIntervalMs),
   ];
   const enabled = new Set(cfg.alertRules);
   return all.filter((s) => s.rules.some((r) => enabled.has(r)));

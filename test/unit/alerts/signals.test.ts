@@ -9,6 +9,7 @@ import { freshnessObservation } from '../../../src/alerts/signals/freshnessSigna
 import { qualityObservation } from '../../../src/alerts/signals/qualitySignal.ts';
 import { readinessSignal, readyzSubject } from '../../../src/alerts/signals/readinessSignal.ts';
 import { sampleHistory, windowBase } from '../../../src/alerts/signals/sampleHistory.ts';
+import { throttled } from '../../../src/alerts/signals/throttled.ts';
 import { warehouseTestObservation } from '../../../src/alerts/signals/warehouseTestSignal.ts';
 import { loadConfig } from '../../../src/config/config.ts';
 
@@ -133,4 +134,33 @@ test('settings: webhooks as JSON or slack: targets, errors never repeat the URL;
     () => loadConfig({ SLUICE_ALERT_WEBHOOKS: 'notaurl/s3cr3t' }),
     (err: Error) => !err.message.includes('s3cr3t') && /SLUICE_ALERT_WEBHOOKS/.test(err.message),
   );
+});
+
+test('a throttled source is measured at most once per interval; a failure is tried again next time', async () => {
+  let t = 0;
+  let calls = 0;
+  let fail = false;
+  const source = throttled(
+    {
+      name: 's',
+      rules: ['warehouse_test_failing'],
+      observe: async () => {
+        calls++;
+        if (fail) throw new Error('down');
+        return [{ rule: 'warehouse_test_failing', subject: 'x', state: 'ok', summary: `call ${calls}`, evidence: {} }];
+      },
+    },
+    1000,
+    () => t,
+  );
+  const signal = new AbortController().signal;
+  assert.equal((await source.observe(signal))[0].summary, 'call 1');
+  t = 999;
+  assert.equal((await source.observe(signal))[0].summary, 'call 1');
+  t = 1000;
+  fail = true;
+  await assert.rejects(source.observe(signal), /down/);
+  fail = false;
+  assert.equal((await source.observe(signal))[0].summary, 'call 3');
+  assert.equal(calls, 3);
 });
