@@ -1,7 +1,5 @@
-import { piiMark } from '../catalog/schemaFields.ts';
-import { type Config, secretOf } from '../config/config.ts';
-import { callRegistry } from '../serde/callRegistry.ts';
-import { registryHttp } from '../serde/registryHttp.ts';
+import type { Config } from '../config/config.ts';
+import { registryMarks } from '../pii/piiMaskingSerde.ts';
 
 /**
  * The fields marked `"sluice.pii"` in the schema a record was written with, by schema id, from the
@@ -12,27 +10,16 @@ import { registryHttp } from '../serde/registryHttp.ts';
  * @example const marked = await writerPiiFields(cfg)(42); // ['email', 'full_name']
  */
 export function writerPiiFields(cfg: Config): (schemaId: number) => Promise<string[]> {
-  const base = cfg.registryUrl.replace(/\/+$/, '');
-  const auth = cfg.registryUsername
-    ? { username: cfg.registryUsername, password: secretOf(cfg, 'registryPassword') }
-    : undefined;
-  const http = registryHttp(base, auth);
+  const marksOf = registryMarks(cfg);
   const known = new Map<number, Promise<string[]>>();
   return (id) => {
     let fields = known.get(id);
     if (!fields) {
-      fields = callRegistry(base, `schema id ${id}`, () => http<{ schema: string }>('GET', `/schemas/ids/${id}`)).then(
-        (res) => markedFieldNames(JSON.parse(res.schema)),
-      );
+      fields = marksOf(id).then((marks) => marks.map((f) => f.name));
       known.set(id, fields);
     }
     return fields;
   };
 }
 
-/** The names of the top-level fields of a record schema that carry a `sluice.pii` mark. */
-export function markedFieldNames(schema: unknown): string[] {
-  const fields = (schema as { fields?: unknown })?.fields;
-  if (!Array.isArray(fields)) return [];
-  return fields.filter((f: Record<string, unknown>) => piiMark(f) !== null).map((f) => String(f.name));
-}
+export { markedFieldNames } from '../pii/piiFields.ts';

@@ -52,11 +52,12 @@ export function recordToUpdate(
   const coordinates = { topic, partition, offset: m.offset };
   try {
     // The quality counts are JSON (no schema); every other metric topic is Avro.
-    const value =
-      topic === FEED_INTERNAL_TOPICS.quality
-        ? decodeQualityMinute(m.value)
-        : serde.decodeSync(m.value, coordinates).value;
-    const update = toFeedUpdate(metric, m.key?.toString('utf8') ?? null, value);
+    const decoded = topic === FEED_INTERNAL_TOPICS.quality ? undefined : serde.decodeSync(m.value, coordinates);
+    const value = decoded ? decoded.value : decodeQualityMinute(m.value);
+    // A key holds the group fields as they were: where some were masked, the key is made anew
+    // from the masked value (the same layout, `<window_start>|<group fields>`).
+    const key = decoded?.piiMasked ? null : (m.key?.toString('utf8') ?? null);
+    const update = toFeedUpdate(metric, key, value);
     if (!update) {
       log.warn(
         { code: errorCode('FEED_NOT_A_WINDOW_RESULT'), coordinates },

@@ -5,6 +5,9 @@ import type { Config } from '../config/config.ts';
 import { createKafkaClient, type KafkaClient } from '../kafka/createKafkaClient.ts';
 import { createAvroSerde, type AvroSerde } from '../serde/avroSerde.ts';
 import { createRegistryClient } from '../serde/schemaRegistry.ts';
+import { piiMaskingOf, piiPoliciesOf } from '../pii/piiMasking.ts';
+import { zoneActions } from '../pii/piiPolicy.ts';
+import { registryMarks, withPiiMasking } from '../pii/piiMaskingSerde.ts';
 import { feedTokenOf } from './feedToken.ts';
 import type { SubscriptionContext } from './clientSubscription.ts';
 import { parseAllowedOrigins } from './feedAccess.ts';
@@ -89,7 +92,10 @@ export interface MetricsFeed {
  */
 export function attachMetricsFeed(server: http.Server, cfg: Config, opts: MetricsFeedOptions = {}): MetricsFeed {
   const kafka = opts.kafka ?? createKafkaClient(cfg, `${cfg.kafkaClientId}-feed`);
-  const serde = opts.serde ?? createAvroSerde(createRegistryClient(cfg), { maxMessageBytes: cfg.maxMessageBytes });
+  const serde = feedSerde(
+    cfg,
+    opts.serde ?? createAvroSerde(createRegistryClient(cfg), { maxMessageBytes: cfg.maxMessageBytes }),
+  );
   const metrics = createFeedMetrics(opts.registry);
   const metricsLog = createMetricsLog({ ...opts, kafka, serde });
   const connections = new FeedConnections(
@@ -166,4 +172,16 @@ function upgradeGate(cfg: Config, opts: MetricsFeedOptions): UpgradeGate {
     token: opts.token ?? feedTokenOf(cfg),
     maxConnections: opts.maxConnections ?? cfg.feedMaxConnections,
   };
+}
+
+/**
+ * The feed zone's PII policy (SLUICE_PII_FEED) on what the feed decodes: fields a metric's writer
+ * schema marks are masked before any client sees them. The feed reads what silver feeds, so with
+ * the same policy as silver (the default) values pass on as they are and nothing is wrapped.
+ */
+function feedSerde(cfg: Config, serde: AvroSerde): AvroSerde {
+  const action = zoneActions(piiPoliciesOf(cfg)).feed;
+  if (action === 'pass' || action === 'keep') return serde;
+  const mask = piiMaskingOf(cfg).maskerFor('feed');
+  return mask ? withPiiMasking(serde, registryMarks(cfg), mask) : serde;
 }

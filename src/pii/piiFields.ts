@@ -57,3 +57,10 @@ export function maskRecord<T>(record: T, fields: readonly PiiField[], mask: Stri
   }
   return out as T;
 }
+
+/** The names of the top-level fields of a record schema that carry a `sluice.pii` mark, valid or not. */
+export function markedFieldNames(schema: unknown): string[] {
+  const fields = (schema as { fields?: unknown })?.fields;
+  if (!Array.isArray(fields)) return [];
+  return fields.filter((f: Record<string, unknown>) => piiMark(f) !== null).map((f) => String(f.name));
+}

@@ -16,6 +16,8 @@ export interface DecodedValue {
   schemaId: number;
   value: unknown;
   type: avro.Type;
+  /** Fields marked "sluice.pii" were masked in `value` (see pii/piiMaskingSerde.ts). */
+  piiMasked?: boolean;
 }
 
 export interface AvroSerde {
