@@ -11,7 +11,7 @@ import { readinessSignal, readyzSubject } from '../../../src/alerts/signals/read
 import { sampleHistory, windowBase } from '../../../src/alerts/signals/sampleHistory.ts';
 import { throttled } from '../../../src/alerts/signals/throttled.ts';
 import { warehouseTestObservation } from '../../../src/alerts/signals/warehouseTestSignal.ts';
-import { loadConfig } from '../../../src/config/config.ts';
+import { loadConfig, redactedConfig } from '../../../src/config/config.ts';
 
 const samples = (...pairs: [number, number][]) => pairs.map(([at, value]) => ({ at, value }));
 
@@ -130,6 +130,7 @@ test('settings: webhooks as JSON or slack: targets, errors never repeat the URL;
   assert.throws(() => parseEnabledRules('nope'), /unknown rule nope/);
   const cfg = loadConfig({ SLUICE_ALERT_WEBHOOKS: 'slack:https://hooks.slack.test/T/B/s3cr3t' });
   assert.equal(cfg.alertWebhooks[0].format, 'slack');
+  assert.equal(redactedConfig(cfg).SLUICE_ALERT_WEBHOOKS, '[redacted]', 'never printed by config print');
   assert.throws(
     () => loadConfig({ SLUICE_ALERT_WEBHOOKS: 'notaurl/s3cr3t' }),
     (err: Error) => !err.message.includes('s3cr3t') && /SLUICE_ALERT_WEBHOOKS/.test(err.message),
