@@ -62,6 +62,12 @@ export function dashboardUrlOf(cfg: Config): string {
  * (in the sources' order) and the rules they decide. A source that fails is logged
  * (`SLUICE_ERR_ALERT_SIGNAL_FAILED`) and decides nothing: its incidents stay as they are.
  */
+/** Observations still being measured, per source: a source slower than the interval is not asked twice at once. */
+const inFlight = new WeakMap<SignalSource, Promise<unknown>>();
+
+/** How long `stop` waits for an evaluation in progress (a write to a broker that is down retries on). */
+const STOP_WAIT_MS = 10_000;
+
 export async function observeSources(
   sources: readonly SignalSource[],
   timeoutMs: number,
@@ -74,8 +80,21 @@ export async function observeSources(
         signal.addEventListener('abort', () => reject(new Error(`no answer within ${timeoutMs} ms`)), { once: true }),
       );
       aborted.catch(() => {});
+      if (inFlight.has(source)) {
+        log.warn(
+          { code: errorCode('ALERT_SIGNAL_FAILED'), source: source.name },
+          'alert signal still measuring from an earlier evaluation; skipped this time',
+        );
+        return undefined;
+      }
+      const observing = source.observe(signal);
+      inFlight.set(source, observing);
+      void observing.then(
+        () => inFlight.delete(source),
+        () => inFlight.delete(source),
+      );
       try {
-        return await Promise.race([source.observe(signal), aborted]);
+        return await Promise.race([observing, aborted]);
       } catch (err) {
         if (!stopping.aborted)
           log.warn(
@@ -250,7 +269,9 @@ class Evaluator {
     this.#stopped ??= (async () => {
       this.#stopping.abort();
       clearTimeout(this.#timer);
-      await this.#chain;
+      let waited: NodeJS.Timeout | undefined;
+      await Promise.race([this.#chain, new Promise((r) => (waited = setTimeout(r, STOP_WAIT_MS)))]);
+      clearTimeout(waited);
       await this.#io.webhooks.idle(2_000);
       await this.#io.webhooks.close();
       await this.#io.writer.close();
