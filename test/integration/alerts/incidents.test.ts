@@ -147,7 +147,6 @@ test('each injected fault opens its incident on the topic, the webhook and the d
   const admin = kafka.admin();
   await admin.connect();
   await ensureTopics(admin, [{ topic: clicks, partitions: 1 }], { partitions: 1, replicationFactor: 1 });
-  await admin.disconnect();
   const producer = kafka.producer();
   await producer.connect();
   let next = 0;
@@ -206,7 +205,6 @@ test('each injected fault opens its incident on the topic, the webhook and the d
     await produce(50, false);
     await click();
     await eventually(async () => (await fetch(readyz)).status === 200, 'the runner ready');
-    await admin.connect();
     await eventually(async () => {
       const committed = await admin.fetchOffsets({ groupId });
       return committed[0]?.partitions.some((p) => Number(p.offset) > 0);
@@ -327,50 +325,51 @@ test('each injected fault opens its incident on the topic, the webhook and the d
   }
 });
 
-test('a second evaluator on the same topic fences the first: its next write fails and it stops, no duplicate is written', async () => {
-  const base = await realStack();
-  const cfg: Config = { ...base, incidentsTopic: uniqueName('it_alerts_fence') };
-  const kafka = createKafkaClient(cfg, 'it-alerts-fence');
-  let level = 1;
-  const source: SignalSource = {
-    name: 'test',
-    rules: ['runner_not_ready'],
-    observe: async () => [
-      {
-        rule: 'runner_not_ready',
-        subject: 'http://runner-1:8080/readyz',
-        state: 'firing',
-        summary: `level ${level}`,
-        evidence: { level },
-      },
-    ],
-  };
-  const start = () =>
-    startAlertEvaluator(cfg, { kafka, sources: [source], loop: false, dashboardUrl: 'http://127.0.0.1:8080/' });
-  const first = await start();
-  let second: AlertEvaluator | undefined;
-  try {
-    assert.equal((await first.evaluateNow())[0]?.kind, 'opened');
-    second = await start();
-    assert.deepEqual(
-      second.incidents().map((i) => [i.status, i.summary]),
-      [['open', 'level 1']],
-      'the newer evaluator restored what the first wrote',
-    );
-    level = 2;
-    assert.deepEqual(await first.evaluateNow(), [], 'the fenced write is not reported as a change');
-    assert.equal(await first.done, 1, 'the fenced evaluator stops with exit code 1');
-    assert.equal((await second.evaluateNow())[0]?.kind, 'updated');
-    const records = await topicRecords(cfg);
-    assert.deepEqual(
-      records.map((i) => [i.status, i.revision, i.summary]),
-      [
-        ['open', 1, 'level 1'],
-        ['open', 2, 'level 2'],
+for (const kafkaClient of ['kafkajs', 'platformatic'] as const)
+  test(`a second evaluator on the same topic fences the first: its next write fails and it stops, no duplicate is written (${kafkaClient})`, async () => {
+    const base = await realStack();
+    const cfg: Config = { ...base, kafkaClient, incidentsTopic: uniqueName('it_alerts_fence') };
+    const kafka = createKafkaClient(cfg, 'it-alerts-fence');
+    let level = 1;
+    const source: SignalSource = {
+      name: 'test',
+      rules: ['runner_not_ready'],
+      observe: async () => [
+        {
+          rule: 'runner_not_ready',
+          subject: 'http://runner-1:8080/readyz',
+          state: 'firing',
+          summary: `level ${level}`,
+          evidence: { level },
+        },
       ],
-    );
-  } finally {
-    await first.stop();
-    await second?.stop();
-  }
-});
+    };
+    const start = () =>
+      startAlertEvaluator(cfg, { kafka, sources: [source], loop: false, dashboardUrl: 'http://127.0.0.1:8080/' });
+    const first = await start();
+    let second: AlertEvaluator | undefined;
+    try {
+      assert.equal((await first.evaluateNow())[0]?.kind, 'opened');
+      second = await start();
+      assert.deepEqual(
+        second.incidents().map((i) => [i.status, i.summary]),
+        [['open', 'level 1']],
+        'the newer evaluator restored what the first wrote',
+      );
+      level = 2;
+      assert.deepEqual(await first.evaluateNow(), [], 'the fenced write is not reported as a change');
+      assert.equal(await first.done, 1, 'the fenced evaluator stops with exit code 1');
+      assert.equal((await second.evaluateNow())[0]?.kind, 'updated');
+      const records = await topicRecords(cfg);
+      assert.deepEqual(
+        records.map((i) => [i.status, i.revision, i.summary]),
+        [
+          ['open', 1, 'level 1'],
+          ['open', 2, 'level 2'],
+        ],
+      );
+    } finally {
+      await first.stop();
+      await second?.stop();
+    }
+  });
