@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { Kafka, logLevel, Partitioners, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { type Config, secretOf } from '../config/config.ts';
 import type { ConsumerOptions } from './consumerTimings.ts';
 import { createConsumer } from './createConsumer.ts';
 import { kafkaLogCreator } from './kafkaLogCreator.ts';
+import { javaCompatiblePartitioner } from './kafkajsPartitioner.ts';
 import { createRequire } from 'node:module';
 
 // kafkajs schedules timers with a negative delay on Node 24 (kafkajs #1751): harmless, but Node
@@ -73,7 +74,7 @@ export function createKafkaClient(
         idempotent: true,
         maxInFlightRequests: 1,
         transactionalId: opts.transactionalId,
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: javaCompatiblePartitioner,
         allowAutoTopicCreation: false,
         // An idempotent producer must retry without limit, or kafkajs can no longer promise no duplicates.
         retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 5000 },

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey } from 'node:crypto';
 import type { PiiKind, PiiPolicy } from './piiPolicy.ts';
 
 /**
@@ -20,8 +20,26 @@ export type StringMasker = (kind: PiiKind, value: string) => string;
  * @example hmacHasher('k'.repeat(32))('ada@example.com') // '5f…' (64 hex)
  */
 export function hmacHasher(key: string): (value: string) => string {
-  return (value) => createHmac('sha256', key).update(value, 'utf8').digest('hex');
+  const secret = createSecretKey(Buffer.from(key, 'utf8'));
+  // Marked values repeat (user agents, page URLs, a customer's email in every extract) and an
+  // HMAC per value was a tenth of the clickstream runner's CPU: the recent ones are remembered,
+  // a bounded number of short values, oldest forgotten first.
+  const recent = new Map<string, string>();
+  return (value) => {
+    const known = recent.get(value);
+    if (known !== undefined) return known;
+    const hash = createHmac('sha256', secret).update(value, 'utf8').digest('hex');
+    if (value.length <= MEMO_MAX_VALUE_CHARS) {
+      if (recent.size >= MEMO_ENTRIES) recent.delete(recent.keys().next().value as string);
+      recent.set(value, hash);
+    }
+    return hash;
+  };
 }
+
+/** How many hashes `hmacHasher` remembers, of values up to this long: a few MiB at most. */
+const MEMO_ENTRIES = 10_000;
+const MEMO_MAX_VALUE_CHARS = 256;
 
 /**
  * A small part of a value that says little about the person, by kind: an email's domain

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { murmur2 } from './murmur2.ts';
+import { murmur2 } from '../murmur2.ts';
 
 /**
  * The partition of a record, as kafkajs' `Partitioners.DefaultPartitioner` (and the Java client)

@@ -40,3 +40,17 @@ test('each policy maps a string to a string; hash without a key is refused', () 
   assert.equal(stringMasker('keep')('free_text', 'as is'), 'as is');
   assert.throws(() => stringMasker('hash'), /needs a key/);
 });
+
+test('the hasher remembers recent hashes without changing one: repeated, evicted and long values hash as HMAC-SHA-256', () => {
+  const key = 'k'.repeat(32);
+  const hash = hmacHasher(key);
+  const direct = (v: string) => createHmac('sha256', key).update(v, 'utf8').digest('hex');
+  assert.equal(hash('ada@example.com'), direct('ada@example.com'));
+  assert.equal(hash('ada@example.com'), direct('ada@example.com'), 'remembered');
+  for (let i = 0; i < 12_000; i++) hash(`user-agent-${i}`); // past the memo's bound: the first are forgotten
+  assert.equal(hash('user-agent-0'), direct('user-agent-0'));
+  assert.equal(hash('user-agent-11999'), direct('user-agent-11999'));
+  const long = 'x'.repeat(1000);
+  assert.equal(hash(long), direct(long));
+  assert.notEqual(hmacHasher('other-key'.repeat(4))('ada@example.com'), direct('ada@example.com'), 'keyed');
+});

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { murmur2 } from '../../../../src/kafka/platformatic/murmur2.ts';
+import { murmur2 } from '../../../../src/kafka/murmur2.ts';
 import { createJavaCompatiblePartitioner } from '../../../../src/kafka/platformatic/javaCompatiblePartitioner.ts';
 
 // Expected values: Kafka's UtilsTest (Java) and kafkajs' murmur2, which agree.

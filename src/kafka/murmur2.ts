@@ -7,7 +7,7 @@
  * @example
  *   murmur2(Buffer.from('21')); // -973932308, as in Java and kafkajs
  */
-export function murmur2(data: Buffer): number {
+export function murmur2(data: Buffer | ArrayLike<number>): number {
   const m = 0x5bd1e995;
   const length = data.length;
   let h = 0x9747b28c ^ length;
@@ -30,4 +30,25 @@ export function murmur2(data: Buffer): number {
   h = Math.imul(h, m);
   h ^= h >>> 15;
   return h | 0;
+}
+
+/** Reused by `murmur2OfKey` for ASCII keys: no Buffer per record. */
+let asciiBytes = new Uint8Array(64);
+
+/**
+ * murmur2 of a record key as the producer sends it: a string as its UTF-8 bytes. ASCII keys (ids,
+ * session ids) are hashed from their character codes without allocating.
+ *
+ * @example murmur2OfKey('21') === murmur2(Buffer.from('21'))
+ */
+export function murmur2OfKey(key: string | Buffer): number {
+  if (typeof key !== 'string') return murmur2(key);
+  const n = key.length;
+  if (n > asciiBytes.length) asciiBytes = new Uint8Array(n * 2);
+  for (let i = 0; i < n; i++) {
+    const c = key.charCodeAt(i);
+    if (c > 0x7f) return murmur2(Buffer.from(key, 'utf8'));
+    asciiBytes[i] = c;
+  }
+  return murmur2(asciiBytes.subarray(0, n));
 }
