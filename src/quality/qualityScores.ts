@@ -58,6 +58,8 @@ export interface ReadQualityScoresOptions {
   topologies?: readonly TopologyDefinition[];
   kafka?: KafkaClient;
   signal?: AbortSignal;
+  /** Read only the counts this window needs (default 1d: all); the longer windows are then incomplete. */
+  readWindow?: QualityWindow;
 }
 
 /**
@@ -74,17 +76,18 @@ export interface ReadQualityScoresOptions {
 export async function readQualityScores(cfg: Config, opts: ReadQualityScoresOptions = {}): Promise<QualityScore[]> {
   const now = opts.now ?? Date.now();
   const kafka = opts.kafka ?? createKafkaClient(cfg, `${cfg.kafkaClientId}-quality`, { quiet: true });
-  const ledger = await readQualityLedger(kafka, cfg.qualityTopic, now, opts.signal);
+  const ledger = await readQualityLedger(kafka, cfg.qualityTopic, now, opts.signal, opts.readWindow);
   const suites = declaredSuites(opts.topologies ?? Object.values(TOPOLOGIES));
   return scoresOf(ledger.windows(now), suites, cfg.qualityThresholds);
 }
 
-/** The published per-minute counts of the last day (plus a minute) at `now`, in a ledger. */
+/** The published per-minute counts of the last day (or `window`), plus a minute, at `now`, in a ledger. */
 export async function readQualityLedger(
   kafka: KafkaClient,
   topic: string,
   now: number,
   signal?: AbortSignal,
+  window: QualityWindow = '1d',
 ): Promise<QualityLedger> {
   const ledger = new QualityLedger();
   const admin = kafka.admin();
@@ -93,7 +96,7 @@ export async function readQualityLedger(
   try {
     if (!(await retryKafka(() => admin.listTopics(), 'listing topics')).includes(topic)) return ledger;
     // Records are stamped when published; a minute's last record comes at its end, or later.
-    const since = windowStart('1d', now) - MINUTE_MS;
+    const since = windowStart(window, now) - MINUTE_MS;
     const starts = await retryKafka(() => admin.fetchTopicOffsetsByTimestamp(topic, since), `offsets of ${topic}`);
     from = new Map(starts.map((s) => [s.partition, BigInt(s.offset)]));
   } finally {

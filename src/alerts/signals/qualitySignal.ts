@@ -84,8 +84,14 @@ export function qualityScoresSignal(
 ): SignalSource {
   return qualitySignal({
     read: async (signal) =>
-      (await readQualityScores(cfg, { kafka: opts.kafka, topologies: opts.topologies, signal })).map((s) =>
-        scoreOver(s, opts.window),
-      ),
+      // Only the minutes the window needs: every evaluation would otherwise read a day of counts.
+      (
+        await readQualityScores(cfg, {
+          kafka: opts.kafka,
+          topologies: opts.topologies,
+          signal,
+          readWindow: opts.window,
+        })
+      ).map((s) => scoreOver(s, opts.window)),
   });
 }
