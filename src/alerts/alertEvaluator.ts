@@ -3,6 +3,7 @@ import { errorCode, isSluiceError } from '../core/errors.ts';
 import { createLogger } from '../core/log.ts';
 import { createKafkaClient, type KafkaClient } from '../kafka/createKafkaClient.ts';
 import { severityOf } from './alertRules.ts';
+import { localHttpBase } from './localHttpBase.ts';
 import type { AlertRuleName, Incident } from './incident.ts';
 import {
   ensureIncidentsTopic,
@@ -52,22 +53,21 @@ const log = createLogger('alerts');
 
 /** The dashboard address incidents link to: the setting, else the local runner's. */
 export function dashboardUrlOf(cfg: Config): string {
-  if (cfg.alertDashboardUrl) return cfg.alertDashboardUrl;
-  const host = cfg.httpHost === '0.0.0.0' || cfg.httpHost === '::' ? '127.0.0.1' : cfg.httpHost;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${cfg.httpPort}/`;
+  return cfg.alertDashboardUrl || `${localHttpBase(cfg)}/`;
 }
 
-/**
- * Every source measured at once, each within `timeoutMs`: the observations of those that answered
- * (in the sources' order) and the rules they decide. A source that fails is logged
- * (`SLUICE_ERR_ALERT_SIGNAL_FAILED`) and decides nothing: its incidents stay as they are.
- */
 /** Observations still being measured, per source: a source slower than the interval is not asked twice at once. */
 const inFlight = new WeakMap<SignalSource, Promise<unknown>>();
 
 /** How long `stop` waits for an evaluation in progress (a write to a broker that is down retries on). */
 const STOP_WAIT_MS = 10_000;
 
+/**
+ * Every source measured at once, each within `timeoutMs`: the observations of those that answered
+ * (in the sources' order) and the rules they decide. A source that fails, times out or is still
+ * busy from an earlier evaluation is logged (`SLUICE_ERR_ALERT_SIGNAL_FAILED`) and decides nothing:
+ * its incidents stay as they are.
+ */
 export async function observeSources(
   sources: readonly SignalSource[],
   timeoutMs: number,

@@ -1,6 +1,7 @@
 import type { Config } from '../config/config.ts';
 import type { KafkaClient } from '../kafka/createKafkaClient.ts';
 import type { TopologyDefinition } from '../topology/types.ts';
+import { localHttpBase } from './localHttpBase.ts';
 import type { SignalSource } from './observation.ts';
 import { consumerLagSignal } from './signals/consumerLagSignal.ts';
 import { dlqRateSignal } from './signals/dlqRateSignal.ts';
@@ -16,9 +17,7 @@ export function readyzUrlsOf(cfg: Config): string[] {
     .split(',')
     .map((u) => u.trim())
     .filter(Boolean);
-  if (listed.length) return listed;
-  const host = cfg.httpHost === '0.0.0.0' || cfg.httpHost === '::' ? '127.0.0.1' : cfg.httpHost;
-  return [`http://${host.includes(':') ? `[${host}]` : host}:${cfg.httpPort}/readyz`];
+  return listed.length ? listed : [`${localHttpBase(cfg)}/readyz`];
 }
 
 /** The consumer groups of the runners: `sluice-<topology>` (the runner's default group id). */
