@@ -3,7 +3,7 @@ import { type Config, secretOf } from '../config/config.ts';
 import { SluiceError } from '../core/errors.ts';
 import { callRegistry, retryConcurrentRegistration } from './callRegistry.ts';
 import { forSchema } from './logicalTypes.ts';
-import { RegistryHttpError, registryHttp } from './registryHttp.ts';
+import { registryHttp } from './registryHttp.ts';
 
 /**
  * Registry client: Confluent REST API (Confluent Schema Registry, Apicurio's ccompat, Karapace).
