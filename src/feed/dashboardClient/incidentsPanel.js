@@ -5,6 +5,8 @@ import { $ } from './dom.js';
 import { token } from './pageSettings.js';
 
 const FIRST_BACKOFF_MS = 1000;
+/** The "since … ago" texts age between messages. */
+const RERENDER_MS = 10000;
 const MAX_BACKOFF_MS = 30000;
 
 /** key → incident, as the feed last sent it. */
@@ -90,8 +92,11 @@ function onMessage(ev) {
   renderIncidents();
 }
 
+let rerender;
+
 /** Opens the incidents feed; reconnects on its own after a drop. */
 export function connectIncidents() {
+  rerender ??= setInterval(renderIncidents, RERENDER_MS);
   let ws;
   try {
     ws = new WebSocket(incidentsUrl());
