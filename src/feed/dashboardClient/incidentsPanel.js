@@ -92,11 +92,14 @@ function onMessage(ev) {
   renderIncidents();
 }
 
-let rerender;
+let ageing = false;
 
 /** Opens the incidents feed; reconnects on its own after a drop. */
 export function connectIncidents() {
-  rerender ??= setInterval(renderIncidents, RERENDER_MS);
+  if (!ageing) {
+    ageing = true;
+    setInterval(renderIncidents, RERENDER_MS);
+  }
   let ws;
   try {
     ws = new WebSocket(incidentsUrl());
