@@ -40,6 +40,7 @@ export function alertsCommand(program: Command): void {
         } catch (err) {
           throw new SluiceError('CLI_USAGE', `--interval: ${(err as Error).message}`);
         }
+        if (intervalMs < 100) throw new SluiceError('CLI_USAGE', '--interval: at least 100ms');
       }
       await requireServices(cfg, ['kafka']);
       const kafka = createKafkaClient(cfg, `${cfg.kafkaClientId}-alerts`, { quiet: true });
