@@ -151,11 +151,12 @@ function resolve(byKey: Map<string, Incident>, current: Incident, stamp: string)
   return incident;
 }
 
-/** Open first, then by the latest change, newest first. */
+/** Open first, critical before warning, then by the latest change, newest first. */
 export function sortIncidents(incidents: Incident[]): Incident[] {
   return incidents.sort(
     (a, b) =>
       Number(b.status === 'open') - Number(a.status === 'open') ||
+      Number(b.severity === 'critical') - Number(a.severity === 'critical') ||
       Date.parse(b.updatedAt) - Date.parse(a.updatedAt) ||
       a.key.localeCompare(b.key),
   );

@@ -35,10 +35,13 @@ function cell(tr, text, className) {
   tr.appendChild(td);
 }
 
-/** Open first, then the latest change first. */
+/** Open first, critical before warning, then the latest change first (as `sluice incidents`). */
 function ordered() {
   return [...incidents.values()].sort(
-    (a, b) => (b.status === 'open') - (a.status === 'open') || Date.parse(b.updatedAt) - Date.parse(a.updatedAt),
+    (a, b) =>
+      (b.status === 'open') - (a.status === 'open') ||
+      (b.severity === 'critical') - (a.severity === 'critical') ||
+      Date.parse(b.updatedAt) - Date.parse(a.updatedAt),
   );
 }
 

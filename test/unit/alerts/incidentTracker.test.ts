@@ -141,3 +141,17 @@ test('resolved incidents are kept for listing, then forgotten after the keep tim
     ['b'],
   );
 });
+
+test('listed open first, critical before warning, then the latest change first', () => {
+  const t = tracker();
+  const warning = (subject: string): Observation => ({ ...fresh(subject, 'firing'), severity: 'warning' });
+  t.apply([warning('w1')], FRESHNESS, at(0));
+  t.apply([warning('w1'), fresh('c1', 'firing')], FRESHNESS, at(10));
+  t.apply([warning('w1'), fresh('c1', 'firing'), warning('w2')], FRESHNESS, at(20));
+  t.apply([warning('w1'), fresh('c1', 'firing'), warning('w2'), fresh('gone', 'firing')], FRESHNESS, at(30));
+  t.apply([warning('w1'), fresh('c1', 'firing'), warning('w2'), fresh('gone', 'ok')], FRESHNESS, at(40));
+  assert.deepEqual(
+    t.list().map((i) => i.subject),
+    ['c1', 'w2', 'w1', 'gone'],
+  );
+});
