@@ -8,6 +8,7 @@ import { SluiceError } from '../core/errors.ts';
 import { EXTRACT_SETTINGS } from './extractSettings.ts';
 import { FRESHNESS_SETTINGS } from '../quality/freshnessSlas.ts';
 import { PII_SETTINGS } from '../pii/piiSettings.ts';
+import { FEED_SETTINGS } from '../feed/feedSettings.ts';
 import { QUALITY_SETTINGS } from '../quality/qualityThresholds.ts';
 import { ALERT_SETTINGS } from '../alerts/alertRules.ts';
 import { isSecureStack, secureStackDefaults, type StackSecret, stackSecretFile } from './stackFiles.ts';
@@ -284,33 +285,7 @@ export const SETTINGS = {
     schema: port,
   },
 
-  feedToken: {
-    env: 'SLUICE_FEED_TOKEN',
-    description:
-      'Bearer token the live feed (/ws) requires (or _FILE; unset: the one `dev up` or the first feed generates; ' +
-      'set empty for none)',
-    secret: true,
-    schema: z.string().optional(),
-  },
-  feedAllowedOrigins: {
-    env: 'SLUICE_FEED_ALLOWED_ORIGINS',
-    description: 'Comma-separated Origins allowed to open /ws (empty: same origin and localhost only; * allows any)',
-    default: '',
-    schema: z.string(),
-  },
-  feedMaxConnections: {
-    env: 'SLUICE_FEED_MAX_CONNECTIONS',
-    description: 'Live feed connections at once; further upgrades get 503',
-    default: '1000',
-    schema: positiveInt,
-  },
-  feedMaxFrameBytes: {
-    env: 'SLUICE_FEED_MAX_FRAME_BYTES',
-    description: 'Largest WebSocket frame a feed client may send (bytes); larger closes the connection',
-    default: '65536',
-    schema: positiveInt,
-  },
-
+  ...FEED_SETTINGS,
   ...PII_SETTINGS,
   ...FRESHNESS_SETTINGS,
   // Read by src/quality/warehouseTestSchedule.ts; declared here because that module imports this one.
