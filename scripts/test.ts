@@ -16,6 +16,7 @@ import { stackDown, stackStatus, stackUp } from '../src/stack/stack.ts';
  */
 const KAFKA_TESTS = [
   'test/integration/admin/*.test.ts',
+  'test/integration/alerts/*.test.ts',
   ...[
     'backpressure',
     'brokerRestart',
@@ -35,6 +36,8 @@ const KAFKA_TESTS = [
   'test/integration/feed/metricsFeed.test.ts',
   'test/integration/foundation/kafkaAvroRoundTrip.test.ts',
   'test/integration/foundation/registryOutage.test.ts',
+  'test/integration/pii/*.test.ts',
+  'test/integration/quality/qualityScores.test.ts',
   'test/integration/shop/*.test.ts',
   'test/integration/windows/windowFinals.test.ts',
 ];
