@@ -41,8 +41,13 @@ export function createIncidentsView(kafka: KafkaClient, topic: string, opts: { r
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
 
+  /** The start under way: close() waits for it, so a consumer it connects is never left running. */
+  let starting: Promise<void> | undefined;
+  const begin = () => {
+    starting = start();
+  };
   const later = () => {
-    if (!closed) timer = setTimeout(() => void start(), retryMs);
+    if (!closed) timer = setTimeout(begin, retryMs);
   };
   const start = async () => {
     const gen = ++generation;
@@ -96,7 +101,7 @@ export function createIncidentsView(kafka: KafkaClient, topic: string, opts: { r
     await old?.disconnect().catch(() => {});
     later();
   };
-  void start();
+  begin();
 
   return {
     list: () => sortIncidents([...latest.values()]),
@@ -109,6 +114,7 @@ export function createIncidentsView(kafka: KafkaClient, topic: string, opts: { r
       generation++;
       clearTimeout(timer);
       listeners.clear();
+      await starting?.catch(() => {});
       await consumer?.disconnect().catch(() => {});
     },
   };
