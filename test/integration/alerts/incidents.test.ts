@@ -21,11 +21,11 @@ import { startRunnerProcess } from '../../../src/runner/runnerProcess.ts';
 import { layerSchemas } from '../../../src/shop/warehouseModel.ts';
 import { defineTopology } from '../../../src/topology/defineTopology.ts';
 import { notNull } from '../../../src/topology/rules.ts';
-import type { Output, SinkConnector } from '../../../src/topology/types.ts';
 import { customersSource } from '../../support/customersSource.ts';
 import { readAll } from '../../support/kafkaHelpers.ts';
 import { eventually, realStack, uniqueName } from '../../support/stack.ts';
 import { createWarehouse, loadRows } from '../../support/warehouseFixture.ts';
+import { gateSink } from '../../support/gateSink.ts';
 
 /**
  * Issue 14, "Done when": each fault injected on the real stack — a stale source, a rule breaking
@@ -37,32 +37,6 @@ import { createWarehouse, loadRows } from '../../support/warehouseFixture.ts';
 
 const ORPHAN_TEST = 'relationships gold.fact_order_items.product_key -> gold.dim_products.product_key';
 const RULE = 'email_present';
-
-/** A sink that holds every output (so nothing is acked and offsets stay) until opened. */
-function gateSink() {
-  const held: Output[] = [];
-  let open = true;
-  const sink: SinkConnector = {
-    name: 'gate',
-    async connect() {},
-    add(o) {
-      if (open) for (const a of o.acks) a.release();
-      else held.push(o);
-    },
-    async flush() {},
-    async close() {},
-  };
-  return {
-    sink,
-    close() {
-      open = false;
-    },
-    open() {
-      open = true;
-      for (const o of held.splice(0)) for (const a of o.acks) a.release();
-    },
-  };
-}
 
 /** A real webhook receiver: every POST body by path. */
 async function webhookReceiver() {
@@ -130,7 +104,7 @@ test('each injected fault opens its incident on the topic, the webhook and the d
   const groupId = `${id}-runner`;
   const schemaPrefix = id;
   const s = layerSchemas(schemaPrefix);
-  const gate = gateSink();
+  const gate = gateSink({ open: true });
   const def = defineTopology({
     name: `${id}-topology`,
     sources: [{ topic: source, schema: 'oltp.customers' }],

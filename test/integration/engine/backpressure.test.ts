@@ -2,33 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRunnerProcess } from '../../../src/runner/runnerProcess.ts';
 import { defineTopology } from '../../../src/topology/defineTopology.ts';
-import type { Output, SinkConnector } from '../../../src/topology/types.ts';
 import { eventually, realStack, uniqueName } from '../../support/stack.ts';
 import { customersSource } from '../../support/customersSource.ts';
-
-/** An output that stops accepting: it keeps every output (and so its input acks) until opened. */
-function gateSink() {
-  const held: Output[] = [];
-  let open = false;
-  const sink: SinkConnector = {
-    name: 'gate',
-    async connect() {},
-    add(o) {
-      if (open) for (const a of o.acks) a.release();
-      else held.push(o);
-    },
-    async flush() {},
-    async close() {},
-  };
-  return {
-    sink,
-    held,
-    open() {
-      open = true;
-      for (const o of held.splice(0)) for (const a of o.acks) a.release();
-    },
-  };
-}
+import { gateSink } from '../../support/gateSink.ts';
 
 const metricValue = (text: string, name: string) =>
   Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
@@ -36,7 +12,7 @@ const metricValue = (text: string, name: string) =>
 test('a stalled output pauses partitions at the in-flight limit, keeps memory bounded, reports not ready, and resumes when it drains', async () => {
   const cfg = { ...(await realStack()), httpPort: 0 };
   const topic = uniqueName('it.stall');
-  const gate = gateSink();
+  const gate = gateSink({ open: false });
   const def = defineTopology({
     name: 'stall',
     sources: [{ topic, schema: 'oltp.customers' }],
