@@ -7,6 +7,9 @@
  * `npm test -- integration` the integration tests on the default client.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig } from '../src/config/config.ts';
 import { stackDown, stackStatus, stackUp } from '../src/stack/stack.ts';
 
@@ -52,12 +55,35 @@ const globs =
       : ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'];
 const needsStack = only !== 'unit';
 
-function nodeTest(files: string[], env: NodeJS.ProcessEnv = {}): number {
-  const res = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=900000', ...files], {
+const failuresDir = mkdtempSync(join(tmpdir(), 'sluice-test-'));
+const passes: { title: string; file: string }[] = [];
+
+function nodeTest(title: string, files: string[], env: NodeJS.ProcessEnv = {}): number {
+  const failures = join(failuresDir, `pass-${passes.length + 1}.txt`);
+  passes.push({ title, file: failures });
+  const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout'];
+  reporters.push('--test-reporter=./scripts/failureReporter.ts', `--test-reporter-destination=${failures}`);
+  const args = ['--test', '--test-concurrency=1', '--test-timeout=900000', ...reporters, ...files];
+  const res = spawnSync(process.execPath, args, {
     stdio: 'inherit',
     env: { ...process.env, SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? 'error', ...env },
   });
   return res.status ?? 1;
+}
+
+/** Each pass's summary and failed tests once more, at the end, where a truncated log keeps them. */
+function recap(): void {
+  say('\n== test summary');
+  for (const p of passes) {
+    let lines: string[] = [];
+    try {
+      lines = readFileSync(p.file, 'utf8').split('\n').filter(Boolean);
+    } catch {
+      lines = ['(no report: the test runner did not start or was killed)'];
+    }
+    say(`${p.title}:`);
+    for (const l of lines) say(`  ${l}`);
+  }
 }
 
 const cfg = loadConfig();
@@ -70,14 +96,17 @@ try {
     await stackUp(cfg, say);
     say(`local stack ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   }
-  status = nodeTest(globs);
+  status = nodeTest(`${only ?? 'all'} tests, SLUICE_KAFKA_CLIENT=${cfg.kafkaClient}`, globs);
   if (!only) {
     const other = cfg.kafkaClient === 'kafkajs' ? 'platformatic' : 'kafkajs';
     say(`\n== the Kafka-touching integration tests again, on the other client: SLUICE_KAFKA_CLIENT=${other}`);
-    const second = nodeTest(KAFKA_TESTS, { SLUICE_KAFKA_CLIENT: other });
+    const second = nodeTest(`Kafka-touching tests, SLUICE_KAFKA_CLIENT=${other}`, KAFKA_TESTS, {
+      SLUICE_KAFKA_CLIENT: other,
+    });
     status ||= second;
   }
 } finally {
+  recap();
   if (startedHere && !process.env.SLUICE_KEEP_STACK) await stackDown(cfg, say);
 }
 process.exit(status);
