@@ -126,14 +126,14 @@ export interface Customer {
   created_at: number;
   /** Last modification of the row, maintained by a database trigger (epoch milliseconds, UTC); the extraction cursor. */
   updated_at: number;
-  /** Kind of change this row image reflects: c (create), u (update), r (read in a snapshot). */
+  /** Kind of change this row image reflects: c (create), u (update), r (read in a snapshot), d (delete). */
   op: CustomerOp;
   /** When the extractor read the row from the database (epoch milliseconds, UTC). */
   extracted_at: number;
 }
 
-/** Change operation: c = created, u = updated, r = read during a snapshot. */
-export type CustomerOp = "c" | "u" | "r";
+/** Change operation: c = created, u = updated, r = read during a snapshot, d = deleted (change data capture only; the row image is the last one before the delete, and a tombstone with the same key follows on oltp topics). */
+export type CustomerOp = "c" | "u" | "r" | "d";
 
 // ---- schemas/oltp.order_items.avsc
 
@@ -151,14 +151,14 @@ export interface OrderItem {
   unit_price: string;
   /** Last modification of the row, maintained by a database trigger (epoch milliseconds, UTC); the extraction cursor. */
   updated_at: number;
-  /** Kind of change this row image reflects: c (create), u (update), r (read in a snapshot). */
+  /** Kind of change this row image reflects: c (create), u (update), r (read in a snapshot), d (delete). */
   op: OrderItemOp;
   /** When the extractor read the row from the database (epoch milliseconds, UTC). */
   extracted_at: number;
 }
 
-/** Change operation: c = created, u = updated, r = read during a snapshot. */
-export type OrderItemOp = "c" | "u" | "r";
+/** Change operation: c = created, u = updated, r = read during a snapshot, d = deleted (change data capture only; the row image is the last one before the delete, and a tombstone with the same key follows on oltp topics). */
+export type OrderItemOp = "c" | "u" | "r" | "d";
 
 // ---- schemas/oltp.orders.avsc
 
@@ -178,14 +178,14 @@ export interface Order {
   ordered_at: number;
   /** Last modification of the row, maintained by a database trigger (epoch milliseconds, UTC); the extraction cursor. */
   updated_at: number;
-  /** Kind of change this row image reflects: c (create), u (update), r (read in a snapshot). */
+  /** Kind of change this row image reflects: c (create), u (update), r (read in a snapshot), d (delete). */
   op: OrderOp;
   /** When the extractor read the row from the database (epoch milliseconds, UTC). */
   extracted_at: number;
 }
 
-/** Change operation: c = created, u = updated, r = read during a snapshot. */
-export type OrderOp = "c" | "u" | "r";
+/** Change operation: c = created, u = updated, r = read during a snapshot, d = deleted (change data capture only; the row image is the last one before the delete, and a tombstone with the same key follows on oltp topics). */
+export type OrderOp = "c" | "u" | "r" | "d";
 
 // ---- schemas/oltp.products.avsc
 
@@ -207,14 +207,14 @@ export interface Product {
   created_at: number;
   /** Last modification of the row, maintained by a database trigger (epoch milliseconds, UTC); the extraction cursor. */
   updated_at: number;
-  /** Kind of change this row image reflects: c (create), u (update), r (read in a snapshot). */
+  /** Kind of change this row image reflects: c (create), u (update), r (read in a snapshot), d (delete). */
   op: ProductOp;
   /** When the extractor read the row from the database (epoch milliseconds, UTC). */
   extracted_at: number;
 }
 
-/** Change operation: c = created, u = updated, r = read during a snapshot. */
-export type ProductOp = "c" | "u" | "r";
+/** Change operation: c = created, u = updated, r = read during a snapshot, d = deleted (change data capture only; the row image is the last one before the delete, and a tombstone with the same key follows on oltp topics). */
+export type ProductOp = "c" | "u" | "r" | "d";
 
 // ---- schemas/web.clickstream.avsc
 
