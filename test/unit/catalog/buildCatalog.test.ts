@@ -80,7 +80,7 @@ test('field docs are the .avsc docs, field by field', () => {
     assert.equal(e.description, avsc.doc);
   }
   assert.equal(entry('silver.orders').fields.find((f) => f.name === 'total_amount')?.type, 'decimal(12,2)');
-  assert.equal(entry('silver.orders').fields.find((f) => f.name === 'op')?.type, 'enum(c, u, r)');
+  assert.equal(entry('silver.orders').fields.find((f) => f.name === 'op')?.type, 'enum(c, u, r, d)');
 });
 
 test('every shipped topology declares an owner, and every topic it writes carries it', () => {
