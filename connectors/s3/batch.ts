@@ -1,9 +1,22 @@
 import type { Ack, SourceRecord } from '../../src/topology/types.ts';
 import { syncMarker } from './avroContainer.ts';
-import { BlockBuffer } from './blockBuffer.ts';
+import { BlockBuffer, type EncodeInto } from './blockBuffer.ts';
 import type { S3SinkConfig } from './config.ts';
 import { extensionOf, objectKeyPrefix } from './layout.ts';
+import { ParquetBody, parquetLayoutOf } from './parquetBody.ts';
 import { type BatchShape, nextKnownStart } from './rollRules.ts';
+import type { WriterSchema } from './writerSchemas.ts';
+
+/** The bytes of one future object, filled record by record: Avro blocks, gzip members, or Parquet row groups. */
+export interface ObjectBody {
+  /** Finished bytes, in object order. */
+  blocks: Buffer[];
+  /** Appends one record; returns its encoded size (before compression). */
+  append(encode: EncodeInto): number;
+  /** Seals the last block (a Parquet body writes its footer with `metadata`). */
+  close(metadata?: Record<string, string>): void;
+  release(): void;
+}
 
 /** An open or uploading batch: the records of one future object and the acks they release. */
 export interface Batch extends BatchShape {
@@ -15,7 +28,7 @@ export interface Batch extends BatchShape {
   /** Kafka timestamp of the first record: the object's directory. */
   timestamp: number;
   /** The encoded records, as the object's blocks. */
-  body: BlockBuffer;
+  body: ObjectBody;
   sync: Buffer;
   acks: Ack[];
   /** Wall clock of the last record added, for the idle close. */
@@ -27,9 +40,9 @@ export interface Batch extends BatchShape {
  * already in that directory: the first one above this batch's start becomes a forced boundary.
  */
 export function openBatch(
-  cfg: Pick<S3SinkConfig, 'format' | 'avroCodec'>,
+  cfg: Pick<S3SinkConfig, 'format' | 'avroCodec' | 'parquetCodec' | 'parquetRowGroupRows' | 'parquetRowGroupBytes'>,
   src: SourceRecord,
-  at: { dir: string; bucket: number; schema: string; known: bigint[] },
+  at: { dir: string; bucket: number; schema: string; known: bigint[]; writer: WriterSchema },
 ): Batch {
   const startOffset = BigInt(src.offset);
   const key = `${objectKeyPrefix(at.dir, src.topic, src.partition)}${startOffset}.${extensionOf(cfg.format)}`;
@@ -47,9 +60,24 @@ export function openBatch(
     nextKnownStart: nextKnownStart(at.known, startOffset),
     records: 0,
     bytes: 0,
-    body: new BlockBuffer(cfg, sync),
+    body: cfg.format === 'parquet' ? new ParquetBody(parquetLayoutOf(at.writer), cfg) : new BlockBuffer(cfg, sync),
     sync,
     acks: [],
     lastAddAt: Date.now(),
+  };
+}
+
+/**
+ * What an object says about itself (Avro header metadata, Parquet footer key-value metadata):
+ * source coordinates, offsets, zone and the writer schema's registry id when known.
+ */
+export function objectMetadata(b: Batch, zone: string, schemaId: number | undefined): Record<string, string> {
+  return {
+    'sluice.topic': b.topic,
+    'sluice.partition': String(b.partition),
+    'sluice.first.offset': b.startOffset.toString(),
+    'sluice.last.offset': b.lastOffset.toString(),
+    'sluice.zone': zone,
+    ...(schemaId !== undefined ? { 'sluice.schema.id': String(schemaId) } : {}),
   };
 }

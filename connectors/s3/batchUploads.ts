@@ -2,7 +2,7 @@ import type { Upload } from '@aws-sdk/lib-storage';
 import { asSluiceError } from '../../src/core/errors.ts';
 import { withRetry } from '../../src/core/retry.ts';
 import { avroContainerHeader } from './avroContainer.ts';
-import type { Batch } from './batch.ts';
+import { type Batch, objectMetadata } from './batch.ts';
 import { uploadObject } from './objectUpload.ts';
 import type { RecordEncoder } from './recordEncoder.ts';
 import type { RollReason } from './rollRules.ts';
@@ -81,19 +81,11 @@ export class BatchUploads {
     for (const a of b.acks) a.fail(e);
   }
 
-  /** The Avro container header (jsonl.gz objects have none). */
+  /** The Avro container header (jsonl.gz objects have none; a Parquet body carries its own footer). */
   private header(b: Batch): Buffer | undefined {
     const { cfg, ctx } = this.rt;
-    if (cfg.format === 'jsonl.gz') return undefined;
-    const schemaId = ctx.schemaIds.get(b.schema);
-    const metadata = {
-      'sluice.topic': b.topic,
-      'sluice.partition': String(b.partition),
-      'sluice.first.offset': b.startOffset.toString(),
-      'sluice.last.offset': b.lastOffset.toString(),
-      'sluice.zone': cfg.zone,
-      ...(schemaId !== undefined ? { 'sluice.schema.id': String(schemaId) } : {}),
-    };
+    if (cfg.format !== 'avro') return undefined;
+    const metadata = objectMetadata(b, cfg.zone, ctx.schemaIds.get(b.schema));
     return avroContainerHeader(this.encoder.writerJson(b.schema), cfg.avroCodec, metadata, b.sync);
   }
 }

@@ -9,8 +9,8 @@ export const S3_SINK_ZONES = ['raw', 'staging', 'quarantine'] as const;
 /** A lake zone: `raw`, `staging` or `quarantine`. */
 export type S3Zone = (typeof S3_SINK_ZONES)[number];
 /** Object formats the sink writes. */
-export const S3_SINK_FORMATS = ['avro', 'jsonl.gz'] as const;
-/** An object format: Avro container file or gzipped JSON lines. */
+export const S3_SINK_FORMATS = ['avro', 'jsonl.gz', 'parquet'] as const;
+/** An object format: Avro container file, gzipped JSON lines or Parquet. */
 export type S3Format = (typeof S3_SINK_FORMATS)[number];
 
 /**
@@ -20,6 +20,7 @@ export type S3Format = (typeof S3_SINK_FORMATS)[number];
  * @example
  *   s3Sink({ zone: 'raw' })                                   // every default
  *   s3Sink({ zone: 'staging', format: 'jsonl.gz', rollRecords: 50_000, idleCloseMs: 60_000 })
+ *   s3Sink({ zone: 'staging', format: 'parquet', parquetCodec: 'snappy' })
  */
 export const s3SinkConfigSchema = z
   .object({
@@ -34,11 +35,33 @@ export const s3SinkConfigSchema = z
     format: z
       .enum(S3_SINK_FORMATS)
       .default('avro')
-      .describe('Object format: `avro` (Avro object container file) or `jsonl.gz` (gzipped JSON lines).'),
+      .describe(
+        'Object format: `avro` (Avro object container file), `jsonl.gz` (gzipped JSON lines) or `parquet` ' +
+          '(typed columns from the writer schema; see parquetSchema.ts).',
+      ),
     avroCodec: z
       .enum(['null', 'deflate'])
       .default('null')
-      .describe('Block codec of Avro container files (`null` or `deflate`); ignored for jsonl.gz.'),
+      .describe('Block codec of Avro container files (`null` or `deflate`); ignored for the other formats.'),
+    parquetCodec: z
+      .enum(['zstd', 'snappy', 'uncompressed'])
+      .default('zstd')
+      .describe('Page compression of Parquet objects (`zstd`, `snappy` or `uncompressed`); ignored for the others.'),
+    parquetRowGroupRows: z
+      .number()
+      .int()
+      .positive()
+      .default(100_000)
+      .describe('A Parquet row group closes once it holds this many records (or parquetRowGroupBytes).'),
+    parquetRowGroupBytes: z
+      .number()
+      .int()
+      .min(64 * 1024)
+      .default(8 * MiB)
+      .describe(
+        'A Parquet row group closes once its records, Avro-encoded, reach this many bytes. An open Parquet object ' +
+          'holds its finished (compressed) row groups plus at most this much (about twice, while growing).',
+      ),
     bucket: z.string().default('').describe('Bucket; empty: SLUICE_S3_BUCKET.'),
     rollRecords: z
       .number()

@@ -24,9 +24,9 @@ export function hourPartition(timestampMs: number): { dt: string; hour: string }
   return { dt: iso.slice(0, 10), hour: iso.slice(11, 13) };
 }
 
-/** The file extension of an object format (`avro`, `jsonl.gz`). */
+/** The file extension of an object format (`avro`, `jsonl.gz`, `parquet`): the format's own name. */
 export function extensionOf(format: S3Format): string {
-  return format === 'avro' ? 'avro' : 'jsonl.gz';
+  return format;
 }
 
 /** `<zone>/<topic>/dt=YYYY-MM-DD/hour=HH`: the directory of an object whose first record has this timestamp. */
@@ -66,7 +66,7 @@ export interface ParsedObjectKey {
 
 const KEY_PATTERN = new RegExp(
   String.raw`^(raw|staging|quarantine)/([^/+]+)/dt=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/` +
-    String.raw`([^/+]+)\+(\d+)\+(\d+)\.(avro|jsonl\.gz)$`,
+    String.raw`([^/+]+)\+(\d+)\+(\d+)\.(avro|jsonl\.gz|parquet)$`,
 );
 
 /**
@@ -84,6 +84,6 @@ export function parseObjectKey(key: string): ParsedObjectKey | undefined {
     hour: m[4],
     partition: Number(m[6]),
     startOffset: BigInt(m[7]),
-    format: m[8] === 'avro' ? 'avro' : 'jsonl.gz',
+    format: m[8] as S3Format,
   };
 }

@@ -1,13 +1,19 @@
 import { Readable } from 'node:stream';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Batch } from './batch.ts';
-import type { S3SinkConfig } from './config.ts';
+import type { S3Format, S3SinkConfig } from './config.ts';
 import type { S3Target } from './runtime.ts';
+
+const CONTENT_TYPES: Record<S3Format, string> = {
+  avro: 'application/avro',
+  'jsonl.gz': 'application/gzip',
+  parquet: 'application/vnd.apache.parquet',
+};
 
 /**
  * Writes one batch as one object with `@aws-sdk/lib-storage` (multipart, memory bounded by
  * partSize × (queueSize + 1)); the body streams from the batch's blocks, after the container
- * header for Avro. The `sluice-*-offset` metadata is what a later listing aligns on.
+ * header for Avro (a Parquet body holds its footer). The `sluice-*-offset` metadata is what a later listing aligns on.
  *
  * @returns the object's size in bytes
  * @example const bytes = await uploadObject(target, batch, header, { cfg, topology, active });
@@ -35,7 +41,7 @@ export async function uploadObject(
       Bucket: target.bucket,
       Key: b.key,
       Body: Readable.from(counted(), { objectMode: false }),
-      ContentType: opts.cfg.format === 'avro' ? 'application/avro' : 'application/gzip',
+      ContentType: CONTENT_TYPES[opts.cfg.format],
       Metadata: {
         'sluice-first-offset': b.startOffset.toString(),
         'sluice-last-offset': b.lastOffset.toString(),

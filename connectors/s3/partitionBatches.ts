@@ -1,6 +1,6 @@
 import { errorCode, SluiceError } from '../../src/core/errors.ts';
 import type { Output } from '../../src/topology/types.ts';
-import { type Batch, openBatch } from './batch.ts';
+import { type Batch, objectMetadata, openBatch } from './batch.ts';
 import type { BatchUploads } from './batchUploads.ts';
 import type { DirectoryListing, DirectoryListings } from './directoryListing.ts';
 import { partitionDir } from './layout.ts';
@@ -115,7 +115,8 @@ export class PartitionBatches {
         this.startListing(st, dir, offset);
         return;
       }
-      st.batch = openBatch(cfg, src, { dir, bucket, schema, known: knownStarts(st, dir) });
+      const writer = this.encoder.writer(schema);
+      st.batch = openBatch(cfg, src, { dir, bucket, schema, known: knownStarts(st, dir), writer });
       stats.openBatches++;
     }
     this.append(st, st.batch, o, schema, offset);
@@ -172,7 +173,7 @@ export class PartitionBatches {
     st.batch = undefined;
     this.rt.stats.openBatches--;
     this.rt.stats.rolls[reason]++;
-    b.body.close();
+    b.body.close(objectMetadata(b, this.rt.cfg.zone, this.rt.ctx.schemaIds.get(b.schema)));
     rememberStart(st.own, b.dir, b.startOffset);
     this.uploads.start(b, reason);
   }

@@ -3,7 +3,8 @@ import type { Output, SinkContext } from '../../src/topology/types.ts';
 import type { EncodeInto } from './blockBuffer.ts';
 import type { S3SinkConfig } from './config.ts';
 import { lakeRecordOf, RAW_SCHEMA_NAME } from './lakeRecord.ts';
-import { WriterSchemas } from './writerSchemas.ts';
+import { jsonReplacer } from './parquetSchema.ts';
+import { type WriterSchema, WriterSchemas } from './writerSchemas.ts';
 
 /**
  * Turns outputs into object records: the lake record (original bytes) in the raw and quarantine
@@ -32,6 +33,11 @@ export class RecordEncoder {
     return this.writers.get(schemaName).json;
   }
 
+  /** The writer schema of a schema name (Parquet objects derive their columns from it). */
+  writer(schemaName: string): WriterSchema {
+    return this.writers.get(schemaName);
+  }
+
   /** The writer schema name of an output; CONFIG_INVALID for a raw output in the staging zone. */
   schemaNameOf(o: Output): string {
     if (!this.decoded) return RAW_SCHEMA_NAME;
@@ -49,7 +55,8 @@ export class RecordEncoder {
   encoderFor(o: Output, schemaName: string): EncodeInto {
     const value = this.valueOf(o);
     const type = this.writers.get(schemaName).type;
-    if (this.cfg.format === 'avro') return (body, pos) => type.encode(value, body, pos);
+    // Parquet objects keep their open row group Avro-encoded (see parquetBody.ts).
+    if (this.cfg.format !== 'jsonl.gz') return (body, pos) => type.encode(value, body, pos);
     return (body, pos) => {
       // JSON lines check nothing by themselves: a staging object holds what its schema says, in
       // either format, so a value the schema refuses is refused here too.
@@ -90,12 +97,4 @@ export class RecordEncoder {
   private valueOf(o: Output): unknown {
     return this.decoded ? o.value : lakeRecordOf(o.source!);
   }
-}
-
-/** JSON for lines: Buffers as base64 (raw values, bytes fields), bigints as strings. */
-function jsonReplacer(this: Record<string, unknown>, k: string, v: unknown): unknown {
-  const original = this[k];
-  if (Buffer.isBuffer(original)) return original.toString('base64');
-  if (typeof v === 'bigint') return v.toString();
-  return v;
 }

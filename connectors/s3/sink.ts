@@ -32,10 +32,12 @@ import { createS3SinkConnector } from './s3SinkConnector.ts';
  * Assumptions and limits: re-delivery (an offset not above the last one seen) is taken as the
  * runner having reset its offset tracking (rebalance, consumer restart), so the open batch's acks
  * are dropped, not released. Memory holds each open batch's encoded records (≤ rollBytes) plus,
- * per upload, about partSize × (queueSize + 1).
+ * per upload, about partSize × (queueSize + 1). A Parquet batch holds its finished row groups
+ * (compressed) plus the open row group's Avro bytes (buffer ≤ about 2 × parquetRowGroupBytes).
  *
  * The parts: `config` (schema), `layout` (object names), `rollRules` (batch boundaries),
  * `lakeRecord`, `writerSchemas`, `recordEncoder`, `blockBuffer` and `avroContainer` (object bytes),
+ * `parquetSchema` and `parquetBody` (Parquet objects: typed columns, row groups),
  * `partitionBatches` (placing records), `directoryListing` (alignment with existing objects),
  * `batchUploads`, `uploadQueue` and `objectUpload` (making batches durable), `staleUploads`,
  * `connectBucket` and `s3SinkConnector` (the lifecycle).

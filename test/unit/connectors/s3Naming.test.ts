@@ -66,7 +66,7 @@ test('keys parse back into their parts; anything off the layout is refused', () 
     'file topic differs from the directory',
   );
   assert.equal(parseObjectKey('bronze/a/dt=2026-03-07/hour=09/a+0+1.avro'), undefined, 'unknown zone');
-  assert.equal(parseObjectKey('raw/a/dt=2026-03-07/hour=09/a+0+1.parquet'), undefined, 'unknown extension');
+  assert.equal(parseObjectKey('raw/a/dt=2026-03-07/hour=09/a+0+1.orc'), undefined, 'unknown extension');
   assert.equal(parseObjectKey('raw/a/dt=2026-03-07/a+0+1.avro'), undefined, 'no hour directory');
 });
 
