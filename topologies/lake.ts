@@ -1,7 +1,8 @@
 import type { S3SinkConfigInput, S3Zone } from '../connectors/s3/config.ts';
 import { s3Sink } from '../connectors/s3/sink.ts';
+import { loadConfig } from '../src/config/config.ts';
 import { defineTopology } from '../src/topology/defineTopology.ts';
-import type { OutputSpec, SourceSpec, TopologyDefinition } from '../src/topology/types.ts';
+import type { OutputSpec, SinkFactory, SourceSpec, TopologyDefinition } from '../src/topology/types.ts';
 
 /** Source topics archived as they came, every record, in the `raw` zone. */
 export const LAKE_RAW_TOPICS = [
@@ -58,7 +59,10 @@ export function lakeTopology(sink: Omit<S3SinkConfigInput, 'zone' | 'name'> = {}
     topic: lakeOutput(zone, topic),
     schema,
     ...(raw ? { raw: true } : {}),
-    sink: s3Sink({ ...sink, zone, name: lakeOutput(zone, topic) }),
+    sink:
+      zone === 'staging' && !sink.format
+        ? stagingSink(sink, lakeOutput(zone, topic))
+        : s3Sink({ ...sink, zone, name: lakeOutput(zone, topic) }),
   });
   return defineTopology({
     name: 'lake',
@@ -79,6 +83,17 @@ export function lakeTopology(sink: Omit<S3SinkConfigInput, 'zone' | 'name'> = {}
         ...LAKE_QUARANTINE_TOPICS.map((t) => input[t].pipe(ops.toTopic(lakeOutput('quarantine', t)))),
       ),
   });
+}
+
+/**
+ * A staging sink in the format SLUICE_LAKE_STAGING_FORMAT names, read when the runner starts the
+ * sink rather than when this module is imported (every CLI command imports the topologies).
+ */
+function stagingSink(sink: Omit<S3SinkConfigInput, 'zone' | 'name'>, name: string): SinkFactory {
+  return (ctx) => {
+    const format = (ctx.config ?? loadConfig()).lakeStagingFormat;
+    return s3Sink({ ...sink, format, zone: 'staging', name })(ctx);
+  };
 }
 
 /** The S3 zones of the lake with the default sink settings (SPEC §7). */

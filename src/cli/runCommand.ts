@@ -5,6 +5,7 @@ import { SluiceError } from '../core/errors.ts';
 import { startRunnerProcess } from '../runner/runnerProcess.ts';
 import { TOPOLOGIES } from '../../topologies/index.ts';
 import { startExtractSchedule } from '../../connectors/postgres/extract/schedule.ts';
+import { chooseOltpSource, startCdcInRunner } from '../../connectors/postgres/cdc/runnerCdc.ts';
 import { parseDuration } from '../core/pacing.ts';
 import { exitAfterOutput } from './exitAfterOutput.ts';
 import { startFreshnessSchedule } from '../quality/freshnessSchedule.ts';
@@ -32,7 +33,8 @@ export function runCommand(program: Command): void {
       '--max-in-flight <n>',
       'records in flight per partition before it waits (default: SLUICE_MAX_IN_FLIGHT_RECORDS)',
     )
-    .option('--no-extract', 'do not run the scheduled Postgres extract inside the runner')
+    .option('--no-extract', 'do not feed oltp.<table> from Postgres inside the runner (neither extract nor cdc)')
+    .option('--source <source>', 'what feeds oltp.<table>: extract (hourly) or cdc (default: SLUICE_OLTP_SOURCE)')
     .option('--no-feed', 'do not serve the live feed (/ws) and the dashboard (/)')
     .option('--extract-interval <duration>', 'how often the Postgres extract runs (e.g. 1h, 5m)', '1h')
     .action(
@@ -43,6 +45,7 @@ export function runCommand(program: Command): void {
         extract: boolean;
         feed: boolean;
         extractInterval: string;
+        source?: string;
       }) => {
         const cfg = loadConfig();
         if (opts.printConfig) {
@@ -62,6 +65,7 @@ export function runCommand(program: Command): void {
         process.on('SIGTERM', () => onSignal('SIGTERM'));
         process.on('SIGINT', () => onSignal('SIGINT'));
         const topologies = selectTopologies(opts.topology);
+        const cdc = chooseOltpSource(opts.source, cfg) === 'cdc';
         const proc = await startRunnerProcess(cfg, topologies, {
           // The setting unless the flag is given (a default here used to override it: 10,000).
           maxInFlightPerPartition: opts.maxInFlight === undefined ? undefined : Number(opts.maxInFlight),
@@ -72,9 +76,13 @@ export function runCommand(program: Command): void {
         );
         if (opts.feed) process.stdout.write(`dashboard: ${dashboardLine(proc.url, cfg)}\n`);
         // The hourly extract of the shop database runs inside the runner (SPEC §3).
+        // ...or change data capture instead (--source cdc, SLUICE_OLTP_SOURCE=cdc); a fatal CDC error stops the runner.
+        const onCdcFatal = () => void proc.stop().then(() => exitAfterOutput(1));
         const extract =
           opts.extract && !signalled
-            ? startExtractSchedule(cfg, { intervalMs: parseDuration(opts.extractInterval) })
+            ? cdc
+              ? startCdcInRunner(cfg, proc.registry, onCdcFatal)
+              : startExtractSchedule(cfg, { intervalMs: parseDuration(opts.extractInterval) })
             : undefined;
         // Freshness SLAs into /metrics every SLUICE_FRESHNESS_INTERVAL_MS (0: off).
         const freshness = signalled ? undefined : startFreshnessSchedule(cfg, proc.registry);

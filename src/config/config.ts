@@ -6,8 +6,10 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { SluiceError } from '../core/errors.ts';
 import { EXTRACT_SETTINGS } from './extractSettings.ts';
+import { CDC_SETTINGS } from '../../connectors/postgres/cdc/cdcSettings.ts';
 import { FRESHNESS_SETTINGS } from '../quality/freshnessSlas.ts';
 import { PII_SETTINGS } from '../pii/piiSettings.ts';
+import { LAKE_SETTINGS } from '../../connectors/s3/lakeSettings.ts';
 import { FEED_SETTINGS } from '../feed/feedSettings.ts';
 import { QUALITY_SETTINGS } from '../quality/qualityThresholds.ts';
 import { ALERT_SETTINGS } from '../alerts/alertRules.ts';
@@ -269,6 +271,7 @@ export const SETTINGS = {
   },
 
   ...EXTRACT_SETTINGS,
+  ...CDC_SETTINGS,
 
   s3Port: { env: 'SLUICE_S3_PORT', description: 'Local stack only: S3Proxy port', default: '4566', schema: port },
 
@@ -288,6 +291,7 @@ export const SETTINGS = {
   ...FEED_SETTINGS,
   ...PII_SETTINGS,
   ...FRESHNESS_SETTINGS,
+  ...LAKE_SETTINGS,
   // Read by src/quality/warehouseTestSchedule.ts; declared here because that module imports this one.
   warehouseTestsIntervalMs: {
     env: 'SLUICE_WAREHOUSE_TESTS_INTERVAL_MS',

@@ -68,6 +68,22 @@ export const ERROR_CATALOGUE = {
     false,
     'grant pg_read_all_stats to the extract role so it sees every open transaction; until then the safety lag also holds the position back',
   ],
+  CDC_SLOT_INVALIDATED: [
+    false,
+    'the server removed WAL the CDC slot still needed (max_slot_wal_keep_size): drop the slot (`select pg_drop_replication_slot(<slot>)`) and restart; the source takes a new snapshot (op r)',
+  ],
+  CDC_SLOT_BUSY: [
+    true,
+    'another process is streaming from the CDC slot: run one CDC source per slot (it is retried; stop the other or set SLUICE_CDC_SLOT)',
+  ],
+  CDC_STREAM_FAILED: [
+    true,
+    'the logical replication stream of the CDC source broke; it reconnects from the last confirmed LSN (check Postgres if it repeats)',
+  ],
+  CDC_DECODE_FAILED: [
+    false,
+    'a change of a published table does not fit its oltp.<table> schema (a column added, renamed or retyped): align the table, the TABLE_SPECS and the .avsc',
+  ],
   WAREHOUSE_TEST_FAILED: [
     false,
     'a warehouse test found rows that break it (or could not run): see the examples, fix the data or the load, rerun `sluice check`',

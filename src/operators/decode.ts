@@ -13,6 +13,7 @@ const SCHEMA_CODES = new Set(['SERDE_UNKNOWN_SCHEMA', 'SERDE_SCHEMA_MISMATCH']);
  * Avro decode (Confluent wire format, writer schema from the registry, read with the source's
  * reader schema). A value that cannot be decoded leaves for the DLQ (`deserialize`, or `schema`
  * for an unknown or incompatible writer schema); any other error is a bug and stops the runner.
+ * A tombstone (null value with a key) is skipped and counted (`tombstoneSkipped`), not dead-lettered.
  *
  * @example sources['oltp.customers'].pipe(ops.decode<Customer>(), ...)
  */
@@ -26,6 +27,12 @@ export function decode<T>(
     { operator: 'decode', label: 'decode', deadLetters: true },
     mapOrDrop((env: Envelope<Buffer | null>): Envelope<T> | typeof DROP => {
       if (!ctx.serde) throw new SluiceError('INTERNAL', `topology ${ctx.topology} was built without a serde`);
+      // A keyed null value is a tombstone (a CDC delete's compaction marker): nothing to decode or
+      // to dead-letter. It is counted, and dropped, which acknowledges it.
+      if (env.source.value === null && env.source.key !== null) {
+        ctx.metrics.tombstoneSkipped?.(env.source.topic);
+        return DROP;
+      }
       const slot = counts?.of(env.source.topic);
       if (slot) slot.entered++;
       try {

@@ -12,6 +12,8 @@ export interface OperatorMetrics {
   late?(store: string): void;
   windowsOpen?(store: string, open: number): void;
   emitDelay?(store: string, seconds: number): void;
+  /** A tombstone (keyed null value) on `topic` was skipped by decode (not dead-lettered). */
+  tombstoneSkipped?(topic: string): void;
   /** Pass/fail counters of decode and validate steps (quality scores); absent: not counted. */
   quality?: QualityCounts;
 }

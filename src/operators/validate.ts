@@ -6,7 +6,7 @@ import type { OperatorContext } from './operatorContext.ts';
 /**
  * Runs the named rules in order; the first failure sends the record to the DLQ (`rule`, with the
  * rule's name and message). `unique` rules check the durable dedupe store, and record an id only
- * once its record passed every rule of this step.
+ * once its record passed every rule of this step. Delete records (op d) pass without being checked.
  *
  * @example ops.validate(['customer_email_present', 'customer_email_format'])
  */
@@ -31,6 +31,10 @@ export function validate<T>(ctx: OperatorContext, names: string[]): MonoTypeOper
       let accepted: [DedupeStore, string][] | undefined;
       const slot = counts?.of(env.source.topic);
       if (slot) slot.entered++;
+      // A delete (op d, from CDC) says the row is gone: its last image is not judged. A referential
+      // rule would reject an order deleted together with its customer, and a rule rejecting the
+      // image of a row whose earlier version reached silver would leave that row there forever.
+      if ((env.value as { op?: unknown } | null)?.op === 'd') return true;
       for (const { rule, i, dedupe } of selected) {
         let problem: string | undefined;
         try {

@@ -11,6 +11,7 @@ import type { AvroSerde } from '../serde/avroSerde.ts';
 import type { RegistryClient } from '../serde/schemaRegistry.ts';
 import { dlqTopicOf } from '../topology/defineTopology.ts';
 import type { Output, SinkConnector, SinkRecordError, TopologyDefinition } from '../topology/types.ts';
+import { skippedTombstones } from '../operators/skippedTombstones.ts';
 
 /**
  * What a runner sets up before it consumes: topics, schemas, reference tables, sink connectors,
@@ -120,6 +121,7 @@ export function operatorMetricsOf(metrics: EngineMetrics, topology: string): Ope
     late: (store) => metrics.recordsLate.inc({ topology, store }),
     windowsOpen: (store, open) => metrics.windowOpen.set({ topology, store }, open),
     emitDelay: (store, seconds) => metrics.windowEmitDelay.observe({ topology, store }, seconds),
+    tombstoneSkipped: (topic) => skippedTombstones(metrics.registry).inc({ topology, topic }),
     quality: metrics.quality.topology(topology),
   };
 }

@@ -100,13 +100,19 @@ export async function startReferenceReader(
 
 /**
  * Puts one reference record into the table: keyed by the spec's key, a tombstone by the message
- * key. False, with nothing put, if the serde does not know the value's schema id (yet).
+ * key; a delete record (op d) or a tombstone removes the key. False, with nothing put, if the
+ * serde does not know the value's schema id (yet).
  */
-function applyRow({ serde, spec, table }: Reader, key: Buffer | null, value: Buffer | null): boolean {
+export function applyRow(
+  { serde, spec, table }: Pick<Reader, 'serde' | 'spec' | 'table'>,
+  key: Buffer | null,
+  value: Buffer | null,
+): boolean {
   try {
     const v = value === null ? null : serde.decodeSync(value).value;
     const k = v === null ? key?.toString() : referenceKey(v, spec.key);
-    if (k !== undefined) table.put(k, v);
+    // A delete record (op d, from CDC) forgets the row, as the tombstone after it does.
+    if (k !== undefined) table.put(k, (v as { op?: unknown } | null)?.op === 'd' ? null : v);
   } catch (err) {
     if (isSluiceError(err, 'SERDE_UNKNOWN_SCHEMA')) return false;
     /* other undecodable reference rows are their own topology's DLQ business */

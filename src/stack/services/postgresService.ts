@@ -135,6 +135,14 @@ export const postgresService: StackService = {
           '-c fsync=on',
           '-c shared_buffers=128MB',
           '-c max_prepared_transactions=0',
+          // Change data capture (connectors/postgres/cdc) decodes the WAL through a logical slot. Every
+          // option applies at each start, so an existing stack dir picks them up on its next `dev up`.
+          '-c wal_level=logical',
+          '-c max_replication_slots=20',
+          '-c max_wal_senders=20',
+          // A slot nobody reads pins WAL forever; past this much the server invalidates it instead
+          // of filling the disk (the CDC source then asks for a re-snapshot, see the README).
+          '-c max_slot_wal_keep_size=4GB',
           ...tlsOptions,
         ].join(' '),
         'start',
