@@ -20,6 +20,7 @@ import { stackDown, stackStatus, stackUp } from '../src/stack/stack.ts';
 const KAFKA_TESTS = [
   'test/integration/admin/*.test.ts',
   'test/integration/alerts/*.test.ts',
+  'test/integration/cdc/*.test.ts',
   ...[
     'backpressure',
     'brokerRestart',

@@ -118,12 +118,17 @@ function stage1(sources: Sources, ops: Operators, timing: Timing): Observable<Ou
   );
 }
 
-/** One input record may feed several metric groups: each copy shares the input's ack. */
+/**
+ * One input record may feed several metric groups: each copy shares the input's ack. A delete
+ * (op d, from change data capture) feeds none: removing a row is not an order placed or a sale
+ * made in the minute it happened, and the per-minute windows it sold in may be closed long ago.
+ */
 function orderInputs(sources: Sources, ops: Operators): Observable<Envelope<MetricInput>> {
   return sources['silver.orders'].pipe(
     ops.decode<Order>(),
     ops.flatMapValues(
-      (o: Order) => [{ metric: 'orders', group: o.status, time: o.updated_at, id: String(o.order_id) }],
+      (o: Order) =>
+        o.op === 'd' ? [] : [{ metric: 'orders', group: o.status, time: o.updated_at, id: String(o.order_id) }],
       'orderMetrics',
     ),
   );
@@ -146,6 +151,7 @@ function revenueInputs(sources: Sources, ops: Operators): Observable<Envelope<Me
       }),
     ),
     ops.flatMapValues((i: OrderItem & { category: string; ordered_at: number }) => {
+      if (i.op === 'd') return [];
       const base = {
         metric: 'revenue' as const,
         time: i.ordered_at,

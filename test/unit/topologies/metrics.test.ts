@@ -159,3 +159,29 @@ test('a record delivered again right after it was processed (a rewind, a rebalan
     [1],
   );
 });
+
+test('deletes from change data capture (op d) count as no order and no revenue', async () => {
+  const d = await createTestDriver(metricsTopology(opts), { now: T0 });
+  d.pipeInput('silver.products', product(1, { category: 'books' }), { key: '1' });
+  d.pipeInput('silver.orders', order(10, 1, { ordered_at: T0 + 5_000 }), { key: '10' });
+  d.pipeInput('silver.order_items', item(100, 10, 1, { quantity: 2, unit_price: '12.50' }), { key: '100' });
+  // Deleted rows (their last image) and a delete of an order never seen as an insert.
+  d.pipeInput('silver.order_items', item(100, 10, 1, { quantity: 2, unit_price: '12.50', op: 'd' }), { key: '100' });
+  d.pipeInput('silver.orders', order(12, 1, { ordered_at: T0 + 6_000, op: 'd' }), { key: '12' });
+  d.pipeInput('silver.order_items', item(103, 12, 1, { quantity: 5, unit_price: '1.00', op: 'd' }), { key: '103' });
+  d.pipeInput('silver.orders', order(11, 1, { ordered_at: T0 + 5 * 60_000, updated_at: T0 + 5 * 60_000 }), {
+    key: '11',
+  });
+  d.pipeInput('silver.order_items', item(102, 11, 1), { key: '102' });
+  const revenue = finals<{ category: string; revenue: number; window_start: number }>(
+    d.readOutput('metrics.revenue_per_minute'),
+  ).filter((r) => r.window_start < T0 + 60_000);
+  assert.deepEqual(Object.fromEntries(revenue.map((r) => [r.category, r.revenue])), { books: 25, __all__: 25 });
+  const orders = finals<{ status: string; count: number; window_start: number }>(
+    d.readOutput('metrics.orders_per_minute'),
+  ).filter((o) => o.window_start < T0 + 60_000);
+  assert.deepEqual(
+    orders.map((o) => [o.status, o.count]),
+    [['paid', 1]],
+  );
+});
