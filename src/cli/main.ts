@@ -20,6 +20,7 @@ import { catalogCommand } from './catalogCommand.ts';
 import { alertsCommand } from './alertsCommand.ts';
 import { incidentsCommand } from './incidentsCommand.ts';
 import { feedCommand } from './feedCommand.ts';
+import { mcpCommand } from './mcpCommand.ts';
 import { exitAfterOutput } from './exitAfterOutput.ts';
 
 /** `sluice` — every subcommand lives in its own module and registers itself here. */
@@ -49,6 +50,7 @@ export function buildCli(): Command {
     alertsCommand,
     incidentsCommand,
     feedCommand,
+    mcpCommand,
     describeCommand,
     configCommand,
   ])

@@ -13,6 +13,7 @@ import { LAKE_SETTINGS } from '../../connectors/s3/lakeSettings.ts';
 import { FEED_SETTINGS } from '../feed/feedSettings.ts';
 import { QUALITY_SETTINGS } from '../quality/qualityThresholds.ts';
 import { ALERT_SETTINGS } from '../alerts/alertRules.ts';
+import { MCP_SETTINGS } from '../mcp/mcpSettings.ts';
 import { isSecureStack, secureStackDefaults, type StackSecret, stackSecretFile } from './stackFiles.ts';
 
 export { type StackSecret, stackSecretFile } from './stackFiles.ts';
@@ -304,6 +305,7 @@ export const SETTINGS = {
   },
   ...QUALITY_SETTINGS,
   ...ALERT_SETTINGS,
+  ...MCP_SETTINGS,
 } as const satisfies Record<string, Setting>;
 
 type Settings = typeof SETTINGS;

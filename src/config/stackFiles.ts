@@ -16,7 +16,9 @@ export type StackSecret =
   | 'kafka-password'
   | 'kafka-admin-password'
   | 'registry-password'
-  | 'tls-store-password';
+  | 'tls-store-password'
+  | 'mcp-token'
+  | 'mcp-reader-password';
 
 export function stackSecretFile(stackDir: string, name: StackSecret): string {
   return path.join(stackDir, 'secrets', name);

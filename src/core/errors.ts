@@ -152,6 +152,24 @@ export const ERROR_CATALOGUE = {
     true,
     'a client asked to resume from an offset the feed could not read back; it is closed (1011) and reconnects with the same cursor',
   ],
+  MCP_QUERY_REFUSED: [
+    false,
+    'the gold schema is read-only for `sluice mcp`: send one SELECT (or WITH ... SELECT) over the gold tables, values as $1..$n parameters',
+  ],
+  MCP_QUERY_TIMEOUT: [
+    false,
+    'the query ran longer than SLUICE_MCP_STATEMENT_TIMEOUT_MS: filter or aggregate more (a date range, a LIMIT), or raise the setting',
+  ],
+  MCP_QUERY_FAILED: [false, 'the statement is not valid over the gold schema: read the Postgres message and fix it'],
+  MCP_NOT_FOUND: [false, 'the named metric, topic or table does not exist: the message lists the known ones'],
+  MCP_UNAUTHORIZED: [
+    false,
+    'send `Authorization: Bearer <SLUICE_MCP_TOKEN>` (the local stack keeps it in .stack/secrets/mcp-token) from an allowed Origin',
+  ],
+  MCP_READER_SETUP_FAILED: [
+    true,
+    'the read-only role of `sluice mcp` could not be created or granted: SLUICE_PG_USER needs CREATEROLE and must own the gold schema',
+  ],
 } as const satisfies Record<string, readonly [boolean, string]>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
