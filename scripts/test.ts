@@ -40,9 +40,11 @@ const KAFKA_TESTS = [
   'test/integration/feed/metricsFeed.test.ts',
   'test/integration/foundation/kafkaAvroRoundTrip.test.ts',
   'test/integration/foundation/registryOutage.test.ts',
+  'test/integration/mcp/*.test.ts',
   'test/integration/pii/*.test.ts',
   'test/integration/quality/qualityScores.test.ts',
   'test/integration/shop/*.test.ts',
+  'test/integration/warehouse/*.test.ts',
   'test/integration/windows/windowFinals.test.ts',
 ];
 

@@ -1,6 +1,7 @@
 import type { Customer, Order, OrderItem, Product } from '../domain/types.generated.ts';
 import type { AvroRecordSchema, WarehouseSinkOptions } from '../../connectors/postgres/warehouse/config.ts';
 import { quoteIdent, sqlLiteral } from '../../connectors/postgres/warehouse/sqlQuote.ts';
+import { withMarts } from './warehouseMarts.ts';
 
 /**
  * The medallion in the warehouse: what each table is, how it is keyed and merged, and the pure
@@ -12,6 +13,12 @@ import { quoteIdent, sqlLiteral } from '../../connectors/postgres/warehouse/sqlQ
  * - `gold.dim_customers`: SCD type 2 (customer_sk, customer_key, valid_from, valid_to, is_current).
  * - `gold.dim_products`: type 1 (current values).
  * - `gold.dim_date`: a generated calendar, 2020–2030, keyed by yyyymmdd.
+ * - `gold.mart_*`: marts kept equal to SQL over the facts, in the facts' transaction (`warehouseMarts.ts`).
+ *
+ * Deletes (change data capture: op `d` with the last row image) are history in bronze; they
+ * delete the silver row and the fact row (when not older than the row: the newer one wins, as for
+ * updates), close the customer's current SCD2 version, and mark the product inactive
+ * (`deleted_at`), so facts that name it keep their category.
  *
  * Facts carry durable keys (`customer_key` = the OLTP customer_id, `product_key` = product_id):
  * they do not depend on which dimension version happened to be loaded first, so replays and
@@ -128,9 +135,15 @@ export const DIM_PRODUCTS_SCHEMA: AvroRecordSchema = {
     { name: 'name', type: 'string', doc: 'Display name.' },
     { name: 'category', type: 'string', doc: 'Catalog category.' },
     { name: 'price', type: MONEY, doc: 'Current list price, numeric(12,2).' },
-    { name: 'active', type: 'boolean', doc: 'Whether the product is for sale.' },
+    { name: 'active', type: 'boolean', doc: 'Whether the product is for sale (false once deleted).' },
     { name: 'created_at', type: TS, doc: 'When the product was created.' },
     { name: 'updated_at', type: TS, doc: 'Last change of the source product row (the newer one wins).' },
+    {
+      name: 'deleted_at',
+      type: ['null', TS],
+      default: null,
+      doc: 'When the product was deleted in the shop (captured); null while it exists. The row stays for the facts.',
+    },
   ],
 };
 
@@ -162,7 +175,10 @@ export function multiplyDecimal(quantity: number, price: string, scale = 2): str
 export type FactOrderRow = Order & { customer_key: number; date_key: number };
 export type FactOrderItemRow = OrderItem & { product_key: number; line_amount: string };
 export type DimCustomerRow = Customer & { customer_key: number };
-export type DimProductRow = Product & { product_key: number };
+export type DimProductRow = Product & { product_key: number; deleted_at: number | null };
+
+/** The record is a change data capture delete (op `d`, the last row image). */
+export const DELETE_OP = { field: 'op', equals: 'd' } as const;
 
 export function toFactOrder(o: Order): FactOrderRow {
   return { ...o, customer_key: o.customer_id, date_key: dateKeyOf(o.ordered_at) };
@@ -172,12 +188,21 @@ export function toFactOrderItem(i: OrderItem): FactOrderItemRow {
   return { ...i, product_key: i.product_id, line_amount: multiplyDecimal(i.quantity, i.unit_price) };
 }
 
+/** A delete's image carries the last update's updated_at; the version it closes ends when it was captured. */
 export function toDimCustomer(c: Customer): DimCustomerRow {
-  return { ...c, customer_key: c.customer_id };
+  const row = { ...c, customer_key: c.customer_id };
+  return c.op === 'd' ? { ...row, updated_at: Math.max(c.updated_at, c.extracted_at) } : row;
 }
 
+/** A deleted product stays (facts name it), inactive and stamped with when the delete was captured. */
 export function toDimProduct(p: Product): DimProductRow {
-  return { ...p, product_key: p.product_id };
+  const deleted = p.op === 'd';
+  return {
+    ...p,
+    product_key: p.product_id,
+    active: deleted ? false : p.active,
+    deleted_at: deleted ? p.extracted_at : null,
+  };
 }
 
 // ---- dim_date
@@ -268,11 +293,12 @@ export function medallionTables(opts: { schemaPrefix?: string; sink?: WarehouseS
   // One transaction group: every flush commits all tables and their offsets together, so after a
   // crash no table is ahead of another (the runner resumes each topic from one position).
   const o: Partial<WarehouseSinkOptions> = { ...opts.sink, transactionGroup: 'medallion' };
-  return [
+  const tables = [
     ...WAREHOUSE_ENTITIES.flatMap((e) => bronzeAndSilverTables(e, s, o)),
     ...goldDimensionTables(s, o),
     ...goldFactTables(s, o),
   ];
+  return withMarts(tables, s.gold);
 }
 
 /** An entity's bronze table (every event, appended) and silver table (its current state per key). */
@@ -309,6 +335,7 @@ function bronzeAndSilverTables(
         mode: 'upsert',
         keyColumns: [e.key],
         orderingColumn: 'updated_at',
+        deleteWhen: DELETE_OP,
         tableComment: `Silver: current state of each ${e.entity.replace(/s$/, '')} (latest updated_at per ${e.key}).`,
       },
     },
@@ -332,6 +359,7 @@ function goldDimensionTables(s: Record<Layer, string>, o: Partial<WarehouseSinkO
         keyColumns: ['customer_key'],
         trackedColumns: ['email', 'full_name', 'country'],
         orderingColumn: 'updated_at',
+        deleteWhen: DELETE_OP,
         surrogateKeyColumn: 'customer_sk',
       },
     },
@@ -369,6 +397,7 @@ function goldFactTables(s: Record<Layer, string>, o: Partial<WarehouseSinkOption
         mode: 'upsert',
         keyColumns: ['order_id'],
         orderingColumn: 'updated_at',
+        deleteWhen: DELETE_OP,
         setupSql: dimDateSql(s.gold),
       },
     },
@@ -385,6 +414,7 @@ function goldFactTables(s: Record<Layer, string>, o: Partial<WarehouseSinkOption
         mode: 'upsert',
         keyColumns: ['order_item_id'],
         orderingColumn: 'updated_at',
+        deleteWhen: DELETE_OP,
       },
     },
   ];

@@ -1,4 +1,5 @@
 import { ORDER_STATUSES } from './oltp/oltpDdl.ts';
+import { MART_TESTS } from './warehouseMarts.ts';
 import type { Layer } from './warehouseModel.ts';
 
 /**
@@ -113,8 +114,8 @@ export const GOLD_TESTS: readonly WarehouseTest[] = [
   },
 ];
 
-/** Every warehouse test, silver first. */
-export const WAREHOUSE_TESTS: readonly WarehouseTest[] = [...SILVER_TESTS, ...GOLD_TESTS];
+/** Every warehouse test, silver first, the marts' last (declared beside them, `warehouseMarts.ts`). */
+export const WAREHOUSE_TESTS: readonly WarehouseTest[] = [...SILVER_TESTS, ...GOLD_TESTS, ...MART_TESTS];
 
 /**
  * The test's stable name: kind, table and column, and for a relationship the column it references.

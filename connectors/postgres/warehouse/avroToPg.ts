@@ -84,6 +84,7 @@ const RESERVED_COLUMN_NAMES = [
   '_timestamp',
   '_loaded_at',
   '_seq',
+  '_deleted',
   '_valid_from',
   '_h',
   '_prev_h',

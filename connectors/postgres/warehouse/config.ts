@@ -26,6 +26,27 @@ export interface PauseInfo {
   offsets: Record<string, string>;
 }
 
+/** What a merge hook gets: the flush transaction, this flush's staged rows and the target table. */
+export interface MergeHookContext {
+  /** Runs a statement in the flush transaction (its failure rolls the flush back, like a merge's). */
+  query(sql: string, values?: unknown[]): Promise<{ rowCount: number | null; rows: Record<string, unknown>[] }>;
+  /** The staging table with this flush's fresh rows, `pg_temp.sluice_stage_…`: data columns, then STAGE_EXTRA. */
+  stage: string;
+  /** The target table, `"schema"."table"`. */
+  table: string;
+}
+
+/**
+ * Statements a sink runs inside its flush transaction around its merge, when the flush has fresh
+ * rows for its table (what depends on the table and must commit with it: the gold marts).
+ */
+export interface MergeHooks {
+  /** After COPY into the staging table, before the merge: the table still has its old rows. */
+  beforeMerge?(tx: MergeHookContext): Promise<void>;
+  /** After the merge, before the offsets advance and COMMIT. */
+  afterMerge?(tx: MergeHookContext): Promise<void>;
+}
+
 const avroRecordSchema = z.looseObject({
   type: z.literal('record'),
   name: z.string().min(1),
@@ -95,6 +116,22 @@ export const warehouseSinkConfigSchema = z
       .default('')
       .describe('scd2 only: name of the surrogate key (bigint identity, primary key). Default: "<table>_sk".'),
     tableComment: z.string().default('').describe('Comment on the table. Default: the Avro record doc.'),
+    deleteWhen: z
+      .object({ field: z.string().min(1), equals: z.string() })
+      .optional()
+      .describe(
+        'A record whose field `field` equals `equals` is a delete (change data capture: op = "d", with the last ' +
+          'row image). upsert: the row of its key is deleted when the delete is the newer version (the same rule ' +
+          'as an update); scd2: the current version is closed at the delete (valid_to, is_current = false), ' +
+          'history kept; append: appended like any record. Default: none (every record is an upsert).',
+      ),
+    mergeHooks: z
+      .custom<MergeHooks>((v) => v === undefined || (typeof v === 'object' && v !== null))
+      .optional()
+      .describe(
+        'upsert and scd2: code run in the flush transaction before and after the merge of fresh rows (the gold ' +
+          'marts are maintained there, so they commit with the facts and the offsets). Default: none.',
+      ),
     transactionGroup: z
       .string()
       .default('')
@@ -197,6 +234,9 @@ export const warehouseSinkConfigSchema = z
         path: ['trackedColumns'],
         message: 'trackedColumns and surrogateKeyColumn only apply to mode scd2',
       });
+    }
+    if (c.mode === 'append' && c.mergeHooks) {
+      ctx.addIssue({ code: 'custom', path: ['mergeHooks'], message: 'mergeHooks apply to upsert and scd2 only' });
     }
     if (typeof c.avroSchema !== 'string' && !c.table && !/^[A-Za-z_]/.test(c.avroSchema.name)) {
       ctx.addIssue({

@@ -45,7 +45,7 @@ export async function copyRows(client: pg.PoolClient, m: Member, rows: Output[])
 
 /**
  * One staging row in COPY text: data columns, `_topic`, `_partition`, `_offset`, `_key`,
- * `_timestamp`, `_valid_from`, `_seq` (the row's place in the batch).
+ * `_timestamp`, `_valid_from`, `_deleted` (`deleteWhen`), `_seq` (the row's place in the batch).
  */
 function stagedLine(m: Member, o: Output, seq: number): string {
   const cols = m.plan!.columns;
@@ -72,7 +72,11 @@ function stagedLine(m: Member, o: Output, seq: number): string {
     line += typeof ts === 'number' ? isoOfMillis(ts) : COPY_NULL;
     // Append copies into the table itself, which has no merge helpers (see copySql).
     at = 'valid_from';
-    if (m.plan!.mode !== 'append') line += `\t${copyValue(validFrom, 'timestamptz')}\t${seq}`;
+    if (m.plan!.mode !== 'append') {
+      const del = m.cfg.deleteWhen;
+      const deleted = del !== undefined && v[del.field] === del.equals;
+      line += `\t${copyValue(validFrom, 'timestamptz')}\t${deleted ? 't' : 'f'}\t${seq}`;
+    }
   } catch (err) {
     if (isSluiceError(err)) throw err;
     const what = err instanceof RangeError ? 'value out of range' : 'value cannot be written as COPY text';

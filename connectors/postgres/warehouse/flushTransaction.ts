@@ -1,10 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Output, SourceRecord } from '../../../src/topology/types.ts';
+import type { MergeHookContext } from './config.ts';
 import { copyRows } from './copyRows.ts';
 import type { Cut, Member } from './member.ts';
 import { isRowRejectedSqlState } from './pgErrors.ts';
 import type { Unit } from './recordUnits.ts';
+import { qualifiedName } from './sqlQuote.ts';
+import { stageNames } from './stage.ts';
 import {
   advancePositions,
   compareOffsets,
@@ -113,7 +116,11 @@ async function copyAndMerge(
   if (fresh.length) {
     try {
       bytes = await copyRows(client, m, fresh);
+      const hooks = m.cfg.mergeHooks;
+      const tx = hooks && hookContext(client, m);
+      if (tx) await hooks.beforeMerge?.(tx);
       for (const sql of m.sql!.merge) await client.query(sql);
+      if (tx) await hooks.afterMerge?.(tx);
     } catch (err) {
       // Which table refused: the dead letter names it.
       if (err && typeof err === 'object') failedIn.set(err, m.name);
@@ -121,6 +128,15 @@ async function copyAndMerge(
     }
   }
   return { rows: fresh.length, bytes };
+}
+
+/** What a member's merge hooks get: the flush transaction's client, its staging table and its table. */
+function hookContext(client: pg.PoolClient, m: Member): MergeHookContext {
+  return {
+    query: (sql, values) => client.query(sql, values),
+    stage: `pg_temp.${stageNames(m.name).stage}`,
+    table: qualifiedName(m.plan!),
+  };
 }
 
 /** The stored next offset, as text, of each source partition of sink `name` ('0' where none is stored). */

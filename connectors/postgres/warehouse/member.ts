@@ -95,7 +95,7 @@ export function planMember(m: Member): TablePlan {
   m.plan = plan;
   m.sql = {
     copy: copySql(plan, m.name),
-    merge: mergeSql(plan, m.name),
+    merge: mergeSql(plan, m.name, m.cfg.deleteWhen !== undefined),
     stage: stageTableSql(plan, m.name),
   };
   m.textColumns = plan.columns.filter((c) => c.kind === 'text' || c.kind === 'uuid').map((c) => c.name);

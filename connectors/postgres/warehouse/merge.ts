@@ -5,7 +5,9 @@ import { STAGE_EXTRA, stageNames } from './stage.ts';
 /**
  * The statements that merge a staged batch into its table, one set per mode: append ignores
  * rows it already has (replays), upsert keeps the newer version of each key, SCD2 closes the
- * current version and opens new ones only where a tracked column changes.
+ * current version and opens new ones only where a tracked column changes. With deletes
+ * (`deleteWhen`), a key whose newest staged record is a delete loses its row (upsert) or its
+ * current version is closed (SCD2), by the same "newer wins" rule as an update.
  */
 
 /** What every mode's statements are built from. */
@@ -18,6 +20,8 @@ interface MergeParts {
   data: string[];
   /** Quoted key columns. */
   keys: string[];
+  /** Staged rows may be deletes (`_deleted`). */
+  deletes: boolean;
 }
 
 /**
@@ -26,7 +30,7 @@ interface MergeParts {
  *
  * @example for (const sql of mergeSql(plan, 'silver.orders')) await client.query(sql);
  */
-export function mergeSql(plan: TablePlan, sink: string): string[] {
+export function mergeSql(plan: TablePlan, sink: string, deletes = false): string[] {
   const { stage, versions } = stageNames(sink);
   const parts: MergeParts = {
     plan,
@@ -35,18 +39,40 @@ export function mergeSql(plan: TablePlan, sink: string): string[] {
     target: qualifiedName(plan),
     data: plan.columns.map((c) => quoteIdent(c.name)),
     keys: plan.keyColumns.map(quoteIdent),
+    deletes,
   };
   switch (plan.mode) {
     case 'append':
       return []; // copied straight into the table (see copySql)
     case 'upsert':
-      return [upsertSql(parts)];
+      return parts.deletes ? [upsertSql(parts), upsertDeleteSql(parts)] : [upsertSql(parts)];
     case 'scd2':
       return scd2Sql(parts);
   }
 }
 
-function upsertSql({ plan, target, stage, data, keys }: MergeParts): string {
+/** `s` is newer than the table's row `t`: greater ordering value, or on a tie (or none) the later record. */
+function newerSql(plan: TablePlan, s: string): string {
+  const ord = plan.orderingColumn ? quoteIdent(plan.orderingColumn) : '';
+  // Same partition: the greater offset is the newer record. Across partitions offsets say
+  // nothing, so the later write wins.
+  const byOffset =
+    `(${s}."_topic" is distinct from t."_topic" or ${s}."_partition" is distinct from t."_partition"` +
+    ` or ${s}."_offset" >= t."_offset")`;
+  return ord ? `t.${ord} is null or ${s}.${ord} > t.${ord} or (${s}.${ord} = t.${ord} and ${byOffset})` : byOffset;
+}
+
+/** The newest staged record of each key (`cols` of it): the greatest ordering value, then the last in the batch. */
+function latestPerKeySql({ plan, stage, keys }: MergeParts, cols: string[]): string {
+  const ord = plan.orderingColumn ? quoteIdent(plan.orderingColumn) : '';
+  return (
+    `select distinct on (${keys.join(', ')}) ${cols.join(', ')} from pg_temp.${stage}\n` +
+    `order by ${keys.join(', ')}${ord ? `, ${ord} desc nulls last` : ''}, _seq desc`
+  );
+}
+
+function upsertSql(parts: MergeParts): string {
+  const { plan, target, data, keys } = parts;
   const cols = [...data, '"_topic"', '"_partition"', '"_offset"'];
   const nonKey = [
     ...plan.columns.filter((c) => !plan.keyColumns.includes(c.name)).map((c) => quoteIdent(c.name)),
@@ -54,33 +80,38 @@ function upsertSql({ plan, target, stage, data, keys }: MergeParts): string {
     '"_partition"',
     '"_offset"',
   ];
-  const ord = plan.orderingColumn ? quoteIdent(plan.orderingColumn) : '';
-  // Same partition: the greater offset is the newer record. Across partitions offsets say
-  // nothing, so the later write wins.
-  const byOffset =
-    '(excluded."_topic" is distinct from t."_topic" or excluded."_partition" is distinct from t."_partition"' +
-    ' or excluded."_offset" >= t."_offset")';
-  const newer = ord
-    ? `t.${ord} is null or excluded.${ord} > t.${ord} or (excluded.${ord} = t.${ord} and ${byOffset})`
-    : byOffset;
   const values = [...data, '_topic', '_partition', '_offset'];
   const set = [...nonKey.map((c) => `${c} = excluded.${c}`), '"_loaded_at" = now()'];
+  // With deletes, a key whose newest record is a delete is left to upsertDeleteSql.
+  const source = parts.deletes
+    ? `select ${values.join(', ')} from (${latestPerKeySql(parts, [...values, '_deleted'])}) l where not l._deleted`
+    : latestPerKeySql(parts, values);
   return `insert into ${target} as t (${cols.join(', ')})
-select distinct on (${keys.join(', ')}) ${values.join(', ')} from pg_temp.${stage}
-order by ${keys.join(', ')}${ord ? `, ${ord} desc nulls last` : ''}, _seq desc
+${source}
 on conflict (${keys.join(', ')}) do update set ${set.join(', ')}
-where ${newer}`;
+where ${newerSql(plan, 'excluded')}`;
+}
+
+/** Deletes the row of each key whose newest staged record is a delete newer than the row. */
+function upsertDeleteSql(parts: MergeParts): string {
+  const { plan, target, keys } = parts;
+  const ord = plan.orderingColumn ? [quoteIdent(plan.orderingColumn)] : [];
+  const cols = [...keys, ...ord, '_topic', '_partition', '_offset', '_deleted'];
+  const on = keys.map((k) => `t.${k} = d.${k}`).join(' and ');
+  return `delete from ${target} t using (${latestPerKeySql(parts, cols)}) d
+where d._deleted and ${on} and (${newerSql(plan, 'd')})`;
 }
 
 function scd2Sql(parts: MergeParts): string[] {
-  return [scd2NewVersionsSql(parts), scd2CloseCurrentSql(parts), scd2InsertVersionsSql(parts)];
+  const sql = [scd2NewVersionsSql(parts), scd2CloseCurrentSql(parts), scd2InsertVersionsSql(parts)];
+  return parts.deletes ? [...sql, scd2CloseDeletedSql(parts)] : sql;
 }
 
 /**
  * 1. The new versions: per key and instant the last record; only records newer than the current
  *    version; only where the tracked attributes change (a replay or a no-op update is not a version).
  */
-function scd2NewVersionsSql({ plan, target, stage, versions, data, keys }: MergeParts): string {
+function scd2NewVersionsSql({ plan, target, stage, versions, data, keys, deletes }: MergeParts): string {
   const tracked = plan.trackedColumns.map(quoteIdent);
   const on = (a: string, b: string) => keys.map((k) => `${a}.${k} = ${b}.${k}`).join(' and ');
   const stageCols = [...data, ...STAGE_EXTRA.map(([n]) => n)];
@@ -89,7 +120,7 @@ function scd2NewVersionsSql({ plan, target, stage, versions, data, keys }: Merge
   const keysOf = (alias: string) => keys.map((k) => `${alias}.${k}`).join(', ');
   return `insert into pg_temp.${versions} (${stageCols.join(', ')})
 with latest as (
-  select distinct on (${keyList}, _valid_from) * from pg_temp.${stage}
+  select distinct on (${keyList}, _valid_from) * from pg_temp.${stage}${deletes ? ' where not _deleted' : ''}
   order by ${keyList}, _valid_from, _seq desc
 ), cur as (
   select ${keysOf('c')}, c."valid_from", ${h('c')} as _h from ${target} c
@@ -133,4 +164,19 @@ select ${values.join(', ')}
 from pg_temp.${versions}
 window w as (partition by ${keys.join(', ')} order by _valid_from)
 on conflict (${keys.join(', ')}, "valid_from") do nothing`;
+}
+
+/**
+ * 4. (deletes) Close the current version at the key's last delete, when the delete is not older
+ *    than it: the history stays, the key has no current version (a later record opens one).
+ */
+function scd2CloseDeletedSql({ target, stage, keys }: MergeParts): string {
+  const keyList = keys.join(', ');
+  const on = keys.map((k) => `t.${k} = d.${k}`).join(' and ');
+  const lastDelete =
+    `select distinct on (${keyList}) ${keyList}, _valid_from from pg_temp.${stage} where _deleted` +
+    ` order by ${keyList}, _valid_from desc, _seq desc`;
+  return `update ${target} t set "valid_to" = d._valid_from, "is_current" = false, "_loaded_at" = now()
+from (${lastDelete}) d
+where ${on} and t."is_current" and t."valid_from" <= d._valid_from`;
 }

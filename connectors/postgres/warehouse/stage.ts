@@ -7,7 +7,10 @@ import { qualifiedName, quoteIdent } from './sqlQuote.ts';
  * rows vanish at commit or rollback, so a failed flush leaves nothing behind.
  */
 
-/** Staging columns after the data columns: lineage, ordering and the arrival order in the batch. */
+/**
+ * Staging columns after the data columns: lineage, ordering, whether the record is a delete
+ * (`deleteWhen`), and the arrival order in the batch.
+ */
 export const STAGE_EXTRA = [
   ['_topic', 'text'],
   ['_partition', 'integer'],
@@ -15,6 +18,7 @@ export const STAGE_EXTRA = [
   ['_key', 'text'],
   ['_timestamp', 'timestamptz'],
   ['_valid_from', 'timestamptz'],
+  ['_deleted', 'boolean'],
   ['_seq', 'integer'],
 ] as const;
 

@@ -22,6 +22,7 @@ import type { Ack, Output } from '../../../src/topology/types.ts';
 import { warehouseTopology } from '../../../topologies/warehouse.ts';
 import { IN_TX_MARKER, READY_MARKER } from '../../support/runWarehouseChild.ts';
 import { eventually, realStack, uniqueName } from '../../support/stack.ts';
+import { assertMartsMatchFacts } from '../warehouse/martsOverFacts.ts';
 
 // ---- data: three phases of silver records (creates, then updates, then more updates)
 
@@ -544,7 +545,7 @@ test('the warehouse topology fills bronze, silver and gold; tables match the exp
       `select conrelid::regclass::text as t from pg_constraint where contype = 'p' and connamespace::regnamespace::text in ($1, $2, $3)`,
       Object.values(layerSchemas(schemaPrefix)),
     );
-    assert.equal(pks.length, 13, 'every table has a primary key (12 sink tables and dim_date)');
+    assert.equal(pks.length, 16, 'every table has a primary key (12 sink tables, dim_date and the 3 marts)');
   } finally {
     await proc.stop();
     await dropWarehouse(client, schemaPrefix);
@@ -586,6 +587,7 @@ test(SIGKILL_BETWEEN_COPY_AND_COMMIT_TITLE, {
     await first.waitFor(READY_MARKER, 60_000);
     await eventually(() => offsetsAtEnds(client, kafka, topicPrefix, schemaPrefix), 'phase A in the warehouse', 90_000);
     await kill(first);
+    assert.ok((await assertMartsMatchFacts(client, schemas.gold)).mart_revenue_daily > 0, 'marts of phase A');
     const versionsAfterA = (
       await client.query(
         `select order_id, xmin::text as xmin from "${schemas.silver}".orders where order_id > 30 order by order_id`,
@@ -611,6 +613,7 @@ test(SIGKILL_BETWEEN_COPY_AND_COMMIT_TITLE, {
         `bronze.${table}: nothing of the killed transaction is visible`,
       );
     }
+    await assertMartsMatchFacts(client, schemas.gold);
 
     // 3. Phase C, and a clean run to the end.
     await producer.send(c);
@@ -622,6 +625,8 @@ test(SIGKILL_BETWEEN_COPY_AND_COMMIT_TITLE, {
       120_000,
     );
     await assertTablesMatch(client, schemaPrefix, [a, b, c]);
+    // The marts committed with the facts: the killed transaction left no half-maintained group.
+    await assertMartsMatchFacts(client, schemas.gold);
 
     // Rows committed before the crashes and not changed since were never rewritten by a replay.
     const untouched = (
