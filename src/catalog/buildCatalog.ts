@@ -9,6 +9,7 @@ import { testName, type WarehouseTest } from '../shop/warehouseTests.ts';
 import { dlqTopicOf } from '../topology/defineTopology.ts';
 import type { TopologyDefinition } from '../topology/types.ts';
 import type { CatalogEntry, CatalogFreshness, CatalogLink } from './catalogEntry.ts';
+import { withMartEntries } from './martEntries.ts';
 import { piiMark, schemaFields } from './schemaFields.ts';
 
 /** What the catalog is built from: all of it declared in code, none of it read from a service. */
@@ -58,10 +59,13 @@ export function buildCatalog(inputs: CatalogInputs): CatalogEntry[] {
     const isSink = all.some(({ d }) => d.outputs.some((o) => o.topic === name && o.sink));
     return { kind: isSink ? 'sink' : 'topic', name };
   };
-  return [
-    ...[...topics].sort().map((t) => topicEntry(t, all, inputs, schemaOf, linkTo)),
-    ...inputs.tables.map((t) => tableEntry(t, all, inputs, schemaOf)),
-  ];
+  return withMartEntries(
+    [
+      ...[...topics].sort().map((t) => topicEntry(t, all, inputs, schemaOf, linkTo)),
+      ...inputs.tables.map((t) => tableEntry(t, all, inputs, schemaOf)),
+    ],
+    inputs.tests,
+  );
 }
 
 /** `warehouse:<schema>.<table>`, the name freshness subjects give a table too. */

@@ -6,6 +6,14 @@ import {
 } from '../../connectors/postgres/warehouse/config.ts';
 import { createTableSql } from '../../connectors/postgres/warehouse/ddl.ts';
 import { quoteIdent, sqlLiteral } from '../../connectors/postgres/warehouse/sqlQuote.ts';
+import {
+  EXCLUDED_STATUSES,
+  MART_DEFINITIONS,
+  MART_LOADED_AT,
+  MART_SOURCES,
+  type MartSource,
+  UNKNOWN_CATEGORY,
+} from './martDefinitions.ts';
 import type { WarehouseTable } from './warehouseModel.ts';
 import type { WarehouseTest } from './warehouseTests.ts';
 
@@ -32,20 +40,8 @@ import type { WarehouseTest } from './warehouseTests.ts';
  * The rank is recomputed over all products whenever one changed (products are few: one sort).
  */
 
-/** Order statuses that are not sales: their orders are in no mart. */
-export const EXCLUDED_STATUSES = ['cancelled', 'refunded'] as const;
-
 /** The mart tables, in the gold schema. */
-export const MART_TABLES = ['mart_revenue_daily', 'mart_customers', 'mart_products'] as const;
-
-/** The tables the marts are computed from; their sinks carry the mart hooks. */
-export const MART_SOURCES = ['fact_orders', 'fact_order_items', 'dim_products'] as const;
-type MartSource = (typeof MART_SOURCES)[number];
-
-/** Category of a line whose product is not in `dim_products` (yet). */
-export const UNKNOWN_CATEGORY = 'unknown';
-
-const LOADED_AT = '_loaded_at timestamptz not null default now()';
+export const MART_TABLES = MART_DEFINITIONS.map((d) => d.table);
 
 /** Quoted names of the gold tables the marts read and write. */
 function names(gold: string) {
@@ -68,60 +64,21 @@ const counted = (alias: string) => `${alias}.status not in (${EXCLUDED_STATUSES.
  * @example for (const sql of martTablesSql('gold')) await client.query(sql);
  */
 export function martTablesSql(gold: string): string[] {
-  const n = names(gold);
-  const rule = `Orders with status ${EXCLUDED_STATUSES.join(' or ')} are excluded.`;
-  const docs: [string, string, [string, string][]][] = [
-    [
-      n.daily,
-      `Gold mart: revenue per UTC day of ordered_at and product category. ${rule} Maintained with the facts.`,
-      [
-        ['order_date', 'UTC calendar day of the orders (fact_orders.ordered_at).'],
-        ['category', `Current product category (dim_products); '${UNKNOWN_CATEGORY}' until the product is loaded.`],
-        ['revenue', 'Sum of line_amount of the lines of this category on this day.'],
-        ['orders', 'Distinct orders with at least one line of this category on this day.'],
-        ['avg_order_value', 'revenue / orders, rounded to cents.'],
-      ],
-    ],
-    [
-      n.customers,
-      `Gold mart: one row per customer with at least one order. ${rule} Maintained with the facts.`,
-      [
-        ['customer_key', 'Durable customer key; joins gold.dim_customers.customer_key.'],
-        ['first_order_at', 'When the first order was placed.'],
-        ['last_order_at', 'When the last order was placed.'],
-        ['orders', 'Number of orders.'],
-        ['lifetime_value', 'Sum of the orders\u2019 total_amount.'],
-        ['cohort_month', 'First day of the UTC month of the first order.'],
-      ],
-    ],
-    [
-      n.productMart,
-      `Gold mart: units and revenue per product, ranked. ${rule} Maintained with the facts.`,
-      [
-        ['product_key', 'Product key; joins gold.dim_products.product_key.'],
-        ['units', 'Units sold (sum of quantity).'],
-        ['revenue', 'Sum of line_amount.'],
-        ['revenue_rank', 'Rank by revenue, 1 = highest (ties share a rank, as SQL rank()).'],
-      ],
-    ],
-  ];
-  const comments = docs.flatMap(([table, doc, cols]) => [
-    `comment on table ${table} is ${sqlLiteral(doc)}`,
-    ...cols.map(([c, d]) => `comment on column ${table}.${quoteIdent(c)} is ${sqlLiteral(d)}`),
-    `comment on column ${table}."_loaded_at" is 'When the transaction that last changed this row started.'`,
-  ]);
+  const tableOf = (name: string) => `${quoteIdent(gold)}.${quoteIdent(name)}`;
   return [
     `create schema if not exists ${quoteIdent(gold)}`,
-    `create table if not exists ${n.daily} (
-  order_date date not null, category text not null, revenue numeric(14,2) not null, orders bigint not null,
-  avg_order_value numeric(14,2) not null, ${LOADED_AT}, primary key (order_date, category))`,
-    `create table if not exists ${n.customers} (
-  customer_key bigint primary key, first_order_at timestamptz not null, last_order_at timestamptz not null,
-  orders bigint not null, lifetime_value numeric(14,2) not null, cohort_month date not null, ${LOADED_AT})`,
-    `create table if not exists ${n.productMart} (
-  product_key bigint primary key, units bigint not null, revenue numeric(14,2) not null,
-  revenue_rank integer not null, ${LOADED_AT})`,
-    ...comments,
+    ...MART_DEFINITIONS.flatMap((d) => {
+      const table = tableOf(d.table);
+      const columns = d.columns.map((c) => `${c.name} ${c.type} not null`);
+      return [
+        `create table if not exists ${table} (${columns.join(', ')}, ` +
+          `_loaded_at timestamptz not null default now(), primary key (${d.primaryKey.join(', ')}))`,
+        `comment on table ${table} is ${sqlLiteral(d.doc)}`,
+        ...[...d.columns, MART_LOADED_AT].map(
+          (c) => `comment on column ${table}.${quoteIdent(c.name)} is ${sqlLiteral(c.doc)}`,
+        ),
+      ];
+    }),
   ];
 }
 

@@ -9,6 +9,7 @@ import { findEntry } from '../../../src/cli/catalogCommand.ts';
 import { SCHEMAS_DIR, loadSchema } from '../../../src/domain/schemas.ts';
 import { DEFAULT_FRESHNESS_SLAS } from '../../../src/quality/freshnessSlas.ts';
 import { medallionTables } from '../../../src/shop/warehouseModel.ts';
+import { MART_DEFINITIONS } from '../../../src/shop/martDefinitions.ts';
 import { WAREHOUSE_TESTS, testName } from '../../../src/shop/warehouseTests.ts';
 import { defineTopology } from '../../../src/topology/defineTopology.ts';
 import { TOPOLOGIES } from '../../../topologies/index.ts';
@@ -97,14 +98,33 @@ test('every shipped topology declares an owner, and every topic it writes carrie
   for (const t of catalog.filter((e) => e.kind === 'table')) assert.deepEqual(t.owner, TOPOLOGIES.warehouse.owner);
 });
 
-test('DLQs, repartition topics and changelogs are no entries; every warehouse table is one', () => {
+test('DLQs, repartition topics and changelogs are no entries; every warehouse table and mart is one', () => {
   for (const e of catalog) {
     assert.ok(!/\.dlq$|-errors$|\.errors$|^sluice\./.test(e.name), `${e.name} is internal`);
   }
   assert.deepEqual(
     catalog.filter((e) => e.kind === 'table').map((e) => e.name),
-    medallionTables().map((t) => `warehouse:${t.sink.schema}.${t.sink.table}`),
+    [
+      ...medallionTables().map((t) => `warehouse:${t.sink.schema}.${t.sink.table}`),
+      ...MART_DEFINITIONS.map((d) => `warehouse:gold.${d.table}`),
+    ],
   );
+});
+
+test('a mart: computed from the gold tables it names, its columns and tests, and downstream of those tables', () => {
+  const mart = entry('warehouse:gold.mart_revenue_daily');
+  assert.deepEqual(names(mart.upstream, 'table'), [
+    'warehouse:gold.fact_orders',
+    'warehouse:gold.fact_order_items',
+    'warehouse:gold.dim_products',
+  ]);
+  assert.equal(mart.owner?.team, entry('warehouse:gold.fact_orders').owner?.team);
+  assert.equal(mart.fields.find((f) => f.name === 'revenue')?.type, 'numeric(14,2) not null');
+  const declared = WAREHOUSE_TESTS.filter((t) => t.table === 'mart_revenue_daily').map(testName);
+  assert.ok(declared.length > 0);
+  assert.deepEqual(mart.quality.tests, declared);
+  assert.ok(names(entry('warehouse:gold.fact_order_items').downstream, 'table').includes(mart.name));
+  assert.ok(!names(entry('warehouse:gold.dim_products').downstream, 'table').includes('warehouse:gold.mart_customers'));
 });
 
 test('a table: its writer and input, its columns with comments, the warehouse tests declared on it', () => {

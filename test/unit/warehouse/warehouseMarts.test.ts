@@ -7,9 +7,8 @@ import { copySql } from '../../../connectors/postgres/warehouse/stage.ts';
 import { isSluiceError } from '../../../src/core/errors.ts';
 import { loadSchema } from '../../../src/domain/schemas.ts';
 import type { Customer, Product } from '../../../src/domain/types.generated.ts';
+import { EXCLUDED_STATUSES, MART_SOURCES } from '../../../src/shop/martDefinitions.ts';
 import {
-  EXCLUDED_STATUSES,
-  MART_SOURCES,
   MART_TABLES,
   MART_TESTS,
   martTablesSql,
@@ -137,7 +136,8 @@ test('mart DDL keeps the columns readers rely on; the SQL quotes the schema and 
       'primary key (order_date, category)',
     ],
     mart_customers: [
-      'customer_key bigint primary key',
+      'customer_key bigint not null',
+      'primary key (customer_key)',
       'first_order_at timestamptz not null',
       'last_order_at timestamptz not null',
       'orders bigint not null',
@@ -145,7 +145,8 @@ test('mart DDL keeps the columns readers rely on; the SQL quotes the schema and 
       'cohort_month date not null',
     ],
     mart_products: [
-      'product_key bigint primary key',
+      'product_key bigint not null',
+      'primary key (product_key)',
       'units bigint not null',
       'revenue numeric(14,2) not null',
       'revenue_rank integer not null',
