@@ -1,15 +1,7 @@
 import { z } from 'zod';
 import { OLTP_TABLES } from '../shop/oltp/oltpTables.ts';
-import { positiveInt, type Setting } from './settingSchemas.ts';
+import { commaList, positiveInt, type Setting } from './settingSchemas.ts';
 
-/** A comma-separated list in a variable, or a list in the config file. */
-const commaList = (v: unknown) =>
-  typeof v === 'string'
-    ? v
-        .split(',')
-        .map((t) => t.trim())
-        .filter(Boolean)
-    : v;
 /** Anything but false, 0 or no is true. */
 const lenientBool = z
   .union([z.boolean(), z.string(), z.number()])

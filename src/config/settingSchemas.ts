@@ -11,6 +11,15 @@ export const port = z.coerce.number().int().min(1).max(65535);
 /** A whole number above zero, from text or a number. */
 export const positiveInt = z.coerce.number().int().positive();
 
+/** A comma-separated list in a variable, or a list in the config file. */
+export const commaList = (v: unknown) =>
+  typeof v === 'string'
+    ? v
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean)
+    : v;
+
 /** One row of the settings table: its variable, what it means, its default and its validation. */
 export interface Setting {
   env: string;

@@ -1,15 +1,6 @@
 import { z } from 'zod';
-import { positiveInt, type Setting } from '../../../src/config/settingSchemas.ts';
+import { commaList, positiveInt, type Setting } from '../../../src/config/settingSchemas.ts';
 import { OLTP_TABLES } from '../../../src/shop/oltp/oltpTables.ts';
-
-/** A comma-separated list in a variable, or a list in the config file. */
-const commaList = (v: unknown) =>
-  typeof v === 'string'
-    ? v
-        .split(',')
-        .map((t) => t.trim())
-        .filter(Boolean)
-    : v;
 
 /** Slot and publication names: Postgres identifiers that need no quoting (slots allow no more). */
 const slotName = z
