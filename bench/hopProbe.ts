@@ -4,7 +4,8 @@ import type { KafkaClient } from '../src/kafka/createKafkaClient.ts';
 export interface Hop {
   name: string;
   topic: string;
-  sessionOf(value: Buffer): string | undefined | Promise<string | undefined>;
+  /** Synchronous, and cheap: an await per record here delayed what the probe saw by ~20 ms. */
+  sessionOf(record: { key: Buffer | null; value: Buffer | null }): string | undefined;
 }
 
 /**
@@ -26,12 +27,15 @@ export async function startHopProbe(kafka: KafkaClient, groupId: string, hops: H
   for (const h of hops) await consumer.subscribe({ topic: h.topic, fromBeginning: false });
   const joined = new Promise<void>((r) => consumer.on(consumer.events.GROUP_JOIN, () => r()));
   await consumer.run({
+    // kafkajs' auto-commit commits after every batch, a round trip in front of the next fetch:
+    // it made silver look 40 ms away when the whole path to the feed took 20.
+    autoCommit: false,
     eachBatch: async ({ batch }) => {
       const at = performance.now();
       const hop = byTopic.get(batch.topic)!;
       const seen = arrivals.get(hop.name)!;
       for (const m of batch.messages) {
-        const session = m.value ? await hop.sessionOf(m.value) : undefined;
+        const session = hop.sessionOf(m);
         if (session !== undefined && !seen.has(session)) seen.set(session, at);
       }
     },

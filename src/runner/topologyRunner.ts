@@ -22,7 +22,7 @@ import {
 import { Committer } from './committer.ts';
 import { batchIntake, afterBatch, pushRecord } from './recordIntake.ts';
 import { sourcesThatLookUp } from '../topology/lookupSources.ts';
-import { catchUpReferences, startReferenceTables } from './referenceTables.ts';
+import { ReferenceCatchUp, startReferenceTables } from './referenceTables.ts';
 import { type RunnerOptions, type RunnerStatus, runnerStatus } from './runnerOptions.ts';
 import { createOutputSink, type OutputSink } from './outputSink.ts';
 import type { OffsetTracker } from '../engine/offsetTracker.ts';
@@ -75,6 +75,7 @@ export class TopologyRunner {
   private sink?: OutputSink;
   private instance?: TopologyInstance;
   private readers: ReferenceReader[] = [];
+  private references = new ReferenceCatchUp([], REFERENCE_CATCH_UP_MS);
   /** Sources whose records meet a table lookup (undefined: all of them); see sourcesThatLookUp. */
   private lookupSources?: Set<string>;
   private sinks = new Map<string, SinkConnector>();
@@ -143,6 +144,7 @@ export class TopologyRunner {
     const schemaIds = await registerSchemas(this.registry, this.serde, def);
     const { tables, readers } = await startReferenceTables(cfg, this.kafka, this.serde, def, (err) => this.fail(err));
     this.readers = readers;
+    this.references = new ReferenceCatchUp(readers, REFERENCE_CATCH_UP_MS);
     this.producer = this.kafka.producer();
     await this.producer.connect();
     const onDurable = durableCounter(this.metrics, this.def.name);
@@ -198,7 +200,8 @@ export class TopologyRunner {
   private async consume(): Promise<void> {
     const consumer = this.kafka.consumer({ groupId: this.opts.groupId });
     this.consumer = consumer;
-    const { CRASH, GROUP_JOIN, REBALANCING } = consumer.events;
+    const { CRASH, FETCH, GROUP_JOIN, REBALANCING } = consumer.events;
+    consumer.on(FETCH, () => this.references.fetched());
     consumer.on(CRASH, (e) => this.onCrash(e.payload.error, (e.payload as { restart?: boolean }).restart));
     consumer.on(REBALANCING, () => void this.commit());
     consumer.on(GROUP_JOIN, (e) => this.onAssignment(e.payload.memberAssignment as Assignment));
@@ -367,7 +370,7 @@ export class TopologyRunner {
     // pipeline itself stays synchronous and acknowledgements exact.
     await this.serde.prepare(batch.messages.map((m) => m.value));
     if (!this.lookupSources || this.lookupSources.has(topic))
-      await catchUpReferences(this.readers, REFERENCE_CATCH_UP_MS, { topology: this.def.name, topic, partition });
+      await this.references.beforeBatch({ topology: this.def.name, topic, partition });
     if (epoch !== this.epoch || isStale()) return;
     if (this.tx) this.batchKey = txKeyOf(topic, partition);
     const where = { topology: this.def.name, topic, partition };

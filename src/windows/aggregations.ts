@@ -37,15 +37,35 @@ export const average = <T>(of: (v: T) => number): Aggregation<T, { sum: number; 
   merge: (a, b) => ({ sum: a.sum + b.sum, n: a.n + b.n }),
 });
 
+/**
+ * How many keys a `distinct` accumulator holds, kept beside it: a provisional result is computed
+ * on every change, and counting the keys of a window of 15,000 sessions each time was most of a
+ * metrics runner's CPU at 1,000 events/s. An accumulator that comes back from a changelog is
+ * counted once, on first use.
+ */
+const distinctSizes = new WeakMap<Record<string, 1>, number>();
+
 /** Distinct values seen (kept as an object of keys: bounded by the window's distinct count). */
 export const distinct = <T>(of: (v: T) => string | number | null | undefined): Aggregation<T, Record<string, 1>> => ({
-  init: () => ({}),
+  init: () => {
+    const acc: Record<string, 1> = {};
+    distinctSizes.set(acc, 0);
+    return acc;
+  },
   add: (a, v) => {
     const k = of(v);
-    if (k !== null && k !== undefined) a[String(k)] = 1;
+    if (k === null || k === undefined) return a;
+    const key = String(k);
+    if (a[key] === 1) return a;
+    a[key] = 1;
+    const n = distinctSizes.get(a);
+    if (n !== undefined) distinctSizes.set(a, n + 1);
     return a;
   },
-  merge: (a, b) => Object.assign(a, b),
+  merge: (a, b) => {
+    distinctSizes.delete(a);
+    return Object.assign(a, b);
+  },
 });
 
 /**
@@ -77,7 +97,12 @@ export const sumDistinct = <T>(
 });
 
 export function distinctCount(acc: Record<string, 1>): number {
-  return Object.keys(acc).length;
+  let n = distinctSizes.get(acc);
+  if (n === undefined) {
+    n = Object.keys(acc).length;
+    distinctSizes.set(acc, n);
+  }
+  return n;
 }
 
 /** A user reducer: `reduce(acc, value)` with an initial value, merged by `merge` (default: keep b). */

@@ -74,3 +74,22 @@ test('aggregations accumulate and merge', () => {
   );
   assert.deepEqual(run(combine({ n: count<number>(), s: sum((v: number) => v) })), { n: 5, s: 14 });
 });
+
+test('distinctCount follows adds, repeats, merges and accumulators restored from a changelog', () => {
+  const agg = distinct((v: string) => v);
+  const acc = agg.init();
+  for (const v of ['a', 'b', 'a']) agg.add(acc, v);
+  assert.equal(distinctCount(acc), 2);
+  agg.add(acc, 'c');
+  agg.add(acc, 'c');
+  assert.equal(distinctCount(acc), 3, 'counted before and after more keys');
+  const restored = JSON.parse(JSON.stringify(acc)) as Record<string, 1>;
+  assert.equal(distinctCount(restored), 3, 'a restored accumulator is counted');
+  agg.add(restored, 'd');
+  assert.equal(distinctCount(restored), 4);
+  const other = agg.add(agg.add(agg.init(), 'd'), 'e');
+  const merged = agg.merge(restored, other);
+  assert.equal(distinctCount(merged), 5, 'a merge counts again');
+  agg.add(merged, 'f');
+  assert.equal(distinctCount(merged), 6);
+});
