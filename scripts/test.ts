@@ -26,8 +26,7 @@ const KAFKA_TESTS = [
     'brokerRestart',
     'demoFailureCleanup',
     'durableDedupe',
-    // exactlyOnce.test.ts runs on kafkajs only: its fenced-zombie test stalled once in five CI runs
-    // on @platformatic/kafka (a runner fenced with a stale assignment fences back; see README, Kafka client).
+    'exactlyOnce',
     'fastRejoin',
     'freshTopics',
     'groundTruth',

@@ -4,7 +4,7 @@ import { errorCode, SluiceError } from '../core/errors.ts';
 import { createLogger } from '../core/log.ts';
 import type { KafkaClient } from '../kafka/createKafkaClient.ts';
 import { ensureTopics } from '../kafka/ensureTopics.ts';
-import { kafkaErrorType } from '../kafka/isTransientKafkaError.ts';
+import { isFenced } from '../kafka/isFenced.ts';
 import type { Producer } from '../kafka/kafkaTypes.ts';
 import { type Incident, parseIncident } from './incident.ts';
 
@@ -83,12 +83,6 @@ export interface IncidentWriter {
   /** Writes the records in one transaction; resolves once committed. Throws a SluiceError. */
   write(records: readonly IncidentRecord[]): Promise<void>;
   close(): Promise<void>;
-}
-
-/** Whether a write failed because another producer with the same transactional id took over. */
-export function isFenced(err: unknown): boolean {
-  const type = kafkaErrorType((err as { cause?: unknown })?.cause ?? err) ?? kafkaErrorType(err);
-  return type === 'INVALID_PRODUCER_EPOCH' || type === 'PRODUCER_FENCED' || /fenced/i.test(String(err));
 }
 
 /**

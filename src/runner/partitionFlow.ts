@@ -118,6 +118,12 @@ export class PartitionFlow {
     log.warn(fields, 'partition paused: too much in flight');
   }
 
+  /** Pauses a partition's fetch until the next reset (an exactly-once runner that was fenced). */
+  hold(topic: string, partition: number): void {
+    this.paused.add(`${topic}/${partition}`);
+    this.hooks.pausedChanged(this.paused.size);
+  }
+
   /** A record of the partition is durable: note progress; wake a wait for room, or resume a pause. */
   recordDone(topic: string, partition: number, tracker: OffsetTracker): void {
     this.lastProgressAt = Date.now();

@@ -5,6 +5,7 @@ import type { EngineMetrics } from '../engine/engineMetrics.ts';
 import { startTopology, type TopologyInstance } from '../engine/topologyInstance.ts';
 import type { TopicSpec } from '../kafka/ensureTopics.ts';
 import type { KafkaClient } from '../kafka/createKafkaClient.ts';
+import { isFenced } from '../kafka/isFenced.ts';
 import { isTransientKafkaError } from '../kafka/isTransientKafkaError.ts';
 import { piiMaskingOf } from '../pii/piiMasking.ts';
 import type { Consumer, EachBatchPayload, Producer } from '../kafka/kafkaTypes.ts';
@@ -98,6 +99,8 @@ export class TopologyRunner {
   private txFailingSince = 0;
   /** Bumped by every assignment and rewind: a batch begun before it must not commit after it. */
   private epoch = 0;
+  /** Exactly-once, fenced: until then, batches wait for the group to move partitions (see rewind). */
+  private fencedUntil = 0;
 
   constructor(args: {
     cfg: Config;
@@ -243,6 +246,7 @@ export class TopologyRunner {
   private onAssignment(assignment: Assignment): void {
     this.flow.reset();
     this.assignment = assignment;
+    this.fencedUntil = 0;
     log.info({ topology: this.def.name, assignment }, 'partitions assigned');
     this.restoring = true;
     this.epoch++;
@@ -293,9 +297,23 @@ export class TopologyRunner {
     await this.restore(assignment);
   }
 
-  /** A transaction failed (broker restart, fenced): start again from what is committed. */
-  private rewind(err: unknown): void {
-    if (this.stopping) return;
+  /**
+   * A transaction begun in `epoch` failed (broker restart, fenced): start again from what is
+   * committed. A failure of a transaction begun before the latest assignment or rewind is old
+   * news: that one already dropped what was buffered and went back to the committed offsets.
+   *
+   * Fenced means another runner initialised the partition's transactional id: the group gave the
+   * partition to it while this one was away (a long GC pause, a frozen process). Fencing back at
+   * once, with the assignment this runner still believes in, made a thawed zombie and the new
+   * owner take turns fencing each other until the zombie heard of the rebalance (a run of the
+   * exactly-once test stalled for minutes that way). So a fenced runner holds its partitions
+   * (fetches nothing; the consumer heartbeats on and rejoins) and waits for its next assignment,
+   * as Kafka Streams treats a fenced task as lost and rejoins. Only when none comes within
+   * `fencedWaitMs` (the broker aborted a transaction that ran too long: nobody else owns the
+   * partition) does it fence and resume as after any other failure.
+   */
+  private rewind(err: unknown, epoch: number): void {
+    if (this.stopping || epoch !== this.epoch) return;
     // Broker restarts and leader moves pass; two minutes of nothing but failures do not.
     if (this.txFailures++ === 0) this.txFailingSince = Date.now();
     if (Date.now() - this.txFailingSince > TX_FAILURE_LIMIT_MS) {
@@ -303,17 +321,38 @@ export class TopologyRunner {
       this.fail(new SluiceError('KAFKA_PRODUCE_FAILED', message, { cause: err }));
       return;
     }
+    const fenced = isFenced(err);
     const fields = {
       code: errorCode('KAFKA_TRANSIENT'),
       topology: this.def.name,
       err: (err as Error).message,
       failures: this.txFailures,
     };
-    log.warn(fields, 'transaction failed; resuming from the committed offsets and state');
+    if (fenced) log.warn(fields, 'transaction fenced: another runner owns the partition now; waiting for the group');
+    else log.warn(fields, 'transaction failed; resuming from the committed offsets and state');
     this.flow.reset();
     this.restoring = true;
     this.epoch++;
     this.tx!.discard();
+    if (fenced) {
+      const waitMs = this.fencedWaitMs();
+      this.fencedUntil = Date.now() + waitMs;
+      const rewound = this.epoch;
+      void this.untilNewEpochOr(rewound, waitMs).then(() => {
+        // An assignment came (it fenced, sought and restored what it got), or we are stopping.
+        if (this.epoch !== rewound || this.stopping) return;
+        this.fencedUntil = 0;
+        this.epoch++;
+        this.flow.reset(); // resumes the partitions held meanwhile
+        this.seeking = this.resumeTransactional(this.assignment).then(
+          () => {
+            this.restoring = false;
+          },
+          (e) => this.fail(e),
+        );
+      });
+      return;
+    }
     const backoffMs = Math.min(5000, 100 * 2 ** Math.min(this.txFailures, 6));
     this.seeking = this.seeking
       .then(() => new Promise((r) => setTimeout(r, backoffMs)))
@@ -324,6 +363,18 @@ export class TopologyRunner {
         },
         (e) => this.fail(e),
       );
+  }
+
+  /** Waits `ms`, or less once the epoch moves past `epoch` (an assignment). */
+  private async untilNewEpochOr(epoch: number, ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (this.epoch === epoch && Date.now() < until && !this.stopping)
+      await new Promise((r) => setTimeout(r, Math.min(100, until - Date.now())));
+  }
+
+  /** Long enough for a thawed zombie to hear of the rebalance and rejoin (a heartbeat, then the join). */
+  private fencedWaitMs(): number {
+    return Math.max(10_000, 2 * this.cfg.kafkaSessionTimeoutMs);
   }
 
   /**
@@ -349,7 +400,10 @@ export class TopologyRunner {
     if (this.restoring) return;
     this.guard(() => this.instance?.tick(kind));
     // The timer's results and checkpoints commit in their partitions' transactions.
-    if (kind === 'full' && this.tx && !this.batchKey) void this.tx.flushPending().catch((err) => this.rewind(err));
+    if (kind === 'full' && this.tx && !this.batchKey) {
+      const epoch = this.epoch;
+      void this.tx.flushPending().catch((err) => this.rewind(err, epoch));
+    }
   }
 
   private async onBatch({
@@ -362,6 +416,12 @@ export class TopologyRunner {
   }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
     if (this.flow.isPaused(topic, partition)) return;
+    if (Date.now() < this.fencedUntil) {
+      // Fenced: fetch nothing until the group reassigns (see rewind); the consumer heartbeats on.
+      this.flow.hold(topic, partition);
+      pause();
+      return;
+    }
     // A batch fetched before an assignment or a rewind is from the old position: dropped (the
     // seek that follows makes kafkajs fetch again from the committed offsets).
     const epoch = this.epoch;
@@ -395,7 +455,7 @@ export class TopologyRunner {
     // Provisional results now, state with the timer or room-making (exactly-once: with the batch).
     this.tick(this.tx ? 'state' : 'results');
     this.batchKey = undefined;
-    if (this.tx && last !== undefined && !(await this.commitTransaction(topic, partition, last))) return;
+    if (this.tx && last !== undefined && !(await this.commitTransaction(topic, partition, last, epoch))) return;
     await heartbeat();
   }
 
@@ -416,13 +476,13 @@ export class TopologyRunner {
   }
 
   /** Exactly-once: this batch's outputs, DLQ records, changelog writes and its offset, together. */
-  private async commitTransaction(topic: string, partition: number, last: bigint): Promise<boolean> {
+  private async commitTransaction(topic: string, partition: number, last: bigint, epoch: number): Promise<boolean> {
     try {
       await this.tx!.commitBatch(topic, partition, String(last + 1n));
       this.txFailures = 0;
       return true;
     } catch (err) {
-      this.rewind(err);
+      this.rewind(err, epoch);
       return false;
     }
   }
