@@ -5,7 +5,6 @@ import type { EngineMetrics } from '../engine/engineMetrics.ts';
 import { startTopology, type TopologyInstance } from '../engine/topologyInstance.ts';
 import type { TopicSpec } from '../kafka/ensureTopics.ts';
 import type { KafkaClient } from '../kafka/createKafkaClient.ts';
-import { isFenced } from '../kafka/isFenced.ts';
 import { isTransientKafkaError } from '../kafka/isTransientKafkaError.ts';
 import { piiMaskingOf } from '../pii/piiMasking.ts';
 import type { Consumer, EachBatchPayload, Producer } from '../kafka/kafkaTypes.ts';
@@ -25,15 +24,16 @@ import { batchIntake, afterBatch, pushRecord } from './recordIntake.ts';
 import { sourcesThatLookUp } from '../topology/lookupSources.ts';
 import { ReferenceCatchUp, startReferenceTables } from './referenceTables.ts';
 import { type RunnerOptions, type RunnerStatus, runnerStatus } from './runnerOptions.ts';
-import { createOutputSink, type OutputSink } from './outputSink.ts';
+import type { OutputSink } from './outputSink.ts';
+import { connectKafkaOutputs, drainOutputs } from './kafkaOutputs.ts';
 import type { OffsetTracker } from '../engine/offsetTracker.ts';
 import { PartitionFlow } from './partitionFlow.ts';
 import type { ReferenceReader } from './referenceReader.ts';
 import { resumeFetch } from './resumeFetch.ts';
 import { handleSinkRejection } from './sinkDeadLetter.ts';
 import { type Assignment, restoreStores, seekToCommitted, seekToSinkOffsets } from './stateRestore.ts';
-import { durableCounter } from './durableCounter.ts';
-import { createTransactionalOutputs, type TransactionalOutputs, txKeyOf } from './transactionalOutputs.ts';
+import { TransactionFailures, waitUntil } from './transactionFailures.ts';
+import { type TransactionalOutputs, txKeyOf } from './transactionalOutputs.ts';
 import type { TickKind } from '../windows/windowOperator.ts';
 
 /**
@@ -47,8 +47,6 @@ import type { TickKind } from '../windows/windowOperator.ts';
  * assignment), transactionalOutputs.ts (exactly-once), outputSink.ts (the producer side). */
 export type { RunnerOptions, RunnerStatus } from './runnerOptions.ts';
 
-/** Two minutes of nothing but failed transactions is an outage, not a blip. */
-const TX_FAILURE_LIMIT_MS = 120_000;
 /** How long a batch waits for reference tables to catch up with their topics. */
 const REFERENCE_CATCH_UP_MS = 3000;
 /** How long a full partition's batch waits for room before pausing its fetch (a stalled sink). */
@@ -95,12 +93,9 @@ export class TopologyRunner {
   private tx?: TransactionalOutputs;
   /** Exactly-once: the input partition whose batch is being pushed (its transaction takes the outputs). */
   private batchKey?: string;
-  private txFailures = 0;
-  private txFailingSince = 0;
+  private readonly txFailures: TransactionFailures;
   /** Bumped by every assignment and rewind: a batch begun before it must not commit after it. */
   private epoch = 0;
-  /** Exactly-once, fenced: until then, batches wait for the group to move partitions (see rewind). */
-  private fencedUntil = 0;
 
   constructor(args: {
     cfg: Config;
@@ -113,6 +108,7 @@ export class TopologyRunner {
     options?: RunnerOptions;
   }) {
     this.cfg = args.cfg;
+    this.txFailures = new TransactionFailures(args.def.name, args.cfg.kafkaSessionTimeoutMs);
     this.def = args.def;
     this.kafka = args.kafka;
     this.registry = args.registry;
@@ -148,28 +144,17 @@ export class TopologyRunner {
     const { tables, readers } = await startReferenceTables(cfg, this.kafka, this.serde, def, (err) => this.fail(err));
     this.readers = readers;
     this.references = new ReferenceCatchUp(readers, REFERENCE_CATCH_UP_MS);
-    this.producer = this.kafka.producer();
-    await this.producer.connect();
-    const onDurable = durableCounter(this.metrics, this.def.name);
-    this.sink = createOutputSink({
-      producer: this.producer,
+    const outputs = await connectKafkaOutputs({
+      cfg,
+      kafka: this.kafka,
       serde: this.serde,
+      def,
+      groupId: this.opts.groupId,
       schemaIds,
-      onDurable,
+      metrics: this.metrics,
       onFatal: (err) => this.fail(err),
     });
-    // Exactly-once covers Kafka outputs. A topology writing to S3 or the warehouse keeps
-    // commit-after-durable: those sinks have their own exactly-once effect (deterministic object
-    // names; offsets stored with the rows), and a Kafka transaction cannot wait for an S3 object.
-    if (cfg.processingGuarantee === 'exactly_once' && !def.outputs.some((o) => o.sink)) {
-      this.tx = createTransactionalOutputs({
-        kafka: this.kafka,
-        groupId: this.opts.groupId,
-        serde: this.serde,
-        schemaIds,
-        onDurable,
-      });
-    }
+    ({ producer: this.producer, sink: this.sink, tx: this.tx } = outputs);
     const deadLetter = (out: Output, e: SinkRecordError) => this.sinkDeadLetter(out, e);
     this.sinks = await connectSinks({ cfg, def, schemaIds, metrics: this.metrics, deadLetter });
     for (const s of this.sinks.values()) if (s.holds) this.flow.allowSinkBatch(s.holds);
@@ -246,7 +231,7 @@ export class TopologyRunner {
   private onAssignment(assignment: Assignment): void {
     this.flow.reset();
     this.assignment = assignment;
-    this.fencedUntil = 0;
+    this.txFailures.release();
     log.info({ topology: this.def.name, assignment }, 'partitions assigned');
     this.restoring = true;
     this.epoch++;
@@ -299,63 +284,39 @@ export class TopologyRunner {
 
   /**
    * A transaction begun in `epoch` failed (broker restart, fenced): start again from what is
-   * committed. A failure of a transaction begun before the latest assignment or rewind is old
-   * news: that one already dropped what was buffered and went back to the committed offsets.
-   *
-   * Fenced means another runner initialised the partition's transactional id: the group gave the
-   * partition to it while this one was away (a long GC pause, a frozen process). Fencing back at
-   * once, with the assignment this runner still believes in, made a thawed zombie and the new
-   * owner take turns fencing each other until the zombie heard of the rebalance (a run of the
-   * exactly-once test stalled for minutes that way). So a fenced runner holds its partitions
-   * (fetches nothing; the consumer heartbeats on and rejoins) and waits for its next assignment,
-   * as Kafka Streams treats a fenced task as lost and rejoins. Only when none comes within
-   * `fencedWaitMs` (the broker aborted a transaction that ran too long: nobody else owns the
-   * partition) does it fence and resume as after any other failure.
+   * committed (see TransactionFailures). A failure of a transaction begun before the latest
+   * assignment or rewind is old news: that one already went back to the committed offsets.
    */
   private rewind(err: unknown, epoch: number): void {
     if (this.stopping || epoch !== this.epoch) return;
-    // Broker restarts and leader moves pass; two minutes of nothing but failures do not.
-    if (this.txFailures++ === 0) this.txFailingSince = Date.now();
-    if (Date.now() - this.txFailingSince > TX_FAILURE_LIMIT_MS) {
+    const next = this.txFailures.failed(err);
+    if (next.kind === 'give-up') {
       const message = `exactly-once transactions of ${this.def.name} failed for two minutes: ${(err as Error).message}`;
       this.fail(new SluiceError('KAFKA_PRODUCE_FAILED', message, { cause: err }));
       return;
     }
-    const fenced = isFenced(err);
-    const fields = {
-      code: errorCode('KAFKA_TRANSIENT'),
-      topology: this.def.name,
-      err: (err as Error).message,
-      failures: this.txFailures,
-    };
-    if (fenced) log.warn(fields, 'transaction fenced: another runner owns the partition now; waiting for the group');
-    else log.warn(fields, 'transaction failed; resuming from the committed offsets and state');
     this.flow.reset();
     this.restoring = true;
     this.epoch++;
     this.tx!.discard();
-    if (fenced) {
-      const waitMs = this.fencedWaitMs();
-      this.fencedUntil = Date.now() + waitMs;
-      const rewound = this.epoch;
-      void this.untilNewEpochOr(rewound, waitMs).then(() => {
-        // An assignment came (it fenced, sought and restored what it got), or we are stopping.
-        if (this.epoch !== rewound || this.stopping) return;
-        this.fencedUntil = 0;
-        this.epoch++;
-        this.flow.reset(); // resumes the partitions held meanwhile
-        this.seeking = this.resumeTransactional(this.assignment).then(
-          () => {
-            this.restoring = false;
-          },
-          (e) => this.fail(e),
-        );
-      });
+    if (next.kind === 'failed') {
+      this.seeking = this.resumeAfter(this.seeking, next.backoffMs);
       return;
     }
-    const backoffMs = Math.min(5000, 100 * 2 ** Math.min(this.txFailures, 6));
-    this.seeking = this.seeking
-      .then(() => new Promise((r) => setTimeout(r, backoffMs)))
+    const rewound = this.epoch;
+    void waitUntil(() => this.epoch !== rewound || this.stopping, next.waitMs).then(() => {
+      if (this.epoch !== rewound || this.stopping) return; // an assignment came: it resumed
+      this.txFailures.release();
+      this.epoch++;
+      this.flow.reset(); // resumes the partitions held meanwhile
+      this.seeking = this.resumeAfter(Promise.resolve(), 0);
+    });
+  }
+
+  /** Resumes from the committed offsets and state once `after` settled and `delayMs` passed. */
+  private resumeAfter(after: Promise<void>, delayMs: number): Promise<void> {
+    return after
+      .then(() => new Promise((r) => setTimeout(r, delayMs)))
       .then(() => this.resumeTransactional(this.assignment))
       .then(
         () => {
@@ -363,18 +324,6 @@ export class TopologyRunner {
         },
         (e) => this.fail(e),
       );
-  }
-
-  /** Waits `ms`, or less once the epoch moves past `epoch` (an assignment). */
-  private async untilNewEpochOr(epoch: number, ms: number): Promise<void> {
-    const until = Date.now() + ms;
-    while (this.epoch === epoch && Date.now() < until && !this.stopping)
-      await new Promise((r) => setTimeout(r, Math.min(100, until - Date.now())));
-  }
-
-  /** Long enough for a thawed zombie to hear of the rebalance and rejoin (a heartbeat, then the join). */
-  private fencedWaitMs(): number {
-    return Math.max(10_000, 2 * this.cfg.kafkaSessionTimeoutMs);
   }
 
   /**
@@ -416,7 +365,7 @@ export class TopologyRunner {
   }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
     if (this.flow.isPaused(topic, partition)) return;
-    if (Date.now() < this.fencedUntil) {
+    if (this.txFailures.holding) {
       // Fenced: fetch nothing until the group reassigns (see rewind); the consumer heartbeats on.
       this.flow.hold(topic, partition);
       pause();
@@ -479,7 +428,7 @@ export class TopologyRunner {
   private async commitTransaction(topic: string, partition: number, last: bigint, epoch: number): Promise<boolean> {
     try {
       await this.tx!.commitBatch(topic, partition, String(last + 1n));
-      this.txFailures = 0;
+      this.txFailures.succeeded();
       return true;
     } catch (err) {
       this.rewind(err, epoch);
@@ -519,7 +468,11 @@ export class TopologyRunner {
     } catch {
       /* not yet running */
     }
-    await this.drain(deadline);
+    await drainOutputs(this.def.name, this.sink, this.sinks.values(), {
+      deadline,
+      inFlight: () => this.flow.inFlight,
+      stop: () => this.failed,
+    });
     this.stopping = false; // let the final commit through
     await this.commit();
     await this.tx?.flushPending().catch((err) => {
@@ -529,23 +482,6 @@ export class TopologyRunner {
     this.stopping = true;
     await this.disconnect(deadline);
     this.running = false;
-  }
-
-  /** Flushes every output until nothing is in flight (or the deadline passes, or a fatal error). */
-  private async drain(deadline: number): Promise<void> {
-    const flushAll = async () => {
-      await this.sink?.flush().catch(() => {});
-      for (const s of this.sinks.values()) {
-        await s
-          .flush()
-          .catch((err) => log.error({ topology: this.def.name, sink: s.name, err: String(err) }, 'sink flush failed'));
-      }
-    };
-    await flushAll();
-    while (!this.failed && Date.now() < deadline && this.flow.inFlight > 0) {
-      await new Promise((r) => setTimeout(r, 20));
-      await flushAll();
-    }
   }
 
   private async disconnect(deadline: number): Promise<void> {
